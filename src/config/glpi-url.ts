@@ -1,0 +1,63 @@
+import { ConfigError } from '../errors.js';
+
+export interface GlpiUrlCheck {
+  /** Normalised base, always ending in `/` so relative paths keep `apirest.php`. */
+  baseUrl: string;
+  warnings: string[];
+}
+
+const LOCAL_HOSTS = new Set(['localhost', '127.0.0.1', '::1', '[::1]']);
+
+function isLocalOrPrivateHost(hostname: string): boolean {
+  if (LOCAL_HOSTS.has(hostname) || hostname.endsWith('.localhost')) return true;
+  // Service names on a compose/k8s network (no dot) and RFC 1918 addresses stay inside the host's network.
+  if (!hostname.includes('.')) return true;
+  return /^(10\.|192\.168\.|172\.(1[6-9]|2\d|3[01])\.|127\.)/.test(hostname);
+}
+
+/**
+ * Validates `GLPI_API_URL` against the mistakes people make: a missing `/apirest.php`, a trailing
+ * slash, an endpoint pasted with the base, `http://` to a remote host (tokens in clear text).
+ */
+export function checkGlpiApiUrl(raw: string): GlpiUrlCheck {
+  let url: URL;
+  try {
+    url = new URL(raw.trim());
+  } catch {
+    throw new ConfigError(
+      `"${raw}" is not a URL`,
+      'set it to the full API address, e.g. https://glpi.example.com/apirest.php',
+    );
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new ConfigError(`"${raw}" must use http:// or https://`, 'e.g. https://glpi.example.com/apirest.php');
+  }
+  const warnings: string[] = [];
+  let path = url.pathname;
+  if (path.length > 1 && path.endsWith('/')) {
+    path = path.replace(/\/+$/, '');
+    warnings.push('GLPI_API_URL ends with a slash; it was removed');
+  }
+  const endpoint = /\/(apirest\.php|api\.php\/v1)\/(.+)$/.exec(path);
+  if (endpoint) {
+    throw new ConfigError(
+      `GLPI_API_URL "${raw}" includes the endpoint "${endpoint[2]}"`,
+      `use the API base only: ${url.origin}${path.slice(0, path.length - endpoint[2].length - 1)}`,
+    );
+  }
+  if (!/\/(apirest\.php|api\.php\/v1)$/.test(path)) {
+    throw new ConfigError(
+      `GLPI_API_URL "${raw}" does not end with /apirest.php`,
+      `GLPI's REST API lives at the GLPI root: try ${url.origin}${path === '/' ? '' : path}/apirest.php`,
+    );
+  }
+  if (url.protocol === 'http:' && !isLocalOrPrivateHost(url.hostname)) {
+    warnings.push(
+      `GLPI_API_URL uses http:// to ${url.hostname}: the user token and session travel in clear text; use https://`,
+    );
+  }
+  url.pathname = `${path}/`;
+  url.search = '';
+  url.hash = '';
+  return { baseUrl: url.toString(), warnings };
+}

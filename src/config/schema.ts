@@ -1,0 +1,150 @@
+import { isSupportedCountry, type CountryCode } from 'libphonenumber-js';
+import { z } from 'zod';
+import { DEFAULTS } from './defaults.js';
+
+const optionalString = z
+  .string()
+  .trim()
+  .transform((v) => (v === '' ? undefined : v))
+  .optional();
+
+const intFrom = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z.coerce.number().int().min(min).max(max);
+
+const boolish = z
+  .union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no'])])
+  .transform((v) => v === true || v === 'true' || v === '1' || v === 'yes');
+
+/** A list given as an array or as a comma-separated string (rotation: "new,old"). */
+const stringList = z
+  .union([z.array(z.string()), z.string()])
+  .transform((v) => (Array.isArray(v) ? v : v.split(',')).map((s) => s.trim()).filter((s) => s !== ''));
+
+/** Service-level settings (environment only). Keys are the environment variable names. */
+export const serviceEnvSchema = z.object({
+  PORT: intFrom(0, 65_535).default(DEFAULTS.port),
+  HOST: z.string().min(1).default(DEFAULTS.host),
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'must start with redis:// or rediss://')
+    .default(DEFAULTS.redisUrl),
+  REDIS_KEY_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, - and _ only')
+    .default(DEFAULTS.redisKeyPrefix),
+  ROLE: z.enum(['all', 'api', 'worker']).default(DEFAULTS.role),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default(DEFAULTS.logLevel),
+  WORKER_CONCURRENCY: intFrom(1, 1_000).default(DEFAULTS.workerConcurrency),
+  BODY_LIMIT_BYTES: intFrom(1_024).default(DEFAULTS.bodyLimitBytes),
+  ADMIN_TOKEN: optionalString,
+  HOOKS_FILE: optionalString,
+  SPOOL_DIR: z.string().min(1).default(DEFAULTS.spoolDir),
+  GLPI_TIMEOUT_MS: intFrom(100).default(DEFAULTS.glpiTimeoutMs),
+});
+export type ServiceEnv = z.output<typeof serviceEnvSchema>;
+
+/**
+ * One hook, flat: the same keys in HOOKS_FILE (camelCase) and, through HOOK_ENV_NAMES, in the
+ * environment for the single-hook setup. One schema serves both so they cannot drift apart.
+ */
+export const hookInputSchema = z.object({
+  id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, - and _ only (max 64)').default(DEFAULTS.hookId),
+  enabled: boolish.default(true),
+  allowUnauthenticated: boolish.default(false),
+  glpiApiUrl: z.string({ error: 'is required' }).trim().min(1, 'is required'),
+  glpiAppToken: optionalString,
+  glpiUserToken: z.string({ error: 'is required' }).trim().min(1, 'is required'),
+  glpiEntityId: intFrom(0).default(DEFAULTS.glpiEntityId),
+  glpiSyncType: z.enum(['user', 'contact']).default(DEFAULTS.glpiSyncType),
+  glpiTicketType: z.coerce
+    .number()
+    .refine((v) => v === 1 || v === 2, 'must be 1 (Incident) or 2 (Request)')
+    .transform((v) => v as 1 | 2)
+    .default(DEFAULTS.glpiTicketType),
+  glpiCategoryId: z.preprocess((v) => (v === '' ? undefined : v), intFrom(1).optional()),
+  glpiDefaultUserId: z.preprocess((v) => (v === '' ? undefined : v), intFrom(1).optional()),
+  phoneDefaultRegion: z.preprocess(
+    (v) => (typeof v === 'string' ? (v.trim() === '' ? undefined : v.trim().toUpperCase()) : v),
+    z
+      .string()
+      .refine((v) => isSupportedCountry(v), 'must be an ISO 3166 country code such as FR or BR')
+      .transform((v) => v as CountryCode)
+      .optional(),
+  ),
+  chatwootWebhookSecret: stringList.default([]),
+  chatwootWebhookToken: optionalString,
+  chatwootBaseUrl: z.preprocess(
+    (v) => (v === '' ? undefined : v),
+    z.url({ protocol: /^https?$/, error: 'must be an http(s) URL such as https://app.chatwoot.com' }).optional(),
+  ),
+  chatwootApiToken: optionalString,
+});
+export type HookInput = z.input<typeof hookInputSchema>;
+
+/** Environment variable for each hook key (single-hook setup). */
+export const HOOK_ENV_NAMES = {
+  id: 'HOOK_ID',
+  enabled: 'HOOK_ENABLED',
+  allowUnauthenticated: 'ALLOW_UNAUTHENTICATED',
+  glpiApiUrl: 'GLPI_API_URL',
+  glpiAppToken: 'GLPI_APP_TOKEN',
+  glpiUserToken: 'GLPI_USER_TOKEN',
+  glpiEntityId: 'GLPI_ENTITY_ID',
+  glpiSyncType: 'GLPI_SYNC_TYPE',
+  glpiTicketType: 'GLPI_TICKET_TYPE',
+  glpiCategoryId: 'GLPI_CATEGORY_ID',
+  glpiDefaultUserId: 'GLPI_DEFAULT_USER_ID',
+  phoneDefaultRegion: 'PHONE_DEFAULT_REGION',
+  chatwootWebhookSecret: 'CHATWOOT_WEBHOOK_SECRET',
+  chatwootWebhookToken: 'CHATWOOT_WEBHOOK_TOKEN',
+  chatwootBaseUrl: 'CHATWOOT_BASE_URL',
+  chatwootApiToken: 'CHATWOOT_API_TOKEN',
+} as const satisfies Record<keyof z.input<typeof hookInputSchema>, string>;
+
+export interface GlpiHookConfig {
+  /** Ends with `/` (e.g. `https://glpi.example.com/apirest.php/`); resolve relative paths against it. */
+  baseUrl: string;
+  appToken: string | undefined;
+  userToken: string;
+  entityId: number;
+  syncType: 'user' | 'contact';
+  ticketType: 1 | 2;
+  categoryId: number | undefined;
+  defaultUserId: number | undefined;
+  timeoutMs: number;
+}
+
+export interface ChatwootHookConfig {
+  /** Accepted signing secrets, newest first; empty when the hook does not verify signatures. */
+  webhookSecrets: string[];
+  webhookToken: string | undefined;
+  /** Present only when write-back is enabled (both base URL and API token set). */
+  api: { baseUrl: string; apiToken: string } | undefined;
+}
+
+export interface HookConfig {
+  id: string;
+  enabled: boolean;
+  allowUnauthenticated: boolean;
+  glpi: GlpiHookConfig;
+  phoneDefaultRegion: CountryCode | undefined;
+  chatwoot: ChatwootHookConfig;
+  /** Non-fatal findings at load time (logged at start, shown by doctor). */
+  warnings: string[];
+}
+
+export interface ServiceConfig {
+  port: number;
+  host: string;
+  redisUrl: string;
+  redisKeyPrefix: string;
+  role: 'all' | 'api' | 'worker';
+  logLevel: ServiceEnv['LOG_LEVEL'];
+  workerConcurrency: number;
+  bodyLimitBytes: number;
+  adminToken: string | undefined;
+  hooksFile: string | undefined;
+  spoolDir: string;
+  glpiTimeoutMs: number;
+  hooks: ReadonlyMap<string, HookConfig>;
+}

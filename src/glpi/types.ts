@@ -1,0 +1,79 @@
+/**
+ * The contract between the GLPI client (src/glpi/client.ts) and its users (sync engine, doctor).
+ * Everything here is plain data; no undici types leak out. All methods throw GlpiError
+ * (src/glpi/errors.ts, a BridgeError) with a stable `code`, `transient` and `advice`.
+ */
+
+export type ItemType =
+  | 'User'
+  | 'UserEmail'
+  | 'Contact'
+  | 'Ticket'
+  | 'Ticket_User'
+  | 'ITILFollowup'
+  | 'ITILSolution'
+  | 'Document'
+  | 'Document_Item'
+  | 'Entity'
+  | 'ITILCategory';
+
+export type GlpiInput = Record<string, unknown>;
+export type GlpiItem = Record<string, unknown> & { id: number };
+
+export interface SearchCriterion {
+  /** Search option id (User: 1 login, 5 email, 6 phone, 10 phone2, 11 mobile; Contact: 6 email, 3/4/10 phones; Ticket: 21 content). */
+  field: number;
+  searchtype: 'contains' | 'equals' | 'notequals' | 'lessthan' | 'morethan' | 'under' | 'notunder';
+  value: string | number;
+  link?: 'AND' | 'OR' | 'AND NOT' | 'OR NOT';
+}
+
+export interface SearchOptions {
+  criteria: SearchCriterion[];
+  /** Option ids to return; 2 (id) is always added. */
+  forcedisplay?: number[];
+  /** Inclusive range, GLPI style: [start, end]. Default [0, 49]. */
+  range?: [number, number];
+}
+
+export interface SearchResult {
+  totalcount: number;
+  /** One row per hit, keyed by option id as a string ("2", "5"...). Multi-valued cells are arrays. */
+  rows: Record<string, unknown>[];
+}
+
+export interface UploadFile {
+  filename: string;
+  contentType: string;
+  data: Uint8Array;
+}
+
+/** Counted and timed per endpoint for metrics: endpoint is a template like "POST /Ticket/:id/ITILFollowup". */
+export interface GlpiCallObserver {
+  (call: { endpoint: string; status: number | 'network-error'; durationMs: number }): void;
+}
+
+export interface GlpiClient {
+  readonly hookId: string;
+  /** Cached session, created on first use; concurrent callers share one initSession. */
+  ensureSession(): Promise<void>;
+  killSession(): Promise<void>;
+
+  getItem(itemtype: ItemType, id: number): Promise<GlpiItem>;
+  /** GET /:itemtype/:id/:subtype, all pages. */
+  getSubItems(itemtype: ItemType, id: number, subtype: ItemType): Promise<GlpiItem[]>;
+  addItem(itemtype: ItemType, input: GlpiInput): Promise<{ id: number }>;
+  /** Bulk create; fails with GlpiError if any item failed (its message names which). */
+  addItems(itemtype: ItemType, inputs: GlpiInput[]): Promise<{ id: number }[]>;
+  /** POST /:itemtype/:id/:subtype (e.g. /Ticket/12/ITILFollowup). */
+  addSubItem(itemtype: ItemType, id: number, subtype: ItemType, input: GlpiInput): Promise<{ id: number }>;
+  updateItem(itemtype: ItemType, id: number, input: GlpiInput): Promise<void>;
+  search(itemtype: ItemType, options: SearchOptions): Promise<SearchResult>;
+  /** Multipart upload (`uploadManifest` + `filename[0]`); returns the Document id. */
+  uploadDocument(file: UploadFile, input: GlpiInput): Promise<{ id: number }>;
+
+  /** For doctor. */
+  getMyEntities(): Promise<{ id: number; name: string }[]>;
+  getActiveProfile(): Promise<Record<string, unknown>>;
+  getFullSession(): Promise<Record<string, unknown>>;
+}

@@ -1,0 +1,49 @@
+import { pino, type Logger, type DestinationStream, type LoggerOptions } from 'pino';
+
+/**
+ * Paths redacted from every log line. Tokens travel in headers (GLPI `Session-Token`, `App-Token`,
+ * `Authorization`; Chatwoot `api_access_token`) and Chatwoot payloads carry `pubsub_token`.
+ */
+export const REDACT_PATHS = [
+  'req.headers.authorization',
+  'req.headers["x-chatwoot-signature"]',
+  'req.headers["api_access_token"]',
+  'req.query.token',
+  'headers.authorization',
+  'headers["session-token"]',
+  'headers["app-token"]',
+  'headers.api_access_token',
+  '*.pubsub_token',
+  '*.*.pubsub_token',
+  '*.*.*.pubsub_token',
+  'pubsub_token',
+  'userToken',
+  'appToken',
+  'apiToken',
+  'sessionToken',
+  'secret',
+  'webhookSecrets',
+  '*.userToken',
+  '*.appToken',
+  '*.apiToken',
+  '*.sessionToken',
+];
+
+export function createLogger(level: string, destination?: DestinationStream): Logger {
+  const options: LoggerOptions = {
+    level,
+    base: { service: 'chatwoot-glpi-bridge' },
+    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    timestamp: pino.stdTimeFunctions.isoTime,
+  };
+  return destination ? pino(options, destination) : pino(options);
+}
+
+/** Replaces every known secret in a string: the last line of defence for error messages. */
+export function scrubSecrets(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const secret of secrets) {
+    if (secret.length >= 4) out = out.split(secret).join('[redacted]');
+  }
+  return out;
+}

@@ -1,0 +1,74 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/**
+ * All Prometheus series of the bridge, on a registry the caller owns (no global default registry,
+ * so tests and the api/worker roles each build their own).
+ */
+export function createMetrics(register: Registry = new Registry()) {
+  const webhooks = new Counter({
+    name: 'cgb_webhooks_total',
+    help: 'Webhook deliveries by outcome: received, queued, spooled, duplicate, ignored, rejected',
+    labelNames: ['hook', 'event', 'outcome'] as const,
+    registers: [register],
+  });
+  const jobs = new Counter({
+    name: 'cgb_jobs_total',
+    help: 'Sync jobs by outcome: processed, failed, retried, skipped',
+    labelNames: ['hook', 'event', 'outcome'] as const,
+    registers: [register],
+  });
+  const jobDuration = new Histogram({
+    name: 'cgb_job_duration_seconds',
+    help: 'Time spent processing a sync job (lock wait included)',
+    labelNames: ['hook', 'event'] as const,
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [register],
+  });
+  const jobLatency = new Histogram({
+    name: 'cgb_job_latency_seconds',
+    help: 'Time from webhook receipt to the end of its sync',
+    labelNames: ['hook', 'event'] as const,
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900],
+    registers: [register],
+  });
+  const glpiCalls = new Counter({
+    name: 'cgb_glpi_calls_total',
+    help: 'GLPI API calls by endpoint template and HTTP status',
+    labelNames: ['hook', 'endpoint', 'status'] as const,
+    registers: [register],
+  });
+  const glpiDuration = new Histogram({
+    name: 'cgb_glpi_call_duration_seconds',
+    help: 'GLPI API call latency by endpoint template',
+    labelNames: ['hook', 'endpoint'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15],
+    registers: [register],
+  });
+  const chatwootCalls = new Counter({
+    name: 'cgb_chatwoot_calls_total',
+    help: 'Chatwoot API calls (write-back, backfill) by endpoint template and HTTP status',
+    labelNames: ['hook', 'endpoint', 'status'] as const,
+    registers: [register],
+  });
+  const lockWait = new Histogram({
+    name: 'cgb_lock_wait_seconds',
+    help: 'Time a job waited for its hook mutex',
+    labelNames: ['hook'] as const,
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [register],
+  });
+  const queueJobs = new Gauge({
+    name: 'cgb_queue_jobs',
+    help: 'Jobs in the sync queue by state',
+    labelNames: ['state'] as const,
+    registers: [register],
+  });
+  const spooled = new Gauge({
+    name: 'cgb_spool_events',
+    help: 'Accepted webhooks waiting in the local disk spool for Redis',
+    registers: [register],
+  });
+  return { register, webhooks, jobs, jobDuration, jobLatency, glpiCalls, glpiDuration, chatwootCalls, lockWait, queueJobs, spooled };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;
