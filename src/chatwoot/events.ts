@@ -1,0 +1,223 @@
+import { z } from 'zod';
+
+/**
+ * Chatwoot account-webhook payloads, parsed loosely: only the fields the sync uses are declared,
+ * unknown keys are dropped, and every field that real payloads leave out or null is optional.
+ * Facts behind each choice: shared/reference/chatwoot-webhooks.md sections 2 and 7.
+ */
+
+/** Events the bridge syncs; everything else is answered 200 "ignored" by the receiver. */
+export const SYNCED_EVENTS = [
+  'contact_created',
+  'contact_updated',
+  'conversation_created',
+  'conversation_updated',
+  'conversation_status_changed',
+  'message_created',
+] as const;
+export type SyncedEventName = (typeof SYNCED_EVENTS)[number];
+
+export function isSyncedEvent(event: string): event is SyncedEventName {
+  return (SYNCED_EVENTS as readonly string[]).includes(event);
+}
+
+const id = z.number().int().nonnegative();
+const nullableString = z.string().nullish().transform((v) => v ?? null);
+const record = z.record(z.string(), z.unknown());
+const recordOrEmpty = record.nullish().transform((v) => v ?? {});
+
+/** `[{attr: {previous_value, current_value}}, ...]`, or null (conversation_status_changed, SLA updates). */
+const changedAttributes = z
+  .array(z.record(z.string(), z.object({ previous_value: z.unknown(), current_value: z.unknown() })))
+  .nullish()
+  .transform((list) => {
+    const out: Record<string, { previous: unknown; current: unknown }> = {};
+    for (const entry of list ?? []) {
+      for (const [key, change] of Object.entries(entry)) out[key] = { previous: change.previous_value, current: change.current_value };
+    }
+    return out;
+  });
+
+/** `Contact#webhook_data` (no `type` key) and its push variant (`type: "contact"`). */
+export const contactSchema = z.object({
+  id,
+  name: nullableString,
+  email: nullableString,
+  phone_number: nullableString,
+  identifier: nullableString,
+  custom_attributes: recordOrEmpty,
+  additional_attributes: recordOrEmpty,
+  blocked: z.boolean().optional(),
+});
+export type ChatwootContact = z.output<typeof contactSchema>;
+
+const agentSchema = z.object({
+  id,
+  name: nullableString,
+  email: nullableString,
+  type: z.string(),
+});
+export type ChatwootAgent = z.output<typeof agentSchema>;
+
+const attachmentSchema = z.object({
+  id,
+  file_type: z.string(),
+  extension: nullableString,
+  content_type: nullableString,
+  data_url: nullableString,
+  thumb_url: nullableString,
+  file_size: z.number().nullish(),
+  fallback_title: nullableString,
+  coordinates_lat: z.number().nullish(),
+  coordinates_long: z.number().nullish(),
+});
+export type ChatwootAttachment = z.output<typeof attachmentSchema>;
+
+const MESSAGE_TYPES = ['incoming', 'outgoing', 'activity', 'template'] as const;
+export type MessageType = (typeof MESSAGE_TYPES)[number];
+
+/** Element of `conversation.messages[]`: integer message_type and epoch-seconds created_at (trap 2). */
+const pushMessageSchema = z.object({
+  id,
+  content: nullableString,
+  message_type: z.number().int().min(0).max(3).transform((n) => MESSAGE_TYPES[n] as MessageType),
+  created_at: z.number().transform((s) => new Date(s * 1000).toISOString()),
+  private: z.boolean().default(false),
+  content_type: nullableString,
+  sender_type: nullableString,
+  sender_id: id.nullish(),
+  sender: z.looseObject({ id: id.optional(), name: nullableString, email: nullableString, type: z.string().optional() }).nullish(),
+  attachments: z.array(attachmentSchema).optional().transform((v) => v ?? []),
+});
+export type ChatwootPushMessage = z.output<typeof pushMessageSchema>;
+
+const CONVERSATION_STATUSES = ['open', 'resolved', 'pending', 'snoozed'] as const;
+export type ConversationStatus = (typeof CONVERSATION_STATUSES)[number];
+
+/** `Conversations::EventDataPresenter#webhook_data`. `id` is the per-account display id (trap 3). */
+export const conversationSchema = z.object({
+  id,
+  inbox_id: id.nullish(),
+  channel: nullableString,
+  status: z.enum(CONVERSATION_STATUSES),
+  messages: z.array(pushMessageSchema).nullish().transform((v) => v ?? []),
+  meta: z
+    .object({
+      sender: contactSchema.nullish(),
+      assignee: z.looseObject({ id: id.optional(), name: nullableString, type: z.string().optional() }).nullish(),
+    })
+    .nullish(),
+  contact_inbox: z.object({ contact_id: id.nullish() }).nullish(),
+  additional_attributes: recordOrEmpty,
+  custom_attributes: recordOrEmpty,
+  labels: z.array(z.string()).nullish(),
+  snoozed_until: nullableString,
+  priority: nullableString,
+  created_at: z.number().nullish(),
+  updated_at: z.number().nullish(),
+});
+export type ChatwootConversation = z.output<typeof conversationSchema>;
+
+/** `Message#webhook_data`: string message_type, ISO created_at, nested conversation. */
+export const messageSchema = z.object({
+  id,
+  account: z.object({ id }).nullish(),
+  inbox: z.object({ id, name: nullableString }).nullish(),
+  content: nullableString,
+  content_type: nullableString,
+  content_attributes: recordOrEmpty,
+  message_type: z.enum(MESSAGE_TYPES),
+  private: z.boolean().default(false),
+  created_at: z.iso.datetime({ offset: true }),
+  source_id: nullableString,
+  /** Contact (no type), user/agent_bot/captain (typed), or null for automated messages. */
+  sender: z.looseObject({ id: id.optional(), name: nullableString, email: nullableString, type: z.string().optional() }).nullish(),
+  conversation: conversationSchema,
+  attachments: z.array(attachmentSchema).optional().transform((v) => v ?? []),
+});
+export type ChatwootMessage = z.output<typeof messageSchema>;
+
+const accountRef = z.object({ id }).nullish();
+
+export const contactCreatedSchema = contactSchema.extend({ event: z.literal('contact_created'), account: accountRef });
+export const contactUpdatedSchema = contactSchema.extend({
+  event: z.literal('contact_updated'),
+  account: accountRef,
+  changed_attributes: changedAttributes,
+});
+export const conversationCreatedSchema = conversationSchema.extend({ event: z.literal('conversation_created') });
+export const conversationUpdatedSchema = conversationSchema.extend({
+  event: z.literal('conversation_updated'),
+  changed_attributes: changedAttributes,
+});
+export const conversationStatusChangedSchema = conversationSchema.extend({
+  event: z.literal('conversation_status_changed'),
+  changed_attributes: changedAttributes,
+});
+export const messageCreatedSchema = messageSchema.extend({ event: z.literal('message_created') });
+
+export const chatwootEventSchema = z.discriminatedUnion('event', [
+  contactCreatedSchema,
+  contactUpdatedSchema,
+  conversationCreatedSchema,
+  conversationUpdatedSchema,
+  conversationStatusChangedSchema,
+  messageCreatedSchema,
+]);
+
+export type ChatwootEvent = z.output<typeof chatwootEventSchema>;
+export type ContactEvent = z.output<typeof contactCreatedSchema> | z.output<typeof contactUpdatedSchema>;
+export type ConversationEvent =
+  | z.output<typeof conversationCreatedSchema>
+  | z.output<typeof conversationUpdatedSchema>
+  | z.output<typeof conversationStatusChangedSchema>;
+export type MessageEvent = z.output<typeof messageCreatedSchema>;
+
+export type ParseResult = { ok: true; event: ChatwootEvent } | { ok: false; error: string };
+
+/** Human-readable zod issues: "conversation.status: Invalid option: expected one of ...". */
+export function describeZodError(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 5)
+    .map((i) => `${i.path.length > 0 ? i.path.map(String).join('.') : '(body)'}: ${i.message}`)
+    .join('; ');
+}
+
+/** Parses a payload of a synced event. Callers check `isSyncedEvent` first for a clearer "ignored". */
+export function parseChatwootEvent(payload: unknown): ParseResult {
+  const parsed = chatwootEventSchema.safeParse(payload);
+  return parsed.success ? { ok: true, event: parsed.data } : { ok: false, error: describeZodError(parsed.error) };
+}
+
+/** The conversation display id an event concerns, for logs, job data and the failed list. */
+export function conversationIdOf(event: ChatwootEvent): number | undefined {
+  switch (event.event) {
+    case 'message_created':
+      return event.conversation.id;
+    case 'conversation_created':
+    case 'conversation_updated':
+    case 'conversation_status_changed':
+      return event.id;
+    default:
+      return undefined;
+  }
+}
+
+/** The Chatwoot contact behind an event (the customer), when the payload carries one. */
+export function contactOf(event: ChatwootEvent): ChatwootContact | undefined {
+  switch (event.event) {
+    case 'contact_created':
+    case 'contact_updated':
+      return event;
+    case 'message_created':
+      return event.conversation.meta?.sender ?? (event.message_type === 'incoming' ? contactFromSender(event.sender) : undefined);
+    default:
+      return event.meta?.sender ?? undefined;
+  }
+}
+
+function contactFromSender(sender: ChatwootMessage['sender']): ChatwootContact | undefined {
+  if (!sender || sender.id === undefined) return undefined;
+  const parsed = contactSchema.safeParse(sender);
+  return parsed.success ? parsed.data : undefined;
+}

@@ -1,0 +1,26 @@
+import { readFileSync, readdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+/** The shared Chatwoot fixtures (../shared/fixtures/chatwoot beside the repository). */
+export const FIXTURES_DIR = fileURLToPath(new URL('../../../shared/fixtures/chatwoot/', import.meta.url));
+
+export function fixtureNames(): string[] {
+  return readdirSync(FIXTURES_DIR).filter((f) => f.endsWith('.json') && f !== 'signature_test_vector.json');
+}
+
+/** A fixture as an object (deep copy each call, so tests may mutate it). */
+export function loadFixture<T = Record<string, unknown>>(name: string): T {
+  return JSON.parse(readFileSync(`${FIXTURES_DIR}${name.endsWith('.json') ? name : `${name}.json`}`, 'utf8')) as T;
+}
+
+export interface SignatureVector {
+  secret: string;
+  headers: Record<string, string>;
+  body: string;
+  body_base64: string;
+  signature_over_body_only_WRONG: string;
+}
+
+export function signatureVector(): SignatureVector {
+  return loadFixture<SignatureVector>('signature_test_vector.json');
+}
