@@ -51,13 +51,9 @@ export const contactSchema = z.object({
 });
 export type ChatwootContact = z.output<typeof contactSchema>;
 
-const agentSchema = z.object({
-  id,
-  name: nullableString,
-  email: nullableString,
-  type: z.string(),
-});
-export type ChatwootAgent = z.output<typeof agentSchema>;
+/** A message author: contact (no `type`), `user` (agent), `agent_bot`, `captain_assistant`. */
+const senderSchema = z.looseObject({ id: id.optional(), name: nullableString, email: nullableString, type: z.string().optional() });
+export type ChatwootSender = z.output<typeof senderSchema>;
 
 const attachmentSchema = z.object({
   id,
@@ -86,7 +82,7 @@ const pushMessageSchema = z.object({
   content_type: nullableString,
   sender_type: nullableString,
   sender_id: id.nullish(),
-  sender: z.looseObject({ id: id.optional(), name: nullableString, email: nullableString, type: z.string().optional() }).nullish(),
+  sender: senderSchema.nullish(),
   attachments: z.array(attachmentSchema).optional().transform((v) => v ?? []),
 });
 export type ChatwootPushMessage = z.output<typeof pushMessageSchema>;
@@ -131,7 +127,7 @@ export const messageSchema = z.object({
   created_at: z.iso.datetime({ offset: true }),
   source_id: nullableString,
   /** Contact (no type), user/agent_bot/captain (typed), or null for automated messages. */
-  sender: z.looseObject({ id: id.optional(), name: nullableString, email: nullableString, type: z.string().optional() }).nullish(),
+  sender: senderSchema.nullish(),
   conversation: conversationSchema,
   attachments: z.array(attachmentSchema).optional().transform((v) => v ?? []),
 });
