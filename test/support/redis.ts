@@ -1,0 +1,33 @@
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+
+export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+/** A key prefix of its own for each test file, so files can run in parallel on one Redis. */
+export function testPrefix(name: string): string {
+  return `cgbtest-${name}-${randomUUID().slice(0, 8)}`;
+}
+
+export function testRedis(): Redis {
+  return new Redis(REDIS_URL, { maxRetriesPerRequest: 3 });
+}
+
+/** Deletes every key under a prefix (SCAN, never KEYS). */
+export async function deletePrefix(redis: Redis, prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
+    cursor = next;
+    if (keys.length > 0) await redis.del(...keys);
+  } while (cursor !== '0');
+}
+
+/** Polls `check` until it returns a value other than undefined; bounded by count, never by a fixed sleep. */
+export async function waitFor<T>(check: () => Promise<T | undefined> | T | undefined, what: string, attempts = 600, everyMs = 50): Promise<T> {
+  for (let i = 0; i < attempts; i += 1) {
+    const value = await check();
+    if (value !== undefined) return value;
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+  }
+  throw new Error(`gave up waiting for ${what}`);
+}
