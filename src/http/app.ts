@@ -1,0 +1,64 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
+import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { DEFAULTS } from '../config/defaults.js';
+import type { ServiceConfig } from '../config/schema.js';
+import type { Metrics } from '../metrics/metrics.js';
+import type { RedisKeys, SyncJobData } from '../queue/job.js';
+import type { Ingest } from '../queue/producer.js';
+import type { DiskSpool } from '../queue/spool.js';
+import { healthRoutes } from './routes/health.js';
+import { webhookRoutes } from './routes/webhooks.js';
+
+export interface AppDeps {
+  config: ServiceConfig;
+  logger: Logger;
+  ingest: Ingest;
+  /** Producer connection: /ready pings it. */
+  redis: Redis;
+  keys: RedisKeys;
+  queue: Queue<SyncJobData>;
+  spool: DiskSpool;
+  metrics: Metrics;
+  clock?: () => number;
+  signatureToleranceS: number;
+  /** Admin and metrics routes (registered when given). */
+  plugins?: FastifyPluginAsync[];
+}
+
+/** The HTTP receiver as a Fastify instance; tests drive it with `inject()`, server.ts listens. */
+export async function buildApp(input: Omit<AppDeps, 'signatureToleranceS'> & { signatureToleranceS?: number }): Promise<FastifyInstance> {
+  const deps: AppDeps = { ...input, signatureToleranceS: input.signatureToleranceS ?? DEFAULTS.signatureToleranceS };
+  const app = Fastify({
+    // A pino Logger is a FastifyBaseLogger; the cast keeps the app's type the default instance type.
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    bodyLimit: deps.config.bodyLimitBytes,
+    disableRequestLogging: true,
+    // Behind a proxy the client address is still useful in logs; never trusted for auth.
+    trustProxy: true,
+    return503OnClosing: true,
+  });
+
+  // The signature covers the raw bytes, so the body stays a Buffer; the route parses JSON itself.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+
+  app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, req, reply) => {
+    const status = error.statusCode ?? 500;
+    if (status === 413) {
+      return reply.code(413).send({ error: 'payload_too_large', message: `body is larger than ${deps.config.bodyLimitBytes} bytes (BODY_LIMIT_BYTES)` });
+    }
+    if (status >= 400 && status < 500) {
+      return reply.code(status).send({ error: error.code ?? 'bad_request', message: error.message });
+    }
+    req.log.error({ err: error }, 'request failed');
+    return reply.code(500).send({ error: 'internal_error', message: 'the bridge could not handle this request; see its logs' });
+  });
+  app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: 'not_found', message: `no route ${req.method} ${req.url.split('?')[0]}` }));
+
+  healthRoutes(app, deps);
+  webhookRoutes(app, deps);
+  for (const plugin of deps.plugins ?? []) await app.register(plugin);
+  return app;
+}

@@ -1,0 +1,147 @@
+import { createHash } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { conversationIdOf, isSyncedEvent, parseChatwootEvent, type ChatwootEvent } from '../../chatwoot/events.js';
+import { tokenMatches, verifySignature } from '../../chatwoot/signature.js';
+import type { HookConfig } from '../../config/schema.js';
+import type { AppDeps } from '../app.js';
+
+interface WebhookParams {
+  hookId: string;
+}
+interface WebhookQuery {
+  token?: string;
+}
+
+function header(req: FastifyRequest, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+type AuthResult = { ok: true; signed: boolean } | { ok: false; reason: string };
+
+/** Signature first (Chatwoot >= 4.12); the URL token is the fallback for Chatwoot that does not sign. */
+function authenticate(req: FastifyRequest<{ Querystring: WebhookQuery }>, hook: HookConfig, rawBody: Buffer, nowMs: number, toleranceS: number): AuthResult {
+  const { webhookSecrets, webhookToken } = hook.chatwoot;
+  let failure = 'authentication required';
+  if (webhookSecrets.length > 0) {
+    const result = verifySignature({
+      rawBody,
+      signature: header(req, 'x-chatwoot-signature'),
+      timestamp: header(req, 'x-chatwoot-timestamp'),
+      secrets: webhookSecrets,
+      toleranceS,
+      nowMs,
+    });
+    if (result.ok) return { ok: true, signed: true };
+    failure = {
+      'missing-headers': 'missing X-Chatwoot-Signature or X-Chatwoot-Timestamp',
+      malformed: 'malformed X-Chatwoot-Signature or X-Chatwoot-Timestamp',
+      stale: `X-Chatwoot-Timestamp is more than ${toleranceS} s old`,
+      future: `X-Chatwoot-Timestamp is more than ${toleranceS} s in the future`,
+      mismatch: 'signature does not match the configured secret',
+    }[result.reason];
+  }
+  if (webhookToken !== undefined) {
+    if (tokenMatches(req.query.token, webhookToken)) return { ok: true, signed: false };
+    if (webhookSecrets.length === 0) failure = req.query.token === undefined ? 'missing ?token=' : 'wrong ?token=';
+  }
+  if (webhookSecrets.length === 0 && webhookToken === undefined && hook.allowUnauthenticated) return { ok: true, signed: false };
+  return { ok: false, reason: failure };
+}
+
+/**
+ * Keys that identify the same Chatwoot event when it is sent again under a new delivery id
+ * (EventDispatcherJob retries re-run the listener with a fresh X-Chatwoot-Delivery).
+ */
+function contentDedupeIds(event: ChatwootEvent): string[] {
+  switch (event.event) {
+    case 'message_created':
+      return [`message:${event.id}`];
+    case 'conversation_created':
+      return [`conversation-created:${event.id}`];
+    case 'contact_created':
+      return [`contact-created:${event.id}`];
+    default:
+      return [];
+  }
+}
+
+export function webhookRoutes(app: FastifyInstance, deps: AppDeps): void {
+  const { config, ingest, metrics } = deps;
+  const now = deps.clock ?? Date.now;
+  const toleranceS = deps.signatureToleranceS;
+
+  app.post<{ Params: WebhookParams; Querystring: WebhookQuery; Body: Buffer }>(
+    '/webhooks/chatwoot/:hookId',
+    async (req, reply: FastifyReply) => {
+      const hook = config.hooks.get(req.params.hookId);
+      if (!hook) {
+        metrics.webhooks.inc({ hook: 'unknown', event: 'unknown', outcome: 'rejected' });
+        return reply.code(404).send({ error: 'unknown_hook', message: `no hook "${req.params.hookId}" is configured` });
+      }
+      const log = req.log.child({ hookId: hook.id, deliveryId: header(req, 'x-chatwoot-delivery') });
+      const rawBody = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+
+      const auth = authenticate(req, hook, rawBody, now(), toleranceS);
+      if (!auth.ok) {
+        metrics.webhooks.inc({ hook: hook.id, event: 'unknown', outcome: 'rejected' });
+        log.warn({ reason: auth.reason }, 'webhook refused: authentication failed');
+        return reply.code(401).send({ error: 'unauthorized', message: auth.reason });
+      }
+
+      let payload: unknown;
+      try {
+        payload = JSON.parse(rawBody.toString('utf8'));
+      } catch (err) {
+        metrics.webhooks.inc({ hook: hook.id, event: 'unknown', outcome: 'rejected' });
+        return reply.code(400).send({ error: 'invalid_json', message: `body is not JSON: ${(err as Error).message}` });
+      }
+      if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) {
+        metrics.webhooks.inc({ hook: hook.id, event: 'unknown', outcome: 'rejected' });
+        return reply.code(400).send({ error: 'invalid_payload', message: 'body must be a JSON object' });
+      }
+      const eventName = (payload as { event?: unknown }).event;
+      if (typeof eventName !== 'string' || eventName === '') {
+        metrics.webhooks.inc({ hook: hook.id, event: 'unknown', outcome: 'rejected' });
+        return reply.code(400).send({ error: 'invalid_payload', message: 'event: missing, the body has no "event" name' });
+      }
+      const eventLabel = isSyncedEvent(eventName) ? eventName : 'other';
+      metrics.webhooks.inc({ hook: hook.id, event: eventLabel, outcome: 'received' });
+
+      if (!hook.enabled) {
+        metrics.webhooks.inc({ hook: hook.id, event: eventLabel, outcome: 'ignored' });
+        return reply.code(200).send({ status: 'ignored', reason: 'hook is disabled' });
+      }
+      if (!isSyncedEvent(eventName)) {
+        metrics.webhooks.inc({ hook: hook.id, event: eventLabel, outcome: 'ignored' });
+        return reply.code(200).send({ status: 'ignored', reason: `event "${eventName.slice(0, 64)}" is not synced to GLPI` });
+      }
+      const parsed = parseChatwootEvent(payload);
+      if (!parsed.ok) {
+        metrics.webhooks.inc({ hook: hook.id, event: eventLabel, outcome: 'rejected' });
+        log.warn({ event: eventName, problem: parsed.error }, 'webhook refused: payload does not fit the event schema');
+        return reply.code(400).send({ error: 'invalid_payload', message: `${eventName}: ${parsed.error}` });
+      }
+
+      const deliveryHeader = header(req, 'x-chatwoot-delivery');
+      const deliveryId =
+        deliveryHeader !== undefined && /^[A-Za-z0-9._-]{1,128}$/.test(deliveryHeader)
+          ? deliveryHeader
+          : `sha256:${createHash('sha256').update(rawBody).digest('hex')}`;
+      const conversationId = conversationIdOf(parsed.event);
+      const outcome = await ingest.accept(
+        { hookId: hook.id, event: eventName, deliveryId, receivedAt: new Date(now()).toISOString(), conversationId, payload },
+        [deliveryId, ...contentDedupeIds(parsed.event)],
+      );
+      const jobLog = log.child({ event: eventName, jobId: outcome.jobId, conversationId, deliveryId });
+      if (outcome.status === 'duplicate') {
+        metrics.webhooks.inc({ hook: hook.id, event: eventLabel, outcome: 'duplicate' });
+        jobLog.info('duplicate delivery, nothing enqueued');
+        return reply.code(200).send({ status: 'duplicate', id: outcome.jobId });
+      }
+      metrics.webhooks.inc({ hook: hook.id, event: eventLabel, outcome: outcome.status });
+      jobLog.info({ durable: outcome.status }, 'webhook accepted');
+      return reply.code(202).send({ status: 'queued', id: outcome.jobId, ...(outcome.status === 'spooled' ? { spooled: true } : {}) });
+    },
+  );
+}

@@ -1,0 +1,152 @@
+import { Queue, type JobsOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { DEFAULTS } from '../config/defaults.js';
+import type { Metrics } from '../metrics/metrics.js';
+import { jobIdFor, SYNC_QUEUE_NAME, type RedisKeys, type SyncJobData } from './job.js';
+import type { DiskSpool } from './spool.js';
+
+/** Name of the custom backoff strategy the worker implements (exponential with full jitter). */
+export const BACKOFF_TYPE = 'jitter';
+
+export const SYNC_JOB_OPTIONS: JobsOptions = {
+  attempts: DEFAULTS.job.attempts,
+  backoff: { type: BACKOFF_TYPE, delay: DEFAULTS.job.backoffBaseMs },
+  removeOnComplete: { count: DEFAULTS.job.keepCompletedCount },
+  // Failed jobs stay for `failed` / `replay`; only very old ones are trimmed.
+  removeOnFail: { age: DEFAULTS.job.keepFailedAgeS },
+};
+
+export function createSyncQueue(connection: Redis, keys: RedisKeys): Queue<SyncJobData> {
+  return new Queue<SyncJobData>(SYNC_QUEUE_NAME, {
+    connection,
+    prefix: keys.bullPrefix,
+    defaultJobOptions: SYNC_JOB_OPTIONS,
+  });
+}
+
+export type IngestOutcome =
+  | { status: 'queued'; jobId: string }
+  | { status: 'spooled'; jobId: string }
+  | { status: 'duplicate'; jobId: string };
+
+export interface IngestDeps {
+  queue: Queue<SyncJobData>;
+  /** The producer connection (fails fast). */
+  redis: Redis;
+  keys: RedisKeys;
+  spool: DiskSpool;
+  metrics: Metrics;
+  logger: Logger;
+  /** Upper bound for the Redis part of an answer; Chatwoot gives up after 5 s. */
+  redisTimeoutMs?: number;
+  dedupeTtlS?: number;
+}
+
+// Claims every dedupe key at once or none: a delivery is a duplicate if any of its keys was seen.
+const CLAIM_SCRIPT = `
+for i, k in ipairs(KEYS) do
+  if redis.call('EXISTS', k) == 1 then return i end
+end
+for i, k in ipairs(KEYS) do
+  redis.call('SET', k, ARGV[1], 'EX', ARGV[2])
+end
+return 0`;
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} took more than ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Durable acceptance of a webhook: dedupe in Redis, then add the job; if Redis cannot answer,
+ * write the event to the disk spool instead. Either way the event is on durable storage before
+ * the caller answers 2xx. `drainSpool()` moves spooled events into the queue later.
+ */
+export class Ingest {
+  private readonly redisTimeoutMs: number;
+  private readonly dedupeTtlS: number;
+  private draining: Promise<void> | undefined;
+
+  constructor(private readonly deps: IngestDeps) {
+    this.redisTimeoutMs = deps.redisTimeoutMs ?? 1_500;
+    this.dedupeTtlS = deps.dedupeTtlS ?? DEFAULTS.dedupeTtlS;
+  }
+
+  /**
+   * @param dedupeIds the delivery id first, then content keys (e.g. `message:9801`) that identify
+   *   the same event re-sent by Chatwoot under a new delivery id.
+   */
+  async accept(data: SyncJobData, dedupeIds: string[]): Promise<IngestOutcome> {
+    const jobId = jobIdFor(data.hookId, data.deliveryId);
+    const keys = dedupeIds.map((id) => this.deps.keys.dedupe(data.hookId, id));
+    try {
+      const seen = await withTimeout(
+        this.deps.redis.eval(CLAIM_SCRIPT, keys.length, ...keys, jobId, String(this.dedupeTtlS)) as Promise<number>,
+        this.redisTimeoutMs,
+        'dedupe',
+      );
+      if (seen !== 0) return { status: 'duplicate', jobId };
+      try {
+        await withTimeout(this.deps.queue.add(data.event, data, { jobId }), this.redisTimeoutMs, 'enqueue');
+      } catch (err) {
+        // The claim succeeded but the job may not exist: release the claim so nothing blocks a
+        // legitimate later copy, then spool (a spooled event keeps its job id, so no double).
+        await this.deps.redis.del(...keys).catch(() => undefined);
+        throw err;
+      }
+      return { status: 'queued', jobId };
+    } catch (err) {
+      this.deps.logger.warn(
+        { err: { message: (err as Error).message }, jobId, hookId: data.hookId, deliveryId: data.deliveryId },
+        'Redis unavailable, spooling the event to disk',
+      );
+      await this.deps.spool.append({ jobId, data });
+      this.deps.metrics.spooled.inc();
+      this.scheduleDrain();
+      return { status: 'spooled', jobId };
+    }
+  }
+
+  private drainTimer: NodeJS.Timeout | undefined;
+
+  /** Retries the drain until the spool is empty; one loop at a time. */
+  scheduleDrain(delayMs = 1_000): void {
+    if (this.drainTimer !== undefined || this.closed) return;
+    this.drainTimer = setTimeout(() => {
+      this.drainTimer = undefined;
+      void this.drainSpool().then((left) => {
+        if (left > 0) this.scheduleDrain(Math.min(delayMs * 2, 10_000));
+      });
+    }, delayMs);
+    this.drainTimer.unref();
+  }
+
+  /** Moves spooled events into the queue; returns how many are left. */
+  async drainSpool(): Promise<number> {
+    if (this.draining) await this.draining;
+    let left = 0;
+    this.draining = (async () => {
+      const result = await this.deps.spool.drain(async ({ jobId, data }) => {
+        await withTimeout(this.deps.queue.add(data.event, data, { jobId }), this.redisTimeoutMs, 'enqueue');
+      });
+      left = result.left;
+      this.deps.metrics.spooled.set(left);
+      if (result.moved > 0) this.deps.logger.info({ moved: result.moved, left }, 'drained spooled events into the queue');
+    })().finally(() => {
+      this.draining = undefined;
+    });
+    await this.draining;
+    return left;
+  }
+
+  private closed = false;
+
+  close(): void {
+    this.closed = true;
+    if (this.drainTimer) clearTimeout(this.drainTimer);
+  }
+}

@@ -1,0 +1,81 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Queue } from 'bullmq';
+import type { FastifyInstance } from 'fastify';
+import type { Redis } from 'ioredis';
+import { pino, type Logger } from 'pino';
+import { loadConfig } from '../../src/config/load.js';
+import type { ServiceConfig } from '../../src/config/schema.js';
+import { buildApp } from '../../src/http/app.js';
+import { createMetrics, type Metrics } from '../../src/metrics/metrics.js';
+import { redisKeys, type RedisKeys, type SyncJobData } from '../../src/queue/job.js';
+import { createSyncQueue, Ingest } from '../../src/queue/producer.js';
+import { DiskSpool } from '../../src/queue/spool.js';
+import { createRedis, waitForReady } from '../../src/redis.js';
+import { REDIS_URL, deletePrefix, testPrefix, testRedis } from './redis.js';
+
+export const TEST_SECRET = 'kq3vZ8yTn6Lw2XfHc9RbPd4M';
+export const TEST_URL_TOKEN = 'url-token-for-old-chatwoot';
+
+export interface TestApp {
+  app: FastifyInstance;
+  config: ServiceConfig;
+  queue: Queue<SyncJobData>;
+  redis: Redis;
+  keys: RedisKeys;
+  prefix: string;
+  spool: DiskSpool;
+  spoolDir: string;
+  ingest: Ingest;
+  metrics: Metrics;
+  logLines: string[];
+  close(): Promise<void>;
+}
+
+export interface TestAppOptions {
+  env?: Record<string, string>;
+  redisUrl?: string;
+  clock?: () => number;
+}
+
+/** The receiver wired like server.ts does, on a prefix of its own, logs captured as JSON lines. */
+export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
+  const prefix = testPrefix('app');
+  const spoolDir = mkdtempSync(join(tmpdir(), 'cgb-spool-'));
+  const config = loadConfig({
+    HOOKS_FILE: undefined,
+    REDIS_KEY_PREFIX: prefix,
+    SPOOL_DIR: spoolDir,
+    BODY_LIMIT_BYTES: '65536',
+    HOOK_ID: 'acme',
+    GLPI_API_URL: 'http://127.0.0.1:9/apirest.php',
+    GLPI_USER_TOKEN: 'glpi-user-token-secret-value',
+    CHATWOOT_WEBHOOK_SECRET: `rotated-new-secret,${TEST_SECRET}`,
+    ...options.env,
+  });
+  const logLines: string[] = [];
+  const logger: Logger = pino({ level: 'debug' }, { write: (line: string) => void logLines.push(line) });
+  const keys = redisKeys(prefix);
+  const redis = createRedis(options.redisUrl ?? REDIS_URL, 'producer');
+  if (options.redisUrl === undefined) await waitForReady(redis, 5_000);
+  const queue = createSyncQueue(redis, keys);
+  queue.on('error', () => undefined);
+  const spool = new DiskSpool(spoolDir);
+  const metrics = createMetrics();
+  const ingest = new Ingest({ queue, redis, keys, spool, metrics, logger, redisTimeoutMs: 500 });
+  const app = await buildApp({ config, logger, ingest, redis, keys, queue, spool, metrics, clock: options.clock });
+  return {
+    app, config, queue, redis, keys, prefix, spool, spoolDir, ingest, metrics, logLines,
+    async close() {
+      ingest.close();
+      await app.close();
+      await queue.close().catch(() => undefined);
+      redis.disconnect();
+      const cleaner = testRedis();
+      await deletePrefix(cleaner, prefix);
+      cleaner.disconnect();
+      rmSync(spoolDir, { recursive: true, force: true });
+    },
+  };
+}
