@@ -1,4 +1,4 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -14,7 +14,8 @@ import { webhookRoutes } from './routes/webhooks.js';
 export interface AppDeps {
   config: ServiceConfig;
   logger: Logger;
-  ingest: Ingest;
+  /** Given for the api role: the webhook route is registered only then (the worker serves health only). */
+  ingest?: Ingest;
   /** Producer connection: /ready pings it. */
   redis: Redis;
   keys: RedisKeys;
@@ -34,7 +35,8 @@ export async function buildApp(input: Omit<AppDeps, 'signatureToleranceS'> & { s
     // A pino Logger is a FastifyBaseLogger; the cast keeps the app's type the default instance type.
     loggerInstance: deps.logger as FastifyBaseLogger,
     bodyLimit: deps.config.bodyLimitBytes,
-    disableRequestLogging: true,
+    // The webhook route logs one line per delivery with its outcome; Fastify's own two lines would triple that.
+    logController: new LogController({ disableRequestLogging: true }),
     // Behind a proxy the client address is still useful in logs; never trusted for auth.
     trustProxy: true,
     return503OnClosing: true,
@@ -58,7 +60,7 @@ export async function buildApp(input: Omit<AppDeps, 'signatureToleranceS'> & { s
   app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: 'not_found', message: `no route ${req.method} ${req.url.split('?')[0]}` }));
 
   healthRoutes(app, deps);
-  webhookRoutes(app, deps);
+  if (deps.ingest) webhookRoutes(app, deps, deps.ingest);
   for (const plugin of deps.plugins ?? []) await app.register(plugin);
   return app;
 }

@@ -43,10 +43,12 @@ export interface IngestDeps {
   dedupeTtlS?: number;
 }
 
-// Claims every dedupe key at once or none: a delivery is a duplicate if any of its keys was seen.
+// Claims every dedupe key at once or none: a delivery is a duplicate if any of its keys was seen,
+// and then the answer names the job that first claimed it.
 const CLAIM_SCRIPT = `
 for i, k in ipairs(KEYS) do
-  if redis.call('EXISTS', k) == 1 then return i end
+  local first = redis.call('GET', k)
+  if first then return first end
 end
 for i, k in ipairs(KEYS) do
   redis.call('SET', k, ARGV[1], 'EX', ARGV[2])
@@ -85,11 +87,11 @@ export class Ingest {
     const keys = dedupeIds.map((id) => this.deps.keys.dedupe(data.hookId, id));
     try {
       const seen = await withTimeout(
-        this.deps.redis.eval(CLAIM_SCRIPT, keys.length, ...keys, jobId, String(this.dedupeTtlS)) as Promise<number>,
+        this.deps.redis.eval(CLAIM_SCRIPT, keys.length, ...keys, jobId, String(this.dedupeTtlS)) as Promise<number | string>,
         this.redisTimeoutMs,
         'dedupe',
       );
-      if (seen !== 0) return { status: 'duplicate', jobId };
+      if (typeof seen === 'string') return { status: 'duplicate', jobId: seen };
       try {
         await withTimeout(this.deps.queue.add(data.event, data, { jobId }), this.redisTimeoutMs, 'enqueue');
       } catch (err) {

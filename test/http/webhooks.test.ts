@@ -72,7 +72,7 @@ describe('POST /webhooks/chatwoot/:hookId (signed hook)', () => {
     const before = await jobCount(t);
     const again = await signedPost(t, body);
     expect(again.statusCode).toBe(200);
-    expect(again.json()).toMatchObject({ status: 'duplicate' });
+    expect(again.json()).toEqual({ status: 'duplicate', id: first.json<{ id: string }>().id });
     expect(await jobCount(t)).toBe(before);
   });
 

@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { conversationIdOf, isSyncedEvent, parseChatwootEvent, type ChatwootEvent } from '../../chatwoot/events.js';
 import { tokenMatches, verifySignature } from '../../chatwoot/signature.js';
 import type { HookConfig } from '../../config/schema.js';
+import type { Ingest } from '../../queue/producer.js';
 import type { AppDeps } from '../app.js';
 
 interface WebhookParams {
@@ -66,8 +67,8 @@ function contentDedupeIds(event: ChatwootEvent): string[] {
   }
 }
 
-export function webhookRoutes(app: FastifyInstance, deps: AppDeps): void {
-  const { config, ingest, metrics } = deps;
+export function webhookRoutes(app: FastifyInstance, deps: AppDeps, ingest: Ingest): void {
+  const { config, metrics } = deps;
   const now = deps.clock ?? Date.now;
   const toleranceS = deps.signatureToleranceS;
 
@@ -79,13 +80,13 @@ export function webhookRoutes(app: FastifyInstance, deps: AppDeps): void {
         metrics.webhooks.inc({ hook: 'unknown', event: 'unknown', outcome: 'rejected' });
         return reply.code(404).send({ error: 'unknown_hook', message: `no hook "${req.params.hookId}" is configured` });
       }
-      const log = req.log.child({ hookId: hook.id, deliveryId: header(req, 'x-chatwoot-delivery') });
+      const log = req.log.child({ hookId: hook.id });
       const rawBody = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
 
       const auth = authenticate(req, hook, rawBody, now(), toleranceS);
       if (!auth.ok) {
         metrics.webhooks.inc({ hook: hook.id, event: 'unknown', outcome: 'rejected' });
-        log.warn({ reason: auth.reason }, 'webhook refused: authentication failed');
+        log.warn({ reason: auth.reason, deliveryId: header(req, 'x-chatwoot-delivery') }, 'webhook refused: authentication failed');
         return reply.code(401).send({ error: 'unauthorized', message: auth.reason });
       }
 
@@ -119,7 +120,7 @@ export function webhookRoutes(app: FastifyInstance, deps: AppDeps): void {
       const parsed = parseChatwootEvent(payload);
       if (!parsed.ok) {
         metrics.webhooks.inc({ hook: hook.id, event: eventLabel, outcome: 'rejected' });
-        log.warn({ event: eventName, problem: parsed.error }, 'webhook refused: payload does not fit the event schema');
+        log.warn({ event: eventName, deliveryId: header(req, 'x-chatwoot-delivery'), problem: parsed.error }, 'webhook refused: payload does not fit the event schema');
         return reply.code(400).send({ error: 'invalid_payload', message: `${eventName}: ${parsed.error}` });
       }
 
@@ -133,7 +134,7 @@ export function webhookRoutes(app: FastifyInstance, deps: AppDeps): void {
         { hookId: hook.id, event: eventName, deliveryId, receivedAt: new Date(now()).toISOString(), conversationId, payload },
         [deliveryId, ...contentDedupeIds(parsed.event)],
       );
-      const jobLog = log.child({ event: eventName, jobId: outcome.jobId, conversationId, deliveryId });
+      const jobLog = log.child({ event: eventName, deliveryId, jobId: outcome.jobId, conversationId });
       if (outcome.status === 'duplicate') {
         metrics.webhooks.inc({ hook: hook.id, event: eventLabel, outcome: 'duplicate' });
         jobLog.info('duplicate delivery, nothing enqueued');
