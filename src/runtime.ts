@@ -1,6 +1,5 @@
 import type { Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { ServiceConfig } from './config/schema.js';
 import { buildApp } from './http/app.js';
