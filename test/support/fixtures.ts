@@ -1,8 +1,8 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-/** The shared Chatwoot fixtures (../shared/fixtures/chatwoot beside the repository). */
-export const FIXTURES_DIR = fileURLToPath(new URL('../../../shared/fixtures/chatwoot/', import.meta.url));
+/** Chatwoot webhook fixtures (copied from the project's shared fixtures; see test/fixtures/chatwoot/README.md). */
+export const FIXTURES_DIR = fileURLToPath(new URL('../fixtures/chatwoot/', import.meta.url));
 
 export function fixtureNames(): string[] {
   return readdirSync(FIXTURES_DIR).filter((f) => f.endsWith('.json') && f !== 'signature_test_vector.json');
