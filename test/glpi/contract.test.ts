@@ -1,0 +1,247 @@
+/**
+ * Contract tests of the GLPI client: the same cases run against the GLPI simulator (always) and a
+ * real GLPI when GLPI_TEST_URL, GLPI_TEST_APP_TOKEN and GLPI_TEST_USER_TOKEN are set. Against a real
+ * GLPI they create users and tickets named "cgb-contract-*" (an admin can purge them afterwards).
+ */
+import { randomInt, randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Agent, type Dispatcher } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkGlpiApiUrl } from '../../src/config/glpi-url.js';
+import { createGlpiClient, type GlpiClientHandle } from '../../src/glpi/client.js';
+import { findUserByEmail, findUserByPhone } from '../../src/glpi/finders.js';
+import { exactMatch } from '../../src/glpi/search.js';
+import type { GlpiCallObserver } from '../../src/glpi/types.js';
+import type { GlpiSimulator, GlpiSimulatorOptions } from '../support/glpi-simulator/api.js';
+
+interface Target {
+  baseUrl: string;
+  appToken: string | undefined;
+  userToken: string;
+  sim?: GlpiSimulator;
+}
+
+type StartSimulator = (options?: GlpiSimulatorOptions) => Promise<GlpiSimulator>;
+
+const SIMULATOR_INDEX = fileURLToPath(new URL('../support/glpi-simulator/index.ts', import.meta.url));
+
+/** Loaded at run time so this file still runs (and says why it skips) before the simulator exists. */
+async function loadSimulator(): Promise<StartSimulator | undefined> {
+  if (!existsSync(SIMULATOR_INDEX)) return undefined;
+  const modulePath = '../support/glpi-simulator/index.js';
+  const mod = (await import(modulePath)) as { startGlpiSimulator?: StartSimulator };
+  return mod.startGlpiSimulator;
+}
+
+const startSimulator = await loadSimulator();
+const realUrl = process.env.GLPI_TEST_URL;
+const realUserToken = process.env.GLPI_TEST_USER_TOKEN;
+const realAppToken = process.env.GLPI_TEST_APP_TOKEN;
+const realConfigured = Boolean(realUrl && realUserToken && realAppToken);
+
+describe.skipIf(startSimulator === undefined)(
+  startSimulator === undefined
+    ? 'GLPI client contract: simulator (skipped: test/support/glpi-simulator/index.ts does not exist yet)'
+    : 'GLPI client contract: simulator',
+  () => {
+    contract(async () => {
+      const sim = await (startSimulator as StartSimulator)();
+      return { baseUrl: sim.url, appToken: undefined, userToken: 'admin-user-token', sim };
+    });
+  },
+);
+
+describe.skipIf(!realConfigured)(
+  realConfigured
+    ? `GLPI client contract: real GLPI at ${realUrl}`
+    : 'GLPI client contract: real GLPI (skipped: set GLPI_TEST_URL, GLPI_TEST_APP_TOKEN and GLPI_TEST_USER_TOKEN to run)',
+  () => {
+    contract(async () => ({
+      baseUrl: checkGlpiApiUrl(realUrl as string).baseUrl,
+      appToken: realAppToken,
+      userToken: realUserToken as string,
+    }));
+  },
+);
+
+function contract(start: () => Promise<Target>): void {
+  let target: Target;
+  let agent: Agent;
+  let dispatcher: Dispatcher;
+  let client: GlpiClientHandle;
+  const observed: Parameters<GlpiCallObserver>[0][] = [];
+  /** Session-Token of the client's last request, seen on the wire (the client never exposes it). */
+  let lastSessionToken: string | undefined;
+  let initSessions = 0;
+  const run = `cgb-contract-${randomUUID().slice(0, 8)}`;
+
+  beforeAll(async () => {
+    target = await start();
+    agent = new Agent();
+    // Records what the client sends, so a test can end its session behind its back like PHP's GC would.
+    dispatcher = agent.compose((dispatch) => (opts, handler) => {
+      const headers = (opts.headers ?? {}) as Record<string, string>;
+      if (typeof headers['session-token'] === 'string') lastSessionToken = headers['session-token'];
+      if (opts.path.endsWith('/initSession')) initSessions += 1;
+      return dispatch(opts, handler);
+    });
+    client = createGlpiClient(
+      {
+        hookId: 'contract',
+        baseUrl: target.baseUrl,
+        appToken: target.appToken,
+        userToken: target.userToken,
+        entityId: 0,
+        syncType: 'user',
+        ticketType: 1,
+        categoryId: undefined,
+        defaultUserId: undefined,
+        timeoutMs: 15_000,
+      },
+      { dispatcher, observer: (call) => observed.push(call) },
+    );
+  });
+
+  afterAll(async () => {
+    await client?.close();
+    await agent?.close();
+    await target?.sim?.close();
+  });
+
+  /** Ends the client's session at GLPI without telling the client (an expired PHP session). */
+  async function expireSessionBehindClientsBack(): Promise<void> {
+    if (target.sim) {
+      target.sim.expireSessions();
+      return;
+    }
+    const token = lastSessionToken;
+    if (token === undefined) throw new Error('no session seen yet');
+    const headers: Record<string, string> = { 'session-token': token, 'content-type': 'application/json' };
+    if (target.appToken !== undefined) headers['app-token'] = target.appToken;
+    const res = await agent.request({ origin: new URL(target.baseUrl).origin, path: `${new URL('killSession', target.baseUrl).pathname}`, method: 'GET', headers });
+    await res.body.text();
+  }
+
+  function randomMobile(): { e164: string; storedFr: string } {
+    const digits = String(randomInt(10_000_000, 99_999_999));
+    const national = `6${digits}`;
+    const pairs = `0${national}`.match(/../g) as string[];
+    return { e164: `+33${national}`, storedFr: pairs.join('.') };
+  }
+
+  it('opens, uses, kills and reopens a session', async () => {
+    await client.ensureSession();
+    const session = await client.getFullSession();
+    expect(session).toHaveProperty('glpiID');
+    expect(session).not.toHaveProperty('valid_id');
+    const entities = await client.getMyEntities();
+    expect(entities.length).toBeGreaterThan(0);
+    await client.killSession();
+    if (target.sim) expect(target.sim.state.sessions).toHaveLength(0);
+    await client.ensureSession();
+    await expect(client.getActiveProfile()).resolves.toHaveProperty('id');
+  });
+
+  it('creates a user and finds it by e-mail and by phone', async () => {
+    const email = `${run}-user@example.com`;
+    const phone = randomMobile();
+    const { id } = await client.addItem('User', {
+      name: `${run}-user`,
+      realname: 'Contract',
+      firstname: 'Test',
+      _useremails: [email],
+      mobile: phone.storedFr,
+    });
+    expect(id).toBeGreaterThan(0);
+    await expect(findUserByEmail(client, email.toUpperCase())).resolves.toBe(id);
+    await expect(findUserByPhone(client, phone.e164, 'FR')).resolves.toBe(id);
+    await expect(findUserByPhone(client, phone.e164)).resolves.toBe(id);
+    const emails = await client.getSubItems('User', id, 'UserEmail');
+    expect(emails.map((e) => e.email)).toEqual([email]);
+  });
+
+  it('creates a ticket with a user requester and adds a followup and a solution', async () => {
+    const { id: userId } = await client.addItem('User', { name: `${run}-requester`, _useremails: [`${run}-requester@example.com`] });
+    const { id: ticketId } = await client.addItem('Ticket', {
+      name: `${run} printer`,
+      content: '<p>The printer is on fire.</p>',
+      type: 1,
+      _users_id_requester: userId,
+    });
+    const actors = await client.getSubItems('Ticket', ticketId, 'Ticket_User');
+    expect(actors).toEqual([expect.objectContaining({ users_id: userId, type: 1 })]);
+
+    observed.length = 0;
+    const { id: followupId } = await client.addSubItem('Ticket', ticketId, 'ITILFollowup', {
+      content: '<p>x < y & z</p>',
+      is_private: 0,
+      users_id: userId,
+    });
+    // An open session makes a followup one HTTP call.
+    expect(observed.map((o) => `${o.endpoint} ${String(o.status)}`)).toEqual([expect.stringMatching(/^POST \/Ticket\/:id\/ITILFollowup 20[01]$/)]);
+    const followups = await client.getSubItems('Ticket', ticketId, 'ITILFollowup');
+    const followup = followups.find((f) => f.id === followupId);
+    // X-GLPI-Sanitized-Content: false gives the text back as written.
+    expect(followup?.content).toBe('<p>x < y & z</p>');
+    expect(followup?.users_id).toBe(userId);
+
+    await client.addItem('ITILSolution', { itemtype: 'Ticket', items_id: ticketId, content: '<p>Put it out.</p>' });
+    const ticket = await client.getItem('Ticket', ticketId);
+    expect([5, 6]).toContain(ticket.status);
+  });
+
+  it('creates a ticket whose requester is only an e-mail address', async () => {
+    const email = `${run}-anonymous@example.net`;
+    const { id: ticketId } = await client.addItem('Ticket', {
+      name: `${run} email-only`,
+      content: '<p>Hello</p>',
+      _users_id_requester: 0,
+      _users_id_requester_notif: { use_notification: [0], alternative_email: [email] },
+    });
+    const actors = await client.getSubItems('Ticket', ticketId, 'Ticket_User');
+    expect(actors).toEqual([expect.objectContaining({ users_id: 0, type: 1, alternative_email: email })]);
+  });
+
+  it('answers a search with zero hits as no rows', async () => {
+    const result = await client.search('User', {
+      criteria: [{ field: 5, searchtype: 'contains', value: exactMatch(`${run}-nobody@example.invalid`) }],
+    });
+    expect(result).toEqual({ totalcount: 0, rows: [] });
+  });
+
+  it('recovers from an expired session with exactly one new login', async () => {
+    await client.ensureSession();
+    await client.getMyEntities();
+    await expireSessionBehindClientsBack();
+    const before = initSessions;
+    const simBefore = target.sim?.count('GET', '/initSession');
+    await expect(Promise.all([client.getMyEntities(), client.getMyEntities(), client.getActiveProfile()])).resolves.toHaveLength(3);
+    expect(initSessions - before).toBe(1);
+    if (target.sim && simBefore !== undefined) expect(target.sim.count('GET', '/initSession') - simBefore).toBe(1);
+  });
+
+  it('reports a bad user token as a permanent error with advice', async () => {
+    const bad = createGlpiClient(
+      {
+        hookId: 'contract-bad',
+        baseUrl: target.baseUrl,
+        appToken: target.appToken,
+        userToken: 'not-a-valid-user-token-000000000000000000',
+        entityId: 0,
+        syncType: 'user',
+        ticketType: 1,
+        categoryId: undefined,
+        defaultUserId: undefined,
+        timeoutMs: 15_000,
+      },
+      { dispatcher },
+    );
+    await expect(bad.ensureSession()).rejects.toMatchObject({
+      code: 'ERROR_GLPI_LOGIN_USER_TOKEN',
+      transient: false,
+      advice: expect.stringMatching(/API token/),
+    });
+    await bad.close();
+  });
+}
