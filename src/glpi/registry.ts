@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
 import type { HookConfig } from '../config/schema.js';
+import type { Metrics } from '../metrics/metrics.js';
 import { ConfigError, errorCode } from '../errors.js';
 import { createGlpiClient, createGlpiPool, type GlpiClientHandle } from './client.js';
 import type { GlpiCallObserver, GlpiClient } from './types.js';
@@ -62,5 +63,13 @@ export function createGlpiClients(
       }
       await Promise.allSettled([...pools.values()].map((pool) => pool.close()));
     },
+  };
+}
+
+/** Observer feeding cgb_glpi_calls_total and cgb_glpi_call_duration_seconds for one hook. */
+export function glpiMetricsObserver(metrics: Pick<Metrics, 'glpiCalls' | 'glpiDuration'>, hookId: string): GlpiCallObserver {
+  return ({ endpoint, status, durationMs }) => {
+    metrics.glpiCalls.inc({ hook: hookId, endpoint, status: String(status) });
+    metrics.glpiDuration.observe({ hook: hookId, endpoint }, durationMs / 1000);
   };
 }

@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { isTransient } from '../../src/errors.js';
 import { GLPI_ERROR_CODES, GlpiError, isGlpiNotFound } from '../../src/glpi/errors.js';
-import { createGlpiClients } from '../../src/glpi/registry.js';
+import { createGlpiClients, glpiMetricsObserver } from '../../src/glpi/registry.js';
+import { createMetrics } from '../../src/metrics/metrics.js';
 import type { HookConfig } from '../../src/config/schema.js';
 import {
   APP_TOKEN,
@@ -573,5 +574,18 @@ describe('registry', () => {
     mock = createMockGlpi();
     const clients = createGlpiClients([hook('a')]);
     await expect(clients.closeAll()).resolves.toBeUndefined();
+  });
+
+  it('counts and times every call per hook and endpoint in Prometheus', async () => {
+    mock = createMockGlpi();
+    mock.route = withSession(mock, () => ({ status: 201, json: { id: 5, message: '' } }));
+    const metrics = createMetrics();
+    const clients = createGlpiClients([hook('a')], { dispatcher: mock.agent, observer: (id) => glpiMetricsObserver(metrics, id) });
+    await clients.get('a').addSubItem('Ticket', 3, 'ITILFollowup', { content: 'x' });
+    await clients.closeAll();
+    const text = await metrics.register.metrics();
+    expect(text).toContain('cgb_glpi_calls_total{hook="a",endpoint="POST /Ticket/:id/ITILFollowup",status="201"} 1');
+    expect(text).toContain('cgb_glpi_calls_total{hook="a",endpoint="GET /initSession",status="200"} 1');
+    expect(text).toContain('cgb_glpi_call_duration_seconds_count{hook="a",endpoint="POST /Ticket/:id/ITILFollowup"} 1');
   });
 });
