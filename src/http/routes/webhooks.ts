@@ -18,6 +18,29 @@ function header(req: FastifyRequest, name: string): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
+/**
+ * Chatwoot payloads nest about 6 levels deep. A body nested thousands of levels deep parses, but
+ * JSON.stringify (BullMQ, the disk spool) then overflows the stack: refuse it up front with a 400.
+ */
+const MAX_JSON_DEPTH = 64;
+
+/** Deepest object/array nesting of a JSON text; brackets inside strings do not count. */
+function jsonDepth(text: string): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i += 1) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i += 1; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) max = Math.max(max, (depth += 1));
+    else if (c === 0x7d || c === 0x5d) depth -= 1;
+  }
+  return max;
+}
+
 type AuthResult = { ok: true; signed: boolean } | { ok: false; reason: string };
 
 /** Signature first (Chatwoot >= 4.12); the URL token is the fallback for Chatwoot that does not sign. */
@@ -91,8 +114,13 @@ export function webhookRoutes(app: FastifyInstance, deps: AppDeps, ingest: Inges
       }
 
       let payload: unknown;
+      const text = rawBody.toString('utf8');
+      if (jsonDepth(text) > MAX_JSON_DEPTH) {
+        metrics.webhooks.inc({ hook: hook.id, event: 'unknown', outcome: 'rejected' });
+        return reply.code(400).send({ error: 'invalid_payload', message: `body is nested more than ${MAX_JSON_DEPTH} levels deep` });
+      }
       try {
-        payload = JSON.parse(rawBody.toString('utf8'));
+        payload = JSON.parse(text);
       } catch (err) {
         metrics.webhooks.inc({ hook: hook.id, event: 'unknown', outcome: 'rejected' });
         return reply.code(400).send({ error: 'invalid_json', message: `body is not JSON: ${(err as Error).message}` });
