@@ -1,0 +1,132 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { sign } from '../../src/chatwoot/signature.js';
+import { loadFixture } from '../support/fixtures.js';
+
+/** A port nothing listens on right now (the OS picks it; 127.0.0.1 only). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function pingUntil(port: number, up: boolean, attempts = 200): Promise<void> {
+  for (let i = 0; i < attempts; i += 1) {
+    const client = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null });
+    client.on('error', () => undefined);
+    const answered = await client
+      .connect()
+      .then(() => client.ping())
+      .then(() => true)
+      .catch(() => false);
+    client.disconnect();
+    if (answered === up) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`redis-server on port ${port} did not go ${up ? 'up' : 'down'}`);
+}
+
+/**
+ * A private `redis-server` child on its own port, for tests that stop and start Redis. AOF with
+ * `appendfsync always`, so what Redis acknowledged before a SIGKILL is still there after the
+ * restart: the bridge's promise is "durable in Redis or in the spool", which only holds for a
+ * Redis that persists what it acknowledges (the compose file runs Redis with AOF for that reason).
+ */
+export class RedisChild {
+  private child: ChildProcess | undefined;
+  private readonly dir = mkdtempSync(join(tmpdir(), 'cgb-redis-'));
+
+  private constructor(readonly port: number) {}
+
+  static async start(): Promise<RedisChild> {
+    const redis = new RedisChild(await freePort());
+    await redis.start();
+    return redis;
+  }
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  get running(): boolean {
+    return this.child !== undefined;
+  }
+
+  async start(): Promise<void> {
+    if (this.child) return;
+    const child = spawn(
+      'redis-server',
+      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--dir', this.dir, '--daemonize', 'no'],
+      { stdio: 'ignore' },
+    );
+    this.child = child;
+    child.once('exit', () => {
+      if (this.child === child) this.child = undefined;
+    });
+    await pingUntil(this.port, true);
+  }
+
+  /** SIGKILL: Redis gets no chance to say goodbye to its clients. */
+  async kill(): Promise<void> {
+    const child = this.child;
+    if (!child) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    await exited;
+    this.child = undefined;
+    await pingUntil(this.port, false);
+  }
+
+  async stop(): Promise<void> {
+    await this.kill();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Chatwoot's signed headers for a body, with a distinct delivery id unless one is given. */
+export function signedHeaders(secret: string, body: string | Buffer, delivery: string = randomUUID(), nowMs = Date.now()): Record<string, string> {
+  const ts = Math.floor(nowMs / 1000);
+  return {
+    'content-type': 'application/json',
+    'x-chatwoot-delivery': delivery,
+    'x-chatwoot-timestamp': String(ts),
+    'x-chatwoot-signature': sign(secret, ts, body),
+  };
+}
+
+const messageTemplate = loadFixture('message_created.incoming');
+
+/** A `message_created` body with its own message id (content dedupe keys on it) and conversation. */
+export function messageCreatedBody(messageId: number, conversationId = 58, content = `message ${messageId}`): string {
+  const payload = structuredClone(messageTemplate) as Record<string, unknown> & { conversation: Record<string, unknown> };
+  payload.id = messageId;
+  payload.content = content;
+  payload.conversation = { ...payload.conversation, id: conversationId };
+  return JSON.stringify(payload);
+}
+
+/** Runs `task` over `items` with at most `limit` in flight. */
+export async function mapLimit<T, R>(items: readonly T[], limit: number, task: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const index = next;
+      next += 1;
+      results[index] = await task(items[index] as T, index);
+    }
+  });
+  await Promise.all(lanes);
+  return results;
+}
