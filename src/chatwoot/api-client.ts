@@ -1,0 +1,391 @@
+import { performance } from 'node:perf_hooks';
+import { Agent, type Dispatcher } from 'undici';
+import type { HookConfig } from '../config/schema.js';
+import { DEFAULTS } from '../config/defaults.js';
+import { BridgeError, errorCode } from '../errors.js';
+import { scrubSecrets } from '../logger.js';
+import type { Metrics } from '../metrics/metrics.js';
+
+/**
+ * The Chatwoot application API, as much as write-back and backfill need (reference:
+ * chatwoot-webhooks.md section 5). Conversation ids in URLs are display ids, like in webhooks.
+ */
+
+export type ChatwootErrorCategory = 'auth' | 'permission' | 'not-found' | 'invalid-request' | 'server' | 'network';
+
+interface CodeInfo {
+  transient: boolean;
+  category: ChatwootErrorCategory;
+  advice: string;
+}
+
+export const CHATWOOT_ERROR_CODES: Readonly<Record<string, CodeInfo>> = {
+  CHATWOOT_UNAUTHORIZED: {
+    transient: false,
+    category: 'auth',
+    advice:
+      'CHATWOOT_API_TOKEN is not accepted: copy the access token of a dedicated Chatwoot administrator (Profile settings > Access token) into CHATWOOT_API_TOKEN',
+  },
+  CHATWOOT_FORBIDDEN: {
+    transient: false,
+    category: 'permission',
+    advice:
+      "the Chatwoot token's user may not do this: use an administrator's token (agents only see their inboxes' conversations; agent-bot tokens cannot read contacts or list messages)",
+  },
+  CHATWOOT_NOT_FOUND: {
+    transient: false,
+    category: 'not-found',
+    advice:
+      'Chatwoot has no such account or conversation for this token (deleted, or the token belongs to another account); check CHATWOOT_BASE_URL points at the Chatwoot root, e.g. https://app.chatwoot.com',
+  },
+  CHATWOOT_INVALID_REQUEST: {
+    transient: false,
+    category: 'invalid-request',
+    advice: 'Chatwoot refused the request (see its message); a bridge bug or an unsupported Chatwoot version',
+  },
+  CHATWOOT_INVALID_RESPONSE: {
+    transient: false,
+    category: 'invalid-request',
+    advice:
+      'Chatwoot answered something that is not its API JSON: CHATWOOT_BASE_URL must be the Chatwoot root (https://chatwoot.example.com), without /app or /api/v1',
+  },
+  CHATWOOT_RATE_LIMITED: {
+    transient: true,
+    category: 'server',
+    advice: 'Chatwoot rate-limits the bridge (HTTP 429, RACK_ATTACK_LIMIT); the bridge retries later',
+  },
+  CHATWOOT_SERVER_ERROR: {
+    transient: true,
+    category: 'server',
+    advice: "Chatwoot or a proxy in front of it failed (HTTP 5xx); see Chatwoot's logs",
+  },
+  CHATWOOT_NETWORK_ERROR: {
+    transient: true,
+    category: 'network',
+    advice: "Chatwoot could not be reached: check CHATWOOT_BASE_URL's host and port, DNS and firewalls",
+  },
+  CHATWOOT_TLS_ERROR: {
+    transient: true,
+    category: 'network',
+    advice: "Chatwoot's TLS certificate was refused: fix it, or give Node the CA with NODE_EXTRA_CA_CERTS",
+  },
+  CHATWOOT_TIMEOUT: {
+    transient: true,
+    category: 'network',
+    advice: 'Chatwoot did not answer in time; check its load',
+  },
+  CHATWOOT_ACCOUNT_UNKNOWN: {
+    transient: false,
+    category: 'invalid-request',
+    advice:
+      'the bridge could not tell which Chatwoot account the conversation belongs to: give the token of a user that belongs to exactly one account',
+  },
+};
+
+export class ChatwootError extends BridgeError {
+  readonly category: ChatwootErrorCategory;
+  readonly endpoint: string | undefined;
+
+  constructor(code: keyof typeof CHATWOOT_ERROR_CODES, message: string, options: { status?: number; endpoint?: string; cause?: unknown } = {}) {
+    const info = CHATWOOT_ERROR_CODES[code] ?? CHATWOOT_ERROR_CODES.CHATWOOT_INVALID_REQUEST!;
+    super(code, message, { transient: info.transient, advice: info.advice, status: options.status, cause: options.cause });
+    this.name = 'ChatwootError';
+    this.category = info.category;
+    this.endpoint = options.endpoint;
+  }
+}
+
+export function chatwootAdvice(code: string): string | undefined {
+  return CHATWOOT_ERROR_CODES[code]?.advice;
+}
+
+export interface ChatwootProfile {
+  id: number;
+  name: string | undefined;
+  accounts: { id: number; name: string | undefined; role: string | undefined }[];
+}
+
+/** A message in the API format: integer message_type, epoch-seconds created_at. */
+export interface ApiMessage extends Record<string, unknown> {
+  id: number;
+  message_type: number;
+  created_at: number;
+  private: boolean;
+  content: string | null;
+  source_id: string | null;
+}
+
+export interface ApiConversation extends Record<string, unknown> {
+  id: number;
+  status: string;
+  custom_attributes: Record<string, unknown>;
+  last_activity_at: number | undefined;
+}
+
+export interface ChatwootApiCall {
+  endpoint: string;
+  status: number | 'network-error';
+  durationMs: number;
+}
+
+export interface ChatwootApiClientDeps {
+  /** Tests pass their own; by default the client owns an Agent it closes in close(). */
+  dispatcher?: Dispatcher;
+  timeoutMs?: number;
+  observer?: (call: ChatwootApiCall) => void;
+}
+
+export interface ChatwootApiClient {
+  getProfile(): Promise<ChatwootProfile>;
+  getConversation(accountId: number, conversationId: number): Promise<ApiConversation>;
+  /** Every message with id > afterId (default: all), oldest first. */
+  listMessages(accountId: number, conversationId: number, afterId?: number): Promise<ApiMessage[]>;
+  /** One page (25) of the account's conversations, most recently active first. */
+  listConversations(accountId: number, page: number): Promise<ApiConversation[]>;
+  /** Replaces the whole custom attribute set (Chatwoot's endpoint does): merge before calling. */
+  setConversationCustomAttributes(accountId: number, conversationId: number, attributes: Record<string, unknown>): Promise<void>;
+  createPrivateNote(accountId: number, conversationId: number, note: { content: string; sourceId?: string }): Promise<{ id: number }>;
+  close(): Promise<void>;
+}
+
+/** Messages per `after=` page Chatwoot returns at most; fewer means the end. */
+const AFTER_PAGE_SIZE = 100;
+/** Bounds any walk, so a misbehaving server cannot keep us paging forever. */
+const MAX_PAGES = 1_000;
+
+export function createChatwootApiClient(api: { baseUrl: string; apiToken: string }, deps: ChatwootApiClientDeps = {}): ChatwootApiClient {
+  const base = new URL(api.baseUrl.replace(/\/+$/, '') + '/');
+  const ownsDispatcher = deps.dispatcher === undefined;
+  const dispatcher = deps.dispatcher ?? new Agent({ keepAliveTimeout: 4_000 });
+  const timeoutMs = deps.timeoutMs ?? DEFAULTS.chatwootTimeoutMs;
+  const scrub = (text: string) => scrubSecrets(text, [api.apiToken]);
+
+  async function call(method: 'GET' | 'POST', path: string, endpoint: string, body?: unknown): Promise<unknown> {
+    const url = new URL(path, base);
+    const started = performance.now();
+    let status: number;
+    let text: string;
+    try {
+      const response = await dispatcher.request({
+        origin: url.origin,
+        path: `${url.pathname}${url.search}`,
+        method,
+        headers: {
+          accept: 'application/json',
+          'content-type': 'application/json',
+          // Hyphenated: Rails reads it as HTTP_API_ACCESS_TOKEN, and nginx drops underscore headers by default.
+          'api-access-token': api.apiToken,
+          'user-agent': 'chatwoot-glpi-bridge',
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      status = response.statusCode;
+      text = await response.body.text();
+    } catch (err) {
+      observe(endpoint, 'network-error', started);
+      throw networkError(err, endpoint);
+    }
+    observe(endpoint, status, started);
+    const where = `Chatwoot ${endpoint}`;
+    if (status >= 200 && status < 300) {
+      if (text.trim() === '') return undefined;
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        throw new ChatwootError('CHATWOOT_INVALID_RESPONSE', `${where} answered ${status} with a body that is not JSON`, { status, endpoint });
+      }
+    }
+    const detail = errorDetail(text);
+    const message = `${where} answered ${status}${detail === '' ? '' : `: ${scrub(detail)}`}`;
+    if (status === 401) throw new ChatwootError('CHATWOOT_UNAUTHORIZED', message, { status, endpoint });
+    if (status === 403) throw new ChatwootError('CHATWOOT_FORBIDDEN', message, { status, endpoint });
+    if (status === 404) throw new ChatwootError('CHATWOOT_NOT_FOUND', message, { status, endpoint });
+    if (status === 429) throw new ChatwootError('CHATWOOT_RATE_LIMITED', message, { status, endpoint });
+    if (status === 408) throw new ChatwootError('CHATWOOT_TIMEOUT', message, { status, endpoint });
+    if (status >= 500) throw new ChatwootError('CHATWOOT_SERVER_ERROR', message, { status, endpoint });
+    if (status >= 300 && status < 400) throw new ChatwootError('CHATWOOT_INVALID_RESPONSE', `${message} (a redirect: fix CHATWOOT_BASE_URL)`, { status, endpoint });
+    throw new ChatwootError('CHATWOOT_INVALID_REQUEST', message, { status, endpoint });
+  }
+
+  function observe(endpoint: string, status: number | 'network-error', started: number): void {
+    try {
+      deps.observer?.({ endpoint, status, durationMs: performance.now() - started });
+    } catch {
+      // Metrics must never break a write-back.
+    }
+  }
+
+  function networkError(err: unknown, endpoint: string): ChatwootError {
+    const code = errorCode(err) ?? errorCode(err instanceof Error ? err.cause : undefined);
+    const reason = scrub(code ?? (err instanceof Error ? err.message : String(err)));
+    if ((err instanceof Error && err.name === 'TimeoutError') || (code !== undefined && /TIMEOUT/.test(code))) {
+      return new ChatwootError('CHATWOOT_TIMEOUT', `Chatwoot ${endpoint} did not answer within ${timeoutMs} ms (${reason})`, { endpoint, cause: err });
+    }
+    if (code !== undefined && /CERT|SELF_SIGNED|UNABLE_TO_|ERR_TLS|ERR_SSL/.test(code)) {
+      return new ChatwootError('CHATWOOT_TLS_ERROR', `Chatwoot ${endpoint}: TLS failed (${reason})`, { endpoint, cause: err });
+    }
+    return new ChatwootError('CHATWOOT_NETWORK_ERROR', `Chatwoot ${endpoint} could not be reached (${reason})`, { endpoint, cause: err });
+  }
+
+  const accountPath = (accountId: number, rest: string) => `api/v1/accounts/${checkId(accountId)}/${rest}`;
+
+  return {
+    async getProfile() {
+      const endpoint = 'GET /api/v1/profile';
+      const json = await call('GET', 'api/v1/profile', endpoint);
+      const id = field(json, 'id');
+      if (typeof id !== 'number') throw unexpected(endpoint, 'a profile without id');
+      const accounts = field(json, 'accounts');
+      return {
+        id,
+        name: str(field(json, 'name')),
+        accounts: (Array.isArray(accounts) ? accounts : []).flatMap((a: unknown) => {
+          const accountId = field(a, 'id');
+          return typeof accountId === 'number' ? [{ id: accountId, name: str(field(a, 'name')), role: str(field(a, 'role')) }] : [];
+        }),
+      };
+    },
+
+    async getConversation(accountId, conversationId) {
+      const endpoint = 'GET /api/v1/accounts/:account/conversations/:id';
+      const json = await call('GET', accountPath(accountId, `conversations/${checkId(conversationId)}`), endpoint);
+      return asConversation(json, endpoint);
+    },
+
+    async listMessages(accountId, conversationId, afterId = 0) {
+      const endpoint = 'GET /api/v1/accounts/:account/conversations/:id/messages';
+      const out: ApiMessage[] = [];
+      let after = afterId;
+      for (let page = 0; page < MAX_PAGES; page += 1) {
+        const path = accountPath(accountId, `conversations/${checkId(conversationId)}/messages?after=${after}`);
+        const json = await call('GET', path, endpoint);
+        const payload = field(json, 'payload');
+        if (!Array.isArray(payload)) throw unexpected(endpoint, 'no payload list');
+        const messages = payload.flatMap((m: unknown) => (isMessage(m) ? [m] : [])).filter((m) => m.id > after);
+        messages.sort((a, b) => a.id - b.id);
+        out.push(...messages);
+        if (messages.length === 0 || payload.length < AFTER_PAGE_SIZE) break;
+        after = messages[messages.length - 1]!.id;
+      }
+      return out;
+    },
+
+    async listConversations(accountId, page) {
+      const endpoint = 'GET /api/v1/accounts/:account/conversations';
+      const query = new URLSearchParams({ status: 'all', assignee_type: 'all', sort_by: 'last_activity_at_desc', page: String(page) });
+      const json = await call('GET', accountPath(accountId, `conversations?${query.toString()}`), endpoint);
+      const payload = field(field(json, 'data'), 'payload');
+      if (!Array.isArray(payload)) throw unexpected(endpoint, 'no data.payload list');
+      return payload.map((c: unknown) => asConversation(c, endpoint));
+    },
+
+    async setConversationCustomAttributes(accountId, conversationId, attributes) {
+      const endpoint = 'POST /api/v1/accounts/:account/conversations/:id/custom_attributes';
+      await call('POST', accountPath(accountId, `conversations/${checkId(conversationId)}/custom_attributes`), endpoint, {
+        custom_attributes: attributes,
+      });
+    },
+
+    async createPrivateNote(accountId, conversationId, note) {
+      const endpoint = 'POST /api/v1/accounts/:account/conversations/:id/messages';
+      const json = await call('POST', accountPath(accountId, `conversations/${checkId(conversationId)}/messages`), endpoint, {
+        content: note.content,
+        message_type: 'outgoing',
+        private: true,
+        ...(note.sourceId === undefined ? {} : { source_id: note.sourceId }),
+      });
+      const id = field(json, 'id');
+      if (typeof id !== 'number') throw unexpected(endpoint, 'a message without id');
+      return { id };
+    },
+
+    async close() {
+      if (ownsDispatcher) await dispatcher.close();
+    },
+  };
+}
+
+/** One Chatwoot client per hook that has `chatwoot.api`; hooks without it get none. */
+export interface ChatwootClients {
+  get(hookId: string): ChatwootApiClient | undefined;
+  closeAll(): Promise<void>;
+}
+
+export function createChatwootClients(
+  hooks: Iterable<Pick<HookConfig, 'id' | 'chatwoot'>>,
+  deps: { dispatcher?: Dispatcher; timeoutMs?: number; metrics?: Pick<Metrics, 'chatwootCalls'> } = {},
+): ChatwootClients {
+  const clients = new Map<string, ChatwootApiClient>();
+  for (const hook of hooks) {
+    if (hook.chatwoot.api === undefined) continue;
+    const metrics = deps.metrics;
+    clients.set(
+      hook.id,
+      createChatwootApiClient(hook.chatwoot.api, {
+        dispatcher: deps.dispatcher,
+        timeoutMs: deps.timeoutMs,
+        observer: metrics ? ({ endpoint, status }) => metrics.chatwootCalls.inc({ hook: hook.id, endpoint, status: String(status) }) : undefined,
+      }),
+    );
+  }
+  return {
+    get: (hookId) => clients.get(hookId),
+    async closeAll() {
+      await Promise.allSettled([...clients.values()].map((c) => c.close()));
+    },
+  };
+}
+
+// ---- helpers ---------------------------------------------------------------------------------
+
+function checkId(id: number): number {
+  if (!Number.isSafeInteger(id) || id <= 0) throw new ChatwootError('CHATWOOT_INVALID_REQUEST', `invalid Chatwoot id ${String(id)}`);
+  return id;
+}
+
+function field(value: unknown, key: string): unknown {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>)[key] : undefined;
+}
+
+function str(value: unknown): string | undefined {
+  return typeof value === 'string' ? value : undefined;
+}
+
+function unexpected(endpoint: string, what: string): ChatwootError {
+  return new ChatwootError('CHATWOOT_INVALID_RESPONSE', `Chatwoot ${endpoint} answered with ${what}`, { endpoint });
+}
+
+function isMessage(value: unknown): value is ApiMessage {
+  return typeof field(value, 'id') === 'number';
+}
+
+function asConversation(value: unknown, endpoint: string): ApiConversation {
+  if (typeof field(value, 'id') !== 'number') throw unexpected(endpoint, 'a conversation without id');
+  const record = value as Record<string, unknown>;
+  const attrs = record.custom_attributes;
+  const last = record.last_activity_at ?? record.timestamp;
+  return {
+    ...record,
+    id: record.id as number,
+    status: typeof record.status === 'string' ? record.status : 'open',
+    custom_attributes: typeof attrs === 'object' && attrs !== null && !Array.isArray(attrs) ? (attrs as Record<string, unknown>) : {},
+    last_activity_at: typeof last === 'number' ? last : undefined,
+  };
+}
+
+/** Chatwoot errors are `{error: "..."}`, `{message: "..."}` or `{errors: [...]}`; keep it short. */
+function errorDetail(text: string): string {
+  let detail = text;
+  try {
+    const json = JSON.parse(text) as unknown;
+    const candidate = field(json, 'error') ?? field(json, 'message') ?? field(json, 'errors');
+    detail = typeof candidate === 'string' ? candidate : candidate === undefined ? '' : JSON.stringify(candidate);
+  } catch {
+    detail = text.trim().startsWith('<') ? '(an HTML page)' : text;
+  }
+  const flat = detail.replace(/\s+/g, ' ').trim();
+  return flat.length > 200 ? `${flat.slice(0, 200)}...` : flat;
+}

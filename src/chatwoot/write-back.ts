@@ -1,0 +1,189 @@
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { HookConfig } from '../config/schema.js';
+import type { ChatwootEvent } from './events.js';
+import { ChatwootError, type ChatwootApiClient } from './api-client.js';
+
+/**
+ * Write-back: once a conversation has a GLPI ticket, the conversation shows it (custom attribute
+ * `glpi_ticket_id` and a private note with a link), and the webhooks those writes cause are
+ * recognised so they never travel back to GLPI.
+ *
+ * Idempotent: each of the two writes is recorded in Redis once done, so the sync engine may call
+ * `onTicketCreated` again after a failed attempt (job retry, replay) and only the missing part is
+ * written. Errors are ChatwootError (transient ones: retry the job; permanent ones: advice).
+ */
+
+export const TICKET_ATTRIBUTE = 'glpi_ticket_id';
+/** Custom/additional attribute keys the bridge owns on conversations and contacts. */
+const OWNED_KEY = /^glpi_/;
+/** Prefix of the `source_id` of notes the bridge posts: the first echo signal. */
+export const NOTE_SOURCE_PREFIX = 'cgb-glpi:';
+/** How long note ids are remembered for echo recognition (the echo arrives within seconds). */
+const ECHO_TTL_S = 7 * 24 * 60 * 60;
+/** Changes Chatwoot reports with every update; they never make an update "someone else's". */
+const NOISE_KEYS = new Set(['updated_at', 'last_activity_at']);
+
+export interface WriteBackConversation {
+  /** Display id (the id in webhooks and API URLs). */
+  id: number;
+  /** Chatwoot account; when unknown it is read from the token's profile (single-account tokens). */
+  accountId?: number | undefined;
+}
+
+export interface WriteBackDeps {
+  redis: Redis;
+  /** REDIS_KEY_PREFIX. */
+  keyPrefix: string;
+  /** The hook's Chatwoot client, undefined when the hook has no chatwoot.api (write-back off). */
+  clientFor: (hookId: string) => ChatwootApiClient | undefined;
+  logger?: Logger;
+}
+
+export type EchoKind = 'own-note' | 'own-custom-attributes' | 'own-contact-attributes';
+
+export interface WriteBack {
+  /** The seam the sync engine calls after creating (or finding) a conversation's ticket. */
+  onTicketCreated(hook: HookConfig, conversation: WriteBackConversation, ticketId: number): Promise<WriteBackResult>;
+  /** The seam the sync engine calls before syncing an event: true = the bridge caused it, skip. */
+  isOwnEcho(event: ChatwootEvent, hookId: string): Promise<boolean>;
+  /** Same, saying which kind of echo (logs, metrics). */
+  echoKind(event: ChatwootEvent, hookId: string): Promise<EchoKind | undefined>;
+}
+
+export type WriteBackResult =
+  | { status: 'disabled' }
+  | { status: 'done'; attribute: 'written' | 'already'; note: 'written' | 'already'; noteId: number | undefined };
+
+export function writeBackKeys(prefix: string) {
+  return {
+    /** Hash: attribute=<ticketId>, note=<ticketId>, noteId=<message id>. */
+    done: (hookId: string, accountId: number, conversationId: number) => `${prefix}:writeback:${hookId}:${accountId}:${conversationId}`,
+    note: (hookId: string, messageId: number) => `${prefix}:echo:${hookId}:note:${messageId}`,
+    account: (hookId: string) => `${prefix}:writeback:${hookId}:account`,
+  };
+}
+
+/** GLPI's web root from the API URL: https://glpi.example.com/apirest.php/ -> https://glpi.example.com/ */
+export function glpiRootUrl(apiBaseUrl: string): string {
+  const url = new URL(apiBaseUrl);
+  url.pathname = url.pathname.replace(/\/(apirest\.php|api\.php\/v1)\/?$/, '/');
+  url.search = '';
+  url.hash = '';
+  return url.toString();
+}
+
+export function ticketUrl(apiBaseUrl: string, ticketId: number): string {
+  return new URL(`front/ticket.form.php?id=${ticketId}`, glpiRootUrl(apiBaseUrl)).toString();
+}
+
+export function createWriteBack(deps: WriteBackDeps): WriteBack {
+  const keys = writeBackKeys(deps.keyPrefix);
+
+  async function accountOf(hookId: string, client: ChatwootApiClient, given: number | undefined): Promise<number> {
+    if (given !== undefined) return given;
+    const cached = await deps.redis.get(keys.account(hookId));
+    if (cached !== null) return Number(cached);
+    const profile = await client.getProfile();
+    if (profile.accounts.length !== 1) {
+      throw new ChatwootError(
+        'CHATWOOT_ACCOUNT_UNKNOWN',
+        `the event carries no account id and the Chatwoot token belongs to ${profile.accounts.length} accounts`,
+      );
+    }
+    const accountId = profile.accounts[0]!.id;
+    await deps.redis.set(keys.account(hookId), String(accountId), 'EX', 3_600);
+    return accountId;
+  }
+
+  async function echoKind(event: ChatwootEvent, hookId: string): Promise<EchoKind | undefined> {
+    switch (event.event) {
+      case 'message_created': {
+        if (event.source_id?.startsWith(NOTE_SOURCE_PREFIX)) return 'own-note';
+        // A proxy or Chatwoot version that drops source_id: the id we stored when posting it.
+        if (event.private && (await deps.redis.exists(keys.note(hookId, event.id))) === 1) return 'own-note';
+        return undefined;
+      }
+      case 'conversation_updated':
+        return onlyOwnedAttributeChanges(event.changed_attributes, ['custom_attributes']) ? 'own-custom-attributes' : undefined;
+      case 'contact_updated':
+        return onlyOwnedAttributeChanges(event.changed_attributes, ['custom_attributes', 'additional_attributes']) ? 'own-contact-attributes' : undefined;
+      default:
+        return undefined;
+    }
+  }
+
+  return {
+    async onTicketCreated(hook, conversation, ticketId) {
+      const client = deps.clientFor(hook.id);
+      if (client === undefined || hook.chatwoot.api === undefined) return { status: 'disabled' };
+      const accountId = await accountOf(hook.id, client, conversation.accountId);
+      const doneKey = keys.done(hook.id, accountId, conversation.id);
+      const done = await deps.redis.hgetall(doneKey);
+      const ticket = String(ticketId);
+
+      let attribute: 'written' | 'already' = 'already';
+      if (done.attribute !== ticket) {
+        const current = await client.getConversation(accountId, conversation.id);
+        if (String(current.custom_attributes[TICKET_ATTRIBUTE] ?? '') !== ticket) {
+          // Chatwoot replaces the whole set: write back everything that is there, plus ours.
+          await client.setConversationCustomAttributes(accountId, conversation.id, { ...current.custom_attributes, [TICKET_ATTRIBUTE]: ticketId });
+          attribute = 'written';
+        }
+        await deps.redis.hset(doneKey, 'attribute', ticket);
+      }
+
+      let note: 'written' | 'already' = 'already';
+      let noteId = done.noteId === undefined ? undefined : Number(done.noteId);
+      if (done.note !== ticket) {
+        const link = ticketUrl(hook.glpi.baseUrl, ticketId);
+        const created = await client.createPrivateNote(accountId, conversation.id, {
+          content: `GLPI ticket #${ticketId} created: ${link}`,
+          sourceId: `${NOTE_SOURCE_PREFIX}${hook.id}:ticket:${ticketId}`,
+        });
+        noteId = created.id;
+        await deps.redis
+          .multi()
+          .set(keys.note(hook.id, created.id), ticket, 'EX', ECHO_TTL_S)
+          .hset(doneKey, 'note', ticket, 'noteId', String(created.id))
+          .exec();
+        note = 'written';
+      }
+      deps.logger?.info({ hookId: hook.id, conversationId: conversation.id, ticketId, attribute, note }, 'wrote the GLPI ticket back to Chatwoot');
+      return { status: 'done', attribute, note, noteId };
+    },
+
+    echoKind,
+
+    async isOwnEcho(event, hookId) {
+      return (await echoKind(event, hookId)) !== undefined;
+    },
+  };
+}
+
+type Changes = Record<string, { previous: unknown; current: unknown }>;
+
+/**
+ * True when an update changed nothing but attribute hashes in `hashKeys`, and inside them only
+ * keys the bridge owns (glpi_*): the echo of our own write. Anything else changed alongside
+ * (status, assignee, a label, another attribute) makes it a real update.
+ */
+export function onlyOwnedAttributeChanges(changes: Changes, hashKeys: string[]): boolean {
+  const keys = Object.keys(changes).filter((k) => !NOISE_KEYS.has(k));
+  if (keys.length === 0 || !keys.every((k) => hashKeys.includes(k))) return false;
+  return keys.every((k) => {
+    const change = changes[k]!;
+    const before = asRecord(change.previous);
+    const after = asRecord(change.current);
+    const touched = new Set([...Object.keys(before), ...Object.keys(after)].filter((key) => !sameValue(before[key], after[key])));
+    return touched.size > 0 && [...touched].every((key) => OWNED_KEY.test(key));
+  });
+}
+
+function asRecord(value: unknown): Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
+}
+
+function sameValue(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}

@@ -1,0 +1,185 @@
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createChatwootApiClient, ChatwootError, type ChatwootApiClient } from '../../src/chatwoot/api-client.js';
+import { parseChatwootEvent, type ChatwootEvent } from '../../src/chatwoot/events.js';
+import { createWriteBack, glpiRootUrl, ticketUrl, type WriteBack } from '../../src/chatwoot/write-back.js';
+import { loadConfig } from '../../src/config/load.js';
+import type { HookConfig } from '../../src/config/schema.js';
+import { isTransient } from '../../src/errors.js';
+import { startChatwootApi, type ChatwootApiDouble } from '../support/chatwoot-api/index.js';
+import { loadFixture } from '../support/fixtures.js';
+import { deletePrefix, testPrefix, testRedis } from '../support/redis.js';
+
+const TOKEN = 'chatwoot-admin-token';
+const redis = testRedis();
+const prefix = testPrefix('writeback');
+let double: ChatwootApiDouble;
+let client: ChatwootApiClient;
+let writeBack: WriteBack;
+let hook: HookConfig;
+
+function hookWith(env: Record<string, string>): HookConfig {
+  const config = loadConfig({
+    HOOK_ID: 'acme',
+    GLPI_API_URL: 'https://glpi.acme-it.example/glpi/apirest.php',
+    GLPI_USER_TOKEN: 'glpi-user-token-secret',
+    CHATWOOT_WEBHOOK_SECRET: 'webhook-secret-value',
+    ...env,
+  });
+  return config.hooks.get('acme')!;
+}
+
+function parse(payload: unknown): ChatwootEvent {
+  const parsed = parseChatwootEvent(payload);
+  if (!parsed.ok) throw new Error(parsed.error);
+  return parsed.event;
+}
+
+beforeAll(async () => {
+  double = await startChatwootApi();
+  hook = hookWith({ CHATWOOT_BASE_URL: double.url, CHATWOOT_API_TOKEN: TOKEN });
+  client = createChatwootApiClient(hook.chatwoot.api!);
+  writeBack = createWriteBack({ redis, keyPrefix: prefix, clientFor: (id) => (id === 'acme' ? client : undefined) });
+});
+
+afterAll(async () => {
+  await client.close();
+  await double.close();
+  await deletePrefix(redis, prefix);
+  redis.disconnect();
+});
+
+let conversationId = 100;
+beforeEach(() => {
+  conversationId += 1;
+  double.emitted.length = 0;
+});
+afterEach(() => {
+  double.calls.length = 0;
+});
+
+describe('write-back of the GLPI ticket to Chatwoot', () => {
+  it('derives the ticket link from the API URL', () => {
+    expect(glpiRootUrl('https://glpi.acme-it.example/glpi/apirest.php/')).toBe('https://glpi.acme-it.example/glpi/');
+    expect(ticketUrl('https://glpi.example.com/apirest.php/', 4521)).toBe('https://glpi.example.com/front/ticket.form.php?id=4521');
+    expect(ticketUrl('https://glpi.example.com/api.php/v1/', 7)).toBe('https://glpi.example.com/front/ticket.form.php?id=7');
+  });
+
+  it('adds glpi_ticket_id to the attributes already there and posts a private note with the link', async () => {
+    double.addConversation({ id: conversationId, account_id: 3, custom_attributes: { contract: 'gold', priority_level: 2 } });
+    const result = await writeBack.onTicketCreated(hook, { id: conversationId, accountId: 3 }, 4521);
+
+    expect(result).toMatchObject({ status: 'done', attribute: 'written', note: 'written' });
+    const conversation = double.conversation(3, conversationId)!;
+    expect(conversation.custom_attributes).toEqual({ contract: 'gold', priority_level: 2, glpi_ticket_id: 4521 });
+    const note = conversation.messages.at(-1)!;
+    expect(note.private).toBe(true);
+    expect(note.content).toContain('#4521');
+    expect(note.content).toContain('https://glpi.acme-it.example/glpi/front/ticket.form.php?id=4521');
+    expect(double.calls.every((c) => c.token === TOKEN)).toBe(true);
+  });
+
+  it('writes nothing the second time (job retry or replay after success)', async () => {
+    double.addConversation({ id: conversationId, account_id: 3 });
+    await writeBack.onTicketCreated(hook, { id: conversationId, accountId: 3 }, 77);
+    const writes = double.calls.filter((c) => c.method === 'POST').length;
+    const again = await writeBack.onTicketCreated(hook, { id: conversationId, accountId: 3 }, 77);
+    expect(again).toMatchObject({ status: 'done', attribute: 'already', note: 'already' });
+    expect(double.calls.filter((c) => c.method === 'POST').length).toBe(writes);
+    expect(double.conversation(3, conversationId)!.messages.filter((m) => m.private)).toHaveLength(1);
+  });
+
+  it('reads the account from the token profile when the event did not carry it', async () => {
+    double.addConversation({ id: conversationId, account_id: 3 });
+    await writeBack.onTicketCreated(hook, { id: conversationId }, 12);
+    expect(double.conversation(3, conversationId)!.custom_attributes.glpi_ticket_id).toBe(12);
+  });
+
+  it('is off for a hook without CHATWOOT_BASE_URL/CHATWOOT_API_TOKEN', async () => {
+    const plain = hookWith({});
+    expect(await writeBack.onTicketCreated(plain, { id: conversationId, accountId: 3 }, 1)).toEqual({ status: 'disabled' });
+  });
+
+  it('fails transiently on a Chatwoot 503 and, retried, writes only the missing note', async () => {
+    double.addConversation({ id: conversationId, account_id: 3 });
+    double.failNext(503, 1, '/messages');
+    const error = await writeBack.onTicketCreated(hook, { id: conversationId, accountId: 3 }, 31).catch((err: unknown) => err);
+    expect(error).toBeInstanceOf(ChatwootError);
+    expect((error as ChatwootError).code).toBe('CHATWOOT_SERVER_ERROR');
+    expect(isTransient(error)).toBe(true);
+    expect(double.conversation(3, conversationId)!.custom_attributes.glpi_ticket_id).toBe(31);
+
+    const attributeWrites = () => double.calls.filter((c) => c.path.endsWith('/custom_attributes')).length;
+    const before = attributeWrites();
+    const retried = await writeBack.onTicketCreated(hook, { id: conversationId, accountId: 3 }, 31);
+    expect(retried).toMatchObject({ attribute: 'already', note: 'written' });
+    expect(attributeWrites()).toBe(before);
+    expect(double.conversation(3, conversationId)!.messages.filter((m) => m.private)).toHaveLength(1);
+  });
+
+  it('reports a refused token as permanent, with advice, without printing the token', async () => {
+    const badHook = hookWith({ CHATWOOT_BASE_URL: double.url, CHATWOOT_API_TOKEN: 'revoked-token-value' });
+    const badClient = createChatwootApiClient(badHook.chatwoot.api!);
+    const bad = createWriteBack({ redis, keyPrefix: prefix, clientFor: () => badClient });
+    double.addConversation({ id: conversationId, account_id: 3 });
+    const error = (await bad.onTicketCreated(badHook, { id: conversationId, accountId: 3 }, 5).catch((err: unknown) => err)) as ChatwootError;
+    await badClient.close();
+    expect(error.code).toBe('CHATWOOT_UNAUTHORIZED');
+    expect(isTransient(error)).toBe(false);
+    expect(error.advice).toContain('CHATWOOT_API_TOKEN');
+    expect(error.message).not.toContain('revoked-token-value');
+  });
+});
+
+describe('recognising the echoes of our own writes', () => {
+  it('recognises the conversation_updated and message_created webhooks the write-back causes', async () => {
+    double.addConversation({ id: conversationId, account_id: 3, custom_attributes: { contract: 'gold' } });
+    await writeBack.onTicketCreated(hook, { id: conversationId, accountId: 3 }, 4521);
+    expect(double.emitted.map((e) => e.event)).toEqual(['conversation_updated', 'message_created']);
+    for (const payload of double.emitted) {
+      const event = parse(payload);
+      expect(await writeBack.isOwnEcho(event, 'acme')).toBe(true);
+    }
+    expect(await writeBack.echoKind(parse(double.emitted[0]), 'acme')).toBe('own-custom-attributes');
+    expect(await writeBack.echoKind(parse(double.emitted[1]), 'acme')).toBe('own-note');
+  });
+
+  it('recognises our note by its remembered id when source_id did not survive', async () => {
+    double.addConversation({ id: conversationId, account_id: 3 });
+    await writeBack.onTicketCreated(hook, { id: conversationId, accountId: 3 }, 88);
+    const echo = { ...double.emitted.find((e) => e.event === 'message_created')!, source_id: null };
+    expect(await writeBack.isOwnEcho(parse(echo), 'acme')).toBe(true);
+    // The same message id under another hook is not ours.
+    expect(await writeBack.isOwnEcho(parse(echo), 'other-hook')).toBe(false);
+  });
+
+  it('recognises the contact_updated echo of a glpi_* custom attribute write', async () => {
+    expect(await writeBack.echoKind(parse(loadFixture('contact_updated.integration_echo')), 'acme')).toBe('own-contact-attributes');
+  });
+
+  it('lets real changes through', async () => {
+    for (const name of [
+      'conversation_updated',
+      'conversation_updated.labels',
+      'conversation_updated.status_resolved',
+      'message_created.incoming',
+      'message_created.outgoing',
+      'contact_updated',
+      'contact_updated.last_activity',
+    ]) {
+      expect(await writeBack.isOwnEcho(parse(loadFixture(name)), 'acme'), name).toBe(false);
+    }
+    // An agent's private note, even one that mentions GLPI, is synced.
+    expect(await writeBack.isOwnEcho(parse(loadFixture('message_created.private_note')), 'acme')).toBe(false);
+  });
+
+  it('treats a custom-attribute change that also touches someone else\'s key as real', async () => {
+    const event = parse({
+      ...loadFixture('conversation_updated'),
+      changed_attributes: [
+        { custom_attributes: { previous_value: { contract: 'gold' }, current_value: { contract: 'silver', glpi_ticket_id: 9 } } },
+        { updated_at: { previous_value: 'a', current_value: 'b' } },
+      ],
+    });
+    expect(await writeBack.isOwnEcho(event, 'acme')).toBe(false);
+  });
+});
