@@ -174,7 +174,7 @@ describe('recognising the echoes of our own writes', () => {
 
   it('treats a custom-attribute change that also touches someone else\'s key as real', async () => {
     const event = parse({
-      ...loadFixture('conversation_updated'),
+      ...loadFixture<Record<string, unknown>>('conversation_updated'),
       changed_attributes: [
         { custom_attributes: { previous_value: { contract: 'gold' }, current_value: { contract: 'silver', glpi_ticket_id: 9 } } },
         { updated_at: { previous_value: 'a', current_value: 'b' } },
