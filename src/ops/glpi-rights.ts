@@ -1,0 +1,90 @@
+/**
+ * GLPI profile rights as `getActiveProfile` shows them: one integer bitmask per right name
+ * (GLPI 10.0 / 11 `CommonDBTM` constants plus the Ticket and ITILFollowup specific ones).
+ * Reading them lets doctor say which right is missing without creating anything in GLPI.
+ */
+export const RIGHT = {
+  READ: 1,
+  UPDATE: 2,
+  CREATE: 4,
+  DELETE: 8,
+  PURGE: 16,
+} as const;
+
+/** Ticket::READALL: see every ticket, not only the bridge user's own. */
+export const TICKET_READALL = 1024;
+/** ITILFollowup: add followups to my tickets / my groups' tickets / all tickets. */
+export const FOLLOWUP_ADDMYTICKET = 4;
+export const FOLLOWUP_ADDGROUPTICKET = 2048;
+export const FOLLOWUP_ADDALLTICKET = 4096;
+
+export interface RightRequirement {
+  /** What doctor prints: "Users", "Tickets"... */
+  label: string;
+  /** Key in active_profile ("user", "contact_enterprise", "ticket", "followup"). */
+  profileKey: string;
+  /** Every [bit, name] listed must be set. */
+  needs: { bit: number; name: string }[];
+  /** Where an admin grants it. */
+  where: string;
+}
+
+/** What the bridge needs for a hook, by sync type. */
+export function requiredRights(syncType: 'user' | 'contact'): RightRequirement[] {
+  const customer: RightRequirement =
+    syncType === 'user'
+      ? {
+          label: 'Users',
+          profileKey: 'user',
+          needs: [
+            { bit: RIGHT.READ, name: 'read' },
+            { bit: RIGHT.CREATE, name: 'create' },
+            { bit: RIGHT.UPDATE, name: 'update' },
+          ],
+          where: 'Administration > Profiles > (profile) > Administration > Users',
+        }
+      : {
+          label: 'Contacts',
+          profileKey: 'contact_enterprise',
+          needs: [
+            { bit: RIGHT.READ, name: 'read' },
+            { bit: RIGHT.CREATE, name: 'create' },
+            { bit: RIGHT.UPDATE, name: 'update' },
+          ],
+          where: 'Administration > Profiles > (profile) > Management > Contacts/Suppliers',
+        };
+  return [
+    customer,
+    {
+      label: 'Tickets',
+      profileKey: 'ticket',
+      needs: [
+        { bit: RIGHT.READ | TICKET_READALL, name: 'read' },
+        { bit: RIGHT.CREATE, name: 'create' },
+        { bit: RIGHT.UPDATE, name: 'update' },
+      ],
+      where: 'Administration > Profiles > (profile) > Assistance > Tickets',
+    },
+    {
+      label: 'ITILFollowups',
+      profileKey: 'followup',
+      needs: [
+        { bit: 1, name: 'see public' },
+        { bit: FOLLOWUP_ADDALLTICKET, name: 'add (all tickets)' },
+      ],
+      where: 'Administration > Profiles > (profile) > Assistance > Followups: "Add to all tickets"',
+    },
+  ];
+}
+
+/**
+ * Missing right names, or undefined when the profile does not carry this key (a GLPI whose
+ * getActiveProfile hides rights): the caller then falls back to a read probe.
+ */
+export function missingRights(profile: Record<string, unknown>, requirement: RightRequirement): string[] | undefined {
+  const raw = profile[requirement.profileKey];
+  const mask = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\d+$/.test(raw) ? Number(raw) : undefined;
+  if (mask === undefined) return undefined;
+  // A requirement bit made of several alternatives (READ | READALL) is met by any one of them.
+  return requirement.needs.filter(({ bit }) => (mask & bit) === 0).map(({ name }) => name);
+}

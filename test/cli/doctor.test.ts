@@ -1,0 +1,162 @@
+import { readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { main } from '../../src/cli/main.js';
+import type { DoctorCheck, DoctorReport } from '../../src/ops/doctor.js';
+import { startChatwootApi, type ChatwootApiDouble } from '../support/chatwoot-api/index.js';
+import { REDIS_URL, deletePrefix, testPrefix, testRedis } from '../support/redis.js';
+
+/**
+ * Doctor checks that need no GLPI (configuration, Redis, URL shape, network, TLS, webhook auth,
+ * Chatwoot token). The GLPI-side checks run against the simulator in doctor-glpi.test.ts.
+ */
+
+const prefix = testPrefix('doctor');
+const SECRETS = ['glpi-user-token-secret-1', 'webhook-secret-value-1', 'chatwoot-admin-token', 'revoked-chatwoot-token'];
+let chatwoot: ChatwootApiDouble;
+let tlsServer: Server;
+let tlsPort: number;
+
+beforeAll(async () => {
+  chatwoot = await startChatwootApi();
+  const fixtures = fileURLToPath(new URL('../ops/fixtures/', import.meta.url));
+  tlsServer = createServer({ key: readFileSync(`${fixtures}self-signed.key`), cert: readFileSync(`${fixtures}self-signed.crt`) }, (_req, res) => {
+    res.end('{}');
+  });
+  await new Promise<void>((resolve) => tlsServer.listen(0, '127.0.0.1', resolve));
+  tlsPort = (tlsServer.address() as AddressInfo).port;
+});
+
+afterAll(async () => {
+  await chatwoot.close();
+  tlsServer.closeAllConnections();
+  await new Promise<void>((resolve) => tlsServer.close(() => resolve()));
+  const redis = testRedis();
+  await deletePrefix(redis, prefix);
+  redis.disconnect();
+});
+
+function baseEnv(overrides: Record<string, string | undefined> = {}): Record<string, string | undefined> {
+  return {
+    REDIS_URL,
+    REDIS_KEY_PREFIX: prefix,
+    HOOK_ID: 'acme',
+    // Nothing listens on port 9 (discard): connection refused at once.
+    GLPI_API_URL: 'http://127.0.0.1:9/apirest.php',
+    GLPI_USER_TOKEN: SECRETS[0],
+    CHATWOOT_WEBHOOK_SECRET: SECRETS[1],
+    GLPI_TIMEOUT_MS: '3000',
+    ...overrides,
+  };
+}
+
+async function doctor(env: Record<string, string | undefined>, extra: string[] = []): Promise<{ code: number; report: DoctorReport; text: string }> {
+  const out: string[] = [];
+  const code = await main(['doctor', '--json', ...extra], { env, out: (t) => void out.push(t), err: (t) => void out.push(t), redisTimeoutMs: 1_500 });
+  const text = out.join('\n');
+  for (const secret of SECRETS) expect(text).not.toContain(secret);
+  const human: string[] = [];
+  await main(['doctor', ...extra], { env, out: (t) => void human.push(t), err: (t) => void human.push(t), redisTimeoutMs: 1_500 });
+  for (const secret of SECRETS) expect(human.join('\n')).not.toContain(secret);
+  return { code, report: JSON.parse(text) as DoctorReport, text: human.join('\n') };
+}
+
+function check(report: DoctorReport, id: string): DoctorCheck {
+  const found = report.checks.find((c) => c.id === id);
+  if (!found) throw new Error(`no check ${id} in ${report.checks.map((c) => c.id).join(', ')}`);
+  return found;
+}
+
+describe('doctor: configuration, Redis and reachability', () => {
+  it('fails "configuration valid" naming the missing variable, and checks nothing else', async () => {
+    const { code, report, text } = await doctor(baseEnv({ GLPI_USER_TOKEN: undefined }));
+    expect(code).toBe(1);
+    expect(report.checks).toHaveLength(1);
+    expect(check(report, 'config')).toMatchObject({ status: 'fail', code: 'CONFIG_INVALID' });
+    expect(check(report, 'config').detail).toContain('GLPI_USER_TOKEN');
+    expect(text).toMatch(/\[FAIL\] configuration valid: .*GLPI_USER_TOKEN/);
+  });
+
+  it('explains a GLPI_API_URL without /apirest.php with the URL to use', async () => {
+    const { code, report } = await doctor(baseEnv({ GLPI_API_URL: 'https://glpi.example.com/glpi' }));
+    expect(code).toBe(1);
+    const config = check(report, 'config');
+    expect(config.detail).toMatch(/does not end with \/apirest\.php/);
+    expect(config.fix).toContain('https://glpi.example.com/glpi/apirest.php');
+  });
+
+  it('fails "Redis reachable" when Redis does not answer', async () => {
+    const { code, report } = await doctor(baseEnv({ REDIS_URL: 'redis://127.0.0.1:1' }));
+    expect(code).toBe(1);
+    expect(check(report, 'redis')).toMatchObject({ status: 'fail', code: 'REDIS_UNAVAILABLE' });
+    expect(check(report, 'redis').fix).toMatch(/REDIS_URL/);
+  });
+
+  it('refuses http:// to a remote GLPI (tokens in clear text)', async () => {
+    const { code, report } = await doctor(baseEnv({ GLPI_API_URL: 'http://glpi.invalid/apirest.php', GLPI_TIMEOUT_MS: '1000' }));
+    expect(code).toBe(1);
+    expect(check(report, 'glpi.url')).toMatchObject({ status: 'fail', code: 'GLPI_URL_INSECURE' });
+    expect(check(report, 'glpi.url').fix).toContain('https://glpi.invalid/apirest.php');
+  });
+
+  it('warns about a trailing slash and shows the URL to set', async () => {
+    const { report } = await doctor(baseEnv({ GLPI_API_URL: 'http://127.0.0.1:9/apirest.php/' }));
+    expect(check(report, 'glpi.url')).toMatchObject({ status: 'warn' });
+    expect(check(report, 'glpi.url').detail).toMatch(/slash/);
+  });
+
+  it('fails "GLPI reachable" for a host where nothing listens, and skips what depends on it', async () => {
+    const { code, report, text } = await doctor(baseEnv());
+    expect(code).toBe(1);
+    expect(check(report, 'redis').status).toBe('pass');
+    expect(check(report, 'glpi.reachable')).toMatchObject({ status: 'fail', code: 'GLPI_NETWORK_ERROR' });
+    expect(check(report, 'glpi.reachable').fix).toMatch(/GLPI_API_URL/);
+    expect(check(report, 'glpi.user-token').status).toBe('skip');
+    expect(check(report, 'glpi.entity').status).toBe('skip');
+    expect(text).toMatch(/\[FAIL\] GLPI reachable.*\n\s+fix: /);
+  });
+
+  it('fails "GLPI reachable" with TLS advice for a certificate Node does not trust', async () => {
+    const { report } = await doctor(baseEnv({ GLPI_API_URL: `https://127.0.0.1:${tlsPort}/apirest.php` }));
+    expect(check(report, 'glpi.reachable')).toMatchObject({ status: 'fail', code: 'GLPI_TLS_ERROR' });
+    expect(check(report, 'glpi.reachable').fix).toMatch(/NODE_EXTRA_CA_CERTS/);
+  });
+
+  it('fails the webhook check when the hook accepts unauthenticated webhooks', async () => {
+    const { code, report } = await doctor(baseEnv({ CHATWOOT_WEBHOOK_SECRET: undefined, ALLOW_UNAUTHENTICATED: 'true' }));
+    expect(code).toBe(1);
+    expect(check(report, 'webhook.auth')).toMatchObject({ status: 'fail', code: 'WEBHOOK_UNAUTHENTICATED' });
+    expect(check(report, 'webhook.auth').fix).toMatch(/CHATWOOT_WEBHOOK_SECRET/);
+  });
+
+  it('passes the webhook check with a URL token only', async () => {
+    const { report } = await doctor(baseEnv({ CHATWOOT_WEBHOOK_SECRET: undefined, CHATWOOT_WEBHOOK_TOKEN: 'url-token-value-1' }));
+    expect(check(report, 'webhook.auth')).toMatchObject({ status: 'pass', detail: 'a URL token' });
+  });
+
+  it('checks the Chatwoot API token when write-back is configured', async () => {
+    const good = await doctor(baseEnv({ CHATWOOT_BASE_URL: chatwoot.url, CHATWOOT_API_TOKEN: 'chatwoot-admin-token' }));
+    expect(check(good.report, 'chatwoot.api')).toMatchObject({ status: 'pass' });
+    const bad = await doctor(baseEnv({ CHATWOOT_BASE_URL: chatwoot.url, CHATWOOT_API_TOKEN: 'revoked-chatwoot-token' }));
+    expect(check(bad.report, 'chatwoot.api')).toMatchObject({ status: 'fail', code: 'CHATWOOT_UNAUTHORIZED' });
+    expect(check(bad.report, 'chatwoot.api').fix).toMatch(/CHATWOOT_API_TOKEN/);
+    const off = await doctor(baseEnv());
+    expect(check(off.report, 'chatwoot.api')).toMatchObject({ status: 'pass' });
+    expect(check(off.report, 'chatwoot.api').detail).toMatch(/no write-back/);
+  });
+
+  it('warns when no worker consumes the queue', async () => {
+    const { report } = await doctor(baseEnv());
+    expect(check(report, 'queue.worker')).toMatchObject({ status: 'warn' });
+    expect(check(report, 'queue.worker').fix).toMatch(/ROLE=worker/);
+  });
+
+  it('fails for an unknown --hook', async () => {
+    const { code, report } = await doctor(baseEnv(), ['--hook', 'nope']);
+    expect(code).toBe(1);
+    expect(check(report, 'hook')).toMatchObject({ status: 'fail' });
+    expect(check(report, 'hook').fix).toContain('acme');
+  });
+});
