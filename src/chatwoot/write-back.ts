@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { HookConfig } from '../config/schema.js';
+import { errorAdvice, errorCode, isTransient } from '../errors.js';
 import type { ChatwootEvent } from './events.js';
 import { ChatwootError, type ChatwootApiClient } from './api-client.js';
 
@@ -9,9 +10,10 @@ import { ChatwootError, type ChatwootApiClient } from './api-client.js';
  * `glpi_ticket_id` and a private note with a link), and the webhooks those writes cause are
  * recognised so they never travel back to GLPI.
  *
- * Idempotent: each of the two writes is recorded in Redis once done, so the sync engine may call
- * `onTicketCreated` again after a failed attempt (job retry, replay) and only the missing part is
- * written. Errors are ChatwootError (transient ones: retry the job; permanent ones: advice).
+ * Idempotent: each of the two writes is recorded in Redis once done, so a retry writes only the
+ * missing part. Chatwoot errors are ChatwootError like GLPI's: transient ones are retried (in
+ * place, then later from the pending list), permanent ones are parked with their advice, logged,
+ * and shown by doctor; the GLPI sync itself never fails because of Chatwoot.
  */
 
 export const TICKET_ATTRIBUTE = 'glpi_ticket_id';
@@ -33,6 +35,11 @@ export interface WriteBackConversation {
 
 export interface WriteBackDeps {
   redis: Redis;
+  /** Transient Chatwoot failures are retried this many times in place (default 3), then parked as pending. */
+  attempts?: number;
+  /** First retry delay; doubles each time (default 500 ms). */
+  retryDelayMs?: number;
+  sleep?: (ms: number) => Promise<void>;
   /** REDIS_KEY_PREFIX. */
   keyPrefix: string;
   /** The hook's Chatwoot client, undefined when the hook has no chatwoot.api (write-back off). */
@@ -43,17 +50,40 @@ export interface WriteBackDeps {
 export type EchoKind = 'own-note' | 'own-custom-attributes' | 'own-contact-attributes';
 
 export interface WriteBack {
-  /** The seam the sync engine calls after creating (or finding) a conversation's ticket. */
+  /**
+   * The sync engine's seam (SyncHooks.onTicketCreated), called once after a new ticket is
+   * recorded. Never throws: transient Chatwoot errors are retried in place, and a write-back that
+   * still fails is parked as pending (with its code and advice) for `retryPending`.
+   */
   onTicketCreated(hook: HookConfig, conversation: WriteBackConversation, ticketId: number): Promise<WriteBackResult>;
-  /** The seam the sync engine calls before syncing an event: true = the bridge caused it, skip. */
-  isOwnEcho(event: ChatwootEvent, hookId: string): Promise<boolean>;
-  /** Same, saying which kind of echo (logs, metrics). */
+  /** The idempotent write itself; throws ChatwootError (transient or permanent). */
+  writeTicket(hook: HookConfig, conversation: WriteBackConversation, ticketId: number): Promise<WriteBackResult>;
+  /** Retries the hook's parked write-backs (a timer in the worker, or an operator). */
+  retryPending(hook: HookConfig): Promise<{ done: number; left: number }>;
+  /** Parked write-backs of a hook: conversation key -> {ticketId, code, advice}. */
+  pending(hookId: string): Promise<PendingWriteBack[]>;
+  /**
+   * The sync engine's seam (SyncHooks.isOwnEcho), synchronous: recognises our notes by their
+   * source_id (and ids this process posted) and attribute-only updates of glpi_* keys.
+   */
+  isOwnEcho(event: ChatwootEvent, hook: HookConfig | string): boolean;
+  /** Same plus the note ids other processes stored in Redis; says which kind of echo. */
   echoKind(event: ChatwootEvent, hookId: string): Promise<EchoKind | undefined>;
 }
 
 export type WriteBackResult =
   | { status: 'disabled' }
+  | { status: 'pending'; code: string; advice: string | undefined }
   | { status: 'done'; attribute: 'written' | 'already'; note: 'written' | 'already'; noteId: number | undefined };
+
+export interface PendingWriteBack {
+  accountId: number | undefined;
+  conversationId: number;
+  ticketId: number;
+  code: string;
+  advice: string | undefined;
+  at: string;
+}
 
 export function writeBackKeys(prefix: string) {
   return {
@@ -61,6 +91,8 @@ export function writeBackKeys(prefix: string) {
     done: (hookId: string, accountId: number, conversationId: number) => `${prefix}:writeback:${hookId}:${accountId}:${conversationId}`,
     note: (hookId: string, messageId: number) => `${prefix}:echo:${hookId}:note:${messageId}`,
     account: (hookId: string) => `${prefix}:writeback:${hookId}:account`,
+    /** Hash: "<accountId|?>:<conversationId>" -> JSON PendingWriteBack. */
+    pending: (hookId: string) => `${prefix}:writeback:${hookId}:pending`,
   };
 }
 
@@ -96,14 +128,18 @@ export function createWriteBack(deps: WriteBackDeps): WriteBack {
     return accountId;
   }
 
-  async function echoKind(event: ChatwootEvent, hookId: string): Promise<EchoKind | undefined> {
+  /** Note ids this process posted (hookId:messageId), for echoes whose source_id did not survive. */
+  const recentNotes = new Set<string>();
+  const remember = (hookId: string, messageId: number) => {
+    recentNotes.add(`${hookId}:${messageId}`);
+    if (recentNotes.size > 10_000) recentNotes.delete(recentNotes.values().next().value as string);
+  };
+
+  function echoKindSync(event: ChatwootEvent, hookId: string): EchoKind | undefined {
     switch (event.event) {
-      case 'message_created': {
+      case 'message_created':
         if (event.source_id?.startsWith(NOTE_SOURCE_PREFIX)) return 'own-note';
-        // A proxy or Chatwoot version that drops source_id: the id we stored when posting it.
-        if (event.private && (await deps.redis.exists(keys.note(hookId, event.id))) === 1) return 'own-note';
-        return undefined;
-      }
+        return event.private && recentNotes.has(`${hookId}:${event.id}`) ? 'own-note' : undefined;
       case 'conversation_updated':
         return onlyOwnedAttributeChanges(event.changed_attributes, ['custom_attributes']) ? 'own-custom-attributes' : undefined;
       case 'contact_updated':
@@ -113,50 +149,110 @@ export function createWriteBack(deps: WriteBackDeps): WriteBack {
     }
   }
 
-  return {
-    async onTicketCreated(hook, conversation, ticketId) {
-      const client = deps.clientFor(hook.id);
-      if (client === undefined || hook.chatwoot.api === undefined) return { status: 'disabled' };
-      const accountId = await accountOf(hook.id, client, conversation.accountId);
-      const doneKey = keys.done(hook.id, accountId, conversation.id);
-      const done = await deps.redis.hgetall(doneKey);
-      const ticket = String(ticketId);
+  async function echoKind(event: ChatwootEvent, hookId: string): Promise<EchoKind | undefined> {
+    const kind = echoKindSync(event, hookId);
+    if (kind !== undefined) return kind;
+    // A proxy or Chatwoot version that drops source_id, and a note posted by another process.
+    if (event.event === 'message_created' && event.private && (await deps.redis.exists(keys.note(hookId, event.id))) === 1) return 'own-note';
+    return undefined;
+  }
 
-      let attribute: 'written' | 'already' = 'already';
-      if (done.attribute !== ticket) {
-        const current = await client.getConversation(accountId, conversation.id);
-        if (String(current.custom_attributes[TICKET_ATTRIBUTE] ?? '') !== ticket) {
-          // Chatwoot replaces the whole set: write back everything that is there, plus ours.
-          await client.setConversationCustomAttributes(accountId, conversation.id, { ...current.custom_attributes, [TICKET_ATTRIBUTE]: ticketId });
-          attribute = 'written';
+  const attempts = Math.max(1, deps.attempts ?? 3);
+  const retryDelayMs = deps.retryDelayMs ?? 500;
+  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const pendingField = (accountId: number | undefined, conversationId: number) => `${accountId ?? '?'}:${conversationId}`;
+
+  async function withRetry(hook: HookConfig, conversation: WriteBackConversation, ticketId: number): Promise<WriteBackResult> {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        const result = await writeTicket(hook, conversation, ticketId);
+        await deps.redis.hdel(keys.pending(hook.id), pendingField(conversation.accountId, conversation.id));
+        return result;
+      } catch (err) {
+        if (attempt < attempts && isTransient(err)) {
+          await sleep(retryDelayMs * 2 ** (attempt - 1));
+          continue;
         }
-        await deps.redis.hset(doneKey, 'attribute', ticket);
+        const code = errorCode(err) ?? 'UNKNOWN';
+        const advice = errorAdvice(err);
+        const parked: PendingWriteBack = {
+          accountId: conversation.accountId,
+          conversationId: conversation.id,
+          ticketId,
+          code,
+          advice,
+          at: new Date().toISOString(),
+        };
+        await deps.redis.hset(keys.pending(hook.id), pendingField(conversation.accountId, conversation.id), JSON.stringify(parked)).catch(() => undefined);
+        deps.logger?.warn(
+          { hookId: hook.id, conversationId: conversation.id, ticketId, code, advice, err: { message: (err as Error).message } },
+          'could not write the GLPI ticket back to Chatwoot; parked for retry',
+        );
+        return { status: 'pending', code, advice };
       }
+    }
+  }
 
-      let note: 'written' | 'already' = 'already';
-      let noteId = done.noteId === undefined ? undefined : Number(done.noteId);
-      if (done.note !== ticket) {
-        const link = ticketUrl(hook.glpi.baseUrl, ticketId);
-        const created = await client.createPrivateNote(accountId, conversation.id, {
-          content: `GLPI ticket #${ticketId} created: ${link}`,
-          sourceId: `${NOTE_SOURCE_PREFIX}${hook.id}:ticket:${ticketId}`,
-        });
-        noteId = created.id;
-        await deps.redis
-          .multi()
-          .set(keys.note(hook.id, created.id), ticket, 'EX', ECHO_TTL_S)
-          .hset(doneKey, 'note', ticket, 'noteId', String(created.id))
-          .exec();
-        note = 'written';
+  async function pending(hookId: string): Promise<PendingWriteBack[]> {
+    const all = await deps.redis.hgetall(keys.pending(hookId));
+    return Object.values(all).map((v) => JSON.parse(v) as PendingWriteBack);
+  }
+
+  async function writeTicket(hook: HookConfig, conversation: WriteBackConversation, ticketId: number): Promise<WriteBackResult> {
+    const client = deps.clientFor(hook.id);
+    if (client === undefined || hook.chatwoot.api === undefined) return { status: 'disabled' };
+    const accountId = await accountOf(hook.id, client, conversation.accountId);
+    const doneKey = keys.done(hook.id, accountId, conversation.id);
+    const done = await deps.redis.hgetall(doneKey);
+    const ticket = String(ticketId);
+
+    let attribute: 'written' | 'already' = 'already';
+    if (done.attribute !== ticket) {
+      const current = await client.getConversation(accountId, conversation.id);
+      if (String(current.custom_attributes[TICKET_ATTRIBUTE] ?? '') !== ticket) {
+        // Chatwoot replaces the whole set: write back everything that is there, plus ours.
+        await client.setConversationCustomAttributes(accountId, conversation.id, { ...current.custom_attributes, [TICKET_ATTRIBUTE]: ticketId });
+        attribute = 'written';
       }
-      deps.logger?.info({ hookId: hook.id, conversationId: conversation.id, ticketId, attribute, note }, 'wrote the GLPI ticket back to Chatwoot');
-      return { status: 'done', attribute, note, noteId };
+      await deps.redis.hset(doneKey, 'attribute', ticket);
+    }
+
+    let note: 'written' | 'already' = 'already';
+    let noteId = done.noteId === undefined ? undefined : Number(done.noteId);
+    if (done.note !== ticket) {
+      const link = ticketUrl(hook.glpi.baseUrl, ticketId);
+      const created = await client.createPrivateNote(accountId, conversation.id, {
+        content: `GLPI ticket #${ticketId} created: ${link}`,
+        sourceId: `${NOTE_SOURCE_PREFIX}${hook.id}:ticket:${ticketId}`,
+      });
+      noteId = created.id;
+      remember(hook.id, created.id);
+      await deps.redis
+        .multi()
+        .set(keys.note(hook.id, created.id), ticket, 'EX', ECHO_TTL_S)
+        .hset(doneKey, 'note', ticket, 'noteId', String(created.id))
+        .exec();
+      note = 'written';
+    }
+    deps.logger?.info({ hookId: hook.id, conversationId: conversation.id, ticketId, attribute, note }, 'wrote the GLPI ticket back to Chatwoot');
+    return { status: 'done', attribute, note, noteId };
+  }
+
+  return {
+    onTicketCreated: withRetry,
+    writeTicket,
+    pending,
+    async retryPending(hook) {
+      let done = 0;
+      for (const parked of await pending(hook.id)) {
+        const result = await withRetry(hook, { id: parked.conversationId, accountId: parked.accountId }, parked.ticketId);
+        if (result.status === 'done') done += 1;
+      }
+      return { done, left: await deps.redis.hlen(keys.pending(hook.id)) };
     },
-
     echoKind,
-
-    async isOwnEcho(event, hookId) {
-      return (await echoKind(event, hookId)) !== undefined;
+    isOwnEcho(event, hook) {
+      return echoKindSync(event, typeof hook === 'string' ? hook : hook.id) !== undefined;
     },
   };
 }
@@ -186,4 +282,20 @@ function asRecord(value: unknown): Record<string, unknown> {
 
 function sameValue(a: unknown, b: unknown): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/**
+ * The two seams in the shape the sync engine's SyncHooks takes:
+ * `hooks: { ...writeBackSeams(writeBack), fetchAttachment }`.
+ */
+export function writeBackSeams(writeBack: WriteBack): {
+  onTicketCreated: (hook: HookConfig, conversation: { id: number }, ticketId: number) => Promise<void>;
+  isOwnEcho: (event: ChatwootEvent, hook: HookConfig) => boolean;
+} {
+  return {
+    async onTicketCreated(hook, conversation, ticketId) {
+      await writeBack.onTicketCreated(hook, { id: conversation.id }, ticketId);
+    },
+    isOwnEcho: (event, hook) => writeBack.isOwnEcho(event, hook),
+  };
 }

@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import type { Dispatcher } from 'undici';
 import type { HookConfig, ServiceConfig } from '../config/schema.js';
 import { createChatwootApiClient, type ChatwootApiClient } from '../chatwoot/api-client.js';
+import { writeBackKeys, type PendingWriteBack } from '../chatwoot/write-back.js';
 import { errorAdvice, errorCode } from '../errors.js';
 import { createGlpiClient, type GlpiClientHandle } from '../glpi/client.js';
 import { isGlpiError, type GlpiError } from '../glpi/errors.js';
@@ -97,7 +98,8 @@ export async function runDoctor(deps: DoctorDeps): Promise<DoctorReport> {
   try {
     for (const hook of hooks) {
       hookConfigChecks(hook, add);
-      if (queue) await queueChecks(hook, queue, add);
+      if (connection) await queueChecks(hook, connection.queue, add);
+      if (connection && hook.chatwoot.api) await writeBackCheck(hook, connection.redis, config.redisKeyPrefix, add);
       await glpiChecks(hook, deps, add);
       await chatwootChecks(hook, deps, add);
     }
@@ -175,6 +177,28 @@ async function queueChecks(hook: HookConfig, queue: Queue<SyncJobData>, add: Add
     });
   } catch (err) {
     add({ id: 'queue.failed', hookId: hook.id, title: 'no failed events', status: 'warn', detail: `could not list failed jobs: ${(err as Error).message}` });
+  }
+}
+
+async function writeBackCheck(hook: HookConfig, redis: Redis, prefix: string, add: Add): Promise<void> {
+  const title = 'write-backs to Chatwoot delivered';
+  try {
+    const parked = Object.values(await redis.hgetall(writeBackKeys(prefix).pending(hook.id))).map((v) => JSON.parse(v) as PendingWriteBack);
+    if (parked.length === 0) {
+      add({ id: 'chatwoot.write-back', hookId: hook.id, title, status: 'pass', detail: 'none pending' });
+      return;
+    }
+    const last = parked[parked.length - 1]!;
+    add({
+      id: 'chatwoot.write-back',
+      hookId: hook.id,
+      title,
+      status: 'warn',
+      detail: `${parked.length} ticket link(s) not written to Chatwoot yet; last: conversation ${last.conversationId} ticket ${last.ticketId} (${last.code})`,
+      fix: last.advice ?? 'see the worker logs; parked write-backs are retried',
+    });
+  } catch (err) {
+    add({ id: 'chatwoot.write-back', hookId: hook.id, title, status: 'warn', detail: `could not read: ${(err as Error).message}` });
   }
 }
 

@@ -1,10 +1,11 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createChatwootApiClient, ChatwootError, type ChatwootApiClient } from '../../src/chatwoot/api-client.js';
 import { parseChatwootEvent, type ChatwootEvent } from '../../src/chatwoot/events.js';
-import { createWriteBack, glpiRootUrl, ticketUrl, type WriteBack } from '../../src/chatwoot/write-back.js';
+import { createWriteBack, glpiRootUrl, ticketUrl, writeBackSeams, type WriteBack } from '../../src/chatwoot/write-back.js';
 import { loadConfig } from '../../src/config/load.js';
 import type { HookConfig } from '../../src/config/schema.js';
 import { isTransient } from '../../src/errors.js';
+import type { SyncHooks } from '../../src/sync/context.js';
 import { startChatwootApi, type ChatwootApiDouble } from '../support/chatwoot-api/index.js';
 import { loadFixture } from '../support/fixtures.js';
 import { deletePrefix, testPrefix, testRedis } from '../support/redis.js';
@@ -38,7 +39,7 @@ beforeAll(async () => {
   double = await startChatwootApi();
   hook = hookWith({ CHATWOOT_BASE_URL: double.url, CHATWOOT_API_TOKEN: TOKEN });
   client = createChatwootApiClient(hook.chatwoot.api!);
-  writeBack = createWriteBack({ redis, keyPrefix: prefix, clientFor: (id) => (id === 'acme' ? client : undefined) });
+  writeBack = createWriteBack({ redis, keyPrefix: prefix, clientFor: (id) => (id === 'acme' ? client : undefined), sleep: async () => undefined });
 });
 
 afterAll(async () => {
@@ -102,7 +103,7 @@ describe('write-back of the GLPI ticket to Chatwoot', () => {
   it('fails transiently on a Chatwoot 503 and, retried, writes only the missing note', async () => {
     double.addConversation({ id: conversationId, account_id: 3 });
     double.failNext(503, 1, '/messages');
-    const error = await writeBack.onTicketCreated(hook, { id: conversationId, accountId: 3 }, 31).catch((err: unknown) => err);
+    const error = await writeBack.writeTicket(hook, { id: conversationId, accountId: 3 }, 31).catch((err: unknown) => err);
     expect(error).toBeInstanceOf(ChatwootError);
     expect((error as ChatwootError).code).toBe('CHATWOOT_SERVER_ERROR');
     expect(isTransient(error)).toBe(true);
@@ -110,10 +111,31 @@ describe('write-back of the GLPI ticket to Chatwoot', () => {
 
     const attributeWrites = () => double.calls.filter((c) => c.path.endsWith('/custom_attributes')).length;
     const before = attributeWrites();
-    const retried = await writeBack.onTicketCreated(hook, { id: conversationId, accountId: 3 }, 31);
+    const retried = await writeBack.writeTicket(hook, { id: conversationId, accountId: 3 }, 31);
     expect(retried).toMatchObject({ attribute: 'already', note: 'written' });
     expect(attributeWrites()).toBe(before);
     expect(double.conversation(3, conversationId)!.messages.filter((m) => m.private)).toHaveLength(1);
+  });
+
+  it('retries a transient failure in place, never throwing into the sync', async () => {
+    double.addConversation({ id: conversationId, account_id: 3 });
+    double.failNext(502, 2, `/conversations/${conversationId}`);
+    const result = await writeBack.onTicketCreated(hook, { id: conversationId, accountId: 3 }, 41);
+    expect(result).toMatchObject({ status: 'done', attribute: 'written', note: 'written' });
+    expect(await writeBack.pending('acme')).toEqual([]);
+  });
+
+  it('parks a write-back Chatwoot keeps refusing, with code and advice, and completes it later', async () => {
+    double.addConversation({ id: conversationId, account_id: 3 });
+    double.failNext(503, 3, `/conversations/${conversationId}`);
+    const result = await writeBack.onTicketCreated(hook, { id: conversationId, accountId: 3 }, 51);
+    expect(result).toMatchObject({ status: 'pending', code: 'CHATWOOT_SERVER_ERROR' });
+    const parked = await writeBack.pending('acme');
+    expect(parked).toEqual([expect.objectContaining({ conversationId, ticketId: 51, code: 'CHATWOOT_SERVER_ERROR' })]);
+    expect(parked[0]!.advice).toMatch(/Chatwoot/);
+
+    expect(await writeBack.retryPending(hook)).toEqual({ done: 1, left: 0 });
+    expect(double.conversation(3, conversationId)!.custom_attributes.glpi_ticket_id).toBe(51);
   });
 
   it('reports a refused token as permanent, with advice, without printing the token', async () => {
@@ -121,7 +143,12 @@ describe('write-back of the GLPI ticket to Chatwoot', () => {
     const badClient = createChatwootApiClient(badHook.chatwoot.api!);
     const bad = createWriteBack({ redis, keyPrefix: prefix, clientFor: () => badClient });
     double.addConversation({ id: conversationId, account_id: 3 });
-    const error = (await bad.onTicketCreated(badHook, { id: conversationId, accountId: 3 }, 5).catch((err: unknown) => err)) as ChatwootError;
+    const error = (await bad.writeTicket(badHook, { id: conversationId, accountId: 3 }, 5).catch((err: unknown) => err)) as ChatwootError;
+    // Through the seam: not retried (permanent), parked with the advice.
+    const parked = await bad.onTicketCreated(badHook, { id: conversationId, accountId: 3 }, 5);
+    expect(parked).toMatchObject({ status: 'pending', code: 'CHATWOOT_UNAUTHORIZED' });
+    expect(double.calls.filter((c) => c.token === 'revoked-token-value').length).toBe(2);
+    await redis.del(`${prefix}:writeback:acme:pending`);
     await badClient.close();
     expect(error.code).toBe('CHATWOOT_UNAUTHORIZED');
     expect(isTransient(error)).toBe(false);
@@ -137,19 +164,23 @@ describe('recognising the echoes of our own writes', () => {
     expect(double.emitted.map((e) => e.event)).toEqual(['conversation_updated', 'message_created']);
     for (const payload of double.emitted) {
       const event = parse(payload);
-      expect(await writeBack.isOwnEcho(event, 'acme')).toBe(true);
+      expect(writeBack.isOwnEcho(event, hook)).toBe(true);
     }
     expect(await writeBack.echoKind(parse(double.emitted[0]), 'acme')).toBe('own-custom-attributes');
     expect(await writeBack.echoKind(parse(double.emitted[1]), 'acme')).toBe('own-note');
   });
 
-  it('recognises our note by its remembered id when source_id did not survive', async () => {
+  it('recognises our note by its remembered id when source_id did not survive, also in another process', async () => {
     double.addConversation({ id: conversationId, account_id: 3 });
     await writeBack.onTicketCreated(hook, { id: conversationId, accountId: 3 }, 88);
-    const echo = { ...double.emitted.find((e) => e.event === 'message_created')!, source_id: null };
-    expect(await writeBack.isOwnEcho(parse(echo), 'acme')).toBe(true);
+    const echo = parse({ ...double.emitted.find((e) => e.event === 'message_created')!, source_id: null });
+    expect(writeBack.isOwnEcho(echo, 'acme')).toBe(true);
+    // Another worker process: no memory of it, but Redis has the id.
+    const otherProcess = createWriteBack({ redis, keyPrefix: prefix, clientFor: () => client });
+    expect(otherProcess.isOwnEcho(echo, 'acme')).toBe(false);
+    expect(await otherProcess.echoKind(echo, 'acme')).toBe('own-note');
     // The same message id under another hook is not ours.
-    expect(await writeBack.isOwnEcho(parse(echo), 'other-hook')).toBe(false);
+    expect(await otherProcess.echoKind(echo, 'other-hook')).toBeUndefined();
   });
 
   it('recognises the contact_updated echo of a glpi_* custom attribute write', async () => {
@@ -181,5 +212,12 @@ describe('recognising the echoes of our own writes', () => {
       ],
     });
     expect(await writeBack.isOwnEcho(event, 'acme')).toBe(false);
+  });
+});
+
+describe('fits the sync engine seams', () => {
+  it('plugs into SyncHooks as is', () => {
+    const hooks: SyncHooks = { ...writeBackSeams(writeBack) };
+    expect(typeof hooks.onTicketCreated).toBe('function');
   });
 });
