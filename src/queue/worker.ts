@@ -1,0 +1,181 @@
+import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { DEFAULTS } from '../config/defaults.js';
+import { LockBusyError, errorAdvice, errorCode, isTransient } from '../errors.js';
+import type { Metrics } from '../metrics/metrics.js';
+import type { SyncOutcome, SyncProcessor } from '../sync/processor.js';
+import { JobAbortedError } from '../sync/context.js';
+import { LockLostError } from '../sync/hook-lock.js';
+import { BACKOFF_TYPE as PRODUCER_BACKOFF_TYPE } from './producer.js';
+import { SYNC_QUEUE_NAME, redisKeys, type SyncJobData } from './job.js';
+
+/** The custom backoff type the producer sets on jobs (`backoff: { type: 'jitter', delay }`). */
+export const BACKOFF_TYPE: typeof PRODUCER_BACKOFF_TYPE = PRODUCER_BACKOFF_TYPE;
+
+/** Structured failure stored in job.data.lastError, read by `failed` (src/ops/queue-ops.ts). */
+export interface JobFailure {
+  code: string;
+  advice: string | undefined;
+  message: string;
+  at: string;
+  /** false: failed at once (permanent); true: attempts exhausted on a transient error. */
+  transient: boolean;
+}
+
+export type SyncJobDataWithFailure = SyncJobData & { lastError?: JobFailure };
+
+export interface SyncWorkerOptions {
+  /** A dedicated ioredis connection with `maxRetriesPerRequest: null` (BullMQ requires it). */
+  connection: Redis;
+  /** REDIS_KEY_PREFIX; the BullMQ prefix is derived from it as the producer does. */
+  prefix: string;
+  concurrency: number;
+  processor: SyncProcessor;
+  logger: Logger;
+  metrics: Pick<Metrics, 'jobs' | 'jobDuration' | 'jobLatency'>;
+  clock?: () => number;
+  /** How long a job whose hook is busy waits in `delayed` before trying again (jittered). */
+  lockRetryDelayMs?: number;
+  /** Upper bound of the exponential backoff. */
+  backoffMaxMs?: number;
+  /** close(): how long in-flight jobs may run before they are asked to stop and handed back. */
+  closeTimeoutMs?: number;
+}
+
+export interface SyncWorker {
+  readonly worker: Worker<SyncJobData, SyncOutcome>;
+  /** Starts consuming; resolves once connected. */
+  start(): Promise<void>;
+  /** Stops taking jobs, lets in-flight ones finish (or hands them back after closeTimeoutMs). */
+  close(): Promise<void>;
+}
+
+/**
+ * Exponential backoff with "equal jitter": half of the exponential step is kept, the other half
+ * is random. Workers that failed together (GLPI down) then come back spread out, yet none
+ * retries sooner than half its step, which full jitter would allow.
+ */
+export function jitterBackoffMs(attemptsMade: number, baseMs: number, maxMs: number, random: () => number = Math.random): number {
+  const step = Math.min(maxMs, baseMs * 2 ** Math.max(0, attemptsMade - 1));
+  return Math.round(step / 2 + random() * (step / 2));
+}
+
+/** Why a job stopped before finishing: shutdown or a lost lock. It goes back to the queue. */
+function isHandBack(err: unknown): boolean {
+  return err instanceof LockLostError || err instanceof JobAbortedError;
+}
+
+/** "CODE: message" so the failed list shows the stable code even without the stored data. */
+function reasonOf(err: unknown): string {
+  const code = errorCode(err);
+  const message = err instanceof Error ? err.message : String(err);
+  return code !== undefined && !message.includes(code) ? `${code}: ${message}` : message;
+}
+
+export function createSyncWorker(options: SyncWorkerOptions): SyncWorker {
+  const clock = options.clock ?? Date.now;
+  const lockRetryDelayMs = options.lockRetryDelayMs ?? 250;
+  const backoffMaxMs = options.backoffMaxMs ?? DEFAULTS.job.backoffMaxMs;
+  const { logger, metrics, processor } = options;
+
+  async function processJob(job: Job<SyncJobData, SyncOutcome>, token?: string, signal?: AbortSignal): Promise<SyncOutcome> {
+    const data = job.data;
+    const labels = { hook: data.hookId, event: data.event };
+    const started = clock();
+    const log = logger.child({ hookId: data.hookId, event: data.event, deliveryId: data.deliveryId, jobId: job.id, conversationId: data.conversationId });
+    try {
+      const outcome = await processor.process(data, { signal, jobId: job.id });
+      metrics.jobs.inc({ ...labels, outcome: outcome.action === 'skipped' ? 'skipped' : 'processed' });
+      const receivedMs = Date.parse(data.receivedAt);
+      if (Number.isFinite(receivedMs)) metrics.jobLatency.observe(labels, Math.max(0, clock() - receivedMs) / 1000);
+      log.info({ outcome }, 'job done');
+      return outcome;
+    } catch (err) {
+      if (err instanceof LockBusyError || isHandBack(err)) {
+        // Not a failure: the job goes back to `delayed` without using an attempt (DelayedError
+        // tells BullMQ the job was moved on purpose). Jittered, so busy jobs do not return in step.
+        const delayMs = Math.round(lockRetryDelayMs * (0.5 + Math.random()));
+        await job.moveToDelayed(clock() + delayMs, token);
+        log.debug({ code: errorCode(err), delayMs }, 'job handed back to the queue');
+        throw new DelayedError();
+      }
+      const code = errorCode(err) ?? 'UNKNOWN';
+      const failure: JobFailure = {
+        code,
+        advice: errorAdvice(err),
+        message: err instanceof Error ? err.message : String(err),
+        at: new Date(clock()).toISOString(),
+        transient: isTransient(err),
+      };
+      if (!failure.transient) {
+        await storeFailure(job, failure);
+        metrics.jobs.inc({ ...labels, outcome: 'failed' });
+        log.error({ code, advice: failure.advice, err: { message: failure.message } }, 'job failed permanently; fix the cause, then replay it');
+        // UnrecoverableError: no more attempts, straight to the failed set.
+        throw new UnrecoverableError(reasonOf(err));
+      }
+      const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+      if (lastAttempt) {
+        await storeFailure(job, failure);
+        metrics.jobs.inc({ ...labels, outcome: 'failed' });
+        log.error({ code, advice: failure.advice, err: { message: failure.message } }, 'job failed after its last attempt');
+      } else {
+        metrics.jobs.inc({ ...labels, outcome: 'retried' });
+        log.warn({ code, attempt: job.attemptsMade + 1, err: { message: failure.message } }, 'job will be retried');
+      }
+      const rethrown = new Error(reasonOf(err), { cause: err });
+      throw rethrown;
+    } finally {
+      metrics.jobDuration.observe(labels, Math.max(0, clock() - started) / 1000);
+    }
+  }
+
+  const worker = new Worker<SyncJobData, SyncOutcome>(SYNC_QUEUE_NAME, processJob, {
+    connection: options.connection,
+    prefix: redisKeys(options.prefix).bullPrefix,
+    concurrency: options.concurrency,
+    autorun: false,
+    settings: {
+      // Called for every backoff type BullMQ does not know itself, i.e. BACKOFF_TYPE; jobs with a
+      // built-in type ('fixed', 'exponential') never reach it.
+      backoffStrategy: (attemptsMade, _type, _err, job) => {
+        const backoff = job?.opts.backoff;
+        const baseMs = typeof backoff === 'object' && backoff.delay !== undefined ? backoff.delay : DEFAULTS.job.backoffBaseMs;
+        return jitterBackoffMs(attemptsMade, baseMs, backoffMaxMs);
+      },
+    },
+  });
+  worker.on('error', (err) => logger.warn({ err: { message: err.message } }, 'sync worker error'));
+
+  let running: Promise<void> | undefined;
+  return {
+    worker,
+    async start() {
+      running ??= worker.run().catch((err: unknown) => logger.error({ err: { message: (err as Error).message } }, 'sync worker stopped'));
+      await worker.waitUntilReady();
+    },
+    async close() {
+      const timeoutMs = options.closeTimeoutMs ?? DEFAULTS.lock.ttlMs / 2;
+      // Jobs still running after the grace period are asked to stop before their next GLPI
+      // write; they hand themselves back (moveToDelayed) and their hook lock is released in the
+      // lock's finally. A job in the middle of a GLPI call finishes that call first.
+      const timer = setTimeout(() => worker.cancelAllJobs('shutdown'), timeoutMs);
+      timer.unref();
+      try {
+        await worker.close();
+      } finally {
+        clearTimeout(timer);
+      }
+      await running;
+    },
+  };
+}
+
+async function storeFailure(job: Job<SyncJobData, SyncOutcome>, failure: JobFailure): Promise<void> {
+  try {
+    await job.updateData({ ...job.data, lastError: failure } as SyncJobDataWithFailure);
+  } catch {
+    // The reason string still carries the code; losing the structured copy is acceptable.
+  }
+}

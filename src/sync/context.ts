@@ -1,0 +1,50 @@
+import type { Logger } from 'pino';
+import { BridgeError } from '../errors.js';
+import type { ChatwootAttachment, ChatwootConversation, ChatwootEvent } from '../chatwoot/events.js';
+import type { HookConfig } from '../config/schema.js';
+import type { GlpiClient, UploadFile } from '../glpi/types.js';
+import type { MappingStore } from './mapping-store.js';
+
+/** Where a test can break a job between a GLPI write and its record (the "worker died" case). */
+export type FaultPoint = 'after-ticket-write' | 'after-followup-write';
+
+/** Seams shared by the sync services of one job. */
+export interface SyncContext {
+  hook: HookConfig;
+  glpi: GlpiClient;
+  store: MappingStore;
+  logger: Logger;
+  /** ms since epoch. */
+  now: () => number;
+  /** Aborted when the hook lock is lost or the worker shuts down: checked before every GLPI write. */
+  signal: AbortSignal;
+  /** GLPI's offset from UTC in minutes (local time is what GLPI stores). */
+  tzOffsetMin: () => Promise<number>;
+  /** Counts GLPI calls made by this job (hook state, tests). */
+  glpiCalls: { count: number };
+  hooks: SyncHooks;
+}
+
+export interface SyncHooks {
+  /** Write-back seam: called once, after a new ticket is recorded. Errors are logged, never fail the sync. */
+  onTicketCreated?: (hook: HookConfig, conversation: ChatwootConversation, ticketId: number) => Promise<void>;
+  /** Events the bridge caused itself (its notes, attribute writes) coming back; skipped. */
+  isOwnEcho?: (event: ChatwootEvent, hook: HookConfig) => boolean;
+  /** Downloads an attachment for upload to GLPI; undefined (or no fetcher) keeps it as a link. */
+  fetchAttachment?: (hook: HookConfig, attachment: ChatwootAttachment) => Promise<UploadFile | undefined>;
+  /** Test seam: throw here to simulate a process dying after a GLPI write, before its record. */
+  fault?: (point: FaultPoint, detail: { conversationId: number; messageId?: number; glpiId: number }) => void;
+}
+
+/** The job was asked to stop (worker shutdown) before its next GLPI write; it goes back to the queue. */
+export class JobAbortedError extends BridgeError {
+  constructor(reason: unknown) {
+    super('JOB_ABORTED', `job stopped before its next GLPI write (${typeof reason === 'string' ? reason : 'aborted'})`, { transient: true });
+    this.name = 'JobAbortedError';
+  }
+}
+
+export function throwIfAborted(signal: AbortSignal): void {
+  if (!signal.aborted) return;
+  throw signal.reason instanceof BridgeError ? signal.reason : new JobAbortedError(signal.reason);
+}

@@ -1,0 +1,123 @@
+import { ExecutionError, Redlock, type Lock } from '@sesamecare-oss/redlock';
+import type { Redis } from 'ioredis';
+import { DEFAULTS } from '../config/defaults.js';
+import { BridgeError, LockBusyError } from '../errors.js';
+import type { RedisKeys } from '../queue/job.js';
+
+export interface HookLockOptions {
+  /** Lock lifetime; extended while the job runs. */
+  ttlMs?: number;
+  /** Extend when less than this remains. */
+  extendThresholdMs?: number;
+  /** How long to wait for a busy lock before handing the job back to the queue. */
+  acquireWaitMs?: number;
+  /** Pause between two acquisition attempts (plus up to the same again as jitter). */
+  retryDelayMs?: number;
+}
+
+/** The lock was lost while the job ran (not extended in time): stop before the next GLPI write. */
+export class LockLostError extends BridgeError {
+  constructor(resource: string, cause?: unknown) {
+    super('LOCK_LOST', `lock ${resource} was lost while the job ran`, { transient: true, cause });
+    this.name = 'LockLostError';
+  }
+}
+
+export interface LockedRun {
+  /** Aborted when the lock could not be extended; check before every write. */
+  signal: AbortSignal;
+  /** ms spent waiting for the lock. */
+  waitedMs: number;
+}
+
+/**
+ * One mutex per hook (Redlock over the bridge's single Redis). Every job of a hook runs inside it,
+ * which is what makes "look up, then create" safe: two workers can never both decide that a
+ * conversation has no ticket yet.
+ *
+ * Redlock's own `using()` is not used because it throws from its `finally` when the release fails,
+ * which would turn a finished job (GLPI already written and recorded) into a failed one; here a
+ * failed release is only logged, since the lock expires on its own anyway.
+ */
+export class HookLock {
+  private readonly redlock: Redlock;
+  private readonly ttlMs: number;
+  private readonly extendThresholdMs: number;
+  private readonly acquireWaitMs: number;
+  private readonly retryDelayMs: number;
+
+  constructor(
+    redis: Redis,
+    private readonly keys: RedisKeys,
+    options: HookLockOptions = {},
+    private readonly onReleaseError: (err: unknown) => void = () => undefined,
+  ) {
+    this.ttlMs = options.ttlMs ?? DEFAULTS.lock.ttlMs;
+    this.extendThresholdMs = options.extendThresholdMs ?? DEFAULTS.lock.extendThresholdMs;
+    this.acquireWaitMs = options.acquireWaitMs ?? DEFAULTS.lock.acquireWaitMs;
+    this.retryDelayMs = options.retryDelayMs ?? 50;
+    if (this.extendThresholdMs >= this.ttlMs - 100) {
+      throw new RangeError('lock extendThresholdMs must be at least 100 ms below ttlMs');
+    }
+    this.redlock = new Redlock([redis], {
+      // A single Redis: quorum of one, no clock drift worth modelling beyond Redlock's default.
+      retryCount: Math.max(0, Math.ceil(this.acquireWaitMs / this.retryDelayMs)),
+      retryDelay: this.retryDelayMs,
+      retryJitter: this.retryDelayMs,
+    });
+    // Redlock emits 'error' for every failed vote; without a listener that would crash the process.
+    this.redlock.on('error', () => undefined);
+  }
+
+  /**
+   * Runs `fn` holding the hook's lock. Throws LockBusyError (transient, never a failure) when the
+   * lock stays busy for acquireWaitMs.
+   */
+  async run<T>(hookId: string, fn: (run: LockedRun) => Promise<T>): Promise<T> {
+    const resource = this.keys.lock(hookId);
+    const started = Date.now();
+    let lock: Lock;
+    try {
+      lock = await this.redlock.acquire([resource], this.ttlMs);
+    } catch (err) {
+      // ExecutionError is how Redlock reports "someone else holds it" after its retries (and also
+      // "Redis did not answer"); either way the job comes back later.
+      if (err instanceof ExecutionError) throw new LockBusyError(resource, err);
+      throw err;
+    }
+    const waitedMs = Date.now() - started;
+
+    const controller = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    let extending: Promise<void> | undefined;
+    const schedule = () => {
+      const inMs = Math.max(0, lock.expiration - Date.now() - this.extendThresholdMs);
+      timer = setTimeout(() => {
+        extending = lock
+          .extend(this.ttlMs)
+          .then((extended) => {
+            lock = extended;
+            if (!controller.signal.aborted) schedule();
+          })
+          .catch((err: unknown) => {
+            // Not extended: another worker may take the lock once it expires, so the job must
+            // stop writing. The signal tells it; the job is retried and idempotency does the rest.
+            controller.abort(new LockLostError(resource, err));
+          });
+      }, inMs);
+      timer.unref();
+    };
+    schedule();
+
+    try {
+      return await fn({ signal: controller.signal, waitedMs });
+    } finally {
+      if (timer) clearTimeout(timer);
+      if (!controller.signal.aborted) controller.abort(new LockLostError(resource));
+      if (extending) await extending.catch(() => undefined);
+      // Redlock's release is a compare-and-delete script: it only deletes the key if it still
+      // holds this lock's random value, so a lock that expired and was taken over stays intact.
+      await lock.release().catch((err: unknown) => this.onReleaseError(err));
+    }
+  }
+}

@@ -1,0 +1,187 @@
+import type { ChatwootAttachment } from '../chatwoot/events.js';
+
+/**
+ * Everything the sync writes into GLPI's rich-text fields. Customer text is data, never markup:
+ * it is escaped here, once, and only this module builds HTML.
+ */
+
+const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+
+export function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c] ?? c);
+}
+
+/** Plain text to HTML paragraphs: blank lines split paragraphs, single newlines become <br>. */
+export function textToHtml(text: string): string {
+  const paragraphs = text
+    .replace(/\r\n?/g, '\n')
+    .split(/\n{2,}/)
+    .map((p) => p.trim())
+    .filter((p) => p !== '');
+  return paragraphs.map((p) => `<p>${escapeHtml(p).replace(/\n/g, '<br>')}</p>`).join('');
+}
+
+/** Only http(s) links are written into GLPI; anything else (javascript:, data:) stays text. */
+export function safeHref(url: string | null | undefined): string | undefined {
+  if (typeof url !== 'string') return undefined;
+  try {
+    const parsed = new URL(url);
+    return parsed.protocol === 'http:' || parsed.protocol === 'https:' ? parsed.toString() : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** File name of an attachment as people see it (the last path segment of its URL). */
+export function attachmentName(attachment: ChatwootAttachment): string {
+  const href = safeHref(attachment.data_url);
+  if (href !== undefined) {
+    const last = decodeURIComponent(new URL(href).pathname.split('/').pop() ?? '');
+    if (last !== '' && !/^redirect$/i.test(last)) return last;
+  }
+  const ext = attachment.extension ? `.${attachment.extension}` : '';
+  return `attachment-${attachment.id}${ext}`;
+}
+
+function humanSize(bytes: number | null | undefined): string | undefined {
+  if (typeof bytes !== 'number' || !Number.isFinite(bytes) || bytes < 0) return undefined;
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${Math.round(bytes / 1024)} KB`;
+  return `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
+}
+
+/**
+ * One list item per attachment: a link to Chatwoot's copy, and the GLPI document id when the file
+ * was uploaded. Every attachment gets a line, so none disappears silently even when the upload
+ * is impossible (no fetcher configured, Chatwoot unreachable, GLPI refusing the file type).
+ */
+export function attachmentsHtml(attachments: readonly ChatwootAttachment[], documentIds: ReadonlyMap<number, number>): string {
+  if (attachments.length === 0) return '';
+  const items = attachments.map((a) => {
+    if (a.file_type === 'location') {
+      const where = [a.fallback_title, a.coordinates_lat != null && a.coordinates_long != null ? `${a.coordinates_lat}, ${a.coordinates_long}` : undefined]
+        .filter((s): s is string => typeof s === 'string' && s !== '')
+        .join(' ');
+      return `<li>Location: ${escapeHtml(where || 'shared location')}</li>`;
+    }
+    const name = escapeHtml(a.fallback_title ?? attachmentName(a));
+    const href = safeHref(a.data_url);
+    const link = href === undefined ? name : `<a href="${escapeHtml(href)}">${name}</a>`;
+    const doc = documentIds.get(a.id);
+    const details = [a.content_type ?? a.file_type, humanSize(a.file_size), doc === undefined ? undefined : `GLPI document ${doc}`].filter(
+      (s): s is string => typeof s === 'string' && s !== '',
+    );
+    return `<li>${link}${details.length > 0 ? ` (${escapeHtml(details.join(', '))})` : ''}</li>`;
+  });
+  return `<p>Attachments:</p><ul>${items.join('')}</ul>`;
+}
+
+/** Attribute that ties a followup to its Chatwoot message; recovery looks for it (see followups.ts). */
+export const MESSAGE_MARKER_ATTR = 'data-chatwoot-message-id';
+
+export function messageMarker(messageId: number): string {
+  return `${MESSAGE_MARKER_ATTR}="${messageId}"`;
+}
+
+/** GLPI 10 hands stored text back entity-encoded unless told otherwise; undo the common forms. */
+export function decodeEntities(html: string): string {
+  return html
+    .replace(/&#(\d+);/g, (_, n: string) => String.fromCodePoint(Number(n)))
+    .replace(/&#x([0-9a-f]+);/gi, (_, n: string) => String.fromCodePoint(parseInt(n, 16)))
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;|&apos;/g, "'")
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&amp;/g, '&');
+}
+
+export function hasMessageMarker(content: unknown, messageId: number): boolean {
+  if (typeof content !== 'string') return false;
+  const decoded = decodeEntities(decodeEntities(content));
+  return decoded.includes(messageMarker(messageId));
+}
+
+/**
+ * Token that names the Chatwoot conversation inside the ticket's content. Plain text (letters,
+ * digits, colons) so GLPI stores it unchanged and its search can find it when a ticket creation
+ * must be recovered.
+ */
+export function conversationRef(hookId: string, conversationId: number): string {
+  return `chatwoot:${hookId}:conversation:${conversationId}`;
+}
+
+export function hasConversationRef(content: unknown, hookId: string, conversationId: number): boolean {
+  if (typeof content !== 'string') return false;
+  const ref = conversationRef(hookId, conversationId);
+  const decoded = decodeEntities(decodeEntities(content));
+  let at = decoded.indexOf(ref);
+  while (at !== -1) {
+    // `...:58` must not match `...:580`.
+    if (!/\d/.test(decoded.charAt(at + ref.length))) return true;
+    at = decoded.indexOf(ref, at + 1);
+  }
+  return false;
+}
+
+export interface ContentMessage {
+  id: number;
+  authorName: string | undefined;
+  text: string | null;
+  attachments: readonly ChatwootAttachment[];
+}
+
+/** Ticket title: the first words the customer wrote, on one line; else a neutral title. */
+export function ticketTitle(messages: readonly ContentMessage[], conversationId: number, maxChars = 100): string {
+  const first = messages.map((m) => (m.text ?? '').replace(/\s+/g, ' ').trim()).find((t) => t !== '');
+  if (first === undefined) return `Chatwoot conversation #${conversationId}`;
+  if (first.length <= maxChars) return first;
+  const cut = first.slice(0, maxChars - 1);
+  const space = cut.lastIndexOf(' ');
+  return `${(space > maxChars / 2 ? cut.slice(0, space) : cut).trimEnd()}…`;
+}
+
+export interface TicketContentInput {
+  hookId: string;
+  conversationId: number;
+  messages: readonly ContentMessage[];
+  documentIds: ReadonlyMap<number, number>;
+  /** Link to the conversation in Chatwoot's UI, when the hook knows Chatwoot's address. */
+  conversationUrl: string | undefined;
+  inboxName: string | undefined;
+}
+
+export function ticketContent(input: TicketContentInput): string {
+  const body = input.messages
+    .map((m) => {
+      const author = m.authorName ? `<p><strong>${escapeHtml(m.authorName)}</strong>:</p>` : '';
+      const text = m.text && m.text.trim() !== '' ? textToHtml(m.text) : '';
+      return `<div ${messageMarker(m.id)}>${author}${text}${attachmentsHtml(m.attachments, input.documentIds)}</div>`;
+    })
+    .join('');
+  const label = `Chatwoot conversation #${input.conversationId}`;
+  const link = input.conversationUrl ? `<a href="${escapeHtml(input.conversationUrl)}">${escapeHtml(label)}</a>` : escapeHtml(label);
+  const inbox = input.inboxName ? `, inbox ${escapeHtml(input.inboxName)}` : '';
+  const reference = `<p>${link}${inbox} (${escapeHtml(conversationRef(input.hookId, input.conversationId))})</p>`;
+  return `${body || '<p>(conversation without text yet)</p>'}${reference}`;
+}
+
+export interface FollowupContentInput {
+  messageId: number;
+  text: string | null;
+  /** Set when GLPI's author field cannot show who wrote it (contact mode, bots, unknown agents). */
+  authorName: string | undefined;
+  attachments: readonly ChatwootAttachment[];
+  documentIds: ReadonlyMap<number, number>;
+  contentType: string | null;
+}
+
+export function followupContent(input: FollowupContentInput): string {
+  const author = input.authorName ? `<p><strong>${escapeHtml(input.authorName)}</strong>:</p>` : '';
+  const hasText = input.text !== null && input.text.trim() !== '';
+  const text = hasText ? textToHtml(input.text ?? '') : '';
+  const files = attachmentsHtml(input.attachments, input.documentIds);
+  // GLPI refuses a followup without content; a message with neither text nor files (a sticker,
+  // an unsupported type) still gets a line saying what it was, rather than vanishing.
+  const placeholder = !hasText && files === '' ? `<p>(${escapeHtml(input.contentType ?? 'empty')} message without text)</p>` : '';
+  return `<div ${messageMarker(input.messageId)}>${author}${text}${files}${placeholder}</div>`;
+}

@@ -1,0 +1,265 @@
+import type { Redis } from 'ioredis';
+import type { RedisKeys } from '../queue/job.js';
+
+/**
+ * The sync engine's memory, in Redis, per hook (all under `redisKeys(prefix).mapping(hookId)`):
+ *
+ *   <root>:contact:<contactId>     hash  kind, id, email, phone, name   (Chatwoot contact -> GLPI User/Contact)
+ *   <root>:conv:<conversationId>   hash  ticketId | ticketIntent, status, statusAt
+ *   <root>:msgs:<conversationId>   hash  <messageId> -> followup id | "c" (used as ticket content) | "?<json>" (intent)
+ *   <root>:agent:<email>           string GLPI user id of an agent, "0" = none (expires)
+ *   <root>:tz                      string GLPI's UTC offset in minutes (expires)
+ *
+ * Every job runs under the hook's mutex, so these reads and writes never race with another job
+ * of the same hook; what they must survive is a process dying between a GLPI write and the
+ * record of it. That is what the intents are for: written before the GLPI write, replaced by
+ * the id after it. An intent found later means "the write may or may not have happened":
+ * the caller then looks in GLPI (only then, so the steady state costs no GLPI read).
+ */
+
+export type CustomerKind = 'user' | 'contact';
+
+export interface CustomerRecord {
+  kind: CustomerKind;
+  id: number;
+  /** What the GLPI record was last given, to tell a real change from noise. */
+  email: string | undefined;
+  phone: string | undefined;
+  name: string | undefined;
+}
+
+export type ConversationStatusClass = 'open' | 'pending' | 'solved';
+
+export interface TicketIntent {
+  at: number;
+  /** Message ids the ticket content was built from; recorded as "c" if the ticket is found. */
+  contentIds: number[];
+}
+
+export interface ConversationRecord {
+  ticketId: number | undefined;
+  ticketIntent: TicketIntent | undefined;
+  /** Last status class applied to GLPI (absent: the ticket is as created, i.e. open). */
+  status: ConversationStatusClass | undefined;
+  /** Conversation `updated_at` (s) of the snapshot that status came from; older snapshots are stale. */
+  statusAt: number | undefined;
+}
+
+export type MessageSlot =
+  | { state: 'none' }
+  | { state: 'content' }
+  | { state: 'followup'; followupId: number }
+  | { state: 'intent'; at: number; documentIds: Record<string, number> };
+
+/** Everything a message_created job needs, read in one round trip. */
+export interface MessageContext {
+  conversation: ConversationRecord;
+  slot: MessageSlot;
+  customer: CustomerRecord | undefined;
+  /** undefined = not cached; 0 = cached "no GLPI user for this agent". */
+  agentUserId: number | undefined;
+  tzOffsetMin: number | undefined;
+}
+
+const AGENT_TTL_S = 6 * 60 * 60;
+const AGENT_MISS_TTL_S = 15 * 60;
+/** Short enough to follow a daylight-saving change within the hour. */
+const TZ_TTL_S = 60 * 60;
+
+export class MappingStore {
+  private readonly root: string;
+
+  constructor(
+    private readonly redis: Redis,
+    keys: RedisKeys,
+    readonly hookId: string,
+  ) {
+    this.root = keys.mapping(hookId);
+  }
+
+  private contactKey(contactId: number): string {
+    return `${this.root}:contact:${contactId}`;
+  }
+  private convKey(conversationId: number): string {
+    return `${this.root}:conv:${conversationId}`;
+  }
+  private msgsKey(conversationId: number): string {
+    return `${this.root}:msgs:${conversationId}`;
+  }
+  private agentKey(email: string): string {
+    return `${this.root}:agent:${email.trim().toLowerCase()}`;
+  }
+  private tzKey(): string {
+    return `${this.root}:tz`;
+  }
+
+  /** Conversation, message slot, customer, agent and time zone in one pipeline. */
+  async readMessageContext(
+    conversationId: number,
+    messageId: number,
+    contactId: number | undefined,
+    agentEmail: string | undefined,
+  ): Promise<MessageContext> {
+    const pipeline = this.redis.pipeline();
+    pipeline.hgetall(this.convKey(conversationId));
+    pipeline.hget(this.msgsKey(conversationId), String(messageId));
+    if (contactId !== undefined) pipeline.hgetall(this.contactKey(contactId));
+    if (agentEmail !== undefined) pipeline.get(this.agentKey(agentEmail));
+    pipeline.get(this.tzKey());
+    const results = await execPipeline(pipeline);
+    let i = 0;
+    const conversation = parseConversation(results[i++] as Record<string, string>);
+    const slot = parseSlot(results[i++] as string | null);
+    const customer = contactId === undefined ? undefined : parseCustomer(results[i++] as Record<string, string>);
+    const agentRaw = agentEmail === undefined ? null : (results[i++] as string | null);
+    const tzRaw = results[i++] as string | null;
+    return {
+      conversation,
+      slot,
+      customer,
+      agentUserId: agentRaw === null ? undefined : Number(agentRaw),
+      tzOffsetMin: tzRaw === null ? undefined : Number(tzRaw),
+    };
+  }
+
+  /** Conversation, customer and time zone in one pipeline (conversation events). */
+  async readConversationContext(
+    conversationId: number,
+    contactId: number | undefined,
+  ): Promise<{ conversation: ConversationRecord; customer: CustomerRecord | undefined; tzOffsetMin: number | undefined }> {
+    const ctx = await this.readMessageContext(conversationId, 0, contactId, undefined);
+    return { conversation: ctx.conversation, customer: ctx.customer, tzOffsetMin: ctx.tzOffsetMin };
+  }
+
+  async getConversation(conversationId: number): Promise<ConversationRecord> {
+    return parseConversation(await this.redis.hgetall(this.convKey(conversationId)));
+  }
+
+  async getSlot(conversationId: number, messageId: number): Promise<MessageSlot> {
+    return parseSlot(await this.redis.hget(this.msgsKey(conversationId), String(messageId)));
+  }
+
+  async setTicketIntent(conversationId: number, intent: TicketIntent): Promise<void> {
+    await this.redis.hset(this.convKey(conversationId), 'ticketIntent', JSON.stringify(intent));
+  }
+
+  /** Records a ticket and the messages its content came from, atomically (MULTI). */
+  async setTicket(conversationId: number, ticketId: number, contentIds: readonly number[]): Promise<void> {
+    const multi = this.redis.multi();
+    multi.hset(this.convKey(conversationId), 'ticketId', String(ticketId));
+    multi.hdel(this.convKey(conversationId), 'ticketIntent');
+    if (contentIds.length > 0) {
+      multi.hset(this.msgsKey(conversationId), Object.fromEntries(contentIds.map((id) => [String(id), 'c'])));
+    }
+    await execPipeline(multi);
+  }
+
+  /**
+   * The ticket is gone from GLPI (404): forget it and everything recorded against it, so the
+   * conversation gets a new ticket and its messages are posted there.
+   */
+  async forgetTicket(conversationId: number): Promise<void> {
+    await this.redis.del(this.convKey(conversationId), this.msgsKey(conversationId));
+  }
+
+  async setStatus(conversationId: number, status: ConversationStatusClass, statusAt: number): Promise<void> {
+    await this.redis.hset(this.convKey(conversationId), { status, statusAt: String(statusAt) });
+  }
+
+  async setFollowupIntent(conversationId: number, messageId: number, at: number, documentIds: Record<string, number>): Promise<void> {
+    await this.redis.hset(this.msgsKey(conversationId), String(messageId), `?${JSON.stringify({ at, documentIds })}`);
+  }
+
+  async setFollowup(conversationId: number, messageId: number, followupId: number): Promise<void> {
+    await this.redis.hset(this.msgsKey(conversationId), String(messageId), String(followupId));
+  }
+
+  async getCustomer(contactId: number): Promise<CustomerRecord | undefined> {
+    return parseCustomer(await this.redis.hgetall(this.contactKey(contactId)));
+  }
+
+  async setCustomer(contactId: number, record: CustomerRecord): Promise<void> {
+    const key = this.contactKey(contactId);
+    const multi = this.redis.multi();
+    // Replace, not merge: a field that became empty must not survive from the previous record.
+    multi.del(key);
+    multi.hset(key, {
+      kind: record.kind,
+      id: String(record.id),
+      ...(record.email !== undefined ? { email: record.email } : {}),
+      ...(record.phone !== undefined ? { phone: record.phone } : {}),
+      ...(record.name !== undefined ? { name: record.name } : {}),
+    });
+    await execPipeline(multi);
+  }
+
+  async forgetCustomer(contactId: number): Promise<void> {
+    await this.redis.del(this.contactKey(contactId));
+  }
+
+  async setAgentUser(email: string, userId: number | undefined): Promise<void> {
+    await this.redis.set(this.agentKey(email), String(userId ?? 0), 'EX', userId === undefined ? AGENT_MISS_TTL_S : AGENT_TTL_S);
+  }
+
+  async forgetAgentUser(email: string): Promise<void> {
+    await this.redis.del(this.agentKey(email));
+  }
+
+  async setTzOffset(offsetMin: number): Promise<void> {
+    await this.redis.set(this.tzKey(), String(offsetMin), 'EX', TZ_TTL_S);
+  }
+}
+
+async function execPipeline(pipeline: ReturnType<Redis['pipeline']>): Promise<unknown[]> {
+  const results = (await pipeline.exec()) ?? [];
+  return results.map(([err, value]) => {
+    if (err) throw err;
+    return value;
+  });
+}
+
+function num(value: string | undefined): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  const n = Number(value);
+  return Number.isFinite(n) ? n : undefined;
+}
+
+function parseConversation(hash: Record<string, string>): ConversationRecord {
+  let ticketIntent: TicketIntent | undefined;
+  if (hash.ticketIntent !== undefined) {
+    try {
+      const parsed = JSON.parse(hash.ticketIntent) as Partial<TicketIntent>;
+      ticketIntent = { at: Number(parsed.at ?? 0), contentIds: Array.isArray(parsed.contentIds) ? parsed.contentIds.map(Number) : [] };
+    } catch {
+      ticketIntent = { at: 0, contentIds: [] };
+    }
+  }
+  const status = hash.status;
+  return {
+    ticketId: num(hash.ticketId),
+    ticketIntent,
+    status: status === 'open' || status === 'pending' || status === 'solved' ? status : undefined,
+    statusAt: num(hash.statusAt),
+  };
+}
+
+function parseSlot(raw: string | null): MessageSlot {
+  if (raw === null) return { state: 'none' };
+  if (raw === 'c') return { state: 'content' };
+  if (raw.startsWith('?')) {
+    try {
+      const parsed = JSON.parse(raw.slice(1)) as { at?: number; documentIds?: Record<string, number> };
+      return { state: 'intent', at: Number(parsed.at ?? 0), documentIds: parsed.documentIds ?? {} };
+    } catch {
+      return { state: 'intent', at: 0, documentIds: {} };
+    }
+  }
+  const id = num(raw);
+  return id === undefined ? { state: 'none' } : { state: 'followup', followupId: id };
+}
+
+function parseCustomer(hash: Record<string, string>): CustomerRecord | undefined {
+  const id = num(hash.id);
+  if (id === undefined || (hash.kind !== 'user' && hash.kind !== 'contact')) return undefined;
+  return { kind: hash.kind, id, email: hash.email, phone: hash.phone, name: hash.name };
+}

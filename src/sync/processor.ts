@@ -1,0 +1,330 @@
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import {
+  parseChatwootEvent,
+  type ChatwootContact,
+  type ChatwootEvent,
+  type ConversationEvent,
+  type MessageEvent,
+} from '../chatwoot/events.js';
+import type { HookConfig } from '../config/schema.js';
+import { BridgeError, ConfigError, LockBusyError, errorAdvice, errorCode } from '../errors.js';
+import { isGlpiError, isGlpiNotFound } from '../glpi/errors.js';
+import type { GlpiClient } from '../glpi/types.js';
+import type { Metrics } from '../metrics/metrics.js';
+import type { RedisKeys, SyncJobData } from '../queue/job.js';
+import type { SyncContext, SyncHooks } from './context.js';
+import { resolveCustomer, syncContactEvent } from './customers.js';
+import { authorFor, postFollowup } from './followups.js';
+import { discoverGlpiOffsetMin } from './glpi-time.js';
+import { HookLock, type HookLockOptions } from './hook-lock.js';
+import { MappingStore, type ConversationRecord } from './mapping-store.js';
+import { syncStatus } from './status.js';
+import { ensureTicket, fromMessage, type TicketResult } from './tickets.js';
+
+export interface SyncProcessorDeps extends SyncHooks {
+  /** Command connection: mappings, hook state, the hook lock. */
+  redis: Redis;
+  keys: RedisKeys;
+  hooks: ReadonlyMap<string, HookConfig>;
+  glpiFor: (hookId: string) => GlpiClient;
+  logger: Logger;
+  /** ms since epoch (tests pin it). */
+  clock?: () => number;
+  metrics?: Pick<Metrics, 'lockWait'>;
+  lock?: HookLockOptions;
+  /**
+   * GLPI's offset from UTC in minutes, when known from configuration. Default: learnt from GLPI's
+   * session (`glpi_currenttime`) and cached in Redis for an hour.
+   */
+  glpiUtcOffsetMin?: (hookId: string) => number | undefined;
+}
+
+export interface ProcessOptions {
+  /** Aborted when the worker shuts down: the job stops before its next GLPI write. */
+  signal?: AbortSignal;
+  jobId?: string;
+}
+
+export interface SyncOutcome {
+  /** What the job did, e.g. "followup-posted", "ticket-created", "skipped". */
+  action: string;
+  /** Why nothing was done, for skips. */
+  reason?: string;
+  ticketId?: number;
+  followupId?: number;
+  /** GLPI client calls this job made (a search that pages counts once). */
+  glpiCalls: number;
+}
+
+export interface SyncProcessor {
+  process(data: SyncJobData, options?: ProcessOptions): Promise<SyncOutcome>;
+}
+
+/** The payload does not fit the event schema: replaying it cannot help until the code changes. */
+export class InvalidEventError extends BridgeError {
+  constructor(message: string) {
+    super('EVENT_INVALID', message, {
+      transient: false,
+      advice: 'the stored webhook does not fit the schema of its event; report it with the payload (a Chatwoot change the bridge does not know yet)',
+    });
+    this.name = 'InvalidEventError';
+  }
+}
+
+const IDENTITY_ATTRIBUTES = ['name', 'email', 'phone_number'];
+
+/**
+ * Routes a job to the sync services, under the hook's mutex. Errors are thrown as they are
+ * (BridgeError / GlpiError); the worker decides retry or failure with isTransient().
+ */
+export function createSyncProcessor(deps: SyncProcessorDeps): SyncProcessor {
+  const clock = deps.clock ?? Date.now;
+  const lock = new HookLock(deps.redis, deps.keys, deps.lock, (err) =>
+    deps.logger.debug({ err: { message: (err as Error).message } }, 'hook lock release failed (it expires on its own)'),
+  );
+  const hooks: SyncHooks = {
+    onTicketCreated: deps.onTicketCreated,
+    isOwnEcho: deps.isOwnEcho,
+    fetchAttachment: deps.fetchAttachment,
+    fault: deps.fault,
+  };
+
+  async function process(data: SyncJobData, options: ProcessOptions = {}): Promise<SyncOutcome> {
+    const hook = deps.hooks.get(data.hookId);
+    if (hook === undefined) {
+      throw new ConfigError(
+        `hook "${data.hookId}" is not configured in this worker`,
+        'add the hook back to HOOKS_FILE (or the environment) and replay the failed events',
+      );
+    }
+    if (!hook.enabled) return { action: 'skipped', reason: 'hook disabled', glpiCalls: 0 };
+    const parsed = parseChatwootEvent(data.payload);
+    if (!parsed.ok) throw new InvalidEventError(`${data.event}: ${parsed.error}`);
+    const event = parsed.event;
+    if (hooks.isOwnEcho?.(event, hook)) return { action: 'skipped', reason: 'own echo', glpiCalls: 0 };
+    const skip = cheapSkip(event);
+    if (skip !== undefined) return { action: 'skipped', reason: skip, glpiCalls: 0 };
+
+    const logger = deps.logger.child({
+      hookId: hook.id,
+      event: event.event,
+      deliveryId: data.deliveryId,
+      jobId: options.jobId,
+      conversationId: data.conversationId,
+    });
+    const counter = { count: 0 };
+    const glpi = countingClient(deps.glpiFor(hook.id), counter);
+    const store = new MappingStore(deps.redis, deps.keys, hook.id);
+    try {
+      const outcome = await lock.run(hook.id, async (run) => {
+        deps.metrics?.lockWait.observe({ hook: hook.id }, run.waitedMs / 1000);
+        const signal = options.signal ? AbortSignal.any([run.signal, options.signal]) : run.signal;
+        let tzCached: number | undefined = deps.glpiUtcOffsetMin?.(hook.id);
+        const ctx: SyncContext = {
+          hook,
+          glpi,
+          store,
+          logger,
+          now: clock,
+          signal,
+          glpiCalls: counter,
+          hooks,
+          tzOffsetMin: async () => {
+            if (tzCached === undefined) {
+              const discovered = await discoverGlpiOffsetMin(glpi, clock());
+              if (discovered === undefined) logger.warn('GLPI did not tell its local time; followup dates are written in UTC');
+              tzCached = discovered ?? 0;
+              await store.setTzOffset(tzCached);
+            }
+            return tzCached;
+          },
+        };
+        return route(ctx, event, (tz) => {
+          if (tzCached === undefined && tz !== undefined) tzCached = tz;
+        });
+      });
+      if (counter.count > 0) {
+        await deps.redis.hset(deps.keys.hookState(hook.id), 'lastGlpiSuccessAt', new Date(clock()).toISOString());
+      }
+      return { ...outcome, glpiCalls: counter.count };
+    } catch (err) {
+      if (!(err instanceof LockBusyError)) {
+        await recordHookError(deps, hook.id, err, clock).catch(() => undefined);
+      }
+      throw err;
+    }
+  }
+
+  return { process };
+}
+
+type Routed = Omit<SyncOutcome, 'glpiCalls'>;
+
+/** Decisions that need neither the lock nor any stored state. */
+function cheapSkip(event: ChatwootEvent): string | undefined {
+  switch (event.event) {
+    case 'contact_updated':
+      // Fires on every incoming message (last_activity_at) and on attribute writes.
+      return IDENTITY_ATTRIBUTES.some((a) => a in event.changed_attributes) ? undefined : 'no identity change';
+    case 'message_created':
+      return event.message_type === 'activity' ? 'activity message' : undefined;
+    default:
+      return undefined;
+  }
+}
+
+async function route(ctx: SyncContext, event: ChatwootEvent, learnTz: (tz: number | undefined) => void): Promise<Routed> {
+  switch (event.event) {
+    case 'contact_created':
+    case 'contact_updated': {
+      const outcome = await syncContactEvent(ctx, event);
+      return { action: `contact-${outcome}` };
+    }
+    case 'conversation_created':
+    case 'conversation_updated':
+    case 'conversation_status_changed':
+      return syncConversation(ctx, event, learnTz);
+    case 'message_created':
+      return syncMessage(ctx, event, learnTz);
+  }
+}
+
+function customerOf(event: ConversationEvent | MessageEvent): ChatwootContact | undefined {
+  if (event.event === 'message_created') {
+    const sender = event.conversation.meta?.sender;
+    if (sender) return sender;
+    if (event.message_type !== 'incoming' || !event.sender || event.sender.id === undefined) return undefined;
+    return {
+      id: event.sender.id,
+      name: event.sender.name ?? null,
+      email: event.sender.email ?? null,
+      phone_number: typeof event.sender.phone_number === 'string' ? event.sender.phone_number : null,
+      identifier: null,
+      custom_attributes: {},
+      additional_attributes: {},
+    };
+  }
+  return event.meta?.sender ?? undefined;
+}
+
+async function syncConversation(ctx: SyncContext, event: ConversationEvent, learnTz: (tz: number | undefined) => void): Promise<Routed> {
+  const contact = customerOf(event);
+  const read = await ctx.store.readConversationContext(event.id, contact?.id);
+  learnTz(read.tzOffsetMin);
+  let record = read.conversation;
+  const request = {
+    conversation: event,
+    trigger: undefined,
+    inboxName: undefined,
+    accountId: undefined,
+    storedCustomer: read.customer,
+  };
+  let ticket = await ensureTicket(ctx, { ...request, record });
+  if (ticket.created || ticket.contentIds.length > 0) record = await ctx.store.getConversation(event.id);
+  let status;
+  try {
+    status = await syncStatus(ctx, event, ticket.ticketId, record);
+  } catch (err) {
+    if (!isGlpiNotFound(err)) throw err;
+    // The ticket was deleted in GLPI: forget it, give the conversation a new one, apply again.
+    ctx.logger.warn({ ticketId: ticket.ticketId }, 'ticket is gone from GLPI; creating a new one');
+    await ctx.store.forgetTicket(event.id);
+    ticket = await ensureTicket(ctx, { ...request, record: emptyRecord() });
+    status = await syncStatus(ctx, event, ticket.ticketId, await ctx.store.getConversation(event.id));
+  }
+  return { action: ticket.created ? 'ticket-created' : `status-${status}`, ticketId: ticket.ticketId };
+}
+
+async function syncMessage(ctx: SyncContext, event: MessageEvent, learnTz: (tz: number | undefined) => void): Promise<Routed> {
+  const conversationId = event.conversation.id;
+  const contact = customerOf(event);
+  const agentEmail =
+    event.message_type !== 'incoming' && event.sender?.type === 'user' && event.sender.email ? event.sender.email : undefined;
+  const read = await ctx.store.readMessageContext(conversationId, event.id, contact?.id, agentEmail);
+  learnTz(read.tzOffsetMin);
+  if (read.slot.state === 'followup') return { action: 'skipped', reason: 'already posted', followupId: read.slot.followupId };
+  if (read.slot.state === 'content') return { action: 'skipped', reason: 'used as ticket content' };
+
+  const request = {
+    conversation: event.conversation,
+    trigger: fromMessage(event),
+    inboxName: event.inbox?.name ?? undefined,
+    accountId: event.account?.id,
+    storedCustomer: read.customer,
+  };
+  let ticket: TicketResult = await ensureTicket(ctx, { ...request, record: read.conversation });
+  if (ticket.contentIds.includes(event.id)) return { action: ticket.created ? 'ticket-created' : 'skipped', ticketId: ticket.ticketId };
+
+  // The customer record was read with the context; only a first contact costs GLPI calls here.
+  const customer =
+    event.message_type === 'incoming' && contact !== undefined ? await resolveCustomer(ctx, contact, read.customer) : read.customer;
+  const author = await authorFor(ctx, event, customer, read.agentUserId);
+  try {
+    const outcome = await postFollowup(ctx, { message: event, ticketId: ticket.ticketId, slot: read.slot, author });
+    return {
+      action: outcome.action === 'posted' || outcome.action === 'recovered' ? `followup-${outcome.action}` : 'skipped',
+      ticketId: ticket.ticketId,
+      ...('followupId' in outcome ? { followupId: outcome.followupId } : {}),
+    };
+  } catch (err) {
+    // GLPI answers a followup on a deleted ticket with ERROR_GLPI_ADD ("permission"), not 404:
+    // only then is the ticket looked up, and a missing ticket replaced.
+    if (!isGlpiError(err) || err.transient || !(await ticketIsGone(ctx, ticket.ticketId))) throw err;
+    ctx.logger.warn({ ticketId: ticket.ticketId }, 'ticket is gone from GLPI; creating a new one');
+    await ctx.store.forgetTicket(conversationId);
+    ticket = await ensureTicket(ctx, { ...request, record: emptyRecord() });
+    if (ticket.contentIds.includes(event.id)) return { action: 'ticket-created', ticketId: ticket.ticketId };
+    const outcome = await postFollowup(ctx, { message: event, ticketId: ticket.ticketId, slot: { state: 'none' }, author });
+    return { action: 'followup-posted', ticketId: ticket.ticketId, ...('followupId' in outcome ? { followupId: outcome.followupId } : {}) };
+  }
+}
+
+async function ticketIsGone(ctx: SyncContext, ticketId: number): Promise<boolean> {
+  try {
+    await ctx.glpi.getItem('Ticket', ticketId);
+    return false;
+  } catch (err) {
+    if (isGlpiNotFound(err)) return true;
+    throw err;
+  }
+}
+
+function emptyRecord(): ConversationRecord {
+  return { ticketId: undefined, ticketIntent: undefined, status: undefined, statusAt: undefined };
+}
+
+async function recordHookError(deps: SyncProcessorDeps, hookId: string, err: unknown, clock: () => number): Promise<void> {
+  const code = errorCode(err) ?? 'UNKNOWN';
+  await deps.redis.hset(deps.keys.hookState(hookId), {
+    lastErrorAt: new Date(clock()).toISOString(),
+    lastErrorCode: code,
+    lastErrorAdvice: errorAdvice(err) ?? '',
+  });
+}
+
+/** The hook's client, counting calls for the hook state and the job's outcome. */
+function countingClient(client: GlpiClient, counter: { count: number }): GlpiClient {
+  const counted = new Set<string | symbol>([
+    'getItem',
+    'getSubItems',
+    'addItem',
+    'addItems',
+    'addSubItem',
+    'updateItem',
+    'search',
+    'uploadDocument',
+    'getFullSession',
+  ]);
+  return new Proxy(client, {
+    get(target, property, receiver) {
+      const value: unknown = Reflect.get(target, property, receiver);
+      if (typeof value !== 'function') return value;
+      if (!counted.has(property)) return value.bind(target);
+      return (...args: unknown[]) => {
+        counter.count += 1;
+        return (value as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
+}

@@ -1,0 +1,243 @@
+import type { ChatwootAttachment, ChatwootConversation, ChatwootMessage, ChatwootPushMessage } from '../chatwoot/events.js';
+import { isGlpiError, isGlpiNotFound } from '../glpi/errors.js';
+import type { GlpiInput } from '../glpi/types.js';
+import { throwIfAborted, type SyncContext } from './context.js';
+import { resolveCustomer } from './customers.js';
+import { toGlpiDate } from './glpi-time.js';
+import { conversationRef, hasConversationRef, ticketContent, ticketTitle, type ContentMessage } from './html.js';
+import type { ConversationRecord, CustomerRecord } from './mapping-store.js';
+
+/** Search option of the ticket's description (content) in GLPI 10 and 11. */
+const TICKET_CONTENT_OPTION = 21;
+/** How many of the first chat messages make up the ticket's description. */
+const MAX_CONTENT_MESSAGES = 3;
+
+/** A chat message as the sync sees it, whichever of Chatwoot's two encodings it came in. */
+export interface ChatMessage {
+  id: number;
+  messageType: 'incoming' | 'outgoing' | 'activity' | 'template';
+  private: boolean;
+  createdAt: string;
+  text: string | null;
+  contentType: string | null;
+  senderName: string | undefined;
+  attachments: readonly ChatwootAttachment[];
+}
+
+export function fromPushMessage(m: ChatwootPushMessage): ChatMessage {
+  return {
+    id: m.id,
+    messageType: m.message_type,
+    private: m.private,
+    createdAt: m.created_at,
+    text: m.content,
+    contentType: m.content_type,
+    senderName: m.sender?.name ?? undefined,
+    attachments: m.attachments,
+  };
+}
+
+export function fromMessage(m: ChatwootMessage): ChatMessage {
+  return {
+    id: m.id,
+    messageType: m.message_type,
+    private: m.private,
+    createdAt: m.created_at,
+    text: m.content,
+    contentType: m.content_type,
+    senderName: m.sender?.name ?? undefined,
+    attachments: m.attachments,
+  };
+}
+
+/** Messages the customer and agents see (not activity, not private notes). */
+export function isChatMessage(m: ChatMessage): boolean {
+  return !m.private && (m.messageType === 'incoming' || m.messageType === 'outgoing' || m.messageType === 'template');
+}
+
+export interface TicketRequest {
+  conversation: ChatwootConversation;
+  /** The message_created that needs the ticket, when that is what arrived first. */
+  trigger: ChatMessage | undefined;
+  inboxName: string | undefined;
+  accountId: number | undefined;
+  record: ConversationRecord;
+  storedCustomer: CustomerRecord | undefined;
+}
+
+export interface TicketResult {
+  ticketId: number;
+  created: boolean;
+  /** Messages the ticket's description was built from (never posted again as followups). */
+  contentIds: number[];
+}
+
+/**
+ * The conversation's ticket: the recorded one, or a new one. Runs under the hook lock, so the
+ * lookup-then-create cannot race with another job; an intent written before the creation lets
+ * a rerun after a crash find the ticket instead of creating a second one.
+ */
+export async function ensureTicket(ctx: SyncContext, req: TicketRequest): Promise<TicketResult> {
+  const conversationId = req.conversation.id;
+  if (req.record.ticketId !== undefined) return { ticketId: req.record.ticketId, created: false, contentIds: [] };
+
+  if (req.record.ticketIntent !== undefined) {
+    const found = await findTicketByRef(ctx, conversationId);
+    if (found !== undefined) {
+      ctx.logger.warn({ conversationId, ticketId: found }, 'recovered a ticket created by an interrupted job');
+      await ctx.store.setTicket(conversationId, found, req.record.ticketIntent.contentIds);
+      return { ticketId: found, created: false, contentIds: req.record.ticketIntent.contentIds };
+    }
+  }
+
+  const messages = contentMessages(req.conversation, req.trigger);
+  const customer = await requesterFor(ctx, req);
+  const tz = await ctx.tzOffsetMin();
+  const contentIds = messages.map((m) => m.id);
+  const created = req.conversation.created_at ?? (req.trigger ? Date.parse(req.trigger.createdAt) / 1000 : ctx.now() / 1000);
+  const content: ContentMessage[] = messages.map((m) => ({ id: m.id, authorName: m.senderName, text: m.text, attachments: m.attachments }));
+  const input: GlpiInput = {
+    name: ticketTitle(content, conversationId),
+    content: ticketContent({
+      hookId: ctx.hook.id,
+      conversationId,
+      messages: content,
+      documentIds: new Map(),
+      conversationUrl: conversationUrl(ctx, req.accountId, conversationId),
+      inboxName: req.inboxName,
+    }),
+    type: ctx.hook.glpi.ticketType,
+    entities_id: ctx.hook.glpi.entityId,
+    ...(ctx.hook.glpi.categoryId !== undefined ? { itilcategories_id: ctx.hook.glpi.categoryId } : {}),
+    date: toGlpiDate(created * 1000, tz),
+    ...requesterInput(customer, req),
+  };
+
+  await ctx.store.setTicketIntent(conversationId, { at: ctx.now(), contentIds });
+  throwIfAborted(ctx.signal);
+  const { id: ticketId } = await ctx.glpi.addItem('Ticket', input);
+  ctx.hooks.fault?.('after-ticket-write', { conversationId, glpiId: ticketId });
+  await ctx.store.setTicket(conversationId, ticketId, contentIds);
+  ctx.logger.info({ conversationId, ticketId }, 'created GLPI ticket for Chatwoot conversation');
+
+  await uploadContentAttachments(ctx, ticketId, messages);
+  if (ctx.hooks.onTicketCreated) {
+    try {
+      await ctx.hooks.onTicketCreated(ctx.hook, req.conversation, ticketId);
+    } catch (err) {
+      // The ticket exists and is recorded; a write-back failure must not make the job retry
+      // (the retry would find the ticket and never call this again anyway).
+      ctx.logger.warn({ conversationId, ticketId, err: { message: (err as Error).message } }, 'onTicketCreated failed');
+    }
+  }
+  return { ticketId, created: true, contentIds };
+}
+
+/** First chat messages known for the conversation, oldest first. */
+export function contentMessages(conversation: ChatwootConversation, trigger: ChatMessage | undefined): ChatMessage[] {
+  const byId = new Map<number, ChatMessage>();
+  for (const m of conversation.messages.map(fromPushMessage)) byId.set(m.id, m);
+  if (trigger !== undefined) byId.set(trigger.id, trigger);
+  return [...byId.values()]
+    .filter(isChatMessage)
+    .sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id - b.id)
+    .slice(0, MAX_CONTENT_MESSAGES);
+}
+
+function conversationUrl(ctx: SyncContext, accountId: number | undefined, conversationId: number): string | undefined {
+  const api = ctx.hook.chatwoot.api;
+  if (api === undefined || accountId === undefined) return undefined;
+  return `${api.baseUrl.replace(/\/+$/, '')}/app/accounts/${accountId}/conversations/${conversationId}`;
+}
+
+async function requesterFor(ctx: SyncContext, req: TicketRequest): Promise<CustomerRecord | undefined> {
+  const contact = req.conversation.meta?.sender ?? undefined;
+  if (contact === undefined) return undefined;
+  let stored = req.storedCustomer;
+  if (stored !== undefined && stored.kind === 'user') {
+    // Once per conversation: a requester id that GLPI no longer has would silently give a ticket
+    // without requester, so a stored user is checked before it is used for a new ticket.
+    try {
+      await ctx.glpi.getItem('User', stored.id);
+    } catch (err) {
+      if (!isGlpiNotFound(err)) throw err;
+      ctx.logger.warn({ contactId: contact.id, glpiUserId: stored.id }, 'stored GLPI user is gone; resolving the contact again');
+      await ctx.store.forgetCustomer(contact.id);
+      stored = undefined;
+    }
+  }
+  return resolveCustomer(ctx, contact, stored);
+}
+
+function requesterInput(customer: CustomerRecord | undefined, req: TicketRequest): GlpiInput {
+  if (customer?.kind === 'user') return { _users_id_requester: customer.id };
+  // GLPI Contacts cannot be ticket actors: the requester is then the e-mail-only requester.
+  const email = customer?.email ?? req.conversation.meta?.sender?.email?.trim().toLowerCase();
+  if (email !== undefined && email.includes('@')) {
+    return { _users_id_requester: 0, _users_id_requester_notif: { use_notification: 1, alternative_email: email } };
+  }
+  return {};
+}
+
+/** The ticket a previous, interrupted job created for this conversation, if any. */
+async function findTicketByRef(ctx: SyncContext, conversationId: number): Promise<number | undefined> {
+  const ref = conversationRef(ctx.hook.id, conversationId);
+  const result = await ctx.glpi.search('Ticket', {
+    criteria: [{ field: TICKET_CONTENT_OPTION, searchtype: 'contains', value: ref }],
+    forcedisplay: [TICKET_CONTENT_OPTION],
+    range: [0, 49],
+  });
+  const ids: number[] = [];
+  for (const row of result.rows) {
+    const id = Number(row['2']);
+    if (!Number.isSafeInteger(id) || id <= 0) continue;
+    let content = row[String(TICKET_CONTENT_OPTION)];
+    // The search may hand back a shortened or stripped description: read the ticket itself then.
+    if (!hasConversationRef(content, ctx.hook.id, conversationId)) content = (await ctx.glpi.getItem('Ticket', id)).content;
+    if (hasConversationRef(content, ctx.hook.id, conversationId)) ids.push(id);
+  }
+  return ids.length === 0 ? undefined : Math.min(...ids);
+}
+
+/**
+ * Files of the messages in the description, uploaded as documents of the ticket when a fetcher
+ * is configured. Best effort: the description already links every file.
+ */
+async function uploadContentAttachments(ctx: SyncContext, ticketId: number, messages: readonly ChatMessage[]): Promise<void> {
+  if (ctx.hooks.fetchAttachment === undefined) return;
+  for (const m of messages) {
+    for (const attachment of m.attachments) {
+      try {
+        await uploadAttachment(ctx, ticketId, attachment);
+      } catch (err) {
+        ctx.logger.warn({ ticketId, attachmentId: attachment.id, err: { message: (err as Error).message } }, 'attachment kept as a link only');
+      }
+    }
+  }
+}
+
+/** Uploads one attachment as a Document of the ticket; undefined when it stays a link. */
+export async function uploadAttachment(ctx: SyncContext, ticketId: number, attachment: ChatwootAttachment): Promise<number | undefined> {
+  if (ctx.hooks.fetchAttachment === undefined || attachment.file_type === 'location') return undefined;
+  let file;
+  try {
+    file = await ctx.hooks.fetchAttachment(ctx.hook, attachment);
+  } catch (err) {
+    ctx.logger.warn({ attachmentId: attachment.id, err: { message: (err as Error).message } }, 'could not download attachment; linking it');
+    return undefined;
+  }
+  if (file === undefined) return undefined;
+  throwIfAborted(ctx.signal);
+  try {
+    const { id } = await ctx.glpi.uploadDocument(file, { itemtype: 'Ticket', items_id: ticketId, entities_id: ctx.hook.glpi.entityId });
+    return id;
+  } catch (err) {
+    // GLPI refusing this file (type not allowed, too big) is permanent for the file, not for the
+    // message: keep the link and go on. Anything transient is retried with the job.
+    if (isGlpiError(err) && !err.transient) {
+      ctx.logger.warn({ attachmentId: attachment.id, code: err.code }, 'GLPI refused the attachment; linking it');
+      return undefined;
+    }
+    throw err;
+  }
+}
