@@ -21,9 +21,9 @@ export function freePort(): Promise<number> {
   });
 }
 
-async function pingUntil(port: number, up: boolean, attempts = 200): Promise<void> {
+async function pingUntil(port: number, up: boolean, password?: string, attempts = 200): Promise<void> {
   for (let i = 0; i < attempts; i += 1) {
-    const client = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null });
+    const client = new Redis({ port, host: '127.0.0.1', password, lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null });
     client.on('error', () => undefined);
     const answered = await client
       .connect()
@@ -47,16 +47,20 @@ export class RedisChild {
   private child: ChildProcess | undefined;
   private readonly dir = mkdtempSync(join(tmpdir(), 'cgb-redis-'));
 
-  private constructor(readonly port: number) {}
+  private constructor(
+    readonly port: number,
+    private readonly password: string | undefined,
+  ) {}
 
-  static async start(): Promise<RedisChild> {
-    const redis = new RedisChild(await freePort());
+  /** `password`: run with `requirepass` (the secrets test checks it never shows). */
+  static async start(options: { password?: string } = {}): Promise<RedisChild> {
+    const redis = new RedisChild(await freePort(), options.password);
     await redis.start();
     return redis;
   }
 
   get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
+    return `redis://${this.password !== undefined ? `:${this.password}@` : ''}127.0.0.1:${this.port}`;
   }
 
   get running(): boolean {
@@ -67,14 +71,14 @@ export class RedisChild {
     if (this.child) return;
     const child = spawn(
       'redis-server',
-      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--dir', this.dir, '--daemonize', 'no'],
+      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--dir', this.dir, '--daemonize', 'no', ...(this.password !== undefined ? ['--requirepass', this.password] : [])],
       { stdio: 'ignore' },
     );
     this.child = child;
     child.once('exit', () => {
       if (this.child === child) this.child = undefined;
     });
-    await pingUntil(this.port, true);
+    await pingUntil(this.port, true, this.password);
   }
 
   /** SIGKILL: Redis gets no chance to say goodbye to its clients. */
@@ -85,7 +89,7 @@ export class RedisChild {
     child.kill('SIGKILL');
     await exited;
     this.child = undefined;
-    await pingUntil(this.port, false);
+    await pingUntil(this.port, false, this.password);
   }
 
   async stop(): Promise<void> {
@@ -129,4 +133,83 @@ export async function mapLimit<T, R>(items: readonly T[], limit: number, task: (
   });
   await Promise.all(lanes);
   return results;
+}
+
+export interface BridgeProcess {
+  readonly child: ChildProcess;
+  /** "http://127.0.0.1:PORT" */
+  readonly url: string;
+  readonly port: number;
+  /** Every stdout and stderr line so far (pino JSON lines, plus anything printed otherwise). */
+  readonly lines: string[];
+  /** Resolves with the exit code (or the signal's name) once the process is gone. */
+  readonly exited: Promise<number | string>;
+  /** SIGTERM, then wait for exit (SIGKILL after `graceMs` if it is still there). */
+  stop(graceMs?: number): Promise<number | string>;
+  kill(): Promise<number | string>;
+}
+
+const ROOT = new URL('../../', import.meta.url);
+
+/**
+ * `src/server.ts` as a child process (through tsx, so it is always the current source), with a
+ * clean environment: only what `env` gives plus PATH/HOME. Resolves once the bridge logs that it
+ * started; rejects with the output if it exits first.
+ */
+export async function startBridgeProcess(env: Record<string, string>, startedMessage = 'chatwoot-glpi-bridge started'): Promise<BridgeProcess> {
+  const port = env.PORT !== undefined && env.PORT !== '0' ? Number(env.PORT) : await freePort();
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', HOST: '127.0.0.1', LOG_LEVEL: 'debug', ...env, PORT: String(port) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: string[] = [];
+  const collect = (stream: NodeJS.ReadableStream | null) => {
+    let rest = '';
+    stream?.setEncoding('utf8');
+    stream?.on('data', (chunk: string) => {
+      const parts = (rest + chunk).split('\n');
+      rest = parts.pop() ?? '';
+      lines.push(...parts.filter((l) => l !== ''));
+    });
+    stream?.on('end', () => {
+      if (rest !== '') lines.push(rest);
+    });
+  };
+  collect(child.stdout);
+  collect(child.stderr);
+  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')));
+  let gone = false;
+  void exited.then(() => {
+    gone = true;
+  });
+  for (let i = 0; !lines.some((l) => l.includes(startedMessage)); i += 1) {
+    if (gone || i > 600) {
+      if (!gone) child.kill('SIGKILL');
+      throw new Error(`the bridge did not start:\n${lines.slice(-30).join('\n')}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  const kill = async () => {
+    if (!gone) child.kill('SIGKILL');
+    return exited;
+  };
+  return {
+    child,
+    url: `http://127.0.0.1:${port}`,
+    port,
+    lines,
+    exited,
+    kill,
+    async stop(graceMs = 20_000) {
+      if (gone) return exited;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => void kill(), graceMs);
+      try {
+        return await exited;
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+  };
 }
