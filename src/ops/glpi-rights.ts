@@ -82,9 +82,17 @@ export function requiredRights(syncType: 'user' | 'contact'): RightRequirement[]
  * getActiveProfile hides rights): the caller then falls back to a read probe.
  */
 export function missingRights(profile: Record<string, unknown>, requirement: RightRequirement): string[] | undefined {
-  const raw = profile[requirement.profileKey];
-  const mask = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\d+$/.test(raw) ? Number(raw) : undefined;
+  const mask = rightMask(profile[requirement.profileKey]) ?? (showsRights(profile) ? 0 : undefined);
   if (mask === undefined) return undefined;
   // A requirement bit made of several alternatives (READ | READALL) is met by any one of them.
   return requirement.needs.filter(({ bit }) => (mask & bit) === 0).map(({ name }) => name);
+}
+
+function rightMask(raw: unknown): number | undefined {
+  return typeof raw === 'number' ? raw : typeof raw === 'string' && /^\d+$/.test(raw) ? Number(raw) : undefined;
+}
+
+/** A profile that lists some rights as bitmasks leaves out the ones it does not have at all. */
+function showsRights(profile: Record<string, unknown>): boolean {
+  return ['ticket', 'followup', 'user', 'contact_enterprise', 'document', 'entity'].some((key) => rightMask(profile[key]) !== undefined);
 }
