@@ -22,14 +22,26 @@ export interface GlpiSimulatorOptions {
   port?: number;
   /** Server's local time zone offset for stored dates, minutes east of UTC (GLPI stores local time). Default 0. */
   timezoneOffsetMin?: number;
+  /**
+   * Added: login -> password and user for Basic / login+password initSession. Unset (default) = GLPI's
+   * default `enable_api_login_credentials=0`: any credentials get ERROR_LOGIN_WITH_CREDENTIALS_DISABLED.
+   */
+  credentials?: Record<string, SimUserToken & { password: string }>;
 }
 
-export type SimFault =
+export type SimFault = (
   | { kind: 'status'; status: 500 | 502 | 503 | 504 | 429 }
   | { kind: 'reset' }
   | { kind: 'empty200' }
   | { kind: 'php-fatal' }
-  | { kind: 'hang' };
+  | { kind: 'hang' }
+) & {
+  /**
+   * Added: apply the fault after GLPI processed the request (the item IS created/updated, only the
+   * answer is lost or broken), the case at-least-once delivery must survive. Default: before (nothing happens).
+   */
+  afterCommit?: boolean;
+};
 
 export interface SimCall {
   method: string;
@@ -85,7 +97,7 @@ export interface GlpiSimulator {
   /** Simulate the API client IP filter refusing the caller (400 ERROR_NOT_ALLOWED_IP). */
   setIpAllowed(allowed: boolean): void;
   /** Give or take a right from a profile, e.g. setRight('self-service', 'User', 'create', true). */
-  setRight(profile: SimProfile, itemtype: string, right: 'read' | 'create' | 'update', allowed: boolean): void;
+  setRight(profile: SimProfile, itemtype: string, right: 'read' | 'create' | 'update' | 'delete', allowed: boolean): void;
 
   close(): Promise<void>;
 }

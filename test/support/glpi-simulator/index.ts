@@ -1,0 +1,7 @@
+/** GLPI 10.0 simulator for tests and `npm run glpi-sim`; the contract is api.ts. */
+export type {
+  GlpiSimulator, GlpiSimulatorOptions, SimCall, SimFault, SimProfile, SimRow, SimState, SimUserToken,
+} from './api.js';
+export { startGlpiSimulator } from './server.js';
+/** GLPI 10.0 stores text HTML-encoded (state rows hold it that way); decode to compare with what was sent. */
+export { glpiDecode, glpiEncode } from './text.js';

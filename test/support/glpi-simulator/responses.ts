@@ -1,0 +1,73 @@
+/** Wire shapes of GLPI 10.0.3 answers: JSON headers, `[CODE, message]` errors, PHP fatal pages. */
+
+export interface Reply {
+  status: number;
+  headers: Record<string, string>;
+  body: string | Buffer;
+}
+
+/** An error GLPI answers with `returnError()`: always `[code, message]`, message optionally with the doc link. */
+export class ApiError extends Error {
+  constructor(
+    readonly code: string,
+    readonly detail: unknown,
+    readonly status = 400,
+    /** returnError's $docmessage: append "; view documentation in your browser at <api>/#CODE". */
+    readonly doc = true,
+  ) {
+    super(`${code}: ${typeof detail === 'string' ? detail : JSON.stringify(detail)}`);
+  }
+}
+
+export const NO_PERMISSION = "You don't have permission to perform this action.";
+
+export function jsonHeaders(method: string): Record<string, string> {
+  const headers: Record<string, string> = {};
+  // GLPI sets this CORS header in the GET branch only (APIRest::call).
+  if (method === 'GET') headers['Access-Control-Expose-Headers'] = 'content-type, content-range, accept-range';
+  headers.Pragma = 'no-cache';
+  headers['Content-Type'] = 'application/json; charset=UTF-8';
+  headers['Cache-Control'] = 'no-store, no-cache, must-revalidate';
+  headers.Expires = 'Mon, 26 Jul 1997 05:00:00 GMT';
+  return headers;
+}
+
+/** What PHP sends when GLPI dies before writing anything (TypeError with display_errors off). */
+export function emptyPhpPage(): Reply {
+  return {
+    status: 200,
+    headers: {
+      Expires: 'Thu, 19 Nov 1981 08:52:00 GMT',
+      'Cache-Control': 'no-store, no-cache, must-revalidate',
+      Pragma: 'no-cache',
+      'Content-type': 'text/html; charset=UTF-8',
+    },
+    body: '',
+  };
+}
+
+/** The same death with display_errors on: PHP's HTML error text and still 200. */
+export function phpFatalPage(): Reply {
+  return {
+    ...emptyPhpPage(),
+    body:
+      '<br />\n<b>Fatal error</b>:  Uncaught TypeError: User::updateUserEmails(): Argument #1 ($input) must be of type array, ' +
+      'stdClass given, called in /var/www/glpi/src/User.php on line 1040 and defined in /var/www/glpi/src/User.php:1594\n' +
+      'Stack trace:\n#0 /var/www/glpi/src/User.php(1040): User-&gt;updateUserEmails()\n#1 {main}\n' +
+      '  thrown in <b>/var/www/glpi/src/User.php</b> on line <b>1594</b><br />\n',
+  };
+}
+
+const STATUS_TEXT: Record<number, string> = {
+  429: 'Too Many Requests', 500: 'Internal Server Error', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout',
+};
+
+/** An answer from whatever sits in front of PHP (web server, proxy): HTML, not GLPI's JSON. */
+export function proxyErrorPage(status: number): Reply {
+  const text = STATUS_TEXT[status] ?? 'Error';
+  return {
+    status,
+    headers: { 'Content-Type': 'text/html; charset=UTF-8' },
+    body: `<html>\r\n<head><title>${status} ${text}</title></head>\r\n<body>\r\n<center><h1>${status} ${text}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n`,
+  };
+}
