@@ -3,11 +3,19 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { ServiceConfig } from './config/schema.js';
 import { buildApp } from './http/app.js';
+import { adminRoutes } from './http/routes/admin.js';
+import { metricsRoutes } from './http/routes/metrics.js';
 import { createMetrics, type Metrics } from './metrics/metrics.js';
 import { redisKeys, type RedisKeys, type SyncJobData } from './queue/job.js';
 import { createSyncQueue, Ingest } from './queue/producer.js';
 import { DiskSpool } from './queue/spool.js';
 import { createRedis, waitForReady } from './redis.js';
+import { createAttachmentFetcher } from './chatwoot/attachments.js';
+import { createChatwootClients } from './chatwoot/api-client.js';
+import { createWriteBack, writeBackSeams } from './chatwoot/write-back.js';
+import { createGlpiClients, glpiMetricsObserver, type GlpiClients } from './glpi/registry.js';
+import { createSyncWorker } from './queue/worker.js';
+import { createSyncProcessor } from './sync/processor.js';
 
 export interface Runtime {
   app: FastifyInstance;
@@ -20,6 +28,8 @@ export interface Runtime {
 export interface RuntimeOptions {
   /** Listen on this port instead of config.port (tests and benchmarks use 0). */
   port?: number;
+  /** Worker tuning for tests (short stall detection, quick lock retries). */
+  worker?: { lockRetryDelayMs?: number; closeTimeoutMs?: number };
 }
 
 interface Closer {
@@ -59,7 +69,18 @@ export async function startRuntime(config: ServiceConfig, logger: Logger, option
     closers.unshift({ name: 'ingest', close: () => stoppable.close() });
   }
 
-  const app = await buildApp({ config, logger, ingest, redis: producer, keys, queue, spool, metrics });
+  if (config.role === 'all' || config.role === 'worker') {
+    const worker = await startWorkerRole(config, logger, keys, metrics, options);
+    // Closed after the HTTP server and before Redis: in-flight jobs finish (or are handed back),
+    // hook locks are released, then GLPI sessions are killed.
+    closers.unshift(...worker.closers);
+  }
+
+  const plugins = [
+    metricsRoutes({ adminToken: config.adminToken, register: metrics.register, queue, metrics }),
+    adminRoutes({ adminToken: config.adminToken, queue, hookIds: [...config.hooks.keys()] }),
+  ];
+  const app = await buildApp({ config, logger, ingest, redis: producer, keys, queue, spool, metrics, plugins });
   // The app closes first: no new webhooks while the rest shuts down.
   closers.unshift({ name: 'http', close: () => app.close() });
   const address = await app.listen({ port: options.port ?? config.port, host: config.host });
@@ -78,6 +99,65 @@ export async function startRuntime(config: ServiceConfig, logger: Logger, option
         }
       }
     },
+  };
+}
+
+async function startWorkerRole(
+  config: ServiceConfig,
+  logger: Logger,
+  keys: RedisKeys,
+  metrics: Metrics,
+  options: RuntimeOptions,
+): Promise<{ closers: Closer[] }> {
+  const command = createRedis(config.redisUrl, 'command');
+  const workerConnection = createRedis(config.redisUrl, 'worker');
+  const glpi: GlpiClients = createGlpiClients(config.hooks.values(), {
+    logger,
+    observer: (hookId) => glpiMetricsObserver(metrics, hookId),
+  });
+  const chatwoot = createChatwootClients(config.hooks.values(), { metrics });
+  const writeBack = createWriteBack({ redis: command, keyPrefix: config.redisKeyPrefix, clientFor: (id) => chatwoot.get(id), logger });
+  const attachments = createAttachmentFetcher();
+  const processor = createSyncProcessor({
+    redis: command,
+    keys,
+    hooks: config.hooks,
+    glpiFor: (hookId) => glpi.get(hookId),
+    logger,
+    metrics,
+    ...writeBackSeams(writeBack),
+    fetchAttachment: (hook, attachment) => attachments.fetch(hook, attachment),
+  });
+  const worker = createSyncWorker({
+    connection: workerConnection,
+    prefix: config.redisKeyPrefix,
+    concurrency: config.workerConcurrency,
+    processor,
+    logger,
+    metrics,
+    ...options.worker,
+  });
+  await worker.start();
+
+  // Write-backs Chatwoot refused for a transient reason are parked; retry them now and then.
+  const retryTimer = setInterval(() => {
+    for (const hook of config.hooks.values()) {
+      if (hook.chatwoot.api === undefined) continue;
+      writeBack.retryPending(hook).catch((err: unknown) => logger.warn({ hookId: hook.id, err: { message: (err as Error).message } }, 'retrying parked write-backs failed'));
+    }
+  }, 60_000);
+  retryTimer.unref();
+
+  return {
+    closers: [
+      { name: 'worker', close: () => worker.close() },
+      { name: 'write-back-timer', close: () => clearInterval(retryTimer) },
+      { name: 'glpi-sessions', close: () => glpi.closeAll() },
+      { name: 'chatwoot-clients', close: () => chatwoot.closeAll() },
+      { name: 'attachments', close: () => attachments.close() },
+      { name: 'redis-worker', close: () => workerConnection.quit().catch(() => workerConnection.disconnect()) },
+      { name: 'redis-command', close: () => command.quit().catch(() => command.disconnect()) },
+    ],
   };
 }
 
