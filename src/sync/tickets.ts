@@ -9,8 +9,12 @@ import type { ConversationRecord, CustomerRecord } from './mapping-store.js';
 
 /** Search option of the ticket's description (content) in GLPI 10 and 11. */
 const TICKET_CONTENT_OPTION = 21;
-/** How many of the first chat messages make up the ticket's description. */
-const MAX_CONTENT_MESSAGES = 3;
+/**
+ * How many of the earliest known chat messages make up the ticket's description. One: a
+ * conversation payload carries only its latest message, so a later message that happens to
+ * arrive first would otherwise jump ahead of the ones before it in the description.
+ */
+const MAX_CONTENT_MESSAGES = 1;
 
 /** A chat message as the sync sees it, whichever of Chatwoot's two encodings it came in. */
 export interface ChatMessage {
