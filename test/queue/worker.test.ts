@@ -131,6 +131,23 @@ describe('sync worker', () => {
     expect((await queue.getJob(job.id!))!.attemptsMade).toBe(1);
   });
 
+  it('close lets an in-flight job finish and leaves the hook lock free', async () => {
+    nextConversation += 1;
+    const c = { id: nextConversation, lastMessage: { id: 90_004, createdAt: at(0) } };
+    h.sim.setLatency(150);
+    try {
+      const running = await startWorker();
+      const job = await add(conversationEvent('conversation_created', c));
+      await waitFor(async () => ((await job.getState()) === 'active' ? true : undefined), 'job active');
+      await running.close();
+      worker = undefined;
+      expect(await job.getState()).toBe('completed');
+      expect(await h.redis.exists(h.keys.lock(HOOK_ID))).toBe(0);
+    } finally {
+      h.sim.setLatency(0);
+    }
+  });
+
   it('200 shuffled, partly duplicated events for 20 conversations at concurrency 10: 20 tickets, one followup per message, in order', async () => {
     const conversations = Array.from({ length: 20 }, (_, i) => ({ id: 1_000 + i, contact: { id: 20_000 + i, name: `Client ${i}`, email: `client${i}@example.org` } }));
     const payloads: Record<string, unknown>[] = [];
