@@ -1,0 +1,126 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sign } from '../src/chatwoot/signature.js';
+import { loadConfig } from '../src/config/load.js';
+import { startRuntime, type Runtime } from '../src/runtime.js';
+import { loadFixture } from './support/fixtures.js';
+import { glpiDecode, startGlpiSimulator, type GlpiSimulator } from './support/glpi-simulator/index.js';
+import { deletePrefix, testPrefix, testRedis, waitFor } from './support/redis.js';
+
+const SECRET = 'runtime-test-secret';
+
+/**
+ * The whole service as `npm start` runs it (ROLE=all), fed the Chatwoot fixtures in story order
+ * over real HTTP: the README demo, asserted.
+ */
+describe('the service end to end (ROLE=all, real HTTP, real Redis, GLPI simulator)', () => {
+  let sim: GlpiSimulator;
+  let runtime: Runtime;
+  let prefix: string;
+  let spoolDir: string;
+
+  beforeAll(async () => {
+    sim = await startGlpiSimulator();
+    prefix = testPrefix('runtime');
+    spoolDir = mkdtempSync(join(tmpdir(), 'cgb-runtime-'));
+    const config = loadConfig({
+      REDIS_KEY_PREFIX: prefix,
+      SPOOL_DIR: spoolDir,
+      HOST: '127.0.0.1',
+      ADMIN_TOKEN: 'runtime-admin-token',
+      GLPI_API_URL: sim.url,
+      GLPI_USER_TOKEN: 'admin-user-token',
+      GLPI_CATEGORY_ID: '1',
+      PHONE_DEFAULT_REGION: 'FR',
+      CHATWOOT_WEBHOOK_SECRET: SECRET,
+    });
+    runtime = await startRuntime(config, pino({ level: 'silent' }), { port: 0 });
+  });
+
+  afterAll(async () => {
+    await runtime?.close();
+    await sim?.close();
+    const redis = testRedis();
+    await deletePrefix(redis, prefix);
+    redis.disconnect();
+    rmSync(spoolDir, { recursive: true, force: true });
+  });
+
+  async function post(fixture: string): Promise<number> {
+    const body = JSON.stringify(loadFixture(fixture));
+    const ts = Math.floor(Date.now() / 1000);
+    const res = await request(`${runtime.address}/webhooks/chatwoot/default`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'x-chatwoot-delivery': `${fixture}-${ts}`,
+        'x-chatwoot-timestamp': String(ts),
+        'x-chatwoot-signature': sign(SECRET, ts, body),
+      },
+      body,
+    });
+    await res.body.dump();
+    return res.statusCode;
+  }
+
+  it('turns the fixture story into a GLPI requester, one ticket, ordered followups and a solution', async () => {
+    const story = [
+      'contact_created', 'contact_updated', 'conversation_created', 'message_created.incoming',
+      'message_created.attachment', 'message_created.outgoing', 'message_created.private_note',
+      'conversation_updated', 'conversation_status_changed', 'conversation_updated.status_resolved',
+    ];
+    for (const fixture of story) expect(await post(fixture)).toBe(202);
+    // Ignored and duplicate deliveries answer 200 and change nothing.
+    expect(await post('conversation_typing_on')).toBe(200);
+
+    // Jobs of one hook take turns on its mutex, not necessarily in delivery order: wait for the end state.
+    const ticket = await waitFor(() => {
+      const t = sim.state.tickets[0];
+      return t?.status === 5 && sim.followupsOf(t.id).length === 3 ? t : undefined;
+    }, 'the solved ticket with its three followups');
+    expect(sim.state.tickets).toHaveLength(1);
+    expect(ticket).toMatchObject({ type: 1, itilcategories_id: 1, entities_id: 0 });
+
+    const customer = sim.state.users.find((u) => u.name === 'marie.dupont@example.org' || u.realname === 'Dupont');
+    expect(customer).toMatchObject({ firstname: 'Marie', realname: 'Dupont', mobile: '+33612345678' });
+    expect(sim.state.ticketUsers.filter((tu) => tu.tickets_id === ticket.id && tu.type === 1).map((tu) => tu.users_id)).toEqual([customer?.id]);
+
+    // Every chat message appears exactly once: as the ticket's content or as a followup, never both,
+    // and the timeline follows Chatwoot's times whatever order the jobs ran in.
+    const followups = sim.followupsOf(ticket.id);
+    const idsIn = (html: unknown) => [...glpiDecode(String(html)).matchAll(/data-chatwoot-message-id="(\d+)"/g)].map((m) => Number(m[1]));
+    const inContent = idsIn(ticket.content);
+    const inFollowups = followups.flatMap((f) => idsIn(f.content));
+    expect([...inContent, ...inFollowups].sort()).toEqual([9801, 9802, 9803, 9804]);
+    const dates = followups.map((f) => String(f.date));
+    expect(dates).toEqual([...dates].sort());
+    const note = followups.find((f) => idsIn(f.content).includes(9804));
+    expect(note?.is_private).toBe(1);
+    const agentReply = followups.find((f) => idsIn(f.content).includes(9803));
+    expect(agentReply?.is_private).toBe(0);
+    expect(sim.state.solutions.filter((s) => s.items_id === ticket.id)).toHaveLength(1);
+  });
+
+  it('reports the hook healthy on /ready and counts GLPI calls on /metrics', async () => {
+    const ready = await request(`${runtime.address}/ready`);
+    const body = (await ready.body.json()) as { hooks: Record<string, { lastGlpiSuccessAt: string | null; lastErrorCode: string | null }> };
+    expect(ready.statusCode).toBe(200);
+    expect(body.hooks.default?.lastGlpiSuccessAt).not.toBeNull();
+
+    const metrics = await request(`${runtime.address}/metrics`, { headers: { authorization: 'Bearer runtime-admin-token' } });
+    const text = await metrics.body.text();
+    expect(metrics.statusCode).toBe(200);
+    expect(text).toMatch(/cgb_glpi_calls_total\{hook="default",endpoint="POST \/ITILFollowup",status="201"\} 3/);
+    expect(text).toMatch(/cgb_webhooks_total\{hook="default",event="message_created",outcome="queued"\} 4/);
+  });
+
+  it('kills its GLPI session on shutdown', async () => {
+    expect(sim.state.sessions.length).toBeGreaterThan(0);
+    await runtime.close();
+    expect(sim.state.sessions).toEqual([]);
+  });
+});
