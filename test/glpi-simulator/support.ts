@@ -56,5 +56,5 @@ export const NO_PERMISSION = "You don't have permission to perform this action."
 
 /** ?a[0][b]=c query strings as GLPI clients build them (URL-encoded brackets and values). */
 export function q(params: Record<string, string | number>): string {
-  return new URLSearchParams(Object.entries(params).map(([k, v]) => [k, String(v)])).toString();
+  return new URLSearchParams(Object.entries(params).map(([k, v]): [string, string] => [k, String(v)])).toString();
 }
