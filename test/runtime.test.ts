@@ -98,10 +98,10 @@ describe('the service end to end (ROLE=all, real HTTP, real Redis, GLPI simulato
     expect([...inContent, ...inFollowups].sort()).toEqual([9801, 9802, 9803, 9804]);
     const dates = followups.map((f) => String(f.date));
     expect(dates).toEqual([...dates].sort());
-    const note = followups.find((f) => idsIn(f.content).includes(9804));
-    expect(note?.is_private).toBe(1);
-    const agentReply = followups.find((f) => idsIn(f.content).includes(9803));
-    expect(agentReply?.is_private).toBe(0);
+    // A private note is never the (customer-visible) ticket content; it is a private followup.
+    expect(inContent).not.toContain(9804);
+    expect(followups.find((f) => idsIn(f.content).includes(9804))?.is_private).toBe(1);
+    for (const f of followups.filter((x) => !idsIn(x.content).includes(9804))) expect(f.is_private).toBe(0);
     expect(sim.state.solutions.filter((s) => s.items_id === ticket.id)).toHaveLength(1);
   });
 
