@@ -45,6 +45,8 @@ export class HookLock {
   private readonly extendThresholdMs: number;
   private readonly acquireWaitMs: number;
   private readonly retryDelayMs: number;
+  /** Tail of each hook's local line: the promise the next job of that hook waits for. */
+  private readonly lines = new Map<string, Promise<void>>();
 
   constructor(
     redis: Redis,
@@ -74,8 +76,28 @@ export class HookLock {
    * lock stays busy for acquireWaitMs.
    */
   async run<T>(hookId: string, fn: (run: LockedRun) => Promise<T>): Promise<T> {
-    const resource = this.keys.lock(hookId);
+    // Jobs of one hook that this process holds wait in a local line, in the order BullMQ handed
+    // them out (FIFO), and only the head contends for the Redis lock. Without it they all poll
+    // Redlock with jitter and win in random order, so a conversation's events run scrambled
+    // (the ticket built from a later message). Other processes still interleave; correctness
+    // never depends on order, this only keeps one worker's work in arrival order and cheap.
     const started = Date.now();
+    const ahead = this.lines.get(hookId) ?? Promise.resolve();
+    let leave!: () => void;
+    const gate = new Promise<void>((resolve) => (leave = resolve));
+    const tail = ahead.then(() => gate);
+    this.lines.set(hookId, tail);
+    await ahead;
+    try {
+      return await this.runLocked(hookId, started, fn);
+    } finally {
+      leave();
+      if (this.lines.get(hookId) === tail) this.lines.delete(hookId);
+    }
+  }
+
+  private async runLocked<T>(hookId: string, started: number, fn: (run: LockedRun) => Promise<T>): Promise<T> {
+    const resource = this.keys.lock(hookId);
     let lock: Lock;
     try {
       lock = await this.redlock.acquire([resource], this.ttlMs);

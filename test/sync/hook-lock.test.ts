@@ -1,0 +1,79 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { LockBusyError } from '../../src/errors.js';
+import { redisKeys } from '../../src/queue/job.js';
+import { HookLock } from '../../src/sync/hook-lock.js';
+import { deletePrefix, testPrefix, testRedis } from '../support/redis.js';
+
+const redis = testRedis();
+const prefix = testPrefix('hooklock');
+const keys = redisKeys(prefix);
+
+afterAll(async () => {
+  await deletePrefix(redis, prefix);
+  redis.disconnect();
+});
+
+function deferred() {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+describe('HookLock', () => {
+  it('runs the jobs of one hook one at a time, in the order they asked (local FIFO line)', async () => {
+    const lock = new HookLock(redis, keys, { ttlMs: 5_000, extendThresholdMs: 1_000 });
+    const order: number[] = [];
+    let inside = 0;
+    let maxInside = 0;
+    const gate = deferred();
+    const runs = Array.from({ length: 12 }, (_, i) =>
+      lock.run('acme', async () => {
+        inside += 1;
+        maxInside = Math.max(maxInside, inside);
+        if (i === 0) await gate.promise; // hold the first so the others all queue up behind it
+        order.push(i);
+        inside -= 1;
+      }),
+    );
+    gate.resolve();
+    await Promise.all(runs);
+    expect(order).toEqual([...Array(12).keys()]);
+    expect(maxInside).toBe(1);
+  });
+
+  it('lets different hooks run at the same time', async () => {
+    const lock = new HookLock(redis, keys, { ttlMs: 5_000, extendThresholdMs: 1_000 });
+    const bothInside = deferred();
+    let count = 0;
+    const enter = async () => {
+      count += 1;
+      if (count === 2) bothInside.resolve();
+      await bothInside.promise;
+    };
+    await Promise.all([lock.run('hook-a', enter), lock.run('hook-b', enter)]);
+    expect(count).toBe(2);
+  });
+
+  it('keeps the line moving when a job throws', async () => {
+    const lock = new HookLock(redis, keys, { ttlMs: 5_000, extendThresholdMs: 1_000 });
+    const failing = lock.run('acme', async () => {
+      throw new Error('boom');
+    });
+    const next = lock.run('acme', async () => 'ran');
+    await expect(failing).rejects.toThrow('boom');
+    await expect(next).resolves.toBe('ran');
+  });
+
+  it('reports a lock held by another process as LockBusyError (retry later, never a failure)', async () => {
+    const holder = new HookLock(redis, keys, { ttlMs: 5_000, extendThresholdMs: 1_000 });
+    const other = new HookLock(redis, keys, { ttlMs: 5_000, extendThresholdMs: 1_000, acquireWaitMs: 0 });
+    const release = deferred();
+    const held = holder.run('busy', () => release.promise);
+    // Wait until the holder really holds the Redis key.
+    while ((await redis.exists(keys.lock('busy'))) === 0) await new Promise((r) => setTimeout(r, 10));
+    await expect(other.run('busy', async () => 'never')).rejects.toBeInstanceOf(LockBusyError);
+    release.resolve();
+    await held;
+    await expect(other.run('busy', async () => 'now')).resolves.toBe('now');
+  });
+});
