@@ -1,8 +1,16 @@
 import type { FastifyInstance } from 'fastify';
+import { queueStatus, type QueueCounts } from '../../ops/queue-ops.js';
 import type { AppDeps } from '../app.js';
+
+/** Above this backlog /ready reports totals only: counting per hook lists every job id. */
+const PER_HOOK_DEPTH_MAX_JOBS = 20_000;
 
 export interface HookReadiness {
   enabled: boolean;
+  /** false while the last GLPI error is newer than the last success. */
+  glpiOk: boolean;
+  /** Jobs of this hook in the queue (null when the backlog is too large to count per hook). */
+  queue: QueueCounts | null;
   lastGlpiSuccessAt: string | null;
   lastErrorAt: string | null;
   lastErrorCode: string | null;
@@ -34,12 +42,18 @@ export function healthRoutes(app: FastifyInstance, deps: AppDeps): void {
         Promise.all([pipeline.exec(), deps.queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'prioritized', 'waiting-children')]),
         2_000,
       );
+      const backlog = counts.waiting + counts.active + counts.delayed + counts.failed + counts.prioritized;
+      const perHook = backlog <= PER_HOOK_DEPTH_MAX_JOBS ? await withTimeout(queueStatus(deps.queue, hookIds), 2_000) : undefined;
       const hooks: Record<string, HookReadiness> = {};
       hookIds.forEach((id, i) => {
         const state = (states?.[i]?.[1] ?? {}) as Record<string, string>;
         const hook = deps.config.hooks.get(id);
+        const lastOk = state.lastGlpiSuccessAt === undefined ? 0 : Date.parse(state.lastGlpiSuccessAt);
+        const lastError = state.lastErrorAt === undefined ? 0 : Date.parse(state.lastErrorAt);
         hooks[id] = {
           enabled: hook?.enabled ?? false,
+          glpiOk: lastError === 0 || lastOk >= lastError,
+          queue: perHook?.hooks[id] ?? null,
           lastGlpiSuccessAt: state.lastGlpiSuccessAt ?? null,
           lastErrorAt: state.lastErrorAt ?? null,
           lastErrorCode: state.lastErrorCode ?? null,
