@@ -44,11 +44,3 @@ export function verifySignature(input: VerifyInput): VerifyResult {
   }
   return matched ? { ok: true } : { ok: false, reason: 'mismatch' };
 }
-
-/** Constant-time comparison of a URL token (older Chatwoot that does not sign). */
-export function tokenMatches(given: string | undefined, expected: string): boolean {
-  if (given === undefined) return false;
-  const a = createHmac('sha256', 'url-token').update(given).digest();
-  const b = createHmac('sha256', 'url-token').update(expected).digest();
-  return timingSafeEqual(a, b);
-}

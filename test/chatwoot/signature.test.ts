@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { sign, tokenMatches, verifySignature } from '../../src/chatwoot/signature.js';
+import { sign, verifySignature } from '../../src/chatwoot/signature.js';
+import { tokenMatches } from '../../src/http/token.js';
 import { signatureVector } from '../support/fixtures.js';
 
 const vector = signatureVector();

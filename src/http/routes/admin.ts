@@ -1,25 +1,14 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Queue } from 'bullmq';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { listFailed, queueStatus, replay, type ReplaySelector } from '../../ops/queue-ops.js';
 import type { SyncJobData } from '../../queue/job.js';
+import { tokenMatches } from '../token.js';
 
 export interface AdminRouteDeps {
   /** ADMIN_TOKEN. Unset: the admin routes answer 403 (replay must never be open to anyone). */
   adminToken: string | undefined;
   queue: Queue<SyncJobData>;
   hookIds: readonly string[];
-}
-
-/**
- * Constant-time token check. Both sides are HMAC'd with a per-process key first, so the
- * comparison has fixed length and leaks neither the token's length nor its prefix.
- */
-export function createTokenCheck(expected: string): (given: string | undefined) => boolean {
-  const key = randomBytes(32);
-  const digest = (value: string) => createHmac('sha256', key).update(value).digest();
-  const want = digest(expected);
-  return (given) => given !== undefined && timingSafeEqual(digest(given), want);
 }
 
 /** `Authorization: Bearer <token>`, else `?token=`. */
@@ -40,7 +29,7 @@ function refuse(reply: FastifyReply, status: 401 | 403, message: string) {
 
 /** The admin token check as an onRequest hook (also used by the metrics route). */
 export function adminAuth(adminToken: string | undefined, options: { openWhenUnset: boolean }) {
-  const check = adminToken === undefined ? undefined : createTokenCheck(adminToken);
+  const check = adminToken === undefined ? undefined : (given: string | undefined) => tokenMatches(given, adminToken);
   return async (req: FastifyRequest, reply: FastifyReply) => {
     if (check === undefined) {
       if (options.openWhenUnset) return;

@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { conversationIdOf, isSyncedEvent, parseChatwootEvent, type ChatwootEvent } from '../../chatwoot/events.js';
-import { tokenMatches, verifySignature } from '../../chatwoot/signature.js';
+import { verifySignature } from '../../chatwoot/signature.js';
 import type { HookConfig } from '../../config/schema.js';
 import type { Ingest } from '../../queue/producer.js';
 import type { AppDeps } from '../app.js';
+import { tokenMatches } from '../token.js';
 
 interface WebhookParams {
   hookId: string;
