@@ -20,7 +20,7 @@ import { discoverGlpiOffsetMin } from './glpi-time.js';
 import { HookLock, type HookLockOptions } from './hook-lock.js';
 import { MappingStore, type ConversationRecord } from './mapping-store.js';
 import { syncStatus } from './status.js';
-import { ensureTicket, fromMessage, type TicketResult } from './tickets.js';
+import { ensureTicket, toChatMessage, type TicketResult } from './tickets.js';
 
 export interface SyncProcessorDeps extends SyncHooks {
   /** Command connection: mappings, hook state, the hook lock. */
@@ -248,7 +248,7 @@ async function syncMessage(ctx: SyncContext, event: MessageEvent, learnTz: (tz: 
 
   const request = {
     conversation: event.conversation,
-    trigger: fromMessage(event),
+    trigger: toChatMessage(event),
     inboxName: event.inbox?.name ?? undefined,
     accountId: event.account?.id,
     storedCustomer: read.customer,

@@ -28,20 +28,8 @@ export interface ChatMessage {
   attachments: readonly ChatwootAttachment[];
 }
 
-export function fromPushMessage(m: ChatwootPushMessage): ChatMessage {
-  return {
-    id: m.id,
-    messageType: m.message_type,
-    private: m.private,
-    createdAt: m.created_at,
-    text: m.content,
-    contentType: m.content_type,
-    senderName: m.sender?.name ?? undefined,
-    attachments: m.attachments,
-  };
-}
-
-export function fromMessage(m: ChatwootMessage): ChatMessage {
+/** The same view of a message from a webhook's top level or from `conversation.messages[]` (the schemas already unify their encodings). */
+export function toChatMessage(m: ChatwootPushMessage | ChatwootMessage): ChatMessage {
   return {
     id: m.id,
     messageType: m.message_type,
@@ -140,7 +128,7 @@ export async function ensureTicket(ctx: SyncContext, req: TicketRequest): Promis
 /** First chat messages known for the conversation, oldest first. */
 export function contentMessages(conversation: ChatwootConversation, trigger: ChatMessage | undefined): ChatMessage[] {
   const byId = new Map<number, ChatMessage>();
-  for (const m of conversation.messages.map(fromPushMessage)) byId.set(m.id, m);
+  for (const m of conversation.messages.map(toChatMessage)) byId.set(m.id, m);
   if (trigger !== undefined) byId.set(trigger.id, trigger);
   return [...byId.values()]
     .filter(isChatMessage)
