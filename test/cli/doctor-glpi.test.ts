@@ -1,34 +1,21 @@
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import type { DoctorCheck, DoctorReport } from '../../src/ops/doctor.js';
-import type { GlpiSimulator, GlpiSimulatorOptions } from '../support/glpi-simulator/api.js';
+import { startGlpiSimulator, type GlpiSimulator } from '../support/glpi-simulator/index.js';
 import { REDIS_URL, deletePrefix, testPrefix, testRedis } from '../support/redis.js';
 
 /** Doctor's GLPI checks, each made to fail through one of the simulator's fault modes. */
 
-type StartSimulator = (options?: GlpiSimulatorOptions) => Promise<GlpiSimulator>;
-const SIMULATOR_INDEX = fileURLToPath(new URL('../support/glpi-simulator/index.ts', import.meta.url));
-
-async function loadSimulator(): Promise<StartSimulator | undefined> {
-  if (!existsSync(SIMULATOR_INDEX)) return undefined;
-  const modulePath = '../support/glpi-simulator/index.js';
-  const mod = (await import(modulePath)) as { startGlpiSimulator?: StartSimulator };
-  return mod.startGlpiSimulator;
-}
-
-const startSimulator = await loadSimulator();
 const APP_TOKEN = 'sim-app-token-0123456789abcdef';
 const prefix = testPrefix('doctorglpi');
 
-describe.skipIf(startSimulator === undefined)('doctor against the GLPI simulator', () => {
+describe('doctor against the GLPI simulator', () => {
   let sim: GlpiSimulator;
   let simWithAppToken: GlpiSimulator;
 
   beforeAll(async () => {
-    sim = await startSimulator!();
-    simWithAppToken = await startSimulator!({ appToken: APP_TOKEN });
+    sim = await startGlpiSimulator();
+    simWithAppToken = await startGlpiSimulator({ appToken: APP_TOKEN });
   });
   afterAll(async () => {
     await sim.close();
