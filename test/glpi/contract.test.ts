@@ -4,8 +4,6 @@
  * GLPI they create users and tickets named "cgb-contract-*" (an admin can purge them afterwards).
  */
 import { randomInt, randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { Agent, type Dispatcher } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkGlpiApiUrl } from '../../src/config/glpi-url.js';
@@ -13,7 +11,8 @@ import { createGlpiClient, type GlpiClientHandle } from '../../src/glpi/client.j
 import { findUserByEmail, findUserByPhone } from '../../src/glpi/finders.js';
 import { exactMatch } from '../../src/glpi/search.js';
 import type { GlpiCallObserver } from '../../src/glpi/types.js';
-import type { GlpiSimulator, GlpiSimulatorOptions } from '../support/glpi-simulator/api.js';
+import type { GlpiSimulator } from '../support/glpi-simulator/api.js';
+import { startGlpiSimulator } from '../support/glpi-simulator/index.js';
 
 interface Target {
   baseUrl: string;
@@ -22,35 +21,17 @@ interface Target {
   sim?: GlpiSimulator;
 }
 
-type StartSimulator = (options?: GlpiSimulatorOptions) => Promise<GlpiSimulator>;
-
-const SIMULATOR_INDEX = fileURLToPath(new URL('../support/glpi-simulator/index.ts', import.meta.url));
-
-/** Loaded at run time so this file still runs (and says why it skips) before the simulator exists. */
-async function loadSimulator(): Promise<StartSimulator | undefined> {
-  if (!existsSync(SIMULATOR_INDEX)) return undefined;
-  const modulePath = '../support/glpi-simulator/index.js';
-  const mod = (await import(modulePath)) as { startGlpiSimulator?: StartSimulator };
-  return mod.startGlpiSimulator;
-}
-
-const startSimulator = await loadSimulator();
 const realUrl = process.env.GLPI_TEST_URL;
 const realUserToken = process.env.GLPI_TEST_USER_TOKEN;
 const realAppToken = process.env.GLPI_TEST_APP_TOKEN;
 const realConfigured = Boolean(realUrl && realUserToken && realAppToken);
 
-describe.skipIf(startSimulator === undefined)(
-  startSimulator === undefined
-    ? 'GLPI client contract: simulator (skipped: test/support/glpi-simulator/index.ts does not exist yet)'
-    : 'GLPI client contract: simulator',
-  () => {
-    contract(async () => {
-      const sim = await (startSimulator as StartSimulator)();
-      return { baseUrl: sim.url, appToken: undefined, userToken: 'admin-user-token', sim };
-    });
-  },
-);
+describe('GLPI client contract: simulator', () => {
+  contract(async () => {
+    const sim = await startGlpiSimulator();
+    return { baseUrl: sim.url, appToken: undefined, userToken: 'admin-user-token', sim };
+  });
+});
 
 describe.skipIf(!realConfigured)(
   realConfigured
@@ -245,3 +226,97 @@ function contract(start: () => Promise<Target>): void {
     await bad.close();
   });
 }
+
+/** What only the simulator can stage: faults over real HTTP, another profile, the default Pool. */
+describe('GLPI client over real HTTP: simulator faults and profiles', () => {
+  let sim: GlpiSimulator;
+  let client: GlpiClientHandle;
+
+  function hookFor(userToken: string, timeoutMs = 15_000) {
+    return {
+      hookId: 'sim-faults',
+      baseUrl: sim.url,
+      appToken: undefined,
+      userToken,
+      entityId: 0,
+      syncType: 'user' as const,
+      ticketType: 1 as const,
+      categoryId: undefined,
+      defaultUserId: undefined,
+      timeoutMs,
+    };
+  }
+
+  beforeAll(async () => {
+    sim = await startGlpiSimulator();
+    // No dispatcher: the client's own keep-alive Pool, closed by close().
+    client = createGlpiClient(hookFor('admin-user-token'));
+    await client.ensureSession();
+  });
+
+  afterAll(async () => {
+    await client?.close();
+    await sim?.close();
+  });
+
+  it.each([
+    [{ kind: 'empty200' } as const, 'GLPI_EMPTY_RESPONSE'],
+    [{ kind: 'php-fatal' } as const, 'GLPI_INVALID_RESPONSE'],
+    [{ kind: 'status', status: 502 } as const, 'GLPI_SERVER_ERROR'],
+    [{ kind: 'status', status: 429 } as const, 'GLPI_RATE_LIMITED'],
+    [{ kind: 'reset' } as const, 'GLPI_NETWORK_ERROR'],
+  ])('turns a %o answer into a transient %s, then works again', async (fault, code) => {
+    sim.failNext(fault, 1, 'GET /getMyEntities');
+    await expect(client.getMyEntities()).rejects.toMatchObject({ code, transient: true });
+    await expect(client.getMyEntities()).resolves.not.toHaveLength(0);
+  });
+
+  it('turns an unanswered request into a transient GLPI_TIMEOUT', async () => {
+    const impatient = createGlpiClient(hookFor('admin-user-token', 300));
+    try {
+      sim.failNext({ kind: 'hang' }, 1, 'GET /initSession');
+      await expect(impatient.ensureSession()).rejects.toMatchObject({ code: 'GLPI_TIMEOUT', transient: true });
+    } finally {
+      await impatient.close();
+    }
+  });
+
+  it('reports a self-service profile creating a user as a rights problem', async () => {
+    const selfService = createGlpiClient(hookFor('selfservice-user-token'));
+    try {
+      await expect(selfService.addItem('User', { name: 'cgb-contract-denied' })).rejects.toMatchObject({
+        code: 'ERROR_GLPI_ADD',
+        category: 'permission',
+        transient: false,
+      });
+      await expect(selfService.search('User', { criteria: [] })).rejects.toMatchObject({ code: 'ERROR_RIGHT_MISSING', status: 403 });
+    } finally {
+      await selfService.close();
+    }
+  });
+
+  it('uploads a document linked to a ticket', async () => {
+    const { id: ticketId } = await client.addItem('Ticket', { name: 'cgb-contract upload', content: '<p>file</p>' });
+    const { id } = await client.uploadDocument(
+      { filename: 'note.txt', contentType: 'text/plain', data: new TextEncoder().encode('hello') },
+      { itemtype: 'Ticket', items_id: ticketId },
+    );
+    expect(id).toBeGreaterThan(0);
+    expect(sim.state.documents.find((d) => d.id === id)).toBeDefined();
+  });
+
+  it('reports API disabled and a refused IP with their advice', async () => {
+    const fresh = createGlpiClient(hookFor('admin-user-token'));
+    try {
+      sim.setApiEnabled(false);
+      await expect(fresh.ensureSession()).rejects.toMatchObject({ code: 'GLPI_API_DISABLED', advice: expect.stringMatching(/Enable Rest API/) });
+      sim.setApiEnabled(true);
+      sim.setIpAllowed(false);
+      await expect(fresh.ensureSession()).rejects.toMatchObject({ code: 'ERROR_NOT_ALLOWED_IP', advice: expect.stringMatching(/API client/) });
+    } finally {
+      sim.setApiEnabled(true);
+      sim.setIpAllowed(true);
+      await fresh.close();
+    }
+  });
+});
