@@ -50,11 +50,15 @@ export class RedisChild {
   private constructor(
     readonly port: number,
     private readonly password: string | undefined,
+    private readonly appendfsync: 'always' | 'everysec',
   ) {}
 
-  /** `password`: run with `requirepass` (the secrets test checks it never shows). */
-  static async start(options: { password?: string } = {}): Promise<RedisChild> {
-    const redis = new RedisChild(await freePort(), options.password);
+  /**
+   * `password`: run with `requirepass` (the secrets test checks it never shows). `appendfsync`:
+   * `always` (default, for kill tests) or `everysec` (what docker-compose runs; the benchmark).
+   */
+  static async start(options: { password?: string; appendfsync?: 'always' | 'everysec' } = {}): Promise<RedisChild> {
+    const redis = new RedisChild(await freePort(), options.password, options.appendfsync ?? 'always');
     await redis.start();
     return redis;
   }
@@ -71,7 +75,7 @@ export class RedisChild {
     if (this.child) return;
     const child = spawn(
       'redis-server',
-      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--dir', this.dir, '--daemonize', 'no', ...(this.password !== undefined ? ['--requirepass', this.password] : [])],
+      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes', '--appendfsync', this.appendfsync, '--dir', this.dir, '--daemonize', 'no', ...(this.password !== undefined ? ['--requirepass', this.password] : [])],
       { stdio: 'ignore' },
     );
     this.child = child;
@@ -156,21 +160,33 @@ const ROOT = new URL('../../', import.meta.url);
  * clean environment: only what `env` gives plus PATH/HOME. Resolves once the bridge logs that it
  * started; rejects with the output if it exits first.
  */
-export async function startBridgeProcess(env: Record<string, string>, startedMessage = 'chatwoot-glpi-bridge started'): Promise<BridgeProcess> {
+export interface BridgeProcessOptions {
+  /** `tsx` runs src/server.ts (tests: always the current source); `dist` runs the build (benchmarks). */
+  entry?: 'tsx' | 'dist';
+  /** Keep output lines after start-up (default true; the benchmark drops them to measure nothing of its own). */
+  keepLines?: boolean;
+  startedMessage?: string;
+}
+
+export async function startBridgeProcess(env: Record<string, string>, options: BridgeProcessOptions = {}): Promise<BridgeProcess> {
+  const startedMessage = options.startedMessage ?? 'chatwoot-glpi-bridge started';
   const port = env.PORT !== undefined && env.PORT !== '0' ? Number(env.PORT) : await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+  const args = options.entry === 'dist' ? ['dist/server.js'] : ['--import', 'tsx', 'src/server.ts'];
+  const child = spawn(process.execPath, args, {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', HOST: '127.0.0.1', LOG_LEVEL: 'debug', ...env, PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: string[] = [];
+  const keep = options.keepLines ?? true;
+  let started = false;
   const collect = (stream: NodeJS.ReadableStream | null) => {
     let rest = '';
     stream?.setEncoding('utf8');
     stream?.on('data', (chunk: string) => {
       const parts = (rest + chunk).split('\n');
       rest = parts.pop() ?? '';
-      lines.push(...parts.filter((l) => l !== ''));
+      if (keep || !started) lines.push(...parts.filter((l) => l !== ''));
     });
     stream?.on('end', () => {
       if (rest !== '') lines.push(rest);
@@ -183,13 +199,19 @@ export async function startBridgeProcess(env: Record<string, string>, startedMes
   void exited.then(() => {
     gone = true;
   });
-  for (let i = 0; !lines.some((l) => l.includes(startedMessage)); i += 1) {
+  // Started = the start line was logged, or /health answers (the line is not there under LOG_LEVEL=warn).
+  const healthy = () =>
+    fetch(`http://127.0.0.1:${port}/health`)
+      .then((res) => res.ok)
+      .catch(() => false);
+  for (let i = 0; !lines.some((l) => l.includes(startedMessage)) && !(i % 4 === 3 && (await healthy())); i += 1) {
     if (gone || i > 600) {
       if (!gone) child.kill('SIGKILL');
       throw new Error(`the bridge did not start:\n${lines.slice(-30).join('\n')}`);
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+  started = true;
   const kill = async () => {
     if (!gone) child.kill('SIGKILL');
     return exited;

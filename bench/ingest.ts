@@ -1,0 +1,124 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { redisKeys, SYNC_QUEUE_NAME } from '../src/queue/job.js';
+import { freePort, type RedisChild, startBridgeProcess } from '../test/reliability/support.js';
+import { ROOT, runTsxJson, sampleMemory, spawnTsxServer, stopChild } from './proc.js';
+
+export interface LoadResult {
+  requests: number;
+  requestsPerS: number;
+  latencyMs: { p50: number; p90: number; p99: number; max: number; mean: number };
+  non2xx: number;
+  errors: number;
+  timeouts: number;
+  statusCodes: Record<string, { count: number }>;
+  durationS: number;
+}
+
+export interface IngestResult {
+  connections: number;
+  durationS: number;
+  bare: LoadResult;
+  bridge: LoadResult;
+  /** bridge requests/s divided by bare requests/s. */
+  ratio: number;
+  /**
+   * Jobs the measured run added, to check that every 2xx was a real enqueue. It can exceed the
+   * 2xx count by up to `connections`: requests in flight when autocannon stops are processed
+   * but not counted by it.
+   */
+  jobsEnqueued: number;
+  bridge2xx: number;
+  apiMemory: { peakRssMiB: number | null; rssAtEndMiB: number | null };
+  bridgeLogLevel: string;
+}
+
+const SECRET = 'bench-webhook-secret-3f9a';
+const TEMPLATE = fileURLToPath(new URL('test/fixtures/chatwoot/message_created.incoming.json', ROOT));
+
+function load(url: string, connections: number, durationS: number): Promise<LoadResult> {
+  return runTsxJson<LoadResult>('bench/load.ts', [JSON.stringify({ url, connections, durationS, secret: SECRET, template: TEMPLATE })]);
+}
+
+/**
+ * Signed message_created posts at `connections` for `durationS`, first against the bare Fastify
+ * ceiling, then against the bridge (api role, `node dist/server.js`, a private Redis with AOF
+ * everysec like docker-compose). Each target gets a short warm-up that is not measured.
+ */
+export async function runIngest(redis: RedisChild, options: { connections: number; durationS: number; warmupS: number; logLevel: string }): Promise<IngestResult> {
+  const { connections, durationS, warmupS } = options;
+
+  const barePort = await freePort();
+  const bare = await spawnTsxServer('bench/bare-server.ts', { PORT: String(barePort) }, 'listening');
+  let bareResult: LoadResult;
+  try {
+    const url = `http://127.0.0.1:${barePort}/webhooks/chatwoot/acme`;
+    if (warmupS > 0) await load(url, connections, warmupS);
+    bareResult = await load(url, connections, durationS);
+  } finally {
+    await stopChild(bare);
+  }
+
+  const prefix = `cgbbench${Date.now()}`;
+  const spoolDir = mkdtempSync(join(tmpdir(), 'cgb-bench-spool-'));
+  const bridge = await startBridgeProcess(
+    {
+      ROLE: 'api',
+      LOG_LEVEL: options.logLevel,
+      REDIS_URL: redis.url,
+      REDIS_KEY_PREFIX: prefix,
+      SPOOL_DIR: spoolDir,
+      HOOK_ID: 'acme',
+      GLPI_API_URL: 'http://127.0.0.1:9/apirest.php',
+      GLPI_USER_TOKEN: 'bench-user-token',
+      CHATWOOT_WEBHOOK_SECRET: SECRET,
+    },
+    { entry: 'dist', keepLines: false },
+  );
+  const inspector = new Redis(redis.url, { maxRetriesPerRequest: 3 });
+  const queue = new Queue(SYNC_QUEUE_NAME, { connection: inspector, prefix: redisKeys(prefix).bullPrefix });
+  try {
+    const url = `${bridge.url}/webhooks/chatwoot/acme`;
+    if (warmupS > 0) await load(url, connections, warmupS);
+    // Requests still in flight when autocannon stops are processed after it: count once settled.
+    const settledCount = async () => {
+      let last = -1;
+      for (let i = 0; i < 50; i += 1) {
+        const now = await queue.getWaitingCount();
+        if (now === last) return now;
+        last = now;
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      return last;
+    };
+    const jobsBefore = await settledCount();
+    const memory = sampleMemory(bridge.child.pid as number);
+    const bridgeResult = await load(url, connections, durationS);
+    const apiMemory = memory.stop();
+    const jobsEnqueued = (await settledCount()) - jobsBefore;
+    const bridge2xx = Object.entries(bridgeResult.statusCodes)
+      .filter(([code]) => code.startsWith('2'))
+      .reduce((sum, [, stat]) => sum + Number(stat.count), 0);
+    return {
+      connections,
+      durationS,
+      bare: bareResult,
+      bridge: bridgeResult,
+      ratio: Math.round((bridgeResult.requestsPerS / bareResult.requestsPerS) * 1000) / 1000,
+      jobsEnqueued,
+      bridge2xx,
+      apiMemory,
+      bridgeLogLevel: options.logLevel,
+    };
+  } finally {
+    await queue.close();
+    await inspector.flushdb().catch(() => undefined); // a private Redis: nothing of anyone else's
+    inspector.disconnect();
+    await bridge.stop();
+    rmSync(spoolDir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,97 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+
+export const ROOT = new URL('../', import.meta.url);
+
+/** Runs `node --import tsx <script> ...args` and resolves with its last stdout line parsed as JSON. */
+export function runTsxJson<T>(script: string, args: string[]): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk: string) => {
+      out += chunk;
+    });
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      const last = out.trim().split('\n').pop() ?? '';
+      try {
+        resolve(JSON.parse(last) as T);
+      } catch {
+        reject(new Error(`${script} exited ${code} without a JSON result: ${out.slice(-500)}`));
+      }
+    });
+  });
+}
+
+/** Spawns `node --import tsx <script>` and resolves once a stdout line contains `ready`. */
+export async function spawnTsxServer(script: string, env: Record<string, string>, ready: string): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', script], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    child.stdout?.setEncoding('utf8');
+    const onData = (chunk: string) => {
+      out += chunk;
+      if (out.includes(ready)) {
+        child.stdout?.off('data', onData);
+        child.stdout?.resume();
+        resolve();
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`${script} exited ${code} before it was ready: ${out.slice(-500)}`)));
+  });
+  return child;
+}
+
+export async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+function statusField(pid: number, field: 'VmHWM' | 'VmRSS'): number | undefined {
+  try {
+    const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Peak RSS of a process: the kernel's high-water mark (VmHWM) when /proc has it, else the
+ * highest VmRSS sampled every 200 ms.
+ */
+export function sampleMemory(pid: number): { stop(): { peakRssMiB: number | null; rssAtEndMiB: number | null } } {
+  let maxRss = 0;
+  const timer = setInterval(() => {
+    maxRss = Math.max(maxRss, statusField(pid, 'VmRSS') ?? 0);
+  }, 200);
+  return {
+    stop() {
+      clearInterval(timer);
+      const hwm = statusField(pid, 'VmHWM');
+      const rss = statusField(pid, 'VmRSS');
+      const peak = Math.max(hwm ?? 0, maxRss);
+      const mib = (bytes: number | undefined) => (bytes === undefined || bytes === 0 ? null : Math.round((bytes / 2 ** 20) * 10) / 10);
+      return { peakRssMiB: mib(peak), rssAtEndMiB: mib(rss) };
+    },
+  };
+}
+
+export function machine() {
+  const list = cpus();
+  return {
+    cpuModel: list[0]?.model ?? 'unknown',
+    cores: list.length,
+    memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
+    node: process.version,
+    platform: `${process.platform} ${process.arch}`,
+    date: new Date().toISOString(),
+  };
+}
