@@ -15,6 +15,7 @@ import { createChatwootClients } from './chatwoot/api-client.js';
 import { createWriteBack, writeBackSeams } from './chatwoot/write-back.js';
 import { createGlpiClients, glpiMetricsObserver, type GlpiClients } from './glpi/registry.js';
 import { createSyncWorker } from './queue/worker.js';
+import type { HookLockOptions } from './sync/hook-lock.js';
 import { createSyncProcessor } from './sync/processor.js';
 
 export interface Runtime {
@@ -28,8 +29,14 @@ export interface Runtime {
 export interface RuntimeOptions {
   /** Listen on this port instead of config.port (tests and benchmarks use 0). */
   port?: number;
-  /** Worker tuning for tests (short stall detection, quick lock retries). */
-  worker?: { lockRetryDelayMs?: number; closeTimeoutMs?: number };
+  /** Worker tuning for tests (short stall detection, quick lock retries, short hook-lock TTL). */
+  worker?: {
+    lockRetryDelayMs?: number;
+    closeTimeoutMs?: number;
+    lockDurationMs?: number;
+    stalledIntervalMs?: number;
+    hookLock?: HookLockOptions;
+  };
 }
 
 interface Closer {
@@ -118,6 +125,7 @@ async function startWorkerRole(
   const chatwoot = createChatwootClients(config.hooks.values(), { metrics });
   const writeBack = createWriteBack({ redis: command, keyPrefix: config.redisKeyPrefix, clientFor: (id) => chatwoot.get(id), logger });
   const attachments = createAttachmentFetcher();
+  const { hookLock, ...workerTuning } = options.worker ?? {};
   const processor = createSyncProcessor({
     redis: command,
     keys,
@@ -127,6 +135,7 @@ async function startWorkerRole(
     metrics,
     ...writeBackSeams(writeBack),
     fetchAttachment: (hook, attachment) => attachments.fetch(hook, attachment),
+    lock: hookLock,
   });
   const worker = createSyncWorker({
     connection: workerConnection,
@@ -135,7 +144,7 @@ async function startWorkerRole(
     processor,
     logger,
     metrics,
-    ...options.worker,
+    ...workerTuning,
   });
   await worker.start();
 

@@ -41,6 +41,10 @@ export interface SyncWorkerOptions {
   backoffMaxMs?: number;
   /** close(): how long in-flight jobs may run before they are asked to stop and handed back. */
   closeTimeoutMs?: number;
+  /** BullMQ lockDuration (default 30 s): a dead worker's job counts as stalled once it lapses. */
+  lockDurationMs?: number;
+  /** BullMQ stalledInterval (default 30 s): how often stalled jobs are found and handed back. */
+  stalledIntervalMs?: number;
 }
 
 export interface SyncWorker {
@@ -136,6 +140,8 @@ export function createSyncWorker(options: SyncWorkerOptions): SyncWorker {
     prefix: redisKeys(options.prefix).bullPrefix,
     concurrency: options.concurrency,
     autorun: false,
+    ...(options.lockDurationMs !== undefined ? { lockDuration: options.lockDurationMs } : {}),
+    ...(options.stalledIntervalMs !== undefined ? { stalledInterval: options.stalledIntervalMs } : {}),
     settings: {
       // Called for every backoff type BullMQ does not know itself, i.e. BACKOFF_TYPE; jobs with a
       // built-in type ('fixed', 'exponential') never reach it.
