@@ -35,6 +35,7 @@ export interface RuntimeOptions {
     closeTimeoutMs?: number;
     lockDurationMs?: number;
     stalledIntervalMs?: number;
+    backoffMaxMs?: number;
     hookLock?: HookLockOptions;
   };
 }
