@@ -161,8 +161,11 @@ const ROOT = new URL('../../', import.meta.url);
  * started; rejects with the output if it exits first.
  */
 export interface BridgeProcessOptions {
-  /** `tsx` runs src/server.ts (tests: always the current source); `dist` runs the build (benchmarks). */
-  entry?: 'tsx' | 'dist';
+  /**
+   * `tsx` runs src/server.ts (tests: always the current source); `dist` runs the build
+   * (benchmarks); `tuned` runs test/reliability/bridge-entry.ts with CGB_TEST_WORKER_TUNING.
+   */
+  entry?: 'tsx' | 'dist' | 'tuned';
   /** Keep output lines after start-up (default true; the benchmark drops them to measure nothing of its own). */
   keepLines?: boolean;
   startedMessage?: string;
@@ -171,7 +174,11 @@ export interface BridgeProcessOptions {
 export async function startBridgeProcess(env: Record<string, string>, options: BridgeProcessOptions = {}): Promise<BridgeProcess> {
   const startedMessage = options.startedMessage ?? 'chatwoot-glpi-bridge started';
   const port = env.PORT !== undefined && env.PORT !== '0' ? Number(env.PORT) : await freePort();
-  const args = options.entry === 'dist' ? ['dist/server.js'] : ['--import', 'tsx', 'src/server.ts'];
+  const args = {
+    tsx: ['--import', 'tsx', 'src/server.ts'],
+    dist: ['dist/server.js'],
+    tuned: ['--import', 'tsx', 'test/reliability/bridge-entry.ts'],
+  }[options.entry ?? 'tsx'];
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', HOST: '127.0.0.1', LOG_LEVEL: 'debug', ...env, PORT: String(port) },
@@ -234,4 +241,79 @@ export async function startBridgeProcess(env: Record<string, string>, options: B
       }
     },
   };
+}
+
+export interface ScenarioMessage {
+  conversationId: number;
+  messageId: number;
+  /** Position of the message in its conversation (0-based): Chatwoot's order. */
+  index: number;
+  /** Unique text in the message content, to find it again in GLPI. */
+  marker: string;
+  body: string;
+}
+
+/**
+ * `perConversation` incoming messages in each of `conversations` conversations, interleaved the
+ * way a busy inbox sends them (message 0 of every conversation, then message 1, ...), each one
+ * second after the previous in Chatwoot time. The conversation carries no embedded messages, so
+ * the first message the worker handles becomes the ticket's content and the others followups.
+ */
+export function syncScenario(options: { conversations: number; perConversation: number; firstConversationId?: number; firstMessageId?: number; tag?: string }): ScenarioMessage[] {
+  const { conversations, perConversation } = options;
+  const firstConversation = options.firstConversationId ?? 4_000;
+  const tag = options.tag ?? randomUUID().slice(0, 8);
+  let messageId = options.firstMessageId ?? 60_000_000;
+  const start = Date.parse('2026-05-28T09:00:00Z');
+  const out: ScenarioMessage[] = [];
+  for (let index = 0; index < perConversation; index += 1) {
+    for (let c = 0; c < conversations; c += 1) {
+      const conversationId = firstConversation + c;
+      messageId += 1;
+      const marker = `m-${tag}-c${conversationId}-i${index}`;
+      const payload = structuredClone(messageTemplate) as Record<string, unknown> & { conversation: Record<string, unknown> };
+      payload.id = messageId;
+      payload.content = `${marker} text`;
+      payload.created_at = new Date(start + out.length * 1_000).toISOString();
+      payload.conversation = { ...payload.conversation, id: conversationId, messages: [] };
+      out.push({ conversationId, messageId, index, marker, body: JSON.stringify(payload) });
+    }
+  }
+  return out;
+}
+
+interface GlpiView {
+  state: { tickets: Record<string, unknown>[] };
+  followupsOf(ticketId: number): Record<string, unknown>[];
+}
+
+/**
+ * What GLPI must hold after the scenario, whatever crashed or retried on the way: one ticket
+ * per conversation, every message exactly once (as the ticket's content or as a followup), and
+ * the timeline (followups by date) in Chatwoot's order. Returns the problems found.
+ */
+export function checkGlpiResult(sim: GlpiView, scenario: readonly ScenarioMessage[], decode: (text: string) => string): string[] {
+  const problems: string[] = [];
+  const byConversation = new Map<number, ScenarioMessage[]>();
+  for (const m of scenario) byConversation.set(m.conversationId, [...(byConversation.get(m.conversationId) ?? []), m]);
+  for (const [conversationId, messages] of byConversation) {
+    const reference = `Chatwoot conversation #${conversationId}`;
+    const tickets = sim.state.tickets.filter((t) => decode(String(t.content ?? '')).includes(reference));
+    if (tickets.length !== 1) {
+      problems.push(`conversation ${conversationId}: ${tickets.length} tickets`);
+      continue;
+    }
+    const ticket = tickets[0] as { id: number; content?: unknown };
+    const content = decode(String(ticket.content ?? ''));
+    const followups = sim.followupsOf(ticket.id).map((f) => decode(String(f.content ?? '')));
+    for (const m of messages) {
+      // "-i1" must not match "-i10": the marker is followed by a space in the content.
+      const needle = `${m.marker} `;
+      const seen = (content.includes(needle) ? 1 : 0) + followups.filter((f) => f.includes(needle)).length;
+      if (seen !== 1) problems.push(`conversation ${conversationId}: ${m.marker} is in GLPI ${seen} times`);
+    }
+    const order = followups.map((f) => messages.find((m) => f.includes(`${m.marker} `))?.index ?? -1);
+    if (order.some((v, i) => i > 0 && v < (order[i - 1] as number))) problems.push(`conversation ${conversationId}: timeline out of order ${JSON.stringify(order)}`);
+  }
+  return problems;
 }
