@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadFixture } from '../support/fixtures.js';
+import { startGlpiSimulator, type GlpiSimulator } from '../support/glpi-simulator/index.js';
 import { waitFor } from '../support/redis.js';
 import { RedisChild, signedHeaders, startBridgeProcess, type BridgeProcess } from './support.js';
 
@@ -11,7 +12,8 @@ import { RedisChild, signedHeaders, startBridgeProcess, type BridgeProcess } fro
  * No configured token or secret, and no Chatwoot pubsub_token from a payload, may appear in a
  * log line or an HTTP answer. The whole service runs as a child process (every byte it prints is
  * captured) through a run full of errors: bad signatures, wrong URL and admin tokens, malformed
- * bodies, Redis killed and restarted, GLPI and Chatwoot answering errors.
+ * bodies, Redis killed and restarted, GLPI failing (5xx, PHP fatal, expired sessions) and the
+ * Chatwoot API refusing write-backs. GLPI session tokens handed out during the run count too.
  */
 
 const SECRETS = {
@@ -26,19 +28,14 @@ const SECRETS = {
   pubsubToken: 'pubsub-Y3h8Rv1Nk6Wc9Pz',
 } as const;
 
-/** Stands in for GLPI and Chatwoot: every call fails, and the error bodies echo nothing secret. */
-function failingUpstream(): Promise<{ server: Server; url: string; calls: () => number }> {
+/** Stands in for the Chatwoot API: every write-back fails. */
+function failingChatwoot(): Promise<{ server: Server; url: string; calls: () => number }> {
   let calls = 0;
   const server = createServer((req, res) => {
     calls += 1;
     req.resume();
-    if (req.url?.includes('apirest.php')) {
-      res.writeHead(401, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(['ERROR_GLPI_LOGIN_USER_TOKEN', 'parameter user_token seems invalid']));
-    } else {
-      res.writeHead(500, { 'content-type': 'application/json' });
-      res.end('{"error":"internal"}');
-    }
+    res.writeHead(500, { 'content-type': 'application/json' });
+    res.end('{"error":"internal"}');
   });
   return new Promise((resolve) => {
     server.listen(0, '127.0.0.1', () => {
@@ -58,14 +55,19 @@ function messageBody(id: number): string {
 
 describe('secrets never leave the process', () => {
   let redis: RedisChild;
-  let upstream: Awaited<ReturnType<typeof failingUpstream>>;
+  let upstream: Awaited<ReturnType<typeof failingChatwoot>>;
+  let sim: GlpiSimulator;
   let bridge: BridgeProcess | undefined;
   let spoolDir: string;
   const answers: string[] = [];
 
   beforeAll(async () => {
     redis = await RedisChild.start({ password: SECRETS.redisPassword });
-    upstream = await failingUpstream();
+    upstream = await failingChatwoot();
+    sim = await startGlpiSimulator({
+      appToken: SECRETS.glpiAppToken,
+      userTokens: { [SECRETS.glpiUserToken]: { userId: 2, profile: 'super-admin' } },
+    });
     spoolDir = mkdtempSync(join(tmpdir(), 'cgb-secrets-spool-'));
     bridge = await startBridgeProcess({
       ROLE: 'all',
@@ -74,7 +76,7 @@ describe('secrets never leave the process', () => {
       SPOOL_DIR: spoolDir,
       WORKER_CONCURRENCY: '2',
       HOOK_ID: 'acme',
-      GLPI_API_URL: `${upstream.url}/apirest.php`,
+      GLPI_API_URL: sim.url,
       GLPI_USER_TOKEN: SECRETS.glpiUserToken,
       GLPI_APP_TOKEN: SECRETS.glpiAppToken,
       CHATWOOT_WEBHOOK_SECRET: `${SECRETS.webhookSecret},${SECRETS.oldWebhookSecret}`,
@@ -89,9 +91,11 @@ describe('secrets never leave the process', () => {
     await bridge?.kill();
     await redis?.stop();
     await new Promise((resolve) => upstream?.server.close(resolve));
+    await sim?.close();
     rmSync(spoolDir, { recursive: true, force: true });
   });
 
+  const logLines = () => bridge?.lines ?? [];
   const call = async (path: string, init: RequestInit = {}) => {
     const res = await fetch(`${bridge?.url}${path}`, init);
     const text = await res.text();
@@ -157,21 +161,36 @@ describe('secrets never leave the process', () => {
     await waitFor(() => (readdirSync(spoolDir).some((f) => f.endsWith('.json')) ? undefined : true), 'the spool to drain', 600, 100);
     expect((await call('/ready')).status).toBe(200);
 
-    // Whatever the worker does with the failing GLPI/Chatwoot (when this build has a worker),
-    // give it the chance to log its errors before stopping.
-    if (bridge?.lines.some((l) => l.includes('"role":"worker"') || l.includes('worker started'))) {
-      await waitFor(() => (upstream.calls() > 0 ? true : undefined), 'the worker to call GLPI', 300, 100);
-    }
+    // The worker syncs (a GLPI session is opened: its token is a secret too), then GLPI fails in
+    // every way the simulator knows while more events arrive.
+    await waitFor(() => (sim.state.followups.length + sim.state.tickets.length > 0 ? true : undefined), 'the worker to reach GLPI', 600, 50);
+    const sessionTokens = new Set(sim.state.sessions);
+    sim.failNext({ kind: 'php-fatal' }, 2);
+    expect((await signed()).status).toBe(202);
+    sim.expireSessions();
+    sim.failNext({ kind: 'status', status: 500 }, 3);
+    expect((await signed()).status).toBe(202);
+    sim.failNext({ kind: 'empty200' }, 1);
+    expect((await signed()).status).toBe(202);
+    await waitFor(() => (logLines().some((l) => l.includes('will be retried')) ? true : undefined), 'a GLPI error to be logged', 600, 50);
+    sim.setRight('super-admin', 'ITILFollowup', 'create', false);
+    expect((await signed()).status).toBe(202);
+    await waitFor(() => (logLines().some((l) => l.includes('failed permanently')) ? true : undefined), 'a permanent GLPI error to be logged', 600, 50);
+    sim.setRight('super-admin', 'ITILFollowup', 'create', true);
+    for (const token of sim.state.sessions) sessionTokens.add(token);
+    await waitFor(() => (upstream.calls() > 0 ? true : undefined), 'a write-back attempt to Chatwoot', 600, 50);
     await bridge?.stop();
 
     const output = bridge?.lines ?? [];
+    expect(sessionTokens.size).toBeGreaterThan(0);
+    const secrets: [string, string][] = [...Object.entries(SECRETS), ...[...sessionTokens].map((t, i): [string, string] => [`GLPI session token ${i}`, t])];
     // The run really went through the error paths it claims to cover.
     expect(output.some((l) => l.includes('authentication failed'))).toBe(true);
     expect(output.some((l) => l.includes('spool'))).toBe(true);
     expect(answers.length).toBeGreaterThan(15);
 
     const leaks: string[] = [];
-    for (const [name, secret] of Object.entries(SECRETS)) {
+    for (const [name, secret] of secrets) {
       for (const line of output) if (line.includes(secret)) leaks.push(`log line leaks ${name}: ${line.slice(0, 300)}`);
       for (const answer of answers) if (answer.includes(secret)) leaks.push(`answer leaks ${name}: ${answer.slice(0, 300)}`);
     }
