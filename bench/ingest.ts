@@ -78,7 +78,10 @@ export async function runIngest(redis: RedisChild, options: { connections: numbe
       CHATWOOT_WEBHOOK_SECRET: SECRET,
     },
     { entry: 'dist', keepLines: false },
-  );
+  ).catch((err: unknown) => {
+    rmSync(spoolDir, { recursive: true, force: true });
+    throw err;
+  });
   const inspector = new Redis(redis.url, { maxRetriesPerRequest: 3 });
   const queue = new Queue(SYNC_QUEUE_NAME, { connection: inspector, prefix: redisKeys(prefix).bullPrefix });
   try {

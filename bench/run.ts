@@ -3,6 +3,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { RedisChild } from '../test/reliability/support.js';
 import { runIngest, type IngestResult } from './ingest.js';
+import { runSync, type SyncResult } from './sync.js';
 import { machine, ROOT } from './proc.js';
 
 /**
@@ -14,6 +15,10 @@ const durationS = Number(process.env.BENCH_DURATION_S ?? 15);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const warmupS = Math.min(3, Math.max(1, Math.round(durationS / 5)));
 const logLevel = process.env.BENCH_LOG_LEVEL ?? 'info';
+const syncMessages = Number(process.env.BENCH_SYNC_MESSAGES ?? 1_000);
+const syncConversations = Number(process.env.BENCH_SYNC_CONVERSATIONS ?? 50);
+const glpiLatencyMs = Number(process.env.BENCH_GLPI_LATENCY_MS ?? 20);
+const workerConcurrency = Number(process.env.BENCH_WORKER_CONCURRENCY ?? 8);
 const RESULTS = fileURLToPath(new URL('bench/results.json', ROOT));
 
 function build(): string {
@@ -33,19 +38,31 @@ async function main(): Promise<void> {
   const buildState = build();
   const redis = await RedisChild.start({ appendfsync: 'everysec' });
   let ingest: IngestResult;
+  let sync: SyncResult;
   try {
     console.log(`ingest: ${connections} connections, ${durationS} s per target (+${warmupS} s warm-up each)...`);
     ingest = await runIngest(redis, { connections, durationS, warmupS, logLevel });
+    console.log(`sync: ${syncMessages} messages over ${syncConversations} conversations, GLPI simulator at ${glpiLatencyMs} ms per call, worker concurrency ${workerConcurrency}...`);
+    sync = await runSync(redis, { messages: syncMessages, conversations: syncConversations, latencyMs: glpiLatencyMs, concurrency: workerConcurrency });
   } finally {
     await redis.stop();
   }
 
   const result = {
     command: 'npm run bench',
-    env: { BENCH_DURATION_S: durationS, BENCH_CONNECTIONS: connections, BENCH_LOG_LEVEL: logLevel },
+    env: {
+      BENCH_DURATION_S: durationS,
+      BENCH_CONNECTIONS: connections,
+      BENCH_LOG_LEVEL: logLevel,
+      BENCH_SYNC_MESSAGES: syncMessages,
+      BENCH_SYNC_CONVERSATIONS: syncConversations,
+      BENCH_GLPI_LATENCY_MS: glpiLatencyMs,
+      BENCH_WORKER_CONCURRENCY: workerConcurrency,
+    },
     machine: machine(),
     build: buildState,
     ingest,
+    sync,
   };
 
   console.log('');
@@ -55,6 +72,16 @@ async function main(): Promise<void> {
     console.log(`| ${name} | ${f(r.requestsPerS)} | ${f(r.latencyMs.p50)} | ${f(r.latencyMs.p99)} | ${r.non2xx} | ${r.errors + r.timeouts} |`);
   }
   console.log(`ratio bridge/bare: ${ingest.ratio}; jobs enqueued ${ingest.jobsEnqueued} for ${ingest.bridge2xx} 2xx answers; api peak RSS ${f(ingest.apiMemory.peakRssMiB, 1)} MiB`);
+  console.log('');
+  console.log('| sync | value |');
+  console.log('|---|---:|');
+  console.log(`| messages / conversations | ${sync.messages} / ${sync.conversations} |`);
+  console.log(`| events/s | ${f(sync.eventsPerS, 1)} (${f(sync.elapsedS, 1)} s) |`);
+  console.log(`| GLPI calls per message | ${f(sync.glpiCallsPerMessage, 3)} (${sync.glpiCalls} calls) |`);
+  console.log(`| per-hook mutex bound 1/(calls x ${sync.glpiLatencyMs} ms) | ${f(sync.mutexBoundEventsPerS, 1)} events/s (efficiency ${f(sync.mutexEfficiency * 100, 0)} %) |`);
+  console.log(`| mean lock wait per job | ${f(sync.lockWaitMeanMs, 1)} ms |`);
+  console.log(`| failed jobs | ${sync.failed} |`);
+  console.log(`| worker peak RSS | ${f(sync.workerMemory.peakRssMiB, 1)} MiB |`);
 
   let history: unknown[] = [];
   try {

@@ -1,0 +1,132 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { redisKeys, SYNC_QUEUE_NAME, type SyncJobData } from '../src/queue/job.js';
+import { startGlpiSimulator } from '../test/support/glpi-simulator/index.js';
+import { mapLimit, type RedisChild, signedHeaders, startBridgeProcess, syncScenario } from '../test/reliability/support.js';
+import { sampleMemory } from './proc.js';
+
+export interface SyncResult {
+  messages: number;
+  conversations: number;
+  glpiLatencyMs: number;
+  workerConcurrency: number;
+  elapsedS: number;
+  eventsPerS: number;
+  glpiCalls: number;
+  glpiCallsPerMessage: number;
+  glpiCallsByEndpoint: Record<string, number>;
+  /** Mean wait for the hook's mutex per job (local FIFO line + Redis lock), from the worker's metrics. */
+  lockWaitMeanMs: number | null;
+  /** One hook = one mutex: at most 1 / (calls per message x latency) events per second. */
+  mutexBoundEventsPerS: number;
+  /** eventsPerS / mutexBoundEventsPerS. */
+  mutexEfficiency: number;
+  failed: number;
+  workerMemory: { peakRssMiB: number | null; rssAtEndMiB: number | null };
+}
+
+const SECRET = 'bench-sync-secret-7e21';
+
+/** Sum and count of a Prometheus histogram in /metrics text. */
+function histogramMean(text: string, name: string): number | null {
+  let sum = 0;
+  let count = 0;
+  for (const line of text.split('\n')) {
+    if (line.startsWith(`${name}_sum`)) sum += Number(line.split(' ').pop());
+    if (line.startsWith(`${name}_count`)) count += Number(line.split(' ').pop());
+  }
+  return count > 0 ? sum / count : null;
+}
+
+/**
+ * `messages` incoming messages over `conversations` conversations of one hook are queued through
+ * the api role while the queue is paused; then a worker process (dist/server.js, ROLE=worker,
+ * default tuning) drains them against the GLPI simulator at `latencyMs` per call. Measured from
+ * the queue's resume to the last completion.
+ */
+export async function runSync(redis: RedisChild, options: { messages: number; conversations: number; latencyMs: number; concurrency: number }): Promise<SyncResult> {
+  const { messages, conversations, latencyMs } = options;
+  const sim = await startGlpiSimulator({ latencyMs });
+  const prefix = `cgbbenchsync${Date.now()}`;
+  const spoolDir = mkdtempSync(join(tmpdir(), 'cgb-bench-sync-'));
+  const inspector = new Redis(redis.url, { maxRetriesPerRequest: 3 });
+  const queue = new Queue<SyncJobData>(SYNC_QUEUE_NAME, { connection: inspector, prefix: redisKeys(prefix).bullPrefix });
+  const env = {
+    REDIS_URL: redis.url,
+    REDIS_KEY_PREFIX: prefix,
+    SPOOL_DIR: spoolDir,
+    LOG_LEVEL: 'warn',
+    WORKER_CONCURRENCY: String(options.concurrency),
+    HOOK_ID: 'acme',
+    GLPI_API_URL: sim.url,
+    GLPI_USER_TOKEN: 'admin-user-token',
+    CHATWOOT_WEBHOOK_SECRET: SECRET,
+  };
+  const processes: Awaited<ReturnType<typeof startBridgeProcess>>[] = [];
+  try {
+    await queue.pause();
+    const api = await startBridgeProcess({ ...env, ROLE: 'api' }, { entry: 'dist', keepLines: false });
+    processes.push(api);
+    const scenario = syncScenario({ conversations, perConversation: Math.ceil(messages / conversations) }).slice(0, messages);
+    const statuses = await mapLimit(scenario, 16, async (m) => {
+      const res = await fetch(`${api.url}/webhooks/chatwoot/acme`, { method: 'POST', headers: signedHeaders(SECRET, m.body), body: m.body });
+      await res.arrayBuffer();
+      return res.status;
+    });
+    const refused = statuses.filter((s) => s !== 202).length;
+    if (refused > 0) throw new Error(`${refused} webhooks were not accepted`);
+
+    const worker = await startBridgeProcess({ ...env, ROLE: 'worker' }, { entry: 'dist', keepLines: false });
+    processes.push(worker);
+    const memory = sampleMemory(worker.child.pid as number);
+    sim.resetCalls();
+    const started = performance.now();
+    await queue.resume();
+    const deadline = started + Math.max(120_000, messages * 500);
+    for (;;) {
+      const counts = await queue.getJobCounts('completed', 'failed');
+      if ((counts.completed ?? 0) + (counts.failed ?? 0) >= messages) break;
+      if (performance.now() > deadline) throw new Error(`sync bench stuck: ${JSON.stringify(await queue.getJobCounts())}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const elapsedS = (performance.now() - started) / 1000;
+    const workerMemory = memory.stop();
+    const failed = await queue.getFailedCount();
+    const metricsText = await fetch(`${worker.url}/metrics`).then((r) => r.text());
+    const lockWaitMeanS = histogramMean(metricsText, 'cgb_lock_wait_seconds');
+
+    const glpiCalls = sim.count();
+    const byEndpoint: Record<string, number> = {};
+    for (const call of sim.calls) byEndpoint[`${call.method} ${call.endpoint}`] = (byEndpoint[`${call.method} ${call.endpoint}`] ?? 0) + 1;
+    const callsPerMessage = glpiCalls / messages;
+    const eventsPerS = messages / elapsedS;
+    const bound = 1 / (callsPerMessage * (latencyMs / 1000));
+    const round = (n: number, d = 2) => Math.round(n * 10 ** d) / 10 ** d;
+    return {
+      messages,
+      conversations,
+      glpiLatencyMs: latencyMs,
+      workerConcurrency: options.concurrency,
+      elapsedS: round(elapsedS),
+      eventsPerS: round(eventsPerS, 1),
+      glpiCalls,
+      glpiCallsPerMessage: round(callsPerMessage, 3),
+      glpiCallsByEndpoint: byEndpoint,
+      lockWaitMeanMs: lockWaitMeanS === null ? null : round(lockWaitMeanS * 1000, 1),
+      mutexBoundEventsPerS: round(bound, 1),
+      mutexEfficiency: round(eventsPerS / bound, 3),
+      failed,
+      workerMemory,
+    };
+  } finally {
+    for (const p of processes) await p.stop();
+    await queue.close();
+    await inspector.flushdb().catch(() => undefined); // a private Redis
+    inspector.disconnect();
+    await sim.close();
+    rmSync(spoolDir, { recursive: true, force: true });
+  }
+}
