@@ -4,8 +4,8 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     // Real Redis and real local HTTP servers: generous per-test ceilings, never timing assertions.
-    testTimeout: 60_000,
-    hookTimeout: 60_000,
+    testTimeout: 180_000,
+    hookTimeout: 120_000,
     pool: 'forks',
     // Two cores: more parallel files than that only adds contention on Redis and the CPU.
     maxWorkers: 2,

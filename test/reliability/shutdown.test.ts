@@ -80,10 +80,13 @@ describe('graceful shutdown under load', () => {
     const lateStatuses = await mapLimit(lateBatch, 4, async (m) => {
       const status = await post(m.body);
       answered += 1;
-      if (answered === 5) exit = bridge.stop();
+      // Generous bound: it only caps a hang; a loaded CI machine must not turn slowness into a failure.
+      if (answered === 5) exit = bridge.stop(90_000);
       return status;
     });
-    expect(await exit).toBe(0);
+    const exitStatus = await exit;
+    if (exitStatus !== 0) console.error(bridge.lines.slice(-40).join(String.fromCharCode(10)));
+    expect(exitStatus).toBe(0);
     expect(bridge.lines.some((l) => l.includes('shutdown complete'))).toBe(true);
     expect(sim.state.sessions).toEqual([]);
     // Jobs were finished or handed back, not left running or failed.
@@ -106,5 +109,5 @@ describe('graceful shutdown under load', () => {
     const everything = JSON.stringify(sim.state.followups.map((f) => glpiDecode(String(f.content))));
     expect(refused.filter((m) => everything.includes(`${m.marker} `))).toEqual([]);
     expect(sim.state.sessions).toEqual([]);
-  });
+  }, 240_000);
 });

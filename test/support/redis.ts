@@ -23,7 +23,7 @@ export async function deletePrefix(redis: Redis, prefix: string): Promise<void> 
 }
 
 /** Polls `check` until it returns a value other than undefined; bounded by count, never by a fixed sleep. */
-export async function waitFor<T>(check: () => Promise<T | undefined> | T | undefined, what: string, attempts = 600, everyMs = 50): Promise<T> {
+export async function waitFor<T>(check: () => Promise<T | undefined> | T | undefined, what: string, attempts = 2_400, everyMs = 50): Promise<T> {
   for (let i = 0; i < attempts; i += 1) {
     const value = await check();
     if (value !== undefined) return value;
