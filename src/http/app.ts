@@ -40,6 +40,18 @@ export async function buildApp(input: Omit<AppDeps, 'signatureToleranceS'> & { s
     // Behind a proxy the client address is still useful in logs; never trusted for auth.
     trustProxy: true,
     return503OnClosing: true,
+    // Chatwoot opens a connection per delivery; a long keep-alive only delays shutdown.
+    keepAliveTimeout: 10_000,
+  });
+
+  // A request in flight when close() starts would leave its socket idle and open, and the server
+  // waits for it: tell those clients to close instead, so shutdown is never held by keep-alive.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onSend', async (_req, reply) => {
+    if (closing) void reply.header('connection', 'close');
   });
 
   // The signature covers the raw bytes, so the body stays a Buffer; the route parses JSON itself.

@@ -129,7 +129,8 @@ export class Ingest {
 
   /** Moves spooled events into the queue; returns how many are left. */
   async drainSpool(): Promise<number> {
-    if (this.draining) await this.draining;
+    // `while`, not `if`: several callers may wait on the same drain, and only one may start the next.
+    while (this.draining) await this.draining;
     let left = 0;
     this.draining = (async () => {
       const result = await this.deps.spool.drain(async ({ jobId, data }) => {
