@@ -73,9 +73,16 @@ export class Ingest {
   private readonly dedupeTtlS: number;
   private draining: Promise<void> | undefined;
 
+  /** The claim script as an ioredis command: sent by SHA (EVALSHA), not as text on every webhook. */
+  private readonly claim: (...args: (string | number)[]) => Promise<number | string>;
+
   constructor(private readonly deps: IngestDeps) {
     this.redisTimeoutMs = deps.redisTimeoutMs ?? 1_500;
     this.dedupeTtlS = deps.dedupeTtlS ?? DEFAULTS.dedupeTtlS;
+    deps.redis.defineCommand('cgbClaimDedupe', { lua: CLAIM_SCRIPT });
+    // defineCommand adds the method at run time; ioredis cannot type it.
+    const client = deps.redis as unknown as { cgbClaimDedupe: (...args: (string | number)[]) => Promise<number | string> };
+    this.claim = (...args) => client.cgbClaimDedupe(...args);
   }
 
   /**
@@ -87,7 +94,7 @@ export class Ingest {
     const keys = dedupeIds.map((id) => this.deps.keys.dedupe(data.hookId, id));
     try {
       const seen = await withTimeout(
-        this.deps.redis.eval(CLAIM_SCRIPT, keys.length, ...keys, jobId, String(this.dedupeTtlS)) as Promise<number | string>,
+        this.claim(keys.length, ...keys, jobId, String(this.dedupeTtlS)),
         this.redisTimeoutMs,
         'dedupe',
       );
