@@ -13,11 +13,11 @@ import { isGlpiError, isGlpiNotFound } from '../glpi/errors.js';
 import type { GlpiClient } from '../glpi/types.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { RedisKeys, SyncJobData } from '../queue/job.js';
-import type { SyncContext, SyncHooks } from './context.js';
+import { JobAbortedError, type SyncContext, type SyncHooks } from './context.js';
 import { resolveCustomer, syncContactEvent } from './customers.js';
 import { authorFor, postFollowup } from './followups.js';
 import { discoverGlpiOffsetMin } from './glpi-time.js';
-import { HookLock, type HookLockOptions } from './hook-lock.js';
+import { HookLock, LockLostError, type HookLockOptions } from './hook-lock.js';
 import { MappingStore, type ConversationRecord } from './mapping-store.js';
 import { syncStatus } from './status.js';
 import { ensureTicket, toChatMessage, type TicketResult } from './tickets.js';
@@ -98,7 +98,14 @@ export function createSyncProcessor(deps: SyncProcessorDeps): SyncProcessor {
         'add the hook back to HOOKS_FILE (or the environment) and replay the failed events',
       );
     }
-    if (!hook.enabled) return { action: 'skipped', reason: 'hook disabled', glpiCalls: 0 };
+    if (!hook.enabled) {
+      // Events queued before the hook was disabled were answered 202: keep them (failed, with
+      // advice) instead of completing them unsynced, so `replay --hook` brings them back.
+      throw new BridgeError('HOOK_DISABLED', `hook "${hook.id}" is disabled in this worker`, {
+        transient: false,
+        advice: `set the hook enabled again, restart the workers, then: chatwoot-glpi-bridge replay --hook ${hook.id}`,
+      });
+    }
     const parsed = parseChatwootEvent(data.payload);
     if (!parsed.ok) throw new InvalidEventError(`${data.event}: ${parsed.error}`);
     const event = parsed.event;
@@ -149,7 +156,8 @@ export function createSyncProcessor(deps: SyncProcessorDeps): SyncProcessor {
       }
       return { ...outcome, glpiCalls: counter.count };
     } catch (err) {
-      if (!(err instanceof LockBusyError)) {
+      // Contention, shutdown and a lost lease are not GLPI's health: keep them out of /ready.
+      if (!(err instanceof LockBusyError || err instanceof JobAbortedError || err instanceof LockLostError)) {
         await recordHookError(deps, hook.id, err, clock).catch(() => undefined);
       }
       throw err;
