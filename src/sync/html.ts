@@ -1,4 +1,5 @@
 import type { ChatwootAttachment } from '../chatwoot/events.js';
+import { decodeEntities } from '../glpi/search.js';
 
 /**
  * Everything the sync writes into GLPI's rich-text fields. Customer text is data, never markup:
@@ -81,18 +82,6 @@ export const MESSAGE_MARKER_ATTR = 'data-chatwoot-message-id';
 
 export function messageMarker(messageId: number): string {
   return `${MESSAGE_MARKER_ATTR}="${messageId}"`;
-}
-
-/** GLPI 10 hands stored text back entity-encoded unless told otherwise; undo the common forms. */
-export function decodeEntities(html: string): string {
-  return html
-    .replace(/&#(\d+);/g, (_, n: string) => String.fromCodePoint(Number(n)))
-    .replace(/&#x([0-9a-f]+);/gi, (_, n: string) => String.fromCodePoint(parseInt(n, 16)))
-    .replace(/&quot;/g, '"')
-    .replace(/&#39;|&apos;/g, "'")
-    .replace(/&lt;/g, '<')
-    .replace(/&gt;/g, '>')
-    .replace(/&amp;/g, '&');
 }
 
 export function hasMessageMarker(content: unknown, messageId: number): boolean {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { toGlpiDate } from '../../src/sync/glpi-time.js';
-import { escapeHtml, followupContent, hasConversationRef, hasMessageMarker, safeHref, textToHtml, ticketTitle } from '../../src/sync/html.js';
+import { escapeHtml, followupContent, hasConversationRef, hasMessageMarker, messageMarker, safeHref, textToHtml, ticketTitle } from '../../src/sync/html.js';
 
 describe('html building', () => {
   it('escapes customer text so it is never markup', () => {
@@ -34,5 +34,13 @@ describe('html building', () => {
   it('writes dates in GLPI local time', () => {
     expect(toGlpiDate('2026-05-28T09:14:05.318Z', 120)).toBe('2026-05-28 11:14:05');
     expect(toGlpiDate('2026-05-28T23:30:00Z', -300)).toBe('2026-05-28 18:30:00');
+  });
+});
+
+describe('markers in text a customer can type', () => {
+  it('finds a message marker next to entities that are no code point (no RangeError)', () => {
+    const stored = `${messageMarker(42)}<p>&#9999999; &#x110000; &amp;#9999999;</p>`.replace(/</g, '&#60;').replace(/>/g, '&#62;');
+    expect(hasMessageMarker(stored, 42)).toBe(true);
+    expect(hasMessageMarker(stored, 43)).toBe(false);
   });
 });
