@@ -217,3 +217,20 @@ function contactFromSender(sender: ChatwootMessage['sender']): ChatwootContact |
   const parsed = contactSchema.safeParse(sender);
   return parsed.success ? parsed.data : undefined;
 }
+
+/**
+ * Removes the contact's ActionCable `pubsub_token` (a credential Chatwoot puts in every
+ * conversation payload) from a webhook body before it is stored in Redis or the spool. Runs after
+ * the signature check, which needs the untouched bytes; the sync never reads the token.
+ */
+export function stripPubsubTokens(payload: Record<string, unknown>): Record<string, unknown> {
+  const scrub = (node: unknown): void => {
+    if (node === null || typeof node !== 'object') return;
+    const inbox = (node as { contact_inbox?: unknown }).contact_inbox;
+    if (inbox !== null && typeof inbox === 'object' && 'pubsub_token' in inbox) delete (inbox as Record<string, unknown>).pubsub_token;
+    scrub((node as { conversation?: unknown }).conversation);
+    scrub((node as { current_conversation?: unknown }).current_conversation);
+  };
+  scrub(payload);
+  return payload;
+}

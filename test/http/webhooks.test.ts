@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sign } from '../../src/chatwoot/signature.js';
@@ -55,6 +57,9 @@ describe('POST /webhooks/chatwoot/:hookId (signed hook)', () => {
     expect(job?.data.hookId).toBe('acme');
     expect((job?.data.payload as { id: number }).id).toBe(9801);
     expect(job?.opts.attempts).toBeGreaterThan(1);
+    // The contact's ActionCable token is a credential: it is never stored.
+    expect(vector.body).toContain('Xb7kQm2RvT9pLs4NwY6cZa3D');
+    expect(JSON.stringify(job?.data)).not.toContain('pubsub_token');
   });
 
   it('answers the same delivery again with 200 duplicate and enqueues nothing', async () => {
@@ -242,6 +247,8 @@ describe('when Redis is unreachable', () => {
     expect(res.statusCode).toBe(202);
     expect(res.json()).toMatchObject({ status: 'queued', spooled: true });
     expect(await t.spool.size()).toBe(1);
+    const [file] = await t.spool.list();
+    expect(readFileSync(join(t.spoolDir, file as string), 'utf8')).not.toContain('pubsub_token');
 
     // "Redis is back": drain the same spool through a healthy app's ingest.
     const healthy = await startTestApp({ clock: fixedClock });

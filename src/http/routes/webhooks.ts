@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { conversationIdOf, isSyncedEvent, parseChatwootEvent, type ChatwootEvent } from '../../chatwoot/events.js';
+import { conversationIdOf, isSyncedEvent, parseChatwootEvent, stripPubsubTokens, type ChatwootEvent } from '../../chatwoot/events.js';
 import { verifySignature } from '../../chatwoot/signature.js';
 import type { HookConfig } from '../../config/schema.js';
 import type { Ingest } from '../../queue/producer.js';
@@ -160,7 +160,7 @@ export function webhookRoutes(app: FastifyInstance, deps: AppDeps, ingest: Inges
           : `sha256:${createHash('sha256').update(rawBody).digest('hex')}`;
       const conversationId = conversationIdOf(parsed.event);
       const outcome = await ingest.accept(
-        { hookId: hook.id, event: eventName, deliveryId, receivedAt: new Date(now()).toISOString(), conversationId, payload },
+        { hookId: hook.id, event: eventName, deliveryId, receivedAt: new Date(now()).toISOString(), conversationId, payload: stripPubsubTokens(payload as Record<string, unknown>) },
         [deliveryId, ...contentDedupeIds(parsed.event)],
       );
       const jobLog = log.child({ event: eventName, deliveryId, jobId: outcome.jobId, conversationId });
