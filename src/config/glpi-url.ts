@@ -24,14 +24,22 @@ export function checkGlpiApiUrl(raw: string): GlpiUrlCheck {
   try {
     url = new URL(raw.trim());
   } catch {
+    // The text is not echoed: it could be a token pasted into the wrong variable.
+    throw new ConfigError('GLPI_API_URL is not a URL', 'set it to the full API address, e.g. https://glpi.example.com/apirest.php');
+  }
+  if (url.username !== '' || url.password !== '') {
+    // Credentials in the URL would travel into error messages and ticket links posted to Chatwoot,
+    // and GLPI's API ignores them anyway: it authenticates with the user token.
     throw new ConfigError(
-      `"${raw}" is not a URL`,
-      'set it to the full API address, e.g. https://glpi.example.com/apirest.php',
+      'GLPI_API_URL contains a user name or password',
+      'remove "user:password@" from the URL; the bridge authenticates with GLPI_USER_TOKEN (and GLPI_APP_TOKEN)',
     );
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new ConfigError(`"${raw}" must use http:// or https://`, 'e.g. https://glpi.example.com/apirest.php');
+    throw new ConfigError(`GLPI_API_URL must use http:// or https:// (it uses ${url.protocol})`, 'e.g. https://glpi.example.com/apirest.php');
   }
+  // What messages may show: no query string (people paste ?app_token=...) and no credentials.
+  const shown = `${url.origin}${url.pathname}`;
   const warnings: string[] = [];
   let path = url.pathname;
   if (path.length > 1 && path.endsWith('/')) {
@@ -41,13 +49,13 @@ export function checkGlpiApiUrl(raw: string): GlpiUrlCheck {
   const endpoint = /\/(apirest\.php|api\.php\/v1)\/(.+)$/.exec(path);
   if (endpoint) {
     throw new ConfigError(
-      `GLPI_API_URL "${raw}" includes the endpoint "${endpoint[2]}"`,
+      `GLPI_API_URL "${shown}" includes the endpoint "${endpoint[2]}"`,
       `use the API base only: ${url.origin}${path.slice(0, path.length - endpoint[2].length - 1)}`,
     );
   }
   if (!/\/(apirest\.php|api\.php\/v1)$/.test(path)) {
     throw new ConfigError(
-      `GLPI_API_URL "${raw}" does not end with /apirest.php`,
+      `GLPI_API_URL "${shown}" does not end with /apirest.php`,
       `GLPI's REST API lives at the GLPI root: try ${url.origin}${path === '/' ? '' : path}/apirest.php`,
     );
   }

@@ -137,6 +137,12 @@ describe('GLPI_API_URL checks', () => {
     expect(checkGlpiApiUrl('http://glpi/apirest.php').warnings).toEqual([]);
   });
 
+  it('refuses credentials in the URL without repeating them', () => {
+    const err = configError(() => checkGlpiApiUrl('https://admin:Sup3rPass@glpi.example.com/apirest.php'));
+    expect(err.message).toContain('user name or password');
+    expect(`${err.message} ${err.advice}`).not.toContain('Sup3rPass');
+  });
+
   it('refuses what is not an http(s) URL', () => {
     expect(configError(() => checkGlpiApiUrl('glpi.example.com/apirest.php')).message).toContain('is not a URL');
     expect(configError(() => checkGlpiApiUrl('ftp://glpi.example.com/apirest.php')).message).toContain('http');
