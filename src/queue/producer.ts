@@ -5,6 +5,7 @@ import { DEFAULTS } from '../config/defaults.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { jobIdFor, SYNC_QUEUE_NAME, type RedisKeys, type SyncJobData } from './job.js';
 import type { DiskSpool } from './spool.js';
+import { withTimeout } from '../util/timeout.js';
 
 /** Name of the custom backoff strategy the worker implements (exponential with full jitter). */
 export const BACKOFF_TYPE = 'jitter';
@@ -54,14 +55,6 @@ for i, k in ipairs(KEYS) do
   redis.call('SET', k, ARGV[1], 'EX', ARGV[2])
 end
 return 0`;
-
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} took more than ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
 
 /**
  * Durable acceptance of a webhook: dedupe in Redis, then add the job; if Redis cannot answer,
@@ -127,9 +120,15 @@ export class Ingest {
     if (this.drainTimer !== undefined || this.closed) return;
     this.drainTimer = setTimeout(() => {
       this.drainTimer = undefined;
-      void this.drainSpool().then((left) => {
-        if (left > 0) this.scheduleDrain(Math.min(delayMs * 2, 10_000));
-      });
+      this.drainSpool()
+        .then((left) => {
+          if (left > 0) this.scheduleDrain(Math.min(delayMs * 2, 10_000));
+        })
+        .catch((err: unknown) => {
+          // The spool directory itself failed (EACCES, EMFILE...): keep trying, never crash the api.
+          this.deps.logger.error({ err: { message: (err as Error).message } }, 'draining the disk spool failed; retrying');
+          this.scheduleDrain(Math.min(delayMs * 2, 10_000));
+        });
     }, delayMs);
     this.drainTimer.unref();
   }

@@ -1,9 +1,14 @@
 import type { FastifyInstance } from 'fastify';
 import { queueStatus, type QueueCounts } from '../../ops/queue-ops.js';
 import type { AppDeps } from '../app.js';
+import { withTimeout } from '../../util/timeout.js';
 
-/** Above this backlog /ready reports totals only: counting per hook lists every job id. */
-const PER_HOOK_DEPTH_MAX_JOBS = 20_000;
+/**
+ * Counting jobs per hook lists job ids (one queue serves every hook), so /ready, which probes run
+ * every few seconds, does it only with several hooks and a small backlog; a single hook's depth is
+ * the queue's own counts. `status` (CLI and /admin/status) always counts exactly.
+ */
+const PER_HOOK_DEPTH_MAX_JOBS = 2_000;
 
 export interface HookReadiness {
   enabled: boolean;
@@ -18,32 +23,29 @@ export interface HookReadiness {
   warnings: string[];
 }
 
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
-
 export function healthRoutes(app: FastifyInstance, deps: AppDeps): void {
   app.get('/health', async () => ({ status: 'ok' }));
 
   app.get('/ready', async (_req, reply) => {
     const spooled = await deps.spool.size().catch(() => null);
     try {
-      await withTimeout(deps.redis.ping(), 1_000);
+      await withTimeout(deps.redis.ping(), 1_000, 'Redis PING');
       const hookIds = [...deps.config.hooks.keys()];
       const pipeline = deps.redis.pipeline();
       for (const id of hookIds) pipeline.hgetall(deps.keys.hookState(id));
       const [states, counts] = await withTimeout(
         Promise.all([pipeline.exec(), deps.queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'prioritized', 'waiting-children')]),
         2_000,
+        'Redis state and queue counts',
       );
       const backlog = counts.waiting + counts.active + counts.delayed + counts.failed + counts.prioritized;
-      const perHook = backlog <= PER_HOOK_DEPTH_MAX_JOBS ? await withTimeout(queueStatus(deps.queue, hookIds), 2_000) : undefined;
+      const single = { waiting: counts.waiting + counts.prioritized, active: counts.active, delayed: counts.delayed, failed: counts.failed };
+      const perHook =
+        hookIds.length === 1
+          ? { hooks: { [hookIds[0] as string]: single } }
+          : backlog <= PER_HOOK_DEPTH_MAX_JOBS
+            ? await withTimeout(queueStatus(deps.queue, hookIds), 2_000, 'queue depth per hook')
+            : undefined;
       const hooks: Record<string, HookReadiness> = {};
       hookIds.forEach((id, i) => {
         const state = (states?.[i]?.[1] ?? {}) as Record<string, string>;
