@@ -11,15 +11,14 @@ export interface AdminRouteDeps {
   hookIds: readonly string[];
 }
 
-/** `Authorization: Bearer <token>`, else `?token=`. */
+/**
+ * `Authorization: Bearer <token>` only: a token in the query string would land in proxy and
+ * access logs (Prometheus scrapes send it with `authorization: { credentials: ... }`).
+ */
 export function presentedToken(req: FastifyRequest): string | undefined {
   const header = req.headers.authorization;
-  if (typeof header === 'string') {
-    const match = /^Bearer\s+(.+)$/i.exec(header.trim());
-    if (match) return match[1];
-  }
-  const query = req.query as Record<string, unknown> | undefined;
-  return typeof query?.token === 'string' ? query.token : undefined;
+  if (typeof header !== 'string') return undefined;
+  return /^Bearer\s+(.+)$/i.exec(header.trim())?.[1];
 }
 
 function refuse(reply: FastifyReply, status: 401 | 403, message: string) {
@@ -35,7 +34,7 @@ export function adminAuth(adminToken: string | undefined, options: { openWhenUns
       if (options.openWhenUnset) return;
       return refuse(reply, 403, 'admin routes are disabled: set ADMIN_TOKEN to use them');
     }
-    if (!check(presentedToken(req))) return refuse(reply, 401, 'send the ADMIN_TOKEN as "Authorization: Bearer <token>" or ?token=');
+    if (!check(presentedToken(req))) return refuse(reply, 401, 'send the ADMIN_TOKEN as "Authorization: Bearer <token>"');
   };
 }
 

@@ -6,7 +6,7 @@ import type { SyncJobData } from '../../queue/job.js';
 import { adminAuth } from './admin.js';
 
 export interface MetricsRouteDeps {
-  /** ADMIN_TOKEN: when set, /metrics needs it (Bearer or ?token=); unset, /metrics is open. */
+  /** ADMIN_TOKEN: when set, /metrics needs it (Authorization: Bearer); unset, /metrics is open. */
   adminToken: string | undefined;
   register: Registry;
   /** When given, cgb_queue_jobs is refreshed on each scrape (queue backlog, failed events). */
