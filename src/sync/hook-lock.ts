@@ -82,17 +82,40 @@ export class HookLock {
     // (the ticket built from a later message). Other processes still interleave; correctness
     // never depends on order, this only keeps one worker's work in arrival order and cheap.
     const started = Date.now();
-    const ahead = this.lines.get(hookId) ?? Promise.resolve();
+    const queued = this.lines.get(hookId);
+    const ahead = queued ?? Promise.resolve();
     let leave!: () => void;
     const gate = new Promise<void>((resolve) => (leave = resolve));
     const tail = ahead.then(() => gate);
     this.lines.set(hookId, tail);
-    await ahead;
+    if (queued !== undefined && !(await this.turnWithin(ahead, this.acquireWaitMs))) {
+      // A waiting job holds one of the worker's concurrency slots: past acquireWaitMs (a slow
+      // GLPI on this hook) it gives its slot back so other hooks' jobs can run, and passes its
+      // place in line on once the job ahead of it is done.
+      void ahead.then(leave);
+      void tail.then(() => {
+        if (this.lines.get(hookId) === tail) this.lines.delete(hookId);
+      });
+      throw new LockBusyError(this.keys.lock(hookId));
+    }
     try {
       return await this.runLocked(hookId, started, fn);
     } finally {
       leave();
       if (this.lines.get(hookId) === tail) this.lines.delete(hookId);
+    }
+  }
+
+  /** True when `ahead` settles within `ms`. */
+  private async turnWithin(ahead: Promise<void>, ms: number): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), ms);
+    });
+    try {
+      return await Promise.race([ahead.then(() => true), expired]);
+    } finally {
+      clearTimeout(timer);
     }
   }
 

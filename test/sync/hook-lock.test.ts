@@ -26,19 +26,41 @@ describe('HookLock', () => {
     let inside = 0;
     let maxInside = 0;
     const gate = deferred();
+    const firstInside = deferred();
     const runs = Array.from({ length: 12 }, (_, i) =>
       lock.run('acme', async () => {
         inside += 1;
         maxInside = Math.max(maxInside, inside);
-        if (i === 0) await gate.promise; // hold the first so the others all queue up behind it
+        if (i === 0) {
+          firstInside.resolve();
+          await gate.promise; // hold the first so the others all queue up behind it
+        }
+        await redis.ping(); // real I/O inside the critical section: overlap would show
         order.push(i);
         inside -= 1;
       }),
     );
+    await firstInside.promise;
     gate.resolve();
     await Promise.all(runs);
     expect(order).toEqual([...Array(12).keys()]);
     expect(maxInside).toBe(1);
+  });
+
+  it('gives a waiting job back (LockBusyError) after acquireWaitMs in the local line, and the line goes on', async () => {
+    const lock = new HookLock(redis, keys, { ttlMs: 5_000, extendThresholdMs: 1_000, acquireWaitMs: 0 });
+    const gate = deferred();
+    const holderInside = deferred();
+    const holder = lock.run('slow-hook', async () => {
+      holderInside.resolve();
+      await gate.promise;
+      return 'held';
+    });
+    await holderInside.promise;
+    await expect(lock.run('slow-hook', async () => 'never')).rejects.toBeInstanceOf(LockBusyError);
+    gate.resolve();
+    await expect(holder).resolves.toBe('held');
+    await expect(lock.run('slow-hook', async () => 'next')).resolves.toBe('next');
   });
 
   it('lets different hooks run at the same time', async () => {
