@@ -289,12 +289,13 @@ function sameValue(a: unknown, b: unknown): boolean {
  * `hooks: { ...writeBackSeams(writeBack), fetchAttachment }`.
  */
 export function writeBackSeams(writeBack: WriteBack): {
-  onTicketCreated: (hook: HookConfig, conversation: { id: number }, ticketId: number) => Promise<void>;
+  onTicketCreated: (hook: HookConfig, conversation: WriteBackConversation, ticketId: number) => Promise<void>;
   isOwnEcho: (event: ChatwootEvent, hook: HookConfig) => boolean;
 } {
   return {
     async onTicketCreated(hook, conversation, ticketId) {
-      await writeBack.onTicketCreated(hook, { id: conversation.id }, ticketId);
+      // The account the event carried; without it (conversation events) the token's profile says.
+      await writeBack.onTicketCreated(hook, { id: conversation.id, accountId: conversation.accountId }, ticketId);
     },
     isOwnEcho: (event, hook) => writeBack.isOwnEcho(event, hook),
   };

@@ -26,8 +26,12 @@ export interface SyncContext {
 }
 
 export interface SyncHooks {
-  /** Write-back seam: called once, after a new ticket is recorded. Errors are logged, never fail the sync. */
-  onTicketCreated?: (hook: HookConfig, conversation: ChatwootConversation, ticketId: number) => Promise<void>;
+  /**
+   * Write-back seam: called once, after a new ticket is recorded. Errors are logged, never fail the
+   * sync. `accountId` is the Chatwoot account the event carried (message events do; conversation
+   * events do not, and the write-back then asks the token's profile).
+   */
+  onTicketCreated?: (hook: HookConfig, conversation: ChatwootConversation & { accountId?: number | undefined }, ticketId: number) => Promise<void>;
   /** Events the bridge caused itself (its notes, attribute writes) coming back; skipped. */
   isOwnEcho?: (event: ChatwootEvent, hook: HookConfig) => boolean;
   /** Downloads an attachment for upload to GLPI; undefined (or no fetcher) keeps it as a link. */

@@ -115,7 +115,7 @@ export async function ensureTicket(ctx: SyncContext, req: TicketRequest): Promis
   await uploadContentAttachments(ctx, ticketId, messages);
   if (ctx.hooks.onTicketCreated) {
     try {
-      await ctx.hooks.onTicketCreated(ctx.hook, req.conversation, ticketId);
+      await ctx.hooks.onTicketCreated(ctx.hook, { ...req.conversation, accountId: req.accountId }, ticketId);
     } catch (err) {
       // The ticket exists and is recorded; a write-back failure must not make the job retry
       // (the retry would find the ticket and never call this again anyway).

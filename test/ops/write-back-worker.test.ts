@@ -1,0 +1,91 @@
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createChatwootApiClient, type ChatwootApiClient } from '../../src/chatwoot/api-client.js';
+import { createWriteBack, writeBackSeams, type WriteBack } from '../../src/chatwoot/write-back.js';
+import { loadConfig } from '../../src/config/load.js';
+import type { ServiceConfig } from '../../src/config/schema.js';
+import { createGlpiClients, type GlpiClients } from '../../src/glpi/registry.js';
+import { redisKeys, type SyncJobData } from '../../src/queue/job.js';
+import { createSyncProcessor, type SyncProcessor } from '../../src/sync/processor.js';
+import { startChatwootApi, type ChatwootApiDouble } from '../support/chatwoot-api/index.js';
+import { loadFixture } from '../support/fixtures.js';
+import { startGlpiSimulator, type GlpiSimulator } from '../support/glpi-simulator/index.js';
+import { deletePrefix, testPrefix, testRedis } from '../support/redis.js';
+
+/**
+ * Write-back through the sync engine's seams (what the worker runs), not the WriteBack object
+ * alone: the account id the webhook carries must reach it, and echo recognition must see the
+ * note ids other processes stored in Redis.
+ */
+
+const TOKEN = 'multi-account-token';
+const prefix = testPrefix('writeback-worker');
+const redis = testRedis();
+let sim: GlpiSimulator;
+let chatwoot: ChatwootApiDouble;
+let config: ServiceConfig;
+let glpi: GlpiClients;
+let cw: ChatwootApiClient;
+let writeBack: WriteBack;
+let processor: SyncProcessor;
+
+function job(payload: Record<string, unknown>, deliveryId: string): SyncJobData {
+  const conversation = payload.conversation as { id: number } | undefined;
+  return {
+    hookId: 'acme',
+    event: String(payload.event),
+    deliveryId,
+    receivedAt: new Date().toISOString(),
+    conversationId: conversation?.id ?? (payload.id as number),
+    payload,
+  };
+}
+
+beforeAll(async () => {
+  sim = await startGlpiSimulator();
+  // The bridge's Chatwoot user belongs to two accounts: the token alone cannot say which one.
+  chatwoot = await startChatwootApi({
+    tokens: { [TOKEN]: { id: 15, name: 'GLPI bridge', accounts: [{ id: 3, role: 'administrator' }, { id: 4, role: 'administrator' }] } },
+  });
+  config = loadConfig({
+    REDIS_KEY_PREFIX: prefix,
+    HOOK_ID: 'acme',
+    GLPI_API_URL: sim.url,
+    GLPI_USER_TOKEN: 'admin-user-token',
+    CHATWOOT_WEBHOOK_SECRET: 'webhook-secret-value-1',
+    CHATWOOT_BASE_URL: chatwoot.url,
+    CHATWOOT_API_TOKEN: TOKEN,
+  });
+  glpi = createGlpiClients(config.hooks.values());
+  cw = createChatwootApiClient(config.hooks.get('acme')!.chatwoot.api!);
+  writeBack = createWriteBack({ redis, keyPrefix: prefix, clientFor: () => cw, sleep: async () => undefined });
+  processor = createSyncProcessor({
+    redis,
+    keys: redisKeys(prefix),
+    hooks: config.hooks,
+    glpiFor: (id) => glpi.get(id),
+    logger: pino({ level: 'silent' }),
+    ...writeBackSeams(writeBack),
+  });
+});
+
+afterAll(async () => {
+  await glpi.closeAll();
+  await cw.close();
+  await sim.close();
+  await chatwoot.close();
+  await deletePrefix(redis, prefix);
+  redis.disconnect();
+});
+
+describe('write-back through the sync engine', () => {
+  it('writes back with the account id of the webhook, even when the token belongs to several accounts', async () => {
+    chatwoot.addConversation({ id: 58, account_id: 3 });
+    const outcome = await processor.process(job(loadFixture('message_created.incoming'), 'wbw-incoming-1'));
+    expect(outcome.action).toBe('ticket-created');
+
+    expect(await writeBack.pending('acme')).toEqual([]);
+    expect(chatwoot.conversation(3, 58)!.custom_attributes.glpi_ticket_id).toBe(outcome.ticketId);
+    expect(chatwoot.conversation(3, 58)!.messages.filter((m) => m.private)).toHaveLength(1);
+  });
+});
