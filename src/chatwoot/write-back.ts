@@ -63,8 +63,8 @@ export interface WriteBack {
   /** Parked write-backs of a hook: conversation key -> {ticketId, code, advice}. */
   pending(hookId: string): Promise<PendingWriteBack[]>;
   /**
-   * The sync engine's seam (SyncHooks.isOwnEcho), synchronous: recognises our notes by their
-   * source_id (and ids this process posted) and attribute-only updates of glpi_* keys.
+   * Synchronous check: recognises our notes by their source_id (and ids this process posted) and
+   * attribute-only updates of glpi_* keys. The sync engine's seam uses `echoKind` instead.
    */
   isOwnEcho(event: ChatwootEvent, hook: HookConfig | string): boolean;
   /** Same plus the note ids other processes stored in Redis; says which kind of echo. */
@@ -290,13 +290,14 @@ function sameValue(a: unknown, b: unknown): boolean {
  */
 export function writeBackSeams(writeBack: WriteBack): {
   onTicketCreated: (hook: HookConfig, conversation: WriteBackConversation, ticketId: number) => Promise<void>;
-  isOwnEcho: (event: ChatwootEvent, hook: HookConfig) => boolean;
+  isOwnEcho: (event: ChatwootEvent, hook: HookConfig) => Promise<boolean>;
 } {
   return {
     async onTicketCreated(hook, conversation, ticketId) {
       // The account the event carried; without it (conversation events) the token's profile says.
       await writeBack.onTicketCreated(hook, { id: conversation.id, accountId: conversation.accountId }, ticketId);
     },
-    isOwnEcho: (event, hook) => writeBack.isOwnEcho(event, hook),
+    // echoKind, not the synchronous check: it also knows the notes other worker processes posted.
+    isOwnEcho: async (event, hook) => (await writeBack.echoKind(event, hook.id)) !== undefined,
   };
 }

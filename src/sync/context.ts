@@ -32,8 +32,8 @@ export interface SyncHooks {
    * events do not, and the write-back then asks the token's profile).
    */
   onTicketCreated?: (hook: HookConfig, conversation: ChatwootConversation & { accountId?: number | undefined }, ticketId: number) => Promise<void>;
-  /** Events the bridge caused itself (its notes, attribute writes) coming back; skipped. */
-  isOwnEcho?: (event: ChatwootEvent, hook: HookConfig) => boolean;
+  /** Events the bridge caused itself (its notes, attribute writes) coming back; skipped. May ask Redis. */
+  isOwnEcho?: (event: ChatwootEvent, hook: HookConfig) => boolean | Promise<boolean>;
   /** Downloads an attachment for upload to GLPI; undefined (or no fetcher) keeps it as a link. */
   fetchAttachment?: (hook: HookConfig, attachment: ChatwootAttachment) => Promise<UploadFile | undefined>;
   /** Test seam: throw here to simulate a process dying after a GLPI write, before its record. */

@@ -109,7 +109,7 @@ export function createSyncProcessor(deps: SyncProcessorDeps): SyncProcessor {
     const parsed = parseChatwootEvent(data.payload);
     if (!parsed.ok) throw new InvalidEventError(`${data.event}: ${parsed.error}`);
     const event = parsed.event;
-    if (hooks.isOwnEcho?.(event, hook)) return { action: 'skipped', reason: 'own echo', glpiCalls: 0 };
+    if (await hooks.isOwnEcho?.(event, hook)) return { action: 'skipped', reason: 'own echo', glpiCalls: 0 };
     const skip = cheapSkip(event);
     if (skip !== undefined) return { action: 'skipped', reason: skip, glpiCalls: 0 };
 

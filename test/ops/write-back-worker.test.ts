@@ -88,4 +88,19 @@ describe('write-back through the sync engine', () => {
     expect(chatwoot.conversation(3, 58)!.custom_attributes.glpi_ticket_id).toBe(outcome.ticketId);
     expect(chatwoot.conversation(3, 58)!.messages.filter((m) => m.private)).toHaveLength(1);
   });
+
+  it('recognises the note another worker process posted (its id only in Redis, no source_id in the echo)', async () => {
+    chatwoot.addConversation({ id: 60, account_id: 3 });
+    // Another process wrote a ticket back: it remembers the note id locally and in Redis.
+    const otherProcess = createWriteBack({ redis, keyPrefix: prefix, clientFor: () => cw });
+    expect(await otherProcess.writeTicket(config.hooks.get('acme')!, { id: 60, accountId: 3 }, 4242)).toMatchObject({ note: 'written' });
+    const echo = chatwoot.emitted.find((e) => e.event === 'message_created' && (e.conversation as { id: number }).id === 60)!;
+    const followupsBefore = sim.state.followups.length;
+    const ticketsBefore = sim.state.tickets.length;
+
+    const outcome = await processor.process(job({ ...echo, source_id: null }, 'wbw-echo-1'));
+    expect(outcome).toMatchObject({ action: 'skipped', reason: 'own echo' });
+    expect(sim.state.followups.length).toBe(followupsBefore);
+    expect(sim.state.tickets.length).toBe(ticketsBefore);
+  });
 });
