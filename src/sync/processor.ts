@@ -19,7 +19,7 @@ import { authorFor, postFollowup } from './followups.js';
 import { discoverGlpiOffsetMin } from './glpi-time.js';
 import { HookLock, LockLostError, type HookLockOptions } from './hook-lock.js';
 import { MappingStore, type ConversationRecord } from './mapping-store.js';
-import { syncStatus } from './status.js';
+import { GLPI_STATUS, syncStatus } from './status.js';
 import { ensureTicket, toChatMessage, type TicketResult } from './tickets.js';
 
 export interface SyncProcessorDeps extends SyncHooks {
@@ -276,10 +276,13 @@ async function syncMessage(ctx: SyncContext, event: MessageEvent, learnTz: (tz: 
       ...('followupId' in outcome ? { followupId: outcome.followupId } : {}),
     };
   } catch (err) {
-    // GLPI answers a followup on a deleted ticket with ERROR_GLPI_ADD ("permission"), not 404:
-    // only then is the ticket looked up, and a missing ticket replaced.
-    if (!isGlpiError(err) || err.transient || !(await ticketIsGone(ctx, ticket.ticketId))) throw err;
-    ctx.logger.warn({ ticketId: ticket.ticketId }, 'ticket is gone from GLPI; creating a new one');
+    // GLPI answers a followup on a deleted or a closed ticket with ERROR_GLPI_ADD ("permission"),
+    // not 404: only then is the ticket looked up. A missing ticket is replaced; so is a closed one
+    // (closed is final in ITIL: a new message after closure is a new ticket for the conversation).
+    if (!isGlpiError(err) || err.transient) throw err;
+    const state = await ticketState(ctx, ticket.ticketId);
+    if (state === 'open') throw err;
+    ctx.logger.warn({ ticketId: ticket.ticketId, state }, `ticket is ${state} in GLPI; creating a new one for the conversation`);
     await ctx.store.forgetTicket(conversationId);
     ticket = await ensureTicket(ctx, { ...request, record: emptyRecord() });
     if (ticket.contentIds.includes(event.id)) return { action: 'ticket-created', ticketId: ticket.ticketId };
@@ -288,12 +291,12 @@ async function syncMessage(ctx: SyncContext, event: MessageEvent, learnTz: (tz: 
   }
 }
 
-async function ticketIsGone(ctx: SyncContext, ticketId: number): Promise<boolean> {
+async function ticketState(ctx: SyncContext, ticketId: number): Promise<'gone' | 'closed' | 'open'> {
   try {
-    await ctx.glpi.getItem('Ticket', ticketId);
-    return false;
+    const ticket = await ctx.glpi.getItem('Ticket', ticketId);
+    return Number(ticket.status) === GLPI_STATUS.closed ? 'closed' : 'open';
   } catch (err) {
-    if (isGlpiNotFound(err)) return true;
+    if (isGlpiNotFound(err)) return 'gone';
     throw err;
   }
 }

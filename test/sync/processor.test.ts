@@ -188,6 +188,24 @@ describe('tickets', () => {
     expect(ticketsOf(c.id)).toHaveLength(1);
   });
 
+  it('opens a new ticket for the conversation when a message arrives after its ticket was closed in GLPI', async () => {
+    const c = conv({ lastMessage: { id: msgId(), createdAt: at(0) } });
+    await h.run(conversationEvent('conversation_created', c));
+    const [old] = ticketsOf(c.id);
+    old!.status = 6; // closed by a technician in GLPI
+    h.sim.resetCalls();
+    const outcome = await h.run(messageEvent(c, { id: msgId(), createdAt: at(20), content: 'one more thing' }));
+    expect(outcome.ticketId).not.toBe(old!.id);
+    expect(h.sim.count('POST', '/Ticket')).toBe(1);
+    expect(old!.status).toBe(6);
+    expect(h.sim.followupsOf(old!.id).map((f) => text(f.content)).join(' ')).not.toContain('one more thing');
+    // The next message goes to the new ticket directly.
+    h.sim.resetCalls();
+    await h.run(messageEvent(c, { id: msgId(), createdAt: at(21), content: 'and another' }));
+    expect(h.sim.count('POST', '/Ticket')).toBe(0);
+    expect(h.sim.followupsOf(outcome.ticketId!).map((f) => text(f.content)).join(' ')).toContain('and another');
+  });
+
   it('makes a ticket without requester for a contact with neither e-mail nor phone, and no GLPI user', async () => {
     const users = h.sim.state.users.length;
     const c = conv({ contact: { id: 8002, name: 'silent-meadow-318' }, lastMessage: { id: msgId(), createdAt: at(0) } });

@@ -869,6 +869,9 @@ export class Simulator implements GlpiSimulator {
       case 'ITILFollowup': {
         const ticket = input.itemtype === 'Ticket' ? this.db.find('Ticket', num(input.items_id) ?? -1) : undefined;
         if (!ticket) return false;
+        // CommonITILObject::canAddFollowups: a closed ticket takes no followup, whatever the rights;
+        // GLPI says so with its generic "permission" refusal.
+        if (ticket.status === 6) return false;
         const bits = this.bits(session, 'ITILFollowup');
         if (bits & FOLLOWUP_ADDALL) return true;
         return (bits & FOLLOWUP_ADDMY) !== 0 && this.ownsTicket(session, ticket);
