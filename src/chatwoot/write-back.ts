@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { HookConfig } from '../config/schema.js';
@@ -23,6 +24,13 @@ const OWNED_KEY = /^glpi_/;
 export const NOTE_SOURCE_PREFIX = 'cgb-glpi:';
 /** How long note ids are remembered for echo recognition (the echo arrives within seconds). */
 const ECHO_TTL_S = 7 * 24 * 60 * 60;
+/**
+ * How long a worker's claim on a parked write-back lasts: longer than any retry of it takes, short
+ * enough that the claim of a worker that died with it does not hold the write-back up for long.
+ */
+const CLAIM_TTL_MS = 5 * 60_000;
+/** Deletes a claim only if it is still ours (it may have expired and been taken by another worker). */
+const RELEASE_CLAIM = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0";
 /** Changes Chatwoot reports with every update; they never make an update "someone else's". */
 const NOISE_KEYS = new Set(['updated_at', 'last_activity_at']);
 
@@ -58,7 +66,10 @@ export interface WriteBack {
   onTicketCreated(hook: HookConfig, conversation: WriteBackConversation, ticketId: number): Promise<WriteBackResult>;
   /** The idempotent write itself; throws ChatwootError (transient or permanent). */
   writeTicket(hook: HookConfig, conversation: WriteBackConversation, ticketId: number): Promise<WriteBackResult>;
-  /** Retries the hook's parked write-backs (a timer in the worker, or an operator). */
+  /**
+   * Retries the hook's parked write-backs (a timer in every worker, or an operator). Safe to run in
+   * several processes at once: each parked write-back is claimed in Redis by the one retrying it.
+   */
   retryPending(hook: HookConfig): Promise<{ done: number; left: number }>;
   /** Parked write-backs of a hook: conversation key -> {ticketId, code, advice}. */
   pending(hookId: string): Promise<PendingWriteBack[]>;
@@ -93,6 +104,8 @@ export function writeBackKeys(prefix: string) {
     account: (hookId: string) => `${prefix}:writeback:${hookId}:account`,
     /** Hash: "<accountId|?>:<conversationId>" -> JSON PendingWriteBack. */
     pending: (hookId: string) => `${prefix}:writeback:${hookId}:pending`,
+    /** String: the worker retrying that parked write-back right now (random token, CLAIM_TTL_MS). */
+    claim: (hookId: string, field: string) => `${prefix}:writeback:${hookId}:claim:${field}`,
   };
 }
 
@@ -243,10 +256,23 @@ export function createWriteBack(deps: WriteBackDeps): WriteBack {
     writeTicket,
     pending,
     async retryPending(hook) {
+      // Every worker process runs this timer: each parked write-back is claimed first, so only one
+      // of them retries it (writeTicket's read-then-post would otherwise post the note twice).
       let done = 0;
-      for (const parked of await pending(hook.id)) {
-        const result = await withRetry(hook, { id: parked.conversationId, accountId: parked.accountId }, parked.ticketId);
-        if (result.status === 'done') done += 1;
+      for (const field of await deps.redis.hkeys(keys.pending(hook.id))) {
+        const claimKey = keys.claim(hook.id, field);
+        const token = randomUUID();
+        if ((await deps.redis.set(claimKey, token, 'PX', CLAIM_TTL_MS, 'NX')) !== 'OK') continue;
+        try {
+          // Read under the claim: another worker may have completed it since the list was read.
+          const current = await deps.redis.hget(keys.pending(hook.id), field);
+          if (current === null) continue;
+          const parked = JSON.parse(current) as PendingWriteBack;
+          const result = await withRetry(hook, { id: parked.conversationId, accountId: parked.accountId }, parked.ticketId);
+          if (result.status === 'done') done += 1;
+        } finally {
+          await deps.redis.eval(RELEASE_CLAIM, 1, claimKey, token).catch(() => undefined);
+        }
       }
       return { done, left: await deps.redis.hlen(keys.pending(hook.id)) };
     },

@@ -138,6 +138,38 @@ describe('write-back of the GLPI ticket to Chatwoot', () => {
     expect(double.conversation(3, conversationId)!.custom_attributes.glpi_ticket_id).toBe(51);
   });
 
+  it('two workers retrying the same parked write-back at once post the note once', async () => {
+    double.addConversation({ id: conversationId, account_id: 3 });
+    double.failNext(503, 3, `/conversations/${conversationId}`);
+    expect(await writeBack.onTicketCreated(hook, { id: conversationId, accountId: 3 }, 61)).toMatchObject({ status: 'pending' });
+
+    // Each worker's retry waits before its first Chatwoot call until the other one got there too,
+    // or has finished without calling Chatwoot: both orders of events are then played out.
+    let arrived = 0;
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const gated: ChatwootApiClient = {
+      ...client,
+      async getConversation(accountId, id) {
+        arrived += 1;
+        if (arrived >= 2) open();
+        await gate;
+        return client.getConversation(accountId, id);
+      },
+    };
+    const workerA = createWriteBack({ redis, keyPrefix: prefix, clientFor: () => gated, sleep: async () => undefined });
+    const workerB = createWriteBack({ redis, keyPrefix: prefix, clientFor: () => gated, sleep: async () => undefined });
+    const a = workerA.retryPending(hook);
+    const b = workerB.retryPending(hook);
+    void Promise.race([a, b]).catch(() => undefined).finally(open);
+    const [resultA, resultB] = await Promise.all([a, b]);
+
+    expect(resultA.done + resultB.done).toBe(1);
+    expect(double.conversation(3, conversationId)!.messages.filter((m) => m.private)).toHaveLength(1);
+    expect(double.calls.filter((c) => c.method === 'POST' && c.path.endsWith('/messages'))).toHaveLength(1);
+    expect(await writeBack.pending('acme')).toEqual([]);
+  });
+
   it('reports a refused token as permanent, with advice, without printing the token', async () => {
     const badHook = hookWith({ CHATWOOT_BASE_URL: double.url, CHATWOOT_API_TOKEN: 'revoked-token-value' });
     const badClient = createChatwootApiClient(badHook.chatwoot.api!);
