@@ -129,6 +129,11 @@ async function createContact(ctx: SyncContext, contactId: number, identity: Iden
 
 const IDENTITY_ATTRIBUTES = ['name', 'email', 'phone_number'] as const;
 
+/** contact_updated fires on every incoming message and on attribute writes: only these changes matter. */
+export function changesIdentity(event: ContactEvent): boolean {
+  return event.event === 'contact_created' || IDENTITY_ATTRIBUTES.some((a) => a in event.changed_attributes);
+}
+
 export type ContactOutcome = 'ignored' | 'not-identifiable' | 'unchanged' | 'resolved' | 'updated' | 'remapped';
 
 /**
@@ -137,7 +142,7 @@ export type ContactOutcome = 'ignored' | 'not-identifiable' | 'unchanged' | 'res
  * e-mail or phone reaches GLPI.
  */
 export async function syncContactEvent(ctx: SyncContext, event: ContactEvent): Promise<ContactOutcome> {
-  if (event.event === 'contact_updated' && !IDENTITY_ATTRIBUTES.some((a) => a in event.changed_attributes)) return 'ignored';
+  if (!changesIdentity(event)) return 'ignored';
   const identity = identityOf(event, ctx);
   const stored = await ctx.store.getCustomer(event.id);
   if (stored === undefined || stored.kind !== kindOf(ctx)) {

@@ -1,8 +1,8 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import {
+  contactOf,
   parseChatwootEvent,
-  type ChatwootContact,
   type ChatwootEvent,
   type ConversationEvent,
   type MessageEvent,
@@ -14,7 +14,7 @@ import type { GlpiClient } from '../glpi/types.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { RedisKeys, SyncJobData } from '../queue/job.js';
 import { JobAbortedError, type SyncContext, type SyncHooks } from './context.js';
-import { resolveCustomer, syncContactEvent } from './customers.js';
+import { changesIdentity, resolveCustomer, syncContactEvent } from './customers.js';
 import { authorFor, postFollowup } from './followups.js';
 import { discoverGlpiOffsetMin } from './glpi-time.js';
 import { HookLock, LockLostError, type HookLockOptions } from './hook-lock.js';
@@ -71,8 +71,6 @@ export class InvalidEventError extends BridgeError {
     this.name = 'InvalidEventError';
   }
 }
-
-const IDENTITY_ATTRIBUTES = ['name', 'email', 'phone_number'];
 
 /**
  * Routes a job to the sync services, under the hook's mutex. Errors are thrown as they are
@@ -174,7 +172,7 @@ function cheapSkip(event: ChatwootEvent): string | undefined {
   switch (event.event) {
     case 'contact_updated':
       // Fires on every incoming message (last_activity_at) and on attribute writes.
-      return IDENTITY_ATTRIBUTES.some((a) => a in event.changed_attributes) ? undefined : 'no identity change';
+      return changesIdentity(event) ? undefined : 'no identity change';
     case 'message_created':
       return event.message_type === 'activity' ? 'activity message' : undefined;
     default:
@@ -198,26 +196,8 @@ async function route(ctx: SyncContext, event: ChatwootEvent, learnTz: (tz: numbe
   }
 }
 
-function customerOf(event: ConversationEvent | MessageEvent): ChatwootContact | undefined {
-  if (event.event === 'message_created') {
-    const sender = event.conversation.meta?.sender;
-    if (sender) return sender;
-    if (event.message_type !== 'incoming' || !event.sender || event.sender.id === undefined) return undefined;
-    return {
-      id: event.sender.id,
-      name: event.sender.name ?? null,
-      email: event.sender.email ?? null,
-      phone_number: typeof event.sender.phone_number === 'string' ? event.sender.phone_number : null,
-      identifier: null,
-      custom_attributes: {},
-      additional_attributes: {},
-    };
-  }
-  return event.meta?.sender ?? undefined;
-}
-
 async function syncConversation(ctx: SyncContext, event: ConversationEvent, learnTz: (tz: number | undefined) => void): Promise<Routed> {
-  const contact = customerOf(event);
+  const contact = contactOf(event);
   const read = await ctx.store.readConversationContext(event.id, contact?.id);
   learnTz(read.tzOffsetMin);
   let record = read.conversation;
@@ -226,6 +206,7 @@ async function syncConversation(ctx: SyncContext, event: ConversationEvent, lear
     trigger: undefined,
     inboxName: undefined,
     accountId: undefined,
+    contact,
     storedCustomer: read.customer,
   };
   let ticket = await ensureTicket(ctx, { ...request, record });
@@ -246,7 +227,7 @@ async function syncConversation(ctx: SyncContext, event: ConversationEvent, lear
 
 async function syncMessage(ctx: SyncContext, event: MessageEvent, learnTz: (tz: number | undefined) => void): Promise<Routed> {
   const conversationId = event.conversation.id;
-  const contact = customerOf(event);
+  const contact = contactOf(event);
   const agentEmail =
     event.message_type !== 'incoming' && event.sender?.type === 'user' && event.sender.email ? event.sender.email : undefined;
   const read = await ctx.store.readMessageContext(conversationId, event.id, contact?.id, agentEmail);
@@ -259,6 +240,7 @@ async function syncMessage(ctx: SyncContext, event: MessageEvent, learnTz: (tz: 
     trigger: toChatMessage(event),
     inboxName: event.inbox?.name ?? undefined,
     accountId: event.account?.id,
+    contact,
     storedCustomer: read.customer,
   };
   let ticket: TicketResult = await ensureTicket(ctx, { ...request, record: read.conversation });

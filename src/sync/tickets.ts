@@ -1,4 +1,4 @@
-import type { ChatwootAttachment, ChatwootConversation, ChatwootMessage, ChatwootPushMessage } from '../chatwoot/events.js';
+import type { ChatwootContact, ChatwootAttachment, ChatwootConversation, ChatwootMessage, ChatwootPushMessage } from '../chatwoot/events.js';
 import { isGlpiError, isGlpiNotFound } from '../glpi/errors.js';
 import type { GlpiInput } from '../glpi/types.js';
 import { throwIfAborted, type SyncContext } from './context.js';
@@ -54,6 +54,8 @@ export interface TicketRequest {
   inboxName: string | undefined;
   accountId: number | undefined;
   record: ConversationRecord;
+  /** The customer as the event tells it (contactOf): the ticket's requester. */
+  contact: ChatwootContact | undefined;
   storedCustomer: CustomerRecord | undefined;
 }
 
@@ -143,7 +145,7 @@ function conversationUrl(ctx: SyncContext, accountId: number | undefined, conver
 }
 
 async function requesterFor(ctx: SyncContext, req: TicketRequest): Promise<CustomerRecord | undefined> {
-  const contact = req.conversation.meta?.sender ?? undefined;
+  const contact = req.contact;
   if (contact === undefined) return undefined;
   let stored = req.storedCustomer;
   if (stored !== undefined && stored.kind === 'user') {
@@ -164,7 +166,7 @@ async function requesterFor(ctx: SyncContext, req: TicketRequest): Promise<Custo
 function requesterInput(customer: CustomerRecord | undefined, req: TicketRequest): GlpiInput {
   if (customer?.kind === 'user') return { _users_id_requester: customer.id };
   // GLPI Contacts cannot be ticket actors: the requester is then the e-mail-only requester.
-  const email = customer?.email ?? req.conversation.meta?.sender?.email?.trim().toLowerCase();
+  const email = customer?.email ?? req.contact?.email?.trim().toLowerCase();
   if (email !== undefined && email.includes('@')) {
     return { _users_id_requester: 0, _users_id_requester_notif: { use_notification: 1, alternative_email: email } };
   }
