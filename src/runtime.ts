@@ -124,7 +124,10 @@ async function startWorkerRole(
     observer: (hookId) => glpiMetricsObserver(metrics, hookId),
   });
   const chatwoot = createChatwootClients(config.hooks.values(), { metrics });
-  const writeBack = createWriteBack({ redis: command, keyPrefix: config.redisKeyPrefix, clientFor: (id) => chatwoot.get(id), logger });
+  // One attempt inside the job: the write-back runs under the hook lock, so in-place retries
+  // against a slow Chatwoot would hold up every job of the hook. A failure parks at once and the
+  // timer below retries it outside the lock (claimed, so one worker at a time).
+  const writeBack = createWriteBack({ redis: command, keyPrefix: config.redisKeyPrefix, clientFor: (id) => chatwoot.get(id), logger, attempts: 1 });
   const attachments = createAttachmentFetcher();
   const { hookLock, ...workerTuning } = options.worker ?? {};
   const processor = createSyncProcessor({
