@@ -142,13 +142,13 @@ export function buildEvents(accountId: number, conversation: ApiConversation, me
       },
     });
   }
-  if (conversation.status !== 'open') {
-    const at = conversation.last_activity_at ?? 0;
-    list.push({
-      deliveryId: `resync:${accountId}:conversation:${conversation.id}:status:${conversation.status}:${at}`,
-      payload: { ...webhookConversation([]), event: 'conversation_status_changed', changed_attributes: null },
-    });
-  }
+  // Always, open included: a missed reopen is repaired too, and the sync's stale check makes a
+  // status GLPI already has (or a newer one there) a no-op.
+  const at = conversation.last_activity_at ?? 0;
+  list.push({
+    deliveryId: `resync:${accountId}:conversation:${conversation.id}:status:${conversation.status}:${at}`,
+    payload: { ...webhookConversation([]), event: 'conversation_status_changed', changed_attributes: null },
+  });
   return { list, skipped };
 }
 
