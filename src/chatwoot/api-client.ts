@@ -78,7 +78,7 @@ export const CHATWOOT_ERROR_CODES: Readonly<Record<string, CodeInfo>> = {
     transient: false,
     category: 'invalid-request',
     advice:
-      'the bridge could not tell which Chatwoot account the conversation belongs to: give the token of a user that belongs to exactly one account',
+      'the bridge could not tell which Chatwoot account is meant: give the token of a user that belongs to exactly one account (resync also takes --account N)',
   },
 };
 
@@ -306,6 +306,24 @@ export function createChatwootApiClient(api: { baseUrl: string; apiToken: string
       if (ownsDispatcher) await dispatcher.close();
     },
   };
+}
+
+/**
+ * The account of a token whose user belongs to exactly one account: what the bridge uses when an
+ * event carries no account id, and resync without --account. Throws CHATWOOT_ACCOUNT_UNKNOWN when
+ * the token's user belongs to several accounts (or none); `why` says what was missing.
+ */
+export async function singleAccountId(client: Pick<ChatwootApiClient, 'getProfile'>, why: string): Promise<number> {
+  const profile = await client.getProfile();
+  const only = profile.accounts.length === 1 ? profile.accounts[0] : undefined;
+  if (only === undefined) {
+    const ids = profile.accounts.map((a) => a.id).join(', ');
+    throw new ChatwootError(
+      'CHATWOOT_ACCOUNT_UNKNOWN',
+      `${why}, and the Chatwoot token belongs to ${profile.accounts.length} accounts${ids === '' ? '' : ` (${ids})`}`,
+    );
+  }
+  return only.id;
 }
 
 /** One Chatwoot client per hook that has `chatwoot.api`; hooks without it get none. */

@@ -69,7 +69,8 @@ const attachmentSchema = z.object({
 });
 export type ChatwootAttachment = z.output<typeof attachmentSchema>;
 
-const MESSAGE_TYPES = ['incoming', 'outgoing', 'activity', 'template'] as const;
+/** Chatwoot's message_type names, indexed by the integer the API and push payloads use. */
+export const MESSAGE_TYPES = ['incoming', 'outgoing', 'activity', 'template'] as const;
 export type MessageType = (typeof MESSAGE_TYPES)[number];
 
 /** Element of `conversation.messages[]`: integer message_type and epoch-seconds created_at (trap 2). */

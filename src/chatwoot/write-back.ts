@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { HookConfig } from '../config/schema.js';
 import { errorAdvice, errorCode, isTransient } from '../errors.js';
 import type { ChatwootEvent } from './events.js';
-import { ChatwootError, type ChatwootApiClient } from './api-client.js';
+import { singleAccountId, type ChatwootApiClient } from './api-client.js';
 
 /**
  * Write-back: once a conversation has a GLPI ticket, the conversation shows it (custom attribute
@@ -129,14 +129,7 @@ export function createWriteBack(deps: WriteBackDeps): WriteBack {
     if (given !== undefined) return given;
     const cached = await deps.redis.get(keys.account(hookId));
     if (cached !== null) return Number(cached);
-    const profile = await client.getProfile();
-    if (profile.accounts.length !== 1) {
-      throw new ChatwootError(
-        'CHATWOOT_ACCOUNT_UNKNOWN',
-        `the event carries no account id and the Chatwoot token belongs to ${profile.accounts.length} accounts`,
-      );
-    }
-    const accountId = profile.accounts[0]!.id;
+    const accountId = await singleAccountId(client, 'the event carries no account id');
     await deps.redis.set(keys.account(hookId), String(accountId), 'EX', 3_600);
     return accountId;
   }

@@ -1,6 +1,6 @@
 import type { Queue } from 'bullmq';
-import type { ApiConversation, ApiMessage, ChatwootApiClient } from '../chatwoot/api-client.js';
-import { parseChatwootEvent } from '../chatwoot/events.js';
+import { singleAccountId, type ApiConversation, type ApiMessage, type ChatwootApiClient } from '../chatwoot/api-client.js';
+import { MESSAGE_TYPES, parseChatwootEvent } from '../chatwoot/events.js';
 import { NOTE_SOURCE_PREFIX } from '../chatwoot/write-back.js';
 import { jobIdFor, type SyncJobData } from '../queue/job.js';
 
@@ -11,8 +11,6 @@ import { jobIdFor, type SyncJobData } from '../queue/job.js';
  * derived from Chatwoot ids, so resyncing twice adds no job while the first one is still kept,
  * and the sync engine's idempotency makes GLPI receive only what it misses.
  */
-
-const MESSAGE_TYPES = ['incoming', 'outgoing', 'activity', 'template'] as const;
 
 export interface ResyncDeps {
   hookId: string;
@@ -39,14 +37,7 @@ export interface ResyncResult {
 }
 
 export async function resolveAccountId(client: ChatwootApiClient, given: number | undefined): Promise<number> {
-  if (given !== undefined) return given;
-  const profile = await client.getProfile();
-  if (profile.accounts.length !== 1) {
-    throw new Error(
-      `the Chatwoot token belongs to ${profile.accounts.length} accounts (${profile.accounts.map((a) => a.id).join(', ')}): say which with --account`,
-    );
-  }
-  return profile.accounts[0]!.id;
+  return given ?? (await singleAccountId(client, 'no --account given'));
 }
 
 export async function resyncConversations(deps: ResyncDeps, conversationIds: number[]): Promise<ResyncResult> {

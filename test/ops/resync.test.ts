@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { ApiConversation, ApiMessage } from '../../src/chatwoot/api-client.js';
+import { ChatwootError, createChatwootApiClient, type ApiConversation, type ApiMessage } from '../../src/chatwoot/api-client.js';
 import { parseChatwootEvent } from '../../src/chatwoot/events.js';
-import { buildEvents } from '../../src/ops/resync.js';
+import { buildEvents, resyncConversations } from '../../src/ops/resync.js';
+import { startChatwootApi } from '../support/chatwoot-api/index.js';
 
 function conversation(status: string, lastActivityAt: number): ApiConversation {
   return { id: 58, status, custom_attributes: {}, last_activity_at: lastActivityAt, inbox_id: 1, messages: [] };
@@ -26,5 +27,24 @@ describe('resync events', () => {
     const reopened = statusOf(conversation('open', 1_780_000_200));
     expect(same.deliveryId).toBe(first.deliveryId);
     expect(reopened.deliveryId).not.toBe(first.deliveryId);
+  });
+});
+
+describe('resync account', () => {
+  it('asks for --account when the token belongs to several accounts, as the Chatwoot error with advice', async () => {
+    const double = await startChatwootApi({
+      tokens: { 'two-accounts': { id: 15, name: 'GLPI bridge', accounts: [{ id: 3, role: 'administrator' }, { id: 4, role: 'agent' }] } },
+    });
+    const client = createChatwootApiClient({ baseUrl: double.url, apiToken: 'two-accounts' });
+    try {
+      const error = (await resyncConversations({ hookId: 'acme', client, queue: undefined as never }, [58]).catch((err: unknown) => err)) as ChatwootError;
+      expect(error).toBeInstanceOf(ChatwootError);
+      expect(error.code).toBe('CHATWOOT_ACCOUNT_UNKNOWN');
+      expect(error.message).toMatch(/--account.*2 accounts \(3, 4\)/);
+      expect(error.advice).toContain('--account');
+    } finally {
+      await client.close();
+      await double.close();
+    }
   });
 });

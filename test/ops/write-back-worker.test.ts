@@ -89,6 +89,13 @@ describe('write-back through the sync engine', () => {
     expect(chatwoot.conversation(3, 58)!.messages.filter((m) => m.private)).toHaveLength(1);
   });
 
+  it('does not guess the account of an event without account id when the token belongs to several (CHATWOOT_ACCOUNT_UNKNOWN)', async () => {
+    chatwoot.addConversation({ id: 59, account_id: 3 });
+    const error = await writeBack.writeTicket(config.hooks.get('acme')!, { id: 59 }, 99).catch((err: unknown) => err);
+    expect(error).toMatchObject({ code: 'CHATWOOT_ACCOUNT_UNKNOWN', message: expect.stringMatching(/no account id.*2 accounts \(3, 4\)/) as unknown });
+    expect(chatwoot.conversation(3, 59)!.custom_attributes.glpi_ticket_id).toBeUndefined();
+  });
+
   it('recognises the note another worker process posted (its id only in Redis, no source_id in the echo)', async () => {
     chatwoot.addConversation({ id: 60, account_id: 3 });
     // Another process wrote a ticket back: it remembers the note id locally and in Redis.
