@@ -91,7 +91,8 @@ describe('resync', () => {
     const ids = result.conversations.map((c) => c.conversationId);
     expect(ids).toContain(70);
     expect(ids).not.toContain(71);
-    expect(result.conversations.find((c) => c.conversationId === 70)!.queued).toBe(2);
+    // conversation_created, the message, and the status event (always sent, so a missed reopen is repaired).
+    expect(result.conversations.find((c) => c.conversationId === 70)!.queued).toBe(3);
   });
 
   it('explains what is missing', async () => {
