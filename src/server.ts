@@ -1,51 +1,7 @@
-import { loadConfig, loadDotEnv } from './config/load.js';
-import { ConfigError } from './errors.js';
-import { createLogger } from './logger.js';
-import { startRuntime } from './runtime.js';
+import { runService } from './main.js';
 
-/** Thin entry: configuration, logger, the runtime for ROLE, graceful shutdown on signals. */
-async function main(): Promise<void> {
-  loadDotEnv();
-  let config;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(`chatwoot-glpi-bridge: invalid configuration: ${err.message}${err.advice ? `\n  fix: ${err.advice}` : ''}`);
-      process.exit(78); // EX_CONFIG
-    }
-    throw err;
-  }
-  const logger = createLogger(config.logLevel);
-  for (const hook of config.hooks.values()) {
-    for (const warning of hook.warnings) logger.warn({ hookId: hook.id }, warning);
-  }
-  const runtime = await startRuntime(config, logger);
-
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) {
-      logger.warn({ signal }, 'second signal: exiting now');
-      process.exit(1);
-    }
-    stopping = true;
-    logger.info({ signal }, 'shutting down: no new webhooks, finishing in-flight jobs');
-    runtime
-      .close()
-      .then(() => {
-        logger.info('shutdown complete');
-        process.exit(0);
-      })
-      .catch((err: unknown) => {
-        logger.error({ err }, 'shutdown failed');
-        process.exit(1);
-      });
-  };
-  process.once('SIGTERM', () => stop('SIGTERM'));
-  process.once('SIGINT', () => stop('SIGINT'));
-}
-
-main().catch((err: unknown) => {
+// Thin entry: everything, graceful shutdown included, is in runService.
+runService().catch((err: unknown) => {
   console.error('chatwoot-glpi-bridge: failed to start:', err);
   process.exit(1);
 });

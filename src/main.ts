@@ -1,0 +1,50 @@
+import { loadConfig, loadDotEnv } from './config/load.js';
+import { ConfigError } from './errors.js';
+import { createLogger } from './logger.js';
+import { startRuntime, type RuntimeOptions } from './runtime.js';
+
+/**
+ * The service as a process: configuration, logger, the runtime for ROLE, graceful shutdown on
+ * SIGTERM/SIGINT (a second signal exits at once). `src/server.ts` runs it; the reliability tests
+ * run the same function with worker tuning.
+ */
+export async function runService(options: RuntimeOptions = {}): Promise<void> {
+  loadDotEnv();
+  let config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(`chatwoot-glpi-bridge: invalid configuration: ${err.message}${err.advice ? `\n  fix: ${err.advice}` : ''}`);
+      process.exit(78); // EX_CONFIG
+    }
+    throw err;
+  }
+  const logger = createLogger(config.logLevel);
+  for (const hook of config.hooks.values()) {
+    for (const warning of hook.warnings) logger.warn({ hookId: hook.id }, warning);
+  }
+  const runtime = await startRuntime(config, logger, options);
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) {
+      logger.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info({ signal }, 'shutting down: no new webhooks, finishing in-flight jobs');
+    runtime
+      .close()
+      .then(() => {
+        logger.info('shutdown complete');
+        process.exit(0);
+      })
+      .catch((err: unknown) => {
+        logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      });
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
