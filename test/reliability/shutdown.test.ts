@@ -1,13 +1,9 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
+import type { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { redisKeys, SYNC_QUEUE_NAME, type SyncJobData } from '../../src/queue/job.js';
-import { glpiDecode, startGlpiSimulator, type GlpiSimulator } from '../support/glpi-simulator/index.js';
+import type { SyncJobData } from '../../src/queue/job.js';
+import { glpiDecode, type GlpiSimulator } from '../support/glpi-simulator/index.js';
 import { waitFor } from '../support/redis.js';
-import { checkGlpiResult, mapLimit, RedisChild, signedHeaders, startBridgeProcess, syncScenario, type BridgeProcess } from './support.js';
+import { checkGlpiResult, mapLimit, signedHeaders, startBridgeProcess, startWorkerRig, syncScenario, type BridgeProcess, type WorkerRig } from './support.js';
 
 /**
  * SIGTERM while webhooks arrive and jobs run: the process stops accepting, finishes or hands
@@ -20,40 +16,20 @@ const PREFIX = 'cgbrelstop';
 const TUNING = JSON.stringify({ lockDurationMs: 2_000, stalledIntervalMs: 1_000, lockRetryDelayMs: 50, closeTimeoutMs: 3_000, hookLock: { ttlMs: 2_000, extendThresholdMs: 1_000 } });
 
 describe('graceful shutdown under load', () => {
-  let redis: RedisChild;
+  let rig: WorkerRig;
   let sim: GlpiSimulator;
-  let spoolDir: string;
-  const bridges: BridgeProcess[] = [];
-  let inspector: Redis;
   let queue: Queue<SyncJobData>;
-
-  const env = () => ({
-    REDIS_URL: redis.url,
-    REDIS_KEY_PREFIX: PREFIX,
-    SPOOL_DIR: spoolDir,
-    WORKER_CONCURRENCY: '4',
-    HOOK_ID: 'acme',
-    GLPI_API_URL: sim.url,
-    GLPI_USER_TOKEN: 'admin-user-token',
-    CHATWOOT_WEBHOOK_SECRET: SECRET,
-    CGB_TEST_WORKER_TUNING: TUNING,
-  });
+  const bridges: BridgeProcess[] = [];
+  const env = () => rig.env();
 
   beforeAll(async () => {
-    redis = await RedisChild.start();
-    sim = await startGlpiSimulator({ latencyMs: 20 });
-    spoolDir = mkdtempSync(join(tmpdir(), 'cgb-shutdown-'));
-    inspector = new Redis(redis.url, { maxRetriesPerRequest: 3 });
-    queue = new Queue<SyncJobData>(SYNC_QUEUE_NAME, { connection: inspector, prefix: redisKeys(PREFIX).bullPrefix });
+    rig = await startWorkerRig({ name: 'shutdown', prefix: PREFIX, secret: SECRET, tuning: TUNING, glpiLatencyMs: 20 });
+    ({ sim, queue } = rig);
   });
 
   afterAll(async () => {
     for (const bridge of bridges) await bridge.kill();
-    await queue?.close();
-    inspector?.disconnect();
-    await sim?.close();
-    await redis?.stop();
-    rmSync(spoolDir, { recursive: true, force: true });
+    await rig?.close();
   });
 
   it('loses nothing it accepted and leaves no GLPI session open', async () => {

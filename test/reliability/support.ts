@@ -4,9 +4,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { sign } from '../../src/chatwoot/signature.js';
+import { redisKeys, SYNC_QUEUE_NAME, type SyncJobData } from '../../src/queue/job.js';
 import { loadFixture } from '../support/fixtures.js';
+import { startGlpiSimulator, type GlpiSimulator } from '../support/glpi-simulator/index.js';
 
 /** A port nothing listens on right now (the OS picks it; 127.0.0.1 only). */
 export function freePort(): Promise<number> {
@@ -316,4 +319,52 @@ export function checkGlpiResult(sim: GlpiView, scenario: readonly ScenarioMessag
     if (order.some((v, i) => i > 0 && v < (order[i - 1] as number))) problems.push(`conversation ${conversationId}: timeline out of order ${JSON.stringify(order)}`);
   }
   return problems;
+}
+
+export interface WorkerRig {
+  redis: RedisChild;
+  sim: GlpiSimulator;
+  spoolDir: string;
+  /** The sync queue, read through a connection of the test's own. */
+  queue: Queue<SyncJobData>;
+  /** Environment of a bridge process on this rig (one hook "acme"), plus `extra`. */
+  env(extra?: Record<string, string>): Record<string, string>;
+  close(): Promise<void>;
+}
+
+/**
+ * What the process-level worker tests share: a private redis-server, a GLPI simulator, a spool
+ * directory, a queue inspector, and the environment of a tuned bridge process (see bridge-entry.ts).
+ */
+export async function startWorkerRig(options: { name: string; prefix: string; secret: string; tuning: string; glpiLatencyMs: number }): Promise<WorkerRig> {
+  const redis = await RedisChild.start();
+  const sim = await startGlpiSimulator({ latencyMs: options.glpiLatencyMs });
+  const spoolDir = mkdtempSync(join(tmpdir(), `cgb-${options.name}-`));
+  const inspector = new Redis(redis.url, { maxRetriesPerRequest: 3 });
+  const queue = new Queue<SyncJobData>(SYNC_QUEUE_NAME, { connection: inspector, prefix: redisKeys(options.prefix).bullPrefix });
+  return {
+    redis,
+    sim,
+    spoolDir,
+    queue,
+    env: (extra = {}) => ({
+      REDIS_URL: redis.url,
+      REDIS_KEY_PREFIX: options.prefix,
+      SPOOL_DIR: spoolDir,
+      WORKER_CONCURRENCY: '4',
+      HOOK_ID: 'acme',
+      GLPI_API_URL: sim.url,
+      GLPI_USER_TOKEN: 'admin-user-token',
+      CHATWOOT_WEBHOOK_SECRET: options.secret,
+      CGB_TEST_WORKER_TUNING: options.tuning,
+      ...extra,
+    }),
+    async close() {
+      await queue.close();
+      inspector.disconnect();
+      await sim.close();
+      await redis.stop();
+      rmSync(spoolDir, { recursive: true, force: true });
+    },
+  };
 }
