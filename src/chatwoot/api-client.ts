@@ -5,6 +5,7 @@ import { DEFAULTS } from '../config/defaults.js';
 import { BridgeError, errorCode } from '../errors.js';
 import { scrubSecrets } from '../logger.js';
 import type { Metrics } from '../metrics/metrics.js';
+import { field } from '../util/json.js';
 
 /**
  * The Chatwoot application API, as much as write-back and backfill need (reference:
@@ -362,10 +363,6 @@ export function createChatwootClients(
 function checkId(id: number): number {
   if (!Number.isSafeInteger(id) || id <= 0) throw new ChatwootError('CHATWOOT_INVALID_REQUEST', `invalid Chatwoot id ${String(id)}`);
   return id;
-}
-
-function field(value: unknown, key: string): unknown {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>)[key] : undefined;
 }
 
 function str(value: unknown): string | undefined {

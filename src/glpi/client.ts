@@ -20,6 +20,7 @@ import type {
   SearchResult,
   UploadFile,
 } from './types.js';
+import { field } from '../util/json.js';
 
 export interface GlpiClientDeps {
   /** undici dispatcher (tests: a MockAgent). Default: a keep-alive Pool for the GLPI origin, owned by the client. */
@@ -466,10 +467,6 @@ function parseJson(text: string): unknown {
   } catch {
     return undefined;
   }
-}
-
-function field(value: unknown, key: string): unknown {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>)[key] : undefined;
 }
 
 function asRecord(value: unknown, endpoint: string, status: number): Record<string, unknown> {
