@@ -1,55 +1,41 @@
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createChatwootApiClient, type ChatwootApiClient } from '../../src/chatwoot/api-client.js';
-import { createWriteBack, writeBackSeams } from '../../src/chatwoot/write-back.js';
 import { loadConfig } from '../../src/config/load.js';
-import type { ServiceConfig } from '../../src/config/schema.js';
-import { createGlpiClients, type GlpiClients } from '../../src/glpi/registry.js';
-import { createMetrics } from '../../src/metrics/metrics.js';
 import { listFailed, replay } from '../../src/ops/queue-ops.js';
 import { jobIdFor, redisKeys, type SyncJobData } from '../../src/queue/job.js';
 import { createSyncQueue } from '../../src/queue/producer.js';
-import { createSyncWorker, type SyncWorker } from '../../src/queue/worker.js';
 import { createRedis, waitForReady } from '../../src/redis.js';
-import { createSyncProcessor } from '../../src/sync/processor.js';
+import { startRuntime, type Runtime } from '../../src/runtime.js';
 import { startChatwootApi, type ChatwootApiDouble } from '../support/chatwoot-api/index.js';
 import { loadFixture } from '../support/fixtures.js';
-import type { GlpiSimulator, GlpiSimulatorOptions } from '../support/glpi-simulator/api.js';
+import { startGlpiSimulator, type GlpiSimulator } from '../support/glpi-simulator/index.js';
 import { REDIS_URL, deletePrefix, testPrefix, testRedis, waitFor } from '../support/redis.js';
 
 /**
- * The whole operations loop against the real sync engine: an event fails for a missing GLPI
- * right, `failed` says so with advice, the right is granted, `replay` runs it again, the ticket
- * is created once and written back to Chatwoot, and the write-back's echoes are recognised.
+ * The whole operations loop against the worker exactly as the service wires it (startRuntime,
+ * ROLE=worker): an event fails for a missing GLPI right, `failed` says so with advice, the right
+ * is granted, `replay` runs it again, the ticket is created once and written back to Chatwoot,
+ * and the write-back's echoes are recognised.
  */
 
-type StartSimulator = (options?: GlpiSimulatorOptions) => Promise<GlpiSimulator>;
-const SIMULATOR_INDEX = fileURLToPath(new URL('../support/glpi-simulator/index.ts', import.meta.url));
-const startSimulator = existsSync(SIMULATOR_INDEX)
-  ? ((await import('../support/glpi-simulator/index.js' as string)) as { startGlpiSimulator: StartSimulator }).startGlpiSimulator
-  : undefined;
-
-describe.skipIf(startSimulator === undefined)('replay after the missing right is granted', () => {
+describe('replay after the missing right is granted', () => {
   const prefix = testPrefix('replay');
   let sim: GlpiSimulator;
   let chatwoot: ChatwootApiDouble;
-  let config: ServiceConfig;
-  let glpi: GlpiClients;
-  let cw: ChatwootApiClient;
-  let worker: SyncWorker;
+  let runtime: Runtime;
   const command = createRedis(REDIS_URL, 'command');
-  const workerConnection = createRedis(REDIS_URL, 'worker');
   const keys = redisKeys(prefix);
   const queue = createSyncQueue(command, keys);
 
   beforeAll(async () => {
     await waitForReady(command, 5_000);
-    sim = await startSimulator!();
+    sim = await startGlpiSimulator();
     chatwoot = await startChatwootApi();
     chatwoot.addConversation({ id: 58, account_id: 3 });
-    config = loadConfig({
+    const config = loadConfig({
+      ROLE: 'worker',
+      HOST: '127.0.0.1',
+      REDIS_URL,
       REDIS_KEY_PREFIX: prefix,
       HOOK_ID: 'acme',
       GLPI_API_URL: sim.url,
@@ -58,30 +44,14 @@ describe.skipIf(startSimulator === undefined)('replay after the missing right is
       CHATWOOT_BASE_URL: chatwoot.url,
       CHATWOOT_API_TOKEN: 'chatwoot-admin-token',
     });
-    glpi = createGlpiClients(config.hooks.values());
-    cw = createChatwootApiClient(config.hooks.get('acme')!.chatwoot.api!);
-    const writeBack = createWriteBack({ redis: command, keyPrefix: prefix, clientFor: () => cw, sleep: async () => undefined });
-    const logger = pino({ level: 'silent' });
-    const processor = createSyncProcessor({
-      redis: command,
-      keys,
-      hooks: config.hooks,
-      glpiFor: (id) => glpi.get(id),
-      logger,
-      ...writeBackSeams(writeBack),
-    });
-    worker = createSyncWorker({ connection: workerConnection, prefix, concurrency: 1, processor, logger, metrics: createMetrics() });
-    await worker.start();
+    runtime = await startRuntime(config, pino({ level: 'silent' }), { port: 0 });
   });
 
   afterAll(async () => {
-    await worker.close();
+    await runtime?.close();
     await queue.close();
-    await glpi.closeAll();
-    await cw.close();
-    await sim.close();
-    await chatwoot.close();
-    workerConnection.disconnect();
+    await sim?.close();
+    await chatwoot?.close();
     command.disconnect();
     const cleaner = testRedis();
     await deletePrefix(cleaner, prefix);
