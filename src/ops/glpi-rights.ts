@@ -29,6 +29,13 @@ export interface RightRequirement {
   where: string;
 }
 
+/** Customers (Users or Contacts) are looked up, created and updated. */
+const READ_CREATE_UPDATE: RightRequirement['needs'] = [
+  { bit: RIGHT.READ, name: 'read' },
+  { bit: RIGHT.CREATE, name: 'create' },
+  { bit: RIGHT.UPDATE, name: 'update' },
+];
+
 /** What the bridge needs for a hook, by sync type. */
 export function requiredRights(syncType: 'user' | 'contact'): RightRequirement[] {
   const customer: RightRequirement =
@@ -36,21 +43,13 @@ export function requiredRights(syncType: 'user' | 'contact'): RightRequirement[]
       ? {
           label: 'Users',
           profileKey: 'user',
-          needs: [
-            { bit: RIGHT.READ, name: 'read' },
-            { bit: RIGHT.CREATE, name: 'create' },
-            { bit: RIGHT.UPDATE, name: 'update' },
-          ],
+          needs: READ_CREATE_UPDATE,
           where: 'Administration > Profiles > (profile) > Administration > Users',
         }
       : {
           label: 'Contacts',
           profileKey: 'contact_enterprise',
-          needs: [
-            { bit: RIGHT.READ, name: 'read' },
-            { bit: RIGHT.CREATE, name: 'create' },
-            { bit: RIGHT.UPDATE, name: 'update' },
-          ],
+          needs: READ_CREATE_UPDATE,
           where: 'Administration > Profiles > (profile) > Management > Contacts/Suppliers',
         };
   return [
