@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { pino } from 'pino';
+import { loadConfig } from '../../src/config/load.js';
 import type { HookConfig } from '../../src/config/schema.js';
 import { createGlpiClient, type GlpiClientHandle } from '../../src/glpi/client.js';
 import { createMetrics, type Metrics } from '../../src/metrics/metrics.js';
@@ -13,27 +14,17 @@ import { deletePrefix, testPrefix, testRedis } from '../support/redis.js';
 export const HOOK_ID = 'acme';
 export const ADMIN_TOKEN = 'admin-user-token';
 
+/** The hook as the service derives it from its environment (loadConfig), with GLPI overrides. */
 export function hookConfig(url: string, overrides: Partial<HookConfig['glpi']> = {}): HookConfig {
-  return {
-    id: HOOK_ID,
-    enabled: true,
-    allowUnauthenticated: true,
-    glpi: {
-      baseUrl: url,
-      appToken: undefined,
-      userToken: ADMIN_TOKEN,
-      entityId: 0,
-      syncType: 'user',
-      ticketType: 1,
-      categoryId: undefined,
-      defaultUserId: undefined,
-      timeoutMs: 5_000,
-      ...overrides,
-    },
-    phoneDefaultRegion: 'FR',
-    chatwoot: { webhookSecrets: [], webhookToken: undefined, api: undefined },
-    warnings: [],
-  };
+  const hook = loadConfig({
+    HOOK_ID,
+    GLPI_API_URL: url,
+    GLPI_USER_TOKEN: ADMIN_TOKEN,
+    GLPI_TIMEOUT_MS: '5000',
+    PHONE_DEFAULT_REGION: 'FR',
+    ALLOW_UNAUTHENTICATED: 'true',
+  }).hooks.get(HOOK_ID) as HookConfig;
+  return { ...hook, glpi: { ...hook.glpi, ...overrides } };
 }
 
 export interface SyncHarness {
