@@ -76,6 +76,8 @@ export class InvalidEventError extends BridgeError {
  * Routes a job to the sync services, under the hook's mutex. Errors are thrown as they are
  * (BridgeError / GlpiError); the worker decides retry or failure with isTransient().
  */
+const SUCCESS_WRITE_EVERY_MS = 5_000;
+
 export function createSyncProcessor(deps: SyncProcessorDeps): SyncProcessor {
   const clock = deps.clock ?? Date.now;
   const lock = new HookLock(deps.redis, deps.keys, deps.lock, (err) =>
@@ -87,6 +89,17 @@ export function createSyncProcessor(deps: SyncProcessorDeps): SyncProcessor {
     fetchAttachment: deps.fetchAttachment,
     fault: deps.fault,
   };
+
+  // lastGlpiSuccessAt is for /ready, not an audit trail: written at most every few seconds per
+  // hook instead of one more Redis round trip per job, but always right after an error so the
+  // hook shows healthy again as soon as GLPI answers.
+  const successWrittenAt = new Map<string, number>();
+  async function noteGlpiSuccess(hookId: string): Promise<void> {
+    const now = clock();
+    if (now - (successWrittenAt.get(hookId) ?? -Infinity) < SUCCESS_WRITE_EVERY_MS) return;
+    successWrittenAt.set(hookId, now);
+    await deps.redis.hset(deps.keys.hookState(hookId), 'lastGlpiSuccessAt', new Date(now).toISOString());
+  }
 
   async function process(data: SyncJobData, options: ProcessOptions = {}): Promise<SyncOutcome> {
     const hook = deps.hooks.get(data.hookId);
@@ -149,13 +162,12 @@ export function createSyncProcessor(deps: SyncProcessorDeps): SyncProcessor {
           if (tzCached === undefined && tz !== undefined) tzCached = tz;
         });
       });
-      if (counter.count > 0) {
-        await deps.redis.hset(deps.keys.hookState(hook.id), 'lastGlpiSuccessAt', new Date(clock()).toISOString());
-      }
+      if (counter.count > 0) await noteGlpiSuccess(hook.id);
       return { ...outcome, glpiCalls: counter.count };
     } catch (err) {
       // Contention, shutdown and a lost lease are not GLPI's health: keep them out of /ready.
       if (!(err instanceof LockBusyError || err instanceof JobAbortedError || err instanceof LockLostError)) {
+        successWrittenAt.delete(hook.id);
         await recordHookError(deps, hook.id, err, clock).catch(() => undefined);
       }
       throw err;

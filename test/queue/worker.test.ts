@@ -80,6 +80,8 @@ describe('sync worker', () => {
     const state = await h.redis.hgetall(h.keys.hookState(HOOK_ID));
     expect(state.lastGlpiSuccessAt).toBeDefined();
     expect(state.lastErrorCode).toBe('GLPI_SERVER_ERROR');
+    // The success after the errors is written at once, so /ready shows the hook healthy again.
+    expect(Date.parse(state.lastGlpiSuccessAt!)).toBeGreaterThanOrEqual(Date.parse(state.lastErrorAt!));
   });
 
   it('fails a permanent GLPI error at once with its code and advice, and replays after the fix', async () => {
