@@ -9,7 +9,7 @@ import { randomInt, randomUUID } from 'node:crypto';
 import { Agent, type Dispatcher } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkGlpiApiUrl } from '../../src/config/glpi-url.js';
-import { createGlpiClient, type GlpiClientHandle } from '../../src/glpi/client.js';
+import { createGlpiClient, glpiMajor, type GlpiClientHandle, type GlpiClientHook } from '../../src/glpi/client.js';
 import { findUserByEmail, findUserByPhone } from '../../src/glpi/finders.js';
 import { exactMatch } from '../../src/glpi/search.js';
 import type { GlpiCallObserver } from '../../src/glpi/types.js';
@@ -51,6 +51,21 @@ describe.skipIf(!realConfigured)(
     }));
   },
 );
+
+function hookOf(target: Target): GlpiClientHook {
+  return {
+    hookId: 'contract',
+    baseUrl: target.baseUrl,
+    appToken: target.appToken,
+    userToken: target.userToken,
+    entityId: 0,
+    syncType: 'user',
+    ticketType: 1,
+    categoryId: undefined,
+    defaultUserId: undefined,
+    timeoutMs: 15_000,
+  };
+}
 
 function contract(start: () => Promise<Target>): void {
   let target: Target;
@@ -134,6 +149,22 @@ function contract(start: () => Promise<Target>): void {
     await client.ensureSession();
     expect(client.glpiVersion).toMatch(/^\d+\.\d+\.\d+/);
     if (target.version !== undefined) expect(client.glpiVersion).toBe(target.version);
+  });
+
+  it('works the same under api.php/v1 on GLPI 11', async (ctx) => {
+    await client.ensureSession();
+    if (glpiMajor(client.glpiVersion) < 11) ctx.skip();
+    const v1 = createGlpiClient(
+      { ...hookOf(target), hookId: 'contract-v1', baseUrl: checkGlpiApiUrl(target.baseUrl.replace(/apirest\.php\/?$/, 'api.php/v1')).baseUrl },
+      { dispatcher },
+    );
+    try {
+      const { id } = await v1.addItem('Ticket', { name: `${run} via api.php/v1`, content: '<p>v1</p>' });
+      await expect(v1.getItem('Ticket', id)).resolves.toMatchObject({ id, content: '<p>v1</p>' });
+      expect(v1.glpiVersion).toBe(client.glpiVersion);
+    } finally {
+      await v1.close();
+    }
   });
 
   it("reads a customer's followup back exactly as written: no live HTML, no double encoding", async () => {
