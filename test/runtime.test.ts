@@ -9,7 +9,7 @@ import { loadConfig } from '../src/config/load.js';
 import { startRuntime, type Runtime } from '../src/runtime.js';
 import { loadFixture } from './support/fixtures.js';
 import { glpiDecode, startGlpiSimulator, type GlpiSimulator } from './support/glpi-simulator/index.js';
-import { deletePrefix, testPrefix, testRedis, waitFor } from './support/redis.js';
+import { REDIS_URL, deletePrefix, testPrefix, testRedis, waitFor } from './support/redis.js';
 
 const SECRET = 'runtime-test-secret';
 
@@ -28,6 +28,7 @@ describe('the service end to end (ROLE=all, real HTTP, real Redis, GLPI simulato
     prefix = testPrefix('runtime');
     spoolDir = mkdtempSync(join(tmpdir(), 'cgb-runtime-'));
     const config = loadConfig({
+      REDIS_URL,
       REDIS_KEY_PREFIX: prefix,
       SPOOL_DIR: spoolDir,
       HOST: '127.0.0.1',
