@@ -1,19 +1,27 @@
+import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { DEFAULTS } from '../../src/config/defaults.js';
-import { REDIS_URL } from './redis.js';
+import { REDIS_URL, TEST_RUN_ENV, testRunPrefix } from './redis.js';
 
 /**
- * vitest globalSetup: `npm test` must leave Redis as it found it. Before the run it notes every key
- * under the test prefixes (`cgbtest-*`, see testPrefix) and the service's default prefix, in the
- * database REDIS_URL selects and in database 0 (where a test that forgets REDIS_URL lands); after
- * the run any key that was not there before fails the run, named.
+ * vitest globalSetup: `npm test` must leave Redis as it found it. It gives the run an id that every
+ * testPrefix() carries, and afterwards fails the run, naming them, when keys of this run are left
+ * in the database REDIS_URL selects or in database 0 (where a test that forgets REDIS_URL lands),
+ * or when new keys under the service's default prefix are left in the test database. Keys of other
+ * runs (other checkouts sharing this Redis) are none of its business.
  */
-const PATTERNS = ['cgbtest-*', `${DEFAULTS.redisKeyPrefix}:*`];
 const SHOWN = 10;
 
-function databases(): number[] {
-  const db = Number(new URL(REDIS_URL).pathname.slice(1) || '0');
-  return db === 0 ? [0] : [0, db];
+function testDb(): number {
+  return Number(new URL(REDIS_URL).pathname.slice(1) || '0');
+}
+
+function patternsByDb(): Map<number, string[]> {
+  const own = `${testRunPrefix()}*`;
+  const db = testDb();
+  const byDb = new Map<number, string[]>([[0, [own]]]);
+  byDb.set(db, [own, `${DEFAULTS.redisKeyPrefix}:*`]);
+  return byDb;
 }
 
 async function snapshot(): Promise<Map<number, Set<string>>> {
@@ -21,10 +29,10 @@ async function snapshot(): Promise<Map<number, Set<string>>> {
   try {
     await redis.connect();
     const found = new Map<number, Set<string>>();
-    for (const db of databases()) {
+    for (const [db, patterns] of patternsByDb()) {
       await redis.select(db);
       const keys = new Set<string>();
-      for (const pattern of PATTERNS) {
+      for (const pattern of patterns) {
         let cursor = '0';
         do {
           const [next, batch] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1_000);
@@ -41,6 +49,8 @@ async function snapshot(): Promise<Map<number, Set<string>>> {
 }
 
 export default async function setup(): Promise<() => Promise<void>> {
+  // Inherited by the test workers, which vitest forks after global setup.
+  process.env[TEST_RUN_ENV] ??= randomUUID().slice(0, 8);
   const before = await snapshot();
   return async () => {
     const after = await snapshot();
