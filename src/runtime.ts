@@ -57,7 +57,8 @@ export async function startRuntime(config: ServiceConfig, logger: Logger, option
 
   const producer = createRedis(config.redisUrl, 'producer');
   closers.push({ name: 'redis-producer', close: () => producer.quit().catch(() => producer.disconnect()) });
-  if (!(await waitForReady(producer, 5_000))) {
+  const redisUp = await waitForReady(producer, 5_000);
+  if (!redisUp) {
     logger.warn({ redisUrl: redactRedisUrl(config.redisUrl) }, 'Redis is not reachable yet: accepted webhooks go to the disk spool until it is');
   }
   const queue: Queue<SyncJobData> = createSyncQueue(producer, keys);
@@ -78,10 +79,22 @@ export async function startRuntime(config: ServiceConfig, logger: Logger, option
   }
 
   if (config.role === 'all' || config.role === 'worker') {
-    const worker = await startWorkerRole(config, logger, keys, metrics, options);
+    const worker = startWorkerRole(config, logger, keys, metrics, options);
     // Closed after the HTTP server and before Redis: in-flight jobs finish (or are handed back),
     // hook locks are released, then GLPI sessions are killed.
     closers.unshift(...worker.closers);
+    if (redisUp) {
+      await worker.started;
+    } else {
+      // Redis is down: the worker waits for it in the background, so that the receiver (ROLE=all)
+      // listens at once, answers /health, spools webhooks to disk and says /ready 503 meanwhile.
+      // Chatwoot never retries: a webhook refused now would be lost for good.
+      logger.warn('the sync worker waits for Redis in the background');
+      worker.started.then(
+        () => logger.info('Redis reachable: the sync worker is running'),
+        (err: unknown) => logger.error({ err: { message: (err as Error).message } }, 'the sync worker could not start'),
+      );
+    }
   }
 
   const plugins = [
@@ -110,13 +123,13 @@ export async function startRuntime(config: ServiceConfig, logger: Logger, option
   };
 }
 
-async function startWorkerRole(
+function startWorkerRole(
   config: ServiceConfig,
   logger: Logger,
   keys: RedisKeys,
   metrics: Metrics,
   options: RuntimeOptions,
-): Promise<{ closers: Closer[] }> {
+): { closers: Closer[]; started: Promise<void> } {
   const command = createRedis(config.redisUrl, 'command');
   const workerConnection = createRedis(config.redisUrl, 'worker');
   const glpi: GlpiClients = createGlpiClients(config.hooks.values(), {
@@ -150,7 +163,7 @@ async function startWorkerRole(
     metrics,
     ...workerTuning,
   });
-  await worker.start();
+  const started = worker.start();
 
   // Write-backs Chatwoot refused for a transient reason are parked; retry them now and then.
   const retryTimer = setInterval(() => {
@@ -162,6 +175,7 @@ async function startWorkerRole(
   retryTimer.unref();
 
   return {
+    started,
     closers: [
       { name: 'worker', close: () => worker.close() },
       { name: 'write-back-timer', close: () => clearInterval(retryTimer) },
