@@ -1,14 +1,16 @@
+import { resolve } from 'node:path';
 import type { Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { ServiceConfig } from './config/schema.js';
+import { ConfigError } from './errors.js';
 import { buildApp } from './http/app.js';
 import { adminRoutes } from './http/routes/admin.js';
 import { metricsRoutes } from './http/routes/metrics.js';
 import { createMetrics, type Metrics } from './metrics/metrics.js';
 import { redisKeys, type RedisKeys, type SyncJobData } from './queue/job.js';
 import { createSyncQueue, Ingest } from './queue/producer.js';
-import { DiskSpool } from './queue/spool.js';
+import { DiskSpool, SPOOL_DIR_ADVICE } from './queue/spool.js';
 import { createRedis, waitForReady } from './redis.js';
 import { createAttachmentFetcher } from './chatwoot/attachments.js';
 import { createChatwootClients } from './chatwoot/api-client.js';
@@ -54,6 +56,8 @@ export async function startRuntime(config: ServiceConfig, logger: Logger, option
   const metrics = createMetrics();
   const closers: Closer[] = [];
   const receives = config.role === 'all' || config.role === 'api';
+  const spool = new DiskSpool(config.spoolDir);
+  if (receives) await checkSpool(spool, config.spoolDir);
 
   const producer = createRedis(config.redisUrl, 'producer');
   closers.push({ name: 'redis-producer', close: () => producer.quit().catch(() => producer.disconnect()) });
@@ -64,7 +68,6 @@ export async function startRuntime(config: ServiceConfig, logger: Logger, option
   const queue: Queue<SyncJobData> = createSyncQueue(producer, keys);
   queue.on('error', (err) => logger.debug({ err: { message: err.message } }, 'queue connection error'));
   closers.unshift({ name: 'queue', close: () => queue.close() });
-  const spool = new DiskSpool(config.spoolDir);
 
   let ingest: Ingest | undefined;
   if (receives) {
@@ -186,6 +189,22 @@ function startWorkerRole(
       { name: 'redis-command', close: () => command.quit().catch(() => command.disconnect()) },
     ],
   };
+}
+
+/**
+ * The spool is where accepted webhooks go while Redis is down: finding out then that it cannot be
+ * written loses them (Chatwoot never retries), so the receiver refuses to start instead.
+ */
+async function checkSpool(spool: DiskSpool, dir: string): Promise<void> {
+  try {
+    await spool.checkWritable();
+  } catch (err) {
+    const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    throw new ConfigError(
+      `SPOOL_DIR: ${resolve(dir)} cannot be written (${reason})`,
+      SPOOL_DIR_ADVICE,
+    );
+  }
 }
 
 /** Redis URL without its password, for logs. */

@@ -1,4 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -85,6 +87,21 @@ describe('doctor: configuration, Redis and reachability', () => {
     const config = check(report, 'config');
     expect(config.detail).toMatch(/does not end with \/apirest\.php/);
     expect(config.fix).toContain('https://glpi.example.com/glpi/apirest.php');
+  });
+
+  it('fails "spool directory writable" naming the directory when SPOOL_DIR cannot be created, and passes the default', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'cgb-doctor-spool-')), 'a-file');
+    writeFileSync(file, 'not a directory');
+    const { code, report, text } = await doctor(baseEnv({ SPOOL_DIR: join(file, 'spool') }));
+    expect(code).toBe(1);
+    expect(check(report, 'spool')).toMatchObject({ status: 'fail', code: 'SPOOL_UNWRITABLE' });
+    expect(check(report, 'spool').detail).toContain(file);
+    expect(text).toMatch(/\[FAIL\] spool directory writable/);
+    rmSync(dirname(file), { recursive: true, force: true });
+
+    const fine = await doctor(baseEnv({ SPOOL_DIR: join(tmpdir(), `cgb-doctor-not-created-${process.pid}`, 'spool') }));
+    expect(check(fine.report, 'spool').status).toBe('pass');
+    expect(existsSync(join(tmpdir(), `cgb-doctor-not-created-${process.pid}`))).toBe(false); // doctor creates nothing
   });
 
   it('fails "Redis reachable" when Redis does not answer', async () => {
