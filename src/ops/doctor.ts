@@ -168,7 +168,10 @@ async function redisChecks(config: ServiceConfig, deps: DoctorDeps, add: Add): P
   queue.on('error', () => undefined);
   let workers = -1;
   try {
-    workers = await queue.getWorkersCount();
+    // CLIENT LIST spans every database of the server; BullMQ matches workers by name (prefix and
+    // queue) only, so a bridge on another database with the same prefix would count as ours.
+    const db = String(redis.options.db ?? 0);
+    workers = (await queue.getWorkers()).filter((client) => client.db === db).length;
   } catch {
     // CLIENT LIST can be disabled on managed Redis; then we cannot tell.
   }
