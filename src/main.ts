@@ -14,17 +14,13 @@ export async function runService(options: RuntimeOptions = {}): Promise<void> {
   try {
     config = loadConfig();
   } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(`chatwoot-glpi-bridge: invalid configuration: ${err.message}${err.advice ? `\n  fix: ${err.advice}` : ''}`);
-      process.exit(78); // EX_CONFIG
-    }
-    throw err;
+    exitOnConfigError(err);
   }
   const logger = createLogger(config.logLevel);
   for (const hook of config.hooks.values()) {
     for (const warning of hook.warnings) logger.warn({ hookId: hook.id }, warning);
   }
-  const runtime = await startRuntime(config, logger, options);
+  const runtime = await startRuntime(config, logger, options).catch(exitOnConfigError);
 
   let stopping = false;
   const stop = (signal: string) => {
@@ -47,4 +43,13 @@ export async function runService(options: RuntimeOptions = {}): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+}
+
+/** A configuration error stops the process with EX_CONFIG (78) and the fix; anything else is rethrown. */
+function exitOnConfigError(err: unknown): never {
+  if (err instanceof ConfigError) {
+    console.error(`chatwoot-glpi-bridge: invalid configuration: ${err.message}${err.advice ? `\n  fix: ${err.advice}` : ''}`);
+    process.exit(78); // EX_CONFIG
+  }
+  throw err;
 }

@@ -1,14 +1,16 @@
+import { resolve } from 'node:path';
 import type { Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { ServiceConfig } from './config/schema.js';
+import { ConfigError } from './errors.js';
 import { buildApp } from './http/app.js';
 import { adminRoutes } from './http/routes/admin.js';
 import { metricsRoutes } from './http/routes/metrics.js';
 import { createMetrics, type Metrics } from './metrics/metrics.js';
 import { redisKeys, type RedisKeys, type SyncJobData } from './queue/job.js';
 import { createSyncQueue, Ingest } from './queue/producer.js';
-import { DiskSpool } from './queue/spool.js';
+import { DiskSpool, SPOOL_DIR_ADVICE } from './queue/spool.js';
 import { createRedis, waitForReady } from './redis.js';
 import { createAttachmentFetcher } from './chatwoot/attachments.js';
 import { createChatwootClients } from './chatwoot/api-client.js';
@@ -54,16 +56,18 @@ export async function startRuntime(config: ServiceConfig, logger: Logger, option
   const metrics = createMetrics();
   const closers: Closer[] = [];
   const receives = config.role === 'all' || config.role === 'api';
+  const spool = new DiskSpool(config.spoolDir);
+  if (receives) await checkSpool(spool, config.spoolDir);
 
   const producer = createRedis(config.redisUrl, 'producer');
   closers.push({ name: 'redis-producer', close: () => producer.quit().catch(() => producer.disconnect()) });
-  if (!(await waitForReady(producer, 5_000))) {
+  const redisUp = await waitForReady(producer, 5_000);
+  if (!redisUp) {
     logger.warn({ redisUrl: redactRedisUrl(config.redisUrl) }, 'Redis is not reachable yet: accepted webhooks go to the disk spool until it is');
   }
   const queue: Queue<SyncJobData> = createSyncQueue(producer, keys);
   queue.on('error', (err) => logger.debug({ err: { message: err.message } }, 'queue connection error'));
   closers.unshift({ name: 'queue', close: () => queue.close() });
-  const spool = new DiskSpool(config.spoolDir);
 
   let ingest: Ingest | undefined;
   if (receives) {
@@ -78,10 +82,22 @@ export async function startRuntime(config: ServiceConfig, logger: Logger, option
   }
 
   if (config.role === 'all' || config.role === 'worker') {
-    const worker = await startWorkerRole(config, logger, keys, metrics, options);
+    const worker = startWorkerRole(config, logger, keys, metrics, options);
     // Closed after the HTTP server and before Redis: in-flight jobs finish (or are handed back),
     // hook locks are released, then GLPI sessions are killed.
     closers.unshift(...worker.closers);
+    if (redisUp) {
+      await worker.started;
+    } else {
+      // Redis is down: the worker waits for it in the background, so that the receiver (ROLE=all)
+      // listens at once, answers /health, spools webhooks to disk and says /ready 503 meanwhile.
+      // Chatwoot never retries: a webhook refused now would be lost for good.
+      logger.warn('the sync worker waits for Redis in the background');
+      worker.started.then(
+        () => logger.info('Redis reachable: the sync worker is running'),
+        (err: unknown) => logger.error({ err: { message: (err as Error).message } }, 'the sync worker could not start'),
+      );
+    }
   }
 
   const plugins = [
@@ -110,13 +126,13 @@ export async function startRuntime(config: ServiceConfig, logger: Logger, option
   };
 }
 
-async function startWorkerRole(
+function startWorkerRole(
   config: ServiceConfig,
   logger: Logger,
   keys: RedisKeys,
   metrics: Metrics,
   options: RuntimeOptions,
-): Promise<{ closers: Closer[] }> {
+): { closers: Closer[]; started: Promise<void> } {
   const command = createRedis(config.redisUrl, 'command');
   const workerConnection = createRedis(config.redisUrl, 'worker');
   const glpi: GlpiClients = createGlpiClients(config.hooks.values(), {
@@ -150,7 +166,7 @@ async function startWorkerRole(
     metrics,
     ...workerTuning,
   });
-  await worker.start();
+  const started = worker.start();
 
   // Write-backs Chatwoot refused for a transient reason are parked; retry them now and then.
   const retryTimer = setInterval(() => {
@@ -162,6 +178,7 @@ async function startWorkerRole(
   retryTimer.unref();
 
   return {
+    started,
     closers: [
       { name: 'worker', close: () => worker.close() },
       { name: 'write-back-timer', close: () => clearInterval(retryTimer) },
@@ -172,6 +189,22 @@ async function startWorkerRole(
       { name: 'redis-command', close: () => command.quit().catch(() => command.disconnect()) },
     ],
   };
+}
+
+/**
+ * The spool is where accepted webhooks go while Redis is down: finding out then that it cannot be
+ * written loses them (Chatwoot never retries), so the receiver refuses to start instead.
+ */
+async function checkSpool(spool: DiskSpool, dir: string): Promise<void> {
+  try {
+    await spool.checkWritable();
+  } catch (err) {
+    const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    throw new ConfigError(
+      `SPOOL_DIR: ${resolve(dir)} cannot be written (${reason})`,
+      SPOOL_DIR_ADVICE,
+    );
+  }
 }
 
 /** Redis URL without its password, for logs. */

@@ -10,7 +10,7 @@ import { startRuntime, type Runtime } from '../src/runtime.js';
 import { escapeHtml } from '../src/sync/html.js';
 import { loadFixture } from './support/fixtures.js';
 import { glpiDecode, SIM_GLPI_VERSIONS, startGlpiSimulator, type GlpiSimulator } from './support/glpi-simulator/index.js';
-import { deletePrefix, testPrefix, testRedis, waitFor } from './support/redis.js';
+import { REDIS_URL, deletePrefix, testPrefix, testRedis, waitFor } from './support/redis.js';
 
 const SECRET = 'runtime-test-secret';
 
@@ -29,6 +29,7 @@ describe.each(SIM_GLPI_VERSIONS)('the service end to end (ROLE=all, real HTTP, r
     prefix = testPrefix('runtime');
     spoolDir = mkdtempSync(join(tmpdir(), 'cgb-runtime-'));
     const config = loadConfig({
+      REDIS_URL,
       REDIS_KEY_PREFIX: prefix,
       SPOOL_DIR: spoolDir,
       HOST: '127.0.0.1',

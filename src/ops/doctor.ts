@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Dispatcher } from 'undici';
@@ -9,6 +10,7 @@ import { createGlpiClient, glpiMajor, type GlpiClientHandle } from '../glpi/clie
 import { isGlpiError, type GlpiError } from '../glpi/errors.js';
 import type { ItemType } from '../glpi/types.js';
 import type { SyncJobData } from '../queue/job.js';
+import { SPOOL_DIR_ADVICE, spoolDirProblem } from '../queue/spool.js';
 import { missingRights, requiredRights } from './glpi-rights.js';
 
 /**
@@ -93,6 +95,7 @@ export async function runDoctor(deps: DoctorDeps): Promise<DoctorReport> {
     hooks = [hook];
   }
 
+  await spoolCheck(config, add);
   const connection = await redisChecks(config, deps, add);
   const queue = connection?.queue;
   try {
@@ -115,6 +118,27 @@ function finish(checks: DoctorCheck[]): DoctorReport {
 }
 
 type Add = (check: DoctorCheck) => void;
+
+// ---- The disk spool --------------------------------------------------------------------------
+
+async function spoolCheck(config: ServiceConfig, add: Add): Promise<void> {
+  const title = 'spool directory writable';
+  const dir = resolve(config.spoolDir);
+  const problem = await spoolDirProblem(config.spoolDir);
+  if (problem === undefined) {
+    add({ id: 'spool', hookId: undefined, title, status: 'pass', detail: `${dir} (where webhooks wait while Redis is down)` });
+    return;
+  }
+  add({
+    id: 'spool',
+    hookId: undefined,
+    title,
+    status: 'fail',
+    detail: `SPOOL_DIR ${dir}: ${problem}`,
+    fix: `${SPOOL_DIR_ADVICE}; the api refuses to start without it`,
+    code: 'SPOOL_UNWRITABLE',
+  });
+}
 
 // ---- Redis and the queue ---------------------------------------------------------------------
 
@@ -144,7 +168,10 @@ async function redisChecks(config: ServiceConfig, deps: DoctorDeps, add: Add): P
   queue.on('error', () => undefined);
   let workers = -1;
   try {
-    workers = await queue.getWorkersCount();
+    // CLIENT LIST spans every database of the server; BullMQ matches workers by name (prefix and
+    // queue) only, so a bridge on another database with the same prefix would count as ours.
+    const db = String(redis.options.db ?? 0);
+    workers = (await queue.getWorkers()).filter((client) => client.db === db).length;
   } catch {
     // CLIENT LIST can be disabled on managed Redis; then we cannot tell.
   }

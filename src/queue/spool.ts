@@ -1,5 +1,6 @@
-import { mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { constants } from 'node:fs';
+import { access, mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import type { SyncJobData } from './job.js';
 
 /**
@@ -51,6 +52,18 @@ export class DiskSpool {
     await this.fsyncPath(this.dir);
   }
 
+  /**
+   * Creates the directory and writes (then removes) a probe file, so that a spool the service
+   * cannot write is found at start, not when Redis is down and a webhook has nowhere to go.
+   */
+  async checkWritable(): Promise<void> {
+    await this.ensureDir();
+    const probe = join(this.dir, `.probe-${process.pid}.tmp`);
+    const handle = await open(probe, 'w', 0o600);
+    await handle.close();
+    await unlink(probe);
+  }
+
   async list(): Promise<string[]> {
     try {
       return (await readdir(this.dir)).filter((f) => f.endsWith('.json') && !f.startsWith('.')).sort();
@@ -91,5 +104,38 @@ export class DiskSpool {
       moved += 1;
     }
     return { moved, left: files.length - moved };
+  }
+}
+
+/** The fix for a spool the service cannot write, said by the start-up refusal and by doctor. */
+export const SPOOL_DIR_ADVICE =
+  'create the directory and make it writable by the user the service runs as (in Docker: the node user), or point SPOOL_DIR elsewhere';
+
+/**
+ * Why the service could not write a spool in `dir`, without creating anything (doctor): the
+ * directory, or its nearest existing parent that the service would create it in, must be a
+ * writable directory. Undefined when it is fine.
+ */
+export async function spoolDirProblem(dir: string): Promise<string | undefined> {
+  let path = resolve(dir);
+  for (;;) {
+    let isDirectory: boolean;
+    try {
+      isDirectory = (await stat(path)).isDirectory();
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' && dirname(path) !== path) {
+        path = dirname(path);
+        continue;
+      }
+      return `${path}: ${code ?? (err as Error).message}`;
+    }
+    if (!isDirectory) return `${path} is not a directory`;
+    try {
+      await access(path, constants.W_OK | constants.X_OK);
+    } catch (err) {
+      return `${path} is not writable by this user (${(err as NodeJS.ErrnoException).code ?? 'EACCES'})`;
+    }
+    return undefined;
   }
 }

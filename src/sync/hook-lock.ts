@@ -61,7 +61,15 @@ export class HookLock {
     if (this.extendThresholdMs >= this.ttlMs - 100) {
       throw new RangeError('lock extendThresholdMs must be at least 100 ms below ttlMs');
     }
+    // Redlock's scripts begin with `SELECT <db>` (db 0 unless told): without the connection's own
+    // database the lock keys land in database 0, where bridges kept apart by database number would
+    // share each other's locks. The library only accepts 0-15 and silently falls back to 0 above.
+    const db = redis.options.db ?? 0;
+    if (!Number.isInteger(db) || db < 0 || db > 15) {
+      throw new RangeError(`the per-hook lock supports Redis databases 0-15 only (REDIS_URL selects ${db})`);
+    }
     this.redlock = new Redlock([redis], {
+      db,
       // A single Redis: quorum of one, no clock drift worth modelling beyond Redlock's default.
       retryCount: Math.max(0, Math.ceil(this.acquireWaitMs / this.retryDelayMs)),
       retryDelay: this.retryDelayMs,

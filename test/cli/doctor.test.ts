@@ -1,9 +1,14 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { Worker } from 'bullmq';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
+import { redisKeys, SYNC_QUEUE_NAME } from '../../src/queue/job.js';
 import type { DoctorCheck, DoctorReport } from '../../src/ops/doctor.js';
 import { startChatwootApi, type ChatwootApiDouble } from '../support/chatwoot-api/index.js';
 import { REDIS_URL, deletePrefix, testPrefix, testRedis } from '../support/redis.js';
@@ -87,6 +92,21 @@ describe('doctor: configuration, Redis and reachability', () => {
     expect(config.fix).toContain('https://glpi.example.com/glpi/apirest.php');
   });
 
+  it('fails "spool directory writable" naming the directory when SPOOL_DIR cannot be created, and passes the default', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'cgb-doctor-spool-')), 'a-file');
+    writeFileSync(file, 'not a directory');
+    const { code, report, text } = await doctor(baseEnv({ SPOOL_DIR: join(file, 'spool') }));
+    expect(code).toBe(1);
+    expect(check(report, 'spool')).toMatchObject({ status: 'fail', code: 'SPOOL_UNWRITABLE' });
+    expect(check(report, 'spool').detail).toContain(file);
+    expect(text).toMatch(/\[FAIL\] spool directory writable/);
+    rmSync(dirname(file), { recursive: true, force: true });
+
+    const fine = await doctor(baseEnv({ SPOOL_DIR: join(tmpdir(), `cgb-doctor-not-created-${process.pid}`, 'spool') }));
+    expect(check(fine.report, 'spool').status).toBe('pass');
+    expect(existsSync(join(tmpdir(), `cgb-doctor-not-created-${process.pid}`))).toBe(false); // doctor creates nothing
+  });
+
   it('fails "Redis reachable" when Redis does not answer', async () => {
     const { code, report } = await doctor(baseEnv({ REDIS_URL: 'redis://127.0.0.1:1' }));
     expect(code).toBe(1);
@@ -151,6 +171,34 @@ describe('doctor: configuration, Redis and reachability', () => {
     const { report } = await doctor(baseEnv());
     expect(check(report, 'queue.worker')).toMatchObject({ status: 'warn' });
     expect(check(report, 'queue.worker').fix).toMatch(/ROLE=worker/);
+  });
+
+  it('counts only the workers of its own database: a worker of the same prefix in another database is none', async () => {
+    const url = new URL(REDIS_URL);
+    const ownDb = Number(url.pathname.slice(1) || '0');
+    url.pathname = `/${ownDb === 15 ? 14 : 15}`;
+    const connection = new Redis(url.toString(), { maxRetriesPerRequest: null });
+    const elsewhere = new Worker(SYNC_QUEUE_NAME, null, { connection, prefix: redisKeys(prefix).bullPrefix, autorun: false });
+    try {
+      await elsewhere.waitUntilReady();
+      const { report } = await doctor(baseEnv());
+      expect(check(report, 'queue.worker')).toMatchObject({ status: 'warn' });
+
+      const hereConnection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+      const here = new Worker(SYNC_QUEUE_NAME, null, { connection: hereConnection, prefix: redisKeys(prefix).bullPrefix, autorun: false });
+      try {
+        await here.waitUntilReady();
+        const withOwn = await doctor(baseEnv());
+        expect(check(withOwn.report, 'queue.worker')).toMatchObject({ status: 'pass', detail: '1 worker connection(s)' });
+      } finally {
+        await here.close();
+        hereConnection.disconnect();
+      }
+    } finally {
+      await elsewhere.close();
+      await deletePrefix(connection, prefix);
+      connection.disconnect();
+    }
   });
 
   it('fails for an unknown --hook', async () => {

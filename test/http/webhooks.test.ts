@@ -171,7 +171,7 @@ describe('POST /webhooks/chatwoot/:hookId (signed hook)', () => {
     expect(ready.statusCode).toBe(200);
     const body = ready.json<{ hooks: Record<string, { lastErrorCode: string; glpiOk: boolean; queue: { waiting: number } }>; queue: Record<string, number> }>();
     expect(body.hooks.acme?.lastErrorCode).toBe('ERROR_RIGHT_MISSING');
-    expect(body.hooks.acme?.glpiOk).toBe(true); // no lastErrorAt: nothing says the error is current
+    expect(body.hooks.acme?.glpiOk).toBeNull(); // no lastErrorAt, no success: GLPI not reached yet
     expect(body.hooks.acme?.queue.waiting).toBe(body.queue.waiting);
     await t.redis.hset(t.keys.hookState('acme'), { lastErrorAt: '2026-11-22T10:00:00.000Z', lastGlpiSuccessAt: '2026-11-22T09:00:00.000Z' });
     const failing = (await t.app.inject({ method: 'GET', url: '/ready' })).json<{ hooks: Record<string, { glpiOk: boolean }> }>();

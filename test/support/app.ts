@@ -21,6 +21,11 @@ export const TEST_URL_TOKEN = 'url-token-for-old-chatwoot';
 export interface TestApp {
   app: FastifyInstance;
   config: ServiceConfig;
+  /**
+   * The sync queue for the test's own reads, on a `command` connection: the app's queue rides the
+   * producer connection, whose 2 s command timeout is right for answering Chatwoot and wrong for a
+   * test listing thousands of jobs on a busy machine ("Command timed out").
+   */
   queue: Queue<SyncJobData>;
   redis: Redis;
   keys: RedisKeys;
@@ -63,15 +68,20 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
   queue.on('error', () => undefined);
   const spool = new DiskSpool(spoolDir);
   const metrics = createMetrics();
+  const inspection = createRedis(options.redisUrl ?? REDIS_URL, 'command');
+  const inspectionQueue = createSyncQueue(inspection, keys);
+  inspectionQueue.on('error', () => undefined);
   const ingest = new Ingest({ queue, redis, keys, spool, metrics, logger, redisTimeoutMs: 500 });
   const app = await buildApp({ config, logger, ingest, redis, keys, queue, spool, metrics, clock: options.clock });
   return {
-    app, config, queue, redis, keys, prefix, spool, spoolDir, ingest, metrics, logLines,
+    app, config, queue: inspectionQueue, redis, keys, prefix, spool, spoolDir, ingest, metrics, logLines,
     async close() {
       ingest.close();
       await app.close();
       await queue.close().catch(() => undefined);
+      await inspectionQueue.close().catch(() => undefined);
       redis.disconnect();
+      inspection.disconnect();
       const cleaner = testRedis();
       await deletePrefix(cleaner, prefix);
       cleaner.disconnect();

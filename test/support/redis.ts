@@ -3,9 +3,18 @@ import { Redis } from 'ioredis';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
+/** Set by the leftover-keys globalSetup, so that it checks only the keys of its own run. */
+export const TEST_RUN_ENV = 'CGB_TEST_RUN';
+
+/** The prefix every key of one `vitest run` starts with (`cgbtest-` outside such a run). */
+export function testRunPrefix(): string {
+  const run = process.env[TEST_RUN_ENV];
+  return run === undefined || run === '' ? 'cgbtest-' : `cgbtest-${run}-`;
+}
+
 /** A key prefix of its own for each test file, so files can run in parallel on one Redis. */
 export function testPrefix(name: string): string {
-  return `cgbtest-${name}-${randomUUID().slice(0, 8)}`;
+  return `${testRunPrefix()}${name}-${randomUUID().slice(0, 8)}`;
 }
 
 export function testRedis(): Redis {

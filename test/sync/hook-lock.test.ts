@@ -2,7 +2,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { LockBusyError } from '../../src/errors.js';
 import { redisKeys } from '../../src/queue/job.js';
 import { HookLock } from '../../src/sync/hook-lock.js';
-import { deletePrefix, testPrefix, testRedis } from '../support/redis.js';
+import { Redis } from 'ioredis';
+import { REDIS_URL, deletePrefix, testPrefix, testRedis, waitFor } from '../support/redis.js';
 
 const redis = testRedis();
 const prefix = testPrefix('hooklock');
@@ -91,11 +92,43 @@ describe('HookLock', () => {
     const other = new HookLock(redis, keys, { ttlMs: 5_000, extendThresholdMs: 1_000, acquireWaitMs: 0 });
     const release = deferred();
     const held = holder.run('busy', () => release.promise);
-    // Wait until the holder really holds the Redis key.
-    while ((await redis.exists(keys.lock('busy'))) === 0) await new Promise((r) => setTimeout(r, 10));
+    // Wait (bounded) until the holder really holds the Redis key.
+    await waitFor(async () => ((await redis.exists(keys.lock('busy'))) === 1 ? true : undefined), 'the holder to hold the lock key');
     await expect(other.run('busy', async () => 'never')).rejects.toBeInstanceOf(LockBusyError);
     release.resolve();
     await held;
     await expect(other.run('busy', async () => 'now')).resolves.toBe('now');
+  });
+
+  it('keeps its lock key in the database REDIS_URL selects, never in database 0', async () => {
+    // A non-zero database even when the suite runs on 0, so the test always means something.
+    const url = new URL(REDIS_URL);
+    const db = Number(url.pathname.slice(1) || '0') || 15;
+    url.pathname = `/${db}`;
+    const onDb = new Redis(url.toString(), { maxRetriesPerRequest: 3 });
+    const onZero = new Redis(url.toString(), { maxRetriesPerRequest: 3 });
+    try {
+      await onZero.select(0);
+      const lock = new HookLock(onDb, keys, { ttlMs: 5_000, extendThresholdMs: 1_000 });
+      const seen = await lock.run('db-hook', async () => ({
+        onDb: await onDb.exists(keys.lock('db-hook')),
+        onZero: await onZero.exists(keys.lock('db-hook')),
+      }));
+      expect(seen).toEqual({ onDb: 1, onZero: 0 });
+      expect(await onDb.exists(keys.lock('db-hook'))).toBe(0); // released where it was taken
+    } finally {
+      await deletePrefix(onDb, prefix);
+      await deletePrefix(onZero, prefix);
+      onDb.disconnect();
+      onZero.disconnect();
+    }
+  });
+
+  it('refuses a database the lock library cannot select instead of silently using database 0', () => {
+    const url = new URL(REDIS_URL);
+    url.pathname = '/16';
+    const high = new Redis(url.toString(), { lazyConnect: true });
+    expect(() => new HookLock(high, keys)).toThrow(/0-15/);
+    high.disconnect();
   });
 });

@@ -12,8 +12,12 @@ const PER_HOOK_DEPTH_MAX_JOBS = 2_000;
 
 export interface HookReadiness {
   enabled: boolean;
-  /** false while the last GLPI error is newer than the last success. */
-  glpiOk: boolean;
+  /**
+   * false while the last GLPI error is newer than the last success; null (unknown, and `glpi` says
+   * so) until this hook reached GLPI once: a hook that never ran a job is not known to work.
+   */
+  glpiOk: boolean | null;
+  glpi: 'ok' | 'failing' | 'not reached yet';
   /** Jobs of this hook in the queue (null when the backlog is too large to count per hook). */
   queue: QueueCounts | null;
   lastGlpiSuccessAt: string | null;
@@ -52,11 +56,13 @@ export function healthRoutes(app: FastifyInstance, deps: AppDeps): void {
       hookIds.forEach((id, i) => {
         const state = (states?.[i]?.[1] ?? {}) as Record<string, string>;
         const hook = deps.config.hooks.get(id);
-        const lastOk = state.lastGlpiSuccessAt === undefined ? 0 : Date.parse(state.lastGlpiSuccessAt);
-        const lastError = state.lastErrorAt === undefined ? 0 : Date.parse(state.lastErrorAt);
+        const lastOk = epochMs(state.lastGlpiSuccessAt);
+        const lastError = epochMs(state.lastErrorAt);
+        const glpiOk = lastOk === 0 && lastError === 0 ? null : lastError === 0 || lastOk >= lastError;
         hooks[id] = {
           enabled: hook?.enabled ?? false,
-          glpiOk: lastError === 0 || lastOk >= lastError,
+          glpiOk,
+          glpi: glpiOk === null ? 'not reached yet' : glpiOk ? 'ok' : 'failing',
           queue: perHook?.hooks[id] ?? null,
           lastGlpiSuccessAt: state.lastGlpiSuccessAt ?? null,
           glpiVersion: state.glpiVersion ?? null,
@@ -71,4 +77,10 @@ export function healthRoutes(app: FastifyInstance, deps: AppDeps): void {
       return reply.code(503).send({ status: 'not_ready', redis: 'down', error: (err as Error).message, spooled });
     }
   });
+}
+
+/** A stored ISO time as epoch ms; 0 when missing or unreadable (never NaN, which compares as neither). */
+function epochMs(iso: string | undefined): number {
+  const ms = iso === undefined ? Number.NaN : Date.parse(iso);
+  return Number.isFinite(ms) ? ms : 0;
 }
