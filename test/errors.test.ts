@@ -28,3 +28,12 @@ describe('the retry decision', () => {
     expect(isTransient(new Error('something odd'))).toBe(true);
   });
 });
+
+describe('GLPI dates', () => {
+  it('never formats an invalid date as NaN-NaN-NaN: it is a programming error', async () => {
+    const { toGlpiDate } = await import('../src/sync/glpi-time.js');
+    expect(() => toGlpiDate(1e20 * 1000, 0)).toThrow(RangeError);
+    expect(() => toGlpiDate('not a date', 60)).toThrow(RangeError);
+    expect(toGlpiDate(0, 60)).toBe('1970-01-01 01:00:00');
+  });
+});
