@@ -36,6 +36,8 @@ export const serviceEnvSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default(DEFAULTS.logLevel),
   WORKER_CONCURRENCY: intFrom(1, 1_000).default(DEFAULTS.workerConcurrency),
   BODY_LIMIT_BYTES: intFrom(1_024).default(DEFAULTS.bodyLimitBytes),
+  REQUEST_TIMEOUT_MS: intFrom(1_000).default(DEFAULTS.requestTimeoutMs),
+  HEADERS_TIMEOUT_MS: intFrom(1_000).default(DEFAULTS.headersTimeoutMs),
   ADMIN_TOKEN: optionalString,
   HOOKS_FILE: optionalString,
   SPOOL_DIR: z.string().min(1).default(DEFAULTS.spoolDir),
@@ -142,6 +144,9 @@ export interface ServiceConfig {
   logLevel: ServiceEnv['LOG_LEVEL'];
   workerConcurrency: number;
   bodyLimitBytes: number;
+  /** Whole request (headers and body) must arrive within this; see DEFAULTS.requestTimeoutMs. */
+  requestTimeoutMs: number;
+  headersTimeoutMs: number;
   adminToken: string | undefined;
   hooksFile: string | undefined;
   spoolDir: string;
