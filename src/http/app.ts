@@ -47,8 +47,10 @@ export async function buildApp(input: Omit<AppDeps, 'signatureToleranceS'> & { s
     // Chatwoot opens a connection per delivery; a long keep-alive only delays shutdown.
     keepAliveTimeout: 10_000,
     // A URL that cannot be decoded: Fastify's own answer echoes it, `?token=` included.
-    frameworkErrors: (_error, _req, reply: FastifyReply) => {
-      void reply.code(400).send({ error: 'bad_request', message: 'the request URL cannot be parsed' });
+    frameworkErrors: (error, _req, reply: FastifyReply) => {
+      const status = error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 400;
+      const tooLong = status === 414;
+      void reply.code(status).send({ error: tooLong ? 'uri_too_long' : 'bad_request', message: tooLong ? 'the request URL is too long' : 'the request URL cannot be parsed' });
     },
   });
 
