@@ -62,15 +62,43 @@ const TRANSIENT_NODE_CODES = new Set([
 ]);
 
 /**
+ * Errors a JavaScript engine throws on a bug meeting a payload it did not expect (`decodeURI` on
+ * a malformed URL, `new Date(1e20).toISOString()`, a property of undefined). Retrying the same
+ * payload through the same code fails the same way, so they are permanent: the job fails at once
+ * and is replayed once the code is fixed.
+ */
+const PROGRAMMING_ERRORS = [TypeError, RangeError, URIError, SyntaxError, ReferenceError, EvalError];
+
+export const PROGRAMMING_ERROR_CODE = 'PROGRAMMING_ERROR';
+const PROGRAMMING_ERROR_ADVICE =
+  'a bug in the bridge met this payload (the same payload fails the same way every time): report the failed job ' +
+  '(chatwoot-glpi-bridge failed shows it), then replay it once the bridge is fixed';
+
+/** A network failure somewhere in the cause chain (undici wraps them: `TypeError: fetch failed`). */
+function hasTransientNodeCode(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e !== null && typeof e === 'object' && depth < 5; e = (e as { cause?: unknown }).cause, depth += 1) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && TRANSIENT_NODE_CODES.has(code)) return true;
+  }
+  return false;
+}
+
+/** A bug met a payload: a native engine error that is no network failure in disguise. */
+export function isProgrammingError(err: unknown): boolean {
+  return !(err instanceof BridgeError) && PROGRAMMING_ERRORS.some((type) => err instanceof type) && !hasTransientNodeCode(err);
+}
+
+/**
  * The single retry decision. Bridge errors say what they are; network-level errors are transient;
- * anything unknown is treated as transient too, because the job's attempt limit bounds the cost
- * of retrying a bug while giving up early would lose an event for good.
+ * programming errors on a payload are permanent (see PROGRAMMING_ERRORS). Anything else unknown is
+ * treated as transient, because the job's attempt limit bounds the cost of retrying while giving
+ * up early would lose an event for good.
  */
 export function isTransient(err: unknown): boolean {
   if (err instanceof BridgeError) return err.transient;
-  const code = errorCode(err);
-  if (code !== undefined && TRANSIENT_NODE_CODES.has(code)) return true;
+  if (hasTransientNodeCode(err)) return true;
   if (err instanceof Error && err.name === 'ZodError') return false;
+  if (isProgrammingError(err)) return false;
   return true;
 }
 
@@ -80,9 +108,11 @@ export function errorCode(err: unknown): string | undefined {
   if (typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string') {
     return err.code;
   }
+  if (isProgrammingError(err)) return PROGRAMMING_ERROR_CODE;
   return undefined;
 }
 
 export function errorAdvice(err: unknown): string | undefined {
-  return err instanceof BridgeError ? err.advice : undefined;
+  if (err instanceof BridgeError) return err.advice;
+  return isProgrammingError(err) ? PROGRAMMING_ERROR_ADVICE : undefined;
 }

@@ -22,6 +22,20 @@ export function isSyncedEvent(event: string): event is SyncedEventName {
 }
 
 const id = z.number().int().nonnegative();
+
+/**
+ * Dates the sync writes to GLPI, which keeps them in MySQL TIMESTAMP columns (1970 to 2038): a day
+ * of margin either side for GLPI's zone offset. Anything outside is not a Chatwoot date but hostile
+ * input, refused at the edge with a 400 instead of reaching `toISOString()` (RangeError) or GLPI
+ * (`NaN-NaN-NaN`).
+ */
+const MIN_EPOCH_S = 86_400;
+const MAX_EPOCH_S = 2_147_483_647 - 86_400;
+const epochSeconds = z.number().min(MIN_EPOCH_S, 'date out of range').max(MAX_EPOCH_S, 'date out of range');
+const isoDate = z.iso.datetime({ offset: true }).refine((v) => {
+  const ms = Date.parse(v);
+  return Number.isFinite(ms) && ms >= MIN_EPOCH_S * 1000 && ms <= MAX_EPOCH_S * 1000;
+}, 'date out of range');
 const nullableString = z.string().nullish().transform((v) => v ?? null);
 const record = z.record(z.string(), z.unknown());
 const recordOrEmpty = record.nullish().transform((v) => v ?? {});
@@ -78,7 +92,7 @@ const pushMessageSchema = z.object({
   id,
   content: nullableString,
   message_type: z.number().int().min(0).max(3).transform((n) => MESSAGE_TYPES[n] as MessageType),
-  created_at: z.number().transform((s) => new Date(s * 1000).toISOString()),
+  created_at: epochSeconds.transform((s) => new Date(s * 1000).toISOString()),
   private: z.boolean().default(false),
   content_type: nullableString,
   sender_type: nullableString,
@@ -110,8 +124,8 @@ export const conversationSchema = z.object({
   labels: z.array(z.string()).nullish(),
   snoozed_until: nullableString,
   priority: nullableString,
-  created_at: z.number().nullish(),
-  updated_at: z.number().nullish(),
+  created_at: epochSeconds.nullish(),
+  updated_at: epochSeconds.nullish(),
 });
 export type ChatwootConversation = z.output<typeof conversationSchema>;
 
@@ -125,7 +139,7 @@ export const messageSchema = z.object({
   content_attributes: recordOrEmpty,
   message_type: z.enum(MESSAGE_TYPES),
   private: z.boolean().default(false),
-  created_at: z.iso.datetime({ offset: true }),
+  created_at: isoDate,
   source_id: nullableString,
   /** Contact (no type), user/agent_bot/captain (typed), or null for automated messages. */
   sender: senderSchema.nullish(),
@@ -182,7 +196,13 @@ export function describeZodError(error: z.ZodError): string {
 
 /** Parses a payload of a synced event. Callers check `isSyncedEvent` first for a clearer "ignored". */
 export function parseChatwootEvent(payload: unknown): ParseResult {
-  const parsed = chatwootEventSchema.safeParse(payload);
+  let parsed;
+  try {
+    parsed = chatwootEventSchema.safeParse(payload);
+  } catch (err) {
+    // A transform that throws on a value its schema let through is still the payload's fault.
+    return { ok: false, error: `(body): ${err instanceof Error ? err.message : String(err)}` };
+  }
   return parsed.success ? { ok: true, event: parsed.data } : { ok: false, error: describeZodError(parsed.error) };
 }
 

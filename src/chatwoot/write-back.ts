@@ -118,6 +118,22 @@ export function glpiRootUrl(apiBaseUrl: string): string {
   return url.toString();
 }
 
+/** The marker the bridge puts in the `source_id` of a note it posts for a hook's ticket. */
+export function noteSourceId(hookId: string, ticketId: number): string {
+  return `${NOTE_SOURCE_PREFIX}${hookId}:ticket:${ticketId}`;
+}
+
+/**
+ * The bridge's own note coming back: an outgoing private note carrying this hook's exact marker.
+ * A customer controls the source_id of incoming messages on some channels (API inboxes), so a
+ * prefix alone would let them have their messages dropped as echoes.
+ */
+function isOwnNoteMarker(event: Extract<ChatwootEvent, { event: 'message_created' }>, hookId: string): boolean {
+  if (event.message_type !== 'outgoing' || !event.private || event.source_id === null) return false;
+  const match = /^(.*):ticket:\d{1,18}$/.exec(event.source_id);
+  return match !== null && match[1] === `${NOTE_SOURCE_PREFIX}${hookId}`;
+}
+
 export function ticketUrl(apiBaseUrl: string, ticketId: number): string {
   return new URL(`front/ticket.form.php?id=${ticketId}`, glpiRootUrl(apiBaseUrl)).toString();
 }
@@ -144,8 +160,8 @@ export function createWriteBack(deps: WriteBackDeps): WriteBack {
   function echoKindSync(event: ChatwootEvent, hookId: string): EchoKind | undefined {
     switch (event.event) {
       case 'message_created':
-        if (event.source_id?.startsWith(NOTE_SOURCE_PREFIX)) return 'own-note';
-        return event.private && recentNotes.has(`${hookId}:${event.id}`) ? 'own-note' : undefined;
+        if (isOwnNoteMarker(event, hookId)) return 'own-note';
+        return event.message_type === 'outgoing' && event.private && recentNotes.has(`${hookId}:${event.id}`) ? 'own-note' : undefined;
       case 'conversation_updated':
         return onlyOwnedAttributeChanges(event.changed_attributes, ['custom_attributes']) ? 'own-custom-attributes' : undefined;
       case 'contact_updated':
@@ -159,7 +175,7 @@ export function createWriteBack(deps: WriteBackDeps): WriteBack {
     const kind = echoKindSync(event, hookId);
     if (kind !== undefined) return kind;
     // A proxy or Chatwoot version that drops source_id, and a note posted by another process.
-    if (event.event === 'message_created' && event.private && (await deps.redis.exists(keys.note(hookId, event.id))) === 1) return 'own-note';
+    if (event.event === 'message_created' && event.message_type === 'outgoing' && event.private && (await deps.redis.exists(keys.note(hookId, event.id))) === 1) return 'own-note';
     return undefined;
   }
 
@@ -229,7 +245,7 @@ export function createWriteBack(deps: WriteBackDeps): WriteBack {
       const link = ticketUrl(hook.glpi.baseUrl, ticketId);
       const created = await client.createPrivateNote(accountId, conversation.id, {
         content: `GLPI ticket #${ticketId} created: ${link}`,
-        sourceId: `${NOTE_SOURCE_PREFIX}${hook.id}:ticket:${ticketId}`,
+        sourceId: noteSourceId(hook.id, ticketId),
       });
       noteId = created.id;
       remember(hook.id, created.id);

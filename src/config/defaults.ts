@@ -7,6 +7,22 @@ export const DEFAULTS = {
   logLevel: 'info',
   workerConcurrency: 8,
   bodyLimitBytes: 1024 * 1024,
+  /**
+   * Whole request, headers and body (Node's requestTimeout): a client trickling its body is cut
+   * off instead of holding memory. Chatwoot itself gives up after 5 s.
+   */
+  requestTimeoutMs: 30_000,
+  /** Until the request's headers are complete (Node's headersTimeout); at most requestTimeoutMs. */
+  headersTimeoutMs: 10_000,
+  /** How often Node checks those two timeouts on open connections (its default is 30 s). */
+  connectionsCheckIntervalMs: 1_000,
+  /**
+   * Shortest webhook secret, URL token and admin token accepted. Chatwoot's own secrets are 24
+   * characters (has_secure_token, base58); a guessable one-character token is refused at start.
+   */
+  minSecretLength: 16,
+  /** Raw header values in refusal logs are cut to this many characters. */
+  maxLoggedHeaderChars: 128,
   redisKeyPrefix: 'cgb',
   spoolDir: './spool',
   hookId: 'default',

@@ -131,6 +131,9 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
   const parsed = serviceEnvSchema.safeParse(env);
   if (!parsed.success) throw new ConfigError(describeIssues(parsed.error, (p) => p.map(String).join('.')));
   const s = parsed.data;
+  if (s.HEADERS_TIMEOUT_MS > s.REQUEST_TIMEOUT_MS) {
+    throw new ConfigError(`HEADERS_TIMEOUT_MS (${s.HEADERS_TIMEOUT_MS}) must not be larger than REQUEST_TIMEOUT_MS (${s.REQUEST_TIMEOUT_MS})`);
+  }
   const list = s.HOOKS_FILE !== undefined ? hooksFromFile(s.HOOKS_FILE, env, s.GLPI_TIMEOUT_MS) : [hookFromEnv(env, s.GLPI_TIMEOUT_MS)];
   const hooks = new Map<string, HookConfig>();
   for (const hook of list) {
@@ -146,6 +149,8 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
     logLevel: s.LOG_LEVEL,
     workerConcurrency: s.WORKER_CONCURRENCY,
     bodyLimitBytes: s.BODY_LIMIT_BYTES,
+    requestTimeoutMs: s.REQUEST_TIMEOUT_MS,
+    headersTimeoutMs: s.HEADERS_TIMEOUT_MS,
     adminToken: s.ADMIN_TOKEN,
     hooksFile: s.HOOKS_FILE,
     spoolDir: s.SPOOL_DIR,

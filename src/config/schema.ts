@@ -20,6 +20,15 @@ const stringList = z
   .union([z.array(z.string()), z.string()])
   .transform((v) => (Array.isArray(v) ? v : v.split(',')).map((s) => s.trim()).filter((s) => s !== ''));
 
+/**
+ * Webhook secrets, URL tokens and the admin token: anything shorter than DEFAULTS.minSecretLength
+ * can be guessed. The message never repeats the value.
+ */
+const TOO_SHORT = `must be at least ${DEFAULTS.minSecretLength} characters long (Chatwoot's own webhook secrets have 24); generate one with: openssl rand -hex 16`;
+const isLongEnough = (v: string | undefined) => v === undefined || v.length >= DEFAULTS.minSecretLength;
+const secretString = optionalString.refine(isLongEnough, TOO_SHORT);
+const secretList = stringList.refine((list) => list.every(isLongEnough), TOO_SHORT);
+
 /** Service-level settings (environment only). Keys are the environment variable names. */
 export const serviceEnvSchema = z.object({
   PORT: intFrom(0, 65_535).default(DEFAULTS.port),
@@ -36,7 +45,9 @@ export const serviceEnvSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default(DEFAULTS.logLevel),
   WORKER_CONCURRENCY: intFrom(1, 1_000).default(DEFAULTS.workerConcurrency),
   BODY_LIMIT_BYTES: intFrom(1_024).default(DEFAULTS.bodyLimitBytes),
-  ADMIN_TOKEN: optionalString,
+  REQUEST_TIMEOUT_MS: intFrom(1_000).default(DEFAULTS.requestTimeoutMs),
+  HEADERS_TIMEOUT_MS: intFrom(1_000).default(DEFAULTS.headersTimeoutMs),
+  ADMIN_TOKEN: secretString,
   HOOKS_FILE: optionalString,
   SPOOL_DIR: z.string().min(1).default(DEFAULTS.spoolDir),
   GLPI_TIMEOUT_MS: intFrom(100).default(DEFAULTS.glpiTimeoutMs),
@@ -71,8 +82,8 @@ export const hookInputSchema = z.object({
       .transform((v) => v as CountryCode)
       .optional(),
   ),
-  chatwootWebhookSecret: stringList.default([]),
-  chatwootWebhookToken: optionalString,
+  chatwootWebhookSecret: secretList.default([]),
+  chatwootWebhookToken: secretString,
   chatwootBaseUrl: z.preprocess(
     (v) => (v === '' ? undefined : v),
     z.url({ protocol: /^https?$/, error: 'must be an http(s) URL such as https://app.chatwoot.com' }).optional(),
@@ -142,6 +153,9 @@ export interface ServiceConfig {
   logLevel: ServiceEnv['LOG_LEVEL'];
   workerConcurrency: number;
   bodyLimitBytes: number;
+  /** Whole request (headers and body) must arrive within this; see DEFAULTS.requestTimeoutMs. */
+  requestTimeoutMs: number;
+  headersTimeoutMs: number;
   adminToken: string | undefined;
   hooksFile: string | undefined;
   spoolDir: string;

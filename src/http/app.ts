@@ -1,4 +1,4 @@
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync, type FastifyReply } from 'fastify';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -35,6 +35,10 @@ export async function buildApp(input: Omit<AppDeps, 'signatureToleranceS'> & { s
     // A pino Logger is a FastifyBaseLogger; the cast keeps the app's type the default instance type.
     loggerInstance: deps.logger as FastifyBaseLogger,
     bodyLimit: deps.config.bodyLimitBytes,
+    // Node's own defaults are off (Fastify) or minutes long: a client trickling its headers or
+    // body would hold its connection and buffer for as long as it likes.
+    requestTimeout: deps.config.requestTimeoutMs,
+    http: { headersTimeout: deps.config.headersTimeoutMs, connectionsCheckingInterval: DEFAULTS.connectionsCheckIntervalMs },
     // The webhook route logs one line per delivery with its outcome; Fastify's own two lines would triple that.
     logController: new LogController({ disableRequestLogging: true }),
     // Behind a proxy the client address is still useful in logs; never trusted for auth.
@@ -42,6 +46,12 @@ export async function buildApp(input: Omit<AppDeps, 'signatureToleranceS'> & { s
     return503OnClosing: true,
     // Chatwoot opens a connection per delivery; a long keep-alive only delays shutdown.
     keepAliveTimeout: 10_000,
+    // A URL that cannot be decoded: Fastify's own answer echoes it, `?token=` included.
+    frameworkErrors: (error, _req, reply: FastifyReply) => {
+      const status = error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 400;
+      const tooLong = status === 414;
+      void reply.code(status).send({ error: tooLong ? 'uri_too_long' : 'bad_request', message: tooLong ? 'the request URL is too long' : 'the request URL cannot be parsed' });
+    },
   });
 
   // A request in flight when close() starts would leave its socket idle and open, and the server

@@ -98,7 +98,9 @@ interface BuiltEvent {
 /** API conversation + messages -> webhook-shaped events, oldest first. */
 export function buildEvents(accountId: number, conversation: ApiConversation, messages: ApiMessage[]): { list: BuiltEvent[]; skipped: number } {
   const list: BuiltEvent[] = [];
-  const synced = messages.filter((m) => m.message_type !== 2 && !(m.source_id ?? '').startsWith(NOTE_SOURCE_PREFIX));
+  // Only the bridge's own notes (outgoing, private, our marker) are left out; a customer's message
+  // whose source_id merely starts with the marker is synced (the worker checks the exact hook).
+  const synced = messages.filter((m) => m.message_type !== 2 && !(m.message_type === 1 && m.private && (m.source_id ?? '').startsWith(NOTE_SOURCE_PREFIX)));
   const skipped = messages.length - synced.length;
   const publicMessages = synced.filter((m) => !m.private);
   // Webhook conversation objects carry their messages in the push format (integer type, epoch

@@ -11,6 +11,8 @@ const pad = (n: number, width = 2) => String(n).padStart(width, '0');
 /** UTC instant -> GLPI local wall-clock string for a server `offsetMin` minutes east of UTC. */
 export function toGlpiDate(instant: Date | string | number, offsetMin: number): string {
   const ms = new Date(instant).getTime() + offsetMin * 60_000;
+  // Never `NaN-NaN-NaN` to GLPI: the schema bounds dates, so this is a bug (a permanent failure).
+  if (!Number.isFinite(ms)) throw new RangeError(`cannot write ${String(instant)} as a GLPI date`);
   const d = new Date(ms);
   return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}`;
 }

@@ -8,7 +8,7 @@ import {
   type MessageEvent,
 } from '../chatwoot/events.js';
 import type { HookConfig } from '../config/schema.js';
-import { BridgeError, ConfigError, LockBusyError, errorAdvice, errorCode } from '../errors.js';
+import { BridgeError, ConfigError, LockBusyError, errorAdvice, errorCode, isProgrammingError } from '../errors.js';
 import { isGlpiError, isGlpiNotFound } from '../glpi/errors.js';
 import type { GlpiClient } from '../glpi/types.js';
 import type { Metrics } from '../metrics/metrics.js';
@@ -170,8 +170,9 @@ export function createSyncProcessor(deps: SyncProcessorDeps): SyncProcessor {
       if (counter.count > 0) await noteGlpiSuccess(hook.id);
       return { ...outcome, glpiCalls: counter.count };
     } catch (err) {
-      // Contention, shutdown and a lost lease are not GLPI's health: keep them out of /ready.
-      if (!(err instanceof LockBusyError || err instanceof JobAbortedError || err instanceof LockLostError)) {
+      // Contention, shutdown, a lost lease and a bug meeting a payload are not GLPI's health: keep
+      // them out of /ready (the failed job carries the bug's code and advice).
+      if (!(err instanceof LockBusyError || err instanceof JobAbortedError || err instanceof LockLostError || isProgrammingError(err))) {
         successWrittenAt.delete(hook.id);
         await recordHookError(deps, hook.id, err, clock).catch(() => undefined);
       }

@@ -30,7 +30,7 @@ afterAll(async () => {
 });
 
 const hook = (env: Record<string, string> = {}) =>
-  loadConfig({ GLPI_API_URL: 'https://glpi.example.com/apirest.php', GLPI_USER_TOKEN: 't', CHATWOOT_WEBHOOK_SECRET: 's', ...env }).hooks.get('default')!;
+  loadConfig({ GLPI_API_URL: 'https://glpi.example.com/apirest.php', GLPI_USER_TOKEN: 't', CHATWOOT_WEBHOOK_SECRET: 'attachments-test-secret', ...env }).hooks.get('default')!;
 
 function attachment(path: string, extra: Partial<ChatwootAttachment> = {}): ChatwootAttachment {
   return {

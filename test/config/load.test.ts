@@ -52,13 +52,13 @@ describe('loadConfig from environment variables (single hook)', () => {
       GLPI_CATEGORY_ID: '7',
       GLPI_DEFAULT_USER_ID: '9',
       PHONE_DEFAULT_REGION: 'fr',
-      CHATWOOT_WEBHOOK_SECRET: 'new, old',
+      CHATWOOT_WEBHOOK_SECRET: 'new-secret-0123456789, old-secret-0123456789',
       CHATWOOT_BASE_URL: 'https://chat.example.com/',
       CHATWOOT_API_TOKEN: 'api',
     }).hooks.get('acme');
     expect(hook?.glpi).toMatchObject({ appToken: 'app', entityId: 3, syncType: 'contact', ticketType: 2, categoryId: 7, defaultUserId: 9 });
     expect(hook?.phoneDefaultRegion).toBe('FR');
-    expect(hook?.chatwoot.webhookSecrets).toEqual(['new', 'old']);
+    expect(hook?.chatwoot.webhookSecrets).toEqual(['new-secret-0123456789', 'old-secret-0123456789']);
     expect(hook?.chatwoot.api).toEqual({ baseUrl: 'https://chat.example.com', apiToken: 'api' });
   });
 
@@ -71,8 +71,20 @@ describe('loadConfig from environment variables (single hook)', () => {
     [{ PHONE_DEFAULT_REGION: 'France' }, /^PHONE_DEFAULT_REGION: must be an ISO 3166 country code/],
     [{ GLPI_ENTITY_ID: '-1' }, /^GLPI_ENTITY_ID: /],
     [{ GLPI_USER_TOKEN: '' }, /^GLPI_USER_TOKEN: is required/],
+    [{ CHATWOOT_WEBHOOK_SECRET: 'x' }, /^CHATWOOT_WEBHOOK_SECRET: must be at least 16 characters/],
+    [{ CHATWOOT_WEBHOOK_SECRET: 'a-long-enough-new-secret,old' }, /^CHATWOOT_WEBHOOK_SECRET: must be at least 16 characters/],
+    [{ CHATWOOT_WEBHOOK_TOKEN: 'tok' }, /^CHATWOOT_WEBHOOK_TOKEN: must be at least 16 characters/],
+    [{ ADMIN_TOKEN: 'a' }, /^ADMIN_TOKEN: must be at least 16 characters/],
+    [{ HEADERS_TIMEOUT_MS: '60000', REQUEST_TIMEOUT_MS: '30000' }, /^HEADERS_TIMEOUT_MS \(60000\) must not be larger than REQUEST_TIMEOUT_MS/],
   ])('names the variable at fault: %o', (override, message) => {
     expect(configError(() => loadConfig({ ...minimal, ...override })).message).toMatch(message);
+  });
+
+  it('accepts a webhook secret as Chatwoot generates it (24 characters, base58)', () => {
+    const hook = loadConfig({ ...minimal, CHATWOOT_WEBHOOK_SECRET: 'kq3vZ8yTn6Lw2XfHc9RbPd4M' }).hooks.get('default');
+    expect(hook?.chatwoot.webhookSecrets).toEqual(['kq3vZ8yTn6Lw2XfHc9RbPd4M']);
+    const err = configError(() => loadConfig({ ...minimal, CHATWOOT_WEBHOOK_SECRET: 'shortsecret' }));
+    expect(err.message).not.toContain('shortsecret');
   });
 
   it('requires GLPI_API_URL and says so', () => {
@@ -164,38 +176,38 @@ describe('HOOKS_FILE', () => {
   - id: acme
     glpiApiUrl: https://glpi.acme.example/apirest.php
     glpiUserToken: \${ACME_TOKEN}
-    chatwootWebhookSecret: [new, old]
+    chatwootWebhookSecret: [new-secret-0123456789, old-secret-0123456789]
     glpiSyncType: contact
   - id: globex
     glpiApiUrl: \${GLOBEX_URL:-https://glpi.globex.example/apirest.php}
     glpiUserToken: globex-token
-    chatwootWebhookToken: t0ken
+    chatwootWebhookToken: t0ken-0123456789abcdef
 `,
     );
     const config = loadConfig({ HOOKS_FILE: file, ACME_TOKEN: 'acme-token' });
     expect([...config.hooks.keys()]).toEqual(['acme', 'globex']);
     expect(config.hooks.get('acme')?.glpi.userToken).toBe('acme-token');
-    expect(config.hooks.get('acme')?.chatwoot.webhookSecrets).toEqual(['new', 'old']);
+    expect(config.hooks.get('acme')?.chatwoot.webhookSecrets).toEqual(['new-secret-0123456789', 'old-secret-0123456789']);
     expect(config.hooks.get('globex')?.glpi.baseUrl).toBe('https://glpi.globex.example/apirest.php/');
   });
 
   it('loads JSON too', () => {
-    const file = write('hooks.json', JSON.stringify({ hooks: [{ id: 'j', glpiApiUrl: 'https://g.example/apirest.php', glpiUserToken: 'x', chatwootWebhookSecret: 's' }] }));
+    const file = write('hooks.json', JSON.stringify({ hooks: [{ id: 'j', glpiApiUrl: 'https://g.example/apirest.php', glpiUserToken: 'x', chatwootWebhookSecret: 'json-hook-secret-0123' }] }));
     expect(loadConfig({ HOOKS_FILE: file }).hooks.get('j')?.glpi.userToken).toBe('x');
   });
 
   it('names the hook entry and key at fault', () => {
-    const file = write('bad.yaml', 'hooks:\n  - id: acme\n    glpiApiUrl: https://g.example/apirest.php\n    glpiUserToken: x\n    chatwootWebhookSecret: s\n    glpiTicketType: 5\n');
+    const file = write('bad.yaml', 'hooks:\n  - id: acme\n    glpiApiUrl: https://g.example/apirest.php\n    glpiUserToken: x\n    chatwootWebhookSecret: yaml-hook-secret-0123\n    glpiTicketType: 5\n');
     expect(configError(() => loadConfig({ HOOKS_FILE: file })).message).toMatch(/^HOOKS_FILE hooks\[0\]\.glpiTicketType: /);
   });
 
   it('refuses an unset variable reference instead of using an empty string', () => {
-    const file = write('unset.yaml', 'hooks:\n  - id: acme\n    glpiApiUrl: https://g.example/apirest.php\n    glpiUserToken: ${NOT_SET_ANYWHERE}\n    chatwootWebhookSecret: s\n');
+    const file = write('unset.yaml', 'hooks:\n  - id: acme\n    glpiApiUrl: https://g.example/apirest.php\n    glpiUserToken: ${NOT_SET_ANYWHERE}\n    chatwootWebhookSecret: yaml-hook-secret-0123\n');
     expect(configError(() => loadConfig({ HOOKS_FILE: file })).message).toContain('NOT_SET_ANYWHERE');
   });
 
   it('refuses duplicate hook ids, unreadable files and invalid YAML', () => {
-    const dup = write('dup.yaml', 'hooks:\n  - {id: a, glpiApiUrl: "https://g.example/apirest.php", glpiUserToken: x, chatwootWebhookSecret: s}\n  - {id: a, glpiApiUrl: "https://g.example/apirest.php", glpiUserToken: x, chatwootWebhookSecret: s}\n');
+    const dup = write('dup.yaml', 'hooks:\n  - {id: a, glpiApiUrl: "https://g.example/apirest.php", glpiUserToken: x, chatwootWebhookSecret: yaml-hook-secret-0123}\n  - {id: a, glpiApiUrl: "https://g.example/apirest.php", glpiUserToken: x, chatwootWebhookSecret: yaml-hook-secret-0123}\n');
     expect(configError(() => loadConfig({ HOOKS_FILE: dup })).message).toContain('defined twice');
     expect(configError(() => loadConfig({ HOOKS_FILE: join(dir, 'missing.yaml') })).message).toContain('cannot be read');
     const broken = write('broken.yaml', 'hooks: [\n');

@@ -215,6 +215,19 @@ describe('recognising the echoes of our own writes', () => {
     expect(await otherProcess.echoKind(echo, 'other-hook')).toBeUndefined();
   });
 
+  it('never drops a customer message as an echo because its source_id imitates our marker', async () => {
+    const incoming = loadFixture<Record<string, unknown>>('message_created.incoming');
+    for (const sourceId of ['cgb-glpi:acme:ticket:1', 'cgb-glpi:', 'cgb-glpi:acme:ticket:1:x']) {
+      expect(await writeBack.echoKind(parse({ ...incoming, source_id: sourceId }), 'acme'), sourceId).toBeUndefined();
+    }
+    // Only an outgoing private note with this hook's exact marker is ours.
+    const note = { ...loadFixture<Record<string, unknown>>('message_created.private_note'), message_type: 'outgoing', private: true };
+    expect(await writeBack.echoKind(parse({ ...note, source_id: 'cgb-glpi:acme:ticket:12' }), 'acme')).toBe('own-note');
+    expect(await writeBack.echoKind(parse({ ...note, source_id: 'cgb-glpi:acme-2:ticket:12' }), 'acme')).toBeUndefined();
+    expect(await writeBack.echoKind(parse({ ...note, source_id: 'cgb-glpi:acme:ticket:12' }), 'other-hook')).toBeUndefined();
+    expect(await writeBack.echoKind(parse({ ...note, private: false, source_id: 'cgb-glpi:acme:ticket:12' }), 'acme')).toBeUndefined();
+  });
+
   it('recognises the contact_updated echo of a glpi_* custom attribute write', async () => {
     expect(await writeBack.echoKind(parse(loadFixture('contact_updated.integration_echo')), 'acme')).toBe('own-contact-attributes');
   });

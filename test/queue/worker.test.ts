@@ -104,6 +104,34 @@ describe('sync worker', () => {
     await waitFor(async () => ((await job.getState()) === 'completed' ? true : undefined), 'replayed job completed');
   });
 
+  it('fails a poison job (a bug meeting its payload) at once with advice, without blaming GLPI, and replays it', async () => {
+    nextConversation += 1;
+    const c = { id: nextConversation, lastMessage: { id: 90_005, createdAt: at(0) } };
+    // A bug meeting the payload inside the sync: the URIError a malformed attachment URL raised.
+    let poisoned = true;
+    const poisonProcessor = h.makeProcessor({
+      fault: () => {
+        if (poisoned) decodeURIComponent('https://chat.example.com/%E0%A4%A');
+      },
+    });
+    await h.redis.del(h.keys.hookState(HOOK_ID));
+    await startWorker(1, poisonProcessor);
+    const job = await add(conversationEvent('conversation_created', c));
+    await waitFor(async () => ((await job.getState()) === 'failed' ? true : undefined), 'poison job failed');
+    const failed = (await queue.getJob(job.id!))!;
+    expect(failed.attemptsMade).toBe(1);
+    expect(failed.failedReason).toContain('PROGRAMMING_ERROR');
+    const [listed] = (await listFailed(queue, { hookId: HOOK_ID })).events.filter((e) => e.jobId === job.id);
+    expect(listed?.code).toBe('PROGRAMMING_ERROR');
+    expect(listed?.advice).toMatch(/replay/);
+    // GLPI did nothing wrong: /ready must not say it did.
+    expect((await h.redis.hgetall(h.keys.hookState(HOOK_ID))).lastErrorAt).toBeUndefined();
+
+    poisoned = false;
+    expect((await replay(queue, { jobId: job.id! })).replayed).toEqual([job.id]);
+    await waitFor(async () => ((await job.getState()) === 'completed' ? true : undefined), 'replayed job completed');
+  });
+
   it('makes a job wait while another worker holds the hook lock, then completes it', async () => {
     nextConversation += 1;
     const c = { id: nextConversation, lastMessage: { id: 90_003, createdAt: at(0) } };

@@ -1,7 +1,9 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { queueStatus, type QueueCounts } from '../../ops/queue-ops.js';
 import type { AppDeps } from '../app.js';
 import { withTimeout } from '../../util/timeout.js';
+import { tokenMatches } from '../token.js';
+import { presentedToken } from './admin.js';
 
 /**
  * Counting jobs per hook lists job ids (one queue serves every hook), so /ready, which probes run
@@ -32,7 +34,13 @@ export interface HookReadiness {
 export function healthRoutes(app: FastifyInstance, deps: AppDeps): void {
   app.get('/health', async () => ({ status: 'ok' }));
 
-  app.get('/ready', async (_req, reply) => {
+  // With ADMIN_TOKEN set, hook ids, queue depths and error codes are for the operator only: a probe
+  // without the Bearer token gets the bare verdict (200 ready / 503 not_ready), nothing more.
+  const { adminToken } = deps.config;
+  const showDetails = (req: FastifyRequest) => adminToken === undefined || tokenMatches(presentedToken(req), adminToken);
+
+  app.get('/ready', async (req, reply) => {
+    const details = showDetails(req);
     const spooled = await deps.spool.size().catch(() => null);
     try {
       await withTimeout(deps.redis.ping(), 1_000, 'Redis PING');
@@ -72,9 +80,9 @@ export function healthRoutes(app: FastifyInstance, deps: AppDeps): void {
           warnings: hook?.warnings ?? [],
         };
       });
-      return { status: 'ready', redis: 'up', queue: counts, spooled, hooks };
+      return details ? { status: 'ready', redis: 'up', queue: counts, spooled, hooks } : { status: 'ready' };
     } catch (err) {
-      return reply.code(503).send({ status: 'not_ready', redis: 'down', error: (err as Error).message, spooled });
+      return reply.code(503).send(details ? { status: 'not_ready', redis: 'down', error: (err as Error).message, spooled } : { status: 'not_ready' });
     }
   });
 }

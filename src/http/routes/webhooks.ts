@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { conversationIdOf, isSyncedEvent, parseChatwootEvent, stripPubsubTokens, type ChatwootEvent } from '../../chatwoot/events.js';
 import { verifySignature } from '../../chatwoot/signature.js';
+import { DEFAULTS } from '../../config/defaults.js';
 import type { HookConfig } from '../../config/schema.js';
 import type { Ingest } from '../../queue/producer.js';
 import type { AppDeps } from '../app.js';
@@ -11,12 +12,18 @@ interface WebhookParams {
   hookId: string;
 }
 interface WebhookQuery {
-  token?: string;
+  /** An array when the query string repeats it (`?token=a&token=b`): refused with a 400. */
+  token?: string | string[];
 }
 
 function header(req: FastifyRequest, name: string): string | undefined {
   const value = req.headers[name];
   return Array.isArray(value) ? value[0] : value;
+}
+
+/** A client-chosen header value as it may appear in a log line: cut, never the whole thing. */
+function loggable(value: string | undefined): string | undefined {
+  return value === undefined || value.length <= DEFAULTS.maxLoggedHeaderChars ? value : `${value.slice(0, DEFAULTS.maxLoggedHeaderChars)}…`;
 }
 
 /**
@@ -42,12 +49,34 @@ function jsonDepth(text: string): number {
   return max;
 }
 
-type AuthResult = { ok: true; signed: boolean } | { ok: false; reason: string };
+type AuthResult = { ok: true; signature: string | undefined } | { ok: false; reason: string };
 
-/** Signature first (Chatwoot >= 4.12); the URL token is the fallback for Chatwoot that does not sign. */
+/**
+ * What can be refused before a byte of the body is read (onRequest): a repeated `?token=`, and a
+ * request that carries none of the hook's credentials at all. The full check needs the body.
+ */
+function refuseEarly(req: FastifyRequest<{ Querystring: WebhookQuery }>, hook: HookConfig): { status: 400 | 401; error: string; message: string } | undefined {
+  if (Array.isArray(req.query.token)) return { status: 400, error: 'invalid_query', message: 'token is given more than once' };
+  const { webhookSecrets, webhookToken } = hook.chatwoot;
+  if (webhookSecrets.length === 0 && webhookToken === undefined) return undefined; // allowUnauthenticated
+  const signed = header(req, 'x-chatwoot-signature') !== undefined || header(req, 'x-chatwoot-timestamp') !== undefined;
+  if (webhookSecrets.length > 0 && signed) return undefined;
+  if (webhookToken !== undefined && req.query.token !== undefined) return undefined;
+  const message = webhookSecrets.length > 0 ? 'missing X-Chatwoot-Signature or X-Chatwoot-Timestamp' : 'missing ?token=';
+  return { status: 401, error: 'unauthorized', message };
+}
+
+/**
+ * Signature first (Chatwoot >= 4.12); the URL token is the fallback for Chatwoot that does not
+ * sign (and for its unsigned automation webhooks). A signature that is present and fails is final:
+ * a correct token next to it does not rescue it.
+ */
 function authenticate(req: FastifyRequest<{ Querystring: WebhookQuery }>, hook: HookConfig, rawBody: Buffer, nowMs: number, toleranceS: number): AuthResult {
   const { webhookSecrets, webhookToken } = hook.chatwoot;
+  const token = typeof req.query.token === 'string' ? req.query.token : undefined;
   let failure = 'authentication required';
+  const signatureHeader = header(req, 'x-chatwoot-signature');
+  const presentsSignature = signatureHeader !== undefined || header(req, 'x-chatwoot-timestamp') !== undefined;
   if (webhookSecrets.length > 0) {
     const result = verifySignature({
       rawBody,
@@ -57,7 +86,7 @@ function authenticate(req: FastifyRequest<{ Querystring: WebhookQuery }>, hook: 
       toleranceS,
       nowMs,
     });
-    if (result.ok) return { ok: true, signed: true };
+    if (result.ok) return { ok: true, signature: signatureHeader?.toLowerCase() };
     failure = {
       'missing-headers': 'missing X-Chatwoot-Signature or X-Chatwoot-Timestamp',
       malformed: 'malformed X-Chatwoot-Signature or X-Chatwoot-Timestamp',
@@ -65,12 +94,13 @@ function authenticate(req: FastifyRequest<{ Querystring: WebhookQuery }>, hook: 
       future: `X-Chatwoot-Timestamp is more than ${toleranceS} s in the future`,
       mismatch: 'signature does not match the configured secret',
     }[result.reason];
+    if (presentsSignature) return { ok: false, reason: failure };
   }
   if (webhookToken !== undefined) {
-    if (tokenMatches(req.query.token, webhookToken)) return { ok: true, signed: false };
-    if (webhookSecrets.length === 0) failure = req.query.token === undefined ? 'missing ?token=' : 'wrong ?token=';
+    if (tokenMatches(token, webhookToken)) return { ok: true, signature: undefined };
+    if (webhookSecrets.length === 0) failure = token === undefined ? 'missing ?token=' : 'wrong ?token=';
   }
-  if (webhookSecrets.length === 0 && webhookToken === undefined && hook.allowUnauthenticated) return { ok: true, signed: false };
+  if (webhookSecrets.length === 0 && webhookToken === undefined && hook.allowUnauthenticated) return { ok: true, signature: undefined };
   return { ok: false, reason: failure };
 }
 
@@ -98,19 +128,32 @@ export function webhookRoutes(app: FastifyInstance, deps: AppDeps, ingest: Inges
 
   app.post<{ Params: WebhookParams; Querystring: WebhookQuery; Body: Buffer }>(
     '/webhooks/chatwoot/:hookId',
+    {
+      // Runs before the body is read: an unknown hook or a request without any credential is
+      // answered at once, so nobody can make the bridge buffer a body it was never going to take.
+      onRequest: async (req, reply) => {
+        const hook = config.hooks.get(req.params.hookId);
+        if (!hook) {
+          metrics.webhooks.inc({ hook: 'unknown', event: 'unknown', outcome: 'rejected' });
+          return reply.code(404).send({ error: 'unknown_hook', message: `no hook "${req.params.hookId.slice(0, 64)}" is configured` });
+        }
+        const refused = refuseEarly(req, hook);
+        if (refused === undefined) return;
+        metrics.webhooks.inc({ hook: hook.id, event: 'unknown', outcome: 'rejected' });
+        req.log.warn({ hookId: hook.id, reason: refused.message, deliveryId: loggable(header(req, 'x-chatwoot-delivery')) }, 'webhook refused before its body was read');
+        return reply.code(refused.status).send({ error: refused.error, message: refused.message });
+      },
+    },
     async (req, reply: FastifyReply) => {
       const hook = config.hooks.get(req.params.hookId);
-      if (!hook) {
-        metrics.webhooks.inc({ hook: 'unknown', event: 'unknown', outcome: 'rejected' });
-        return reply.code(404).send({ error: 'unknown_hook', message: `no hook "${req.params.hookId}" is configured` });
-      }
+      if (!hook) return reply.code(404).send({ error: 'unknown_hook', message: 'no such hook' });
       const log = req.log.child({ hookId: hook.id });
       const rawBody = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
 
       const auth = authenticate(req, hook, rawBody, now(), toleranceS);
       if (!auth.ok) {
         metrics.webhooks.inc({ hook: hook.id, event: 'unknown', outcome: 'rejected' });
-        log.warn({ reason: auth.reason, deliveryId: header(req, 'x-chatwoot-delivery') }, 'webhook refused: authentication failed');
+        log.warn({ reason: auth.reason, deliveryId: loggable(header(req, 'x-chatwoot-delivery')) }, 'webhook refused: authentication failed');
         return reply.code(401).send({ error: 'unauthorized', message: auth.reason });
       }
 
@@ -149,7 +192,7 @@ export function webhookRoutes(app: FastifyInstance, deps: AppDeps, ingest: Inges
       const parsed = parseChatwootEvent(payload);
       if (!parsed.ok) {
         metrics.webhooks.inc({ hook: hook.id, event: eventLabel, outcome: 'rejected' });
-        log.warn({ event: eventName, deliveryId: header(req, 'x-chatwoot-delivery'), problem: parsed.error }, 'webhook refused: payload does not fit the event schema');
+        log.warn({ event: eventName.slice(0, 64), deliveryId: loggable(header(req, 'x-chatwoot-delivery')), problem: parsed.error }, 'webhook refused: payload does not fit the event schema');
         return reply.code(400).send({ error: 'invalid_payload', message: `${eventName}: ${parsed.error}` });
       }
 
@@ -161,7 +204,10 @@ export function webhookRoutes(app: FastifyInstance, deps: AppDeps, ingest: Inges
       const conversationId = conversationIdOf(parsed.event);
       const outcome = await ingest.accept(
         { hookId: hook.id, event: eventName, deliveryId, receivedAt: new Date(now()).toISOString(), conversationId, payload: stripPubsubTokens(payload as Record<string, unknown>) },
-        [deliveryId, ...contentDedupeIds(parsed.event)],
+        // The signature too: the same signed bytes replayed inside the tolerance window under a new
+        // (or no) delivery id are the same delivery. Chatwoot's own retries re-sign with a fresh
+        // timestamp and keep their delivery id, so they are still recognised by that.
+        [deliveryId, ...(auth.signature !== undefined ? [`signature:${auth.signature}`] : []), ...contentDedupeIds(parsed.event)],
       );
       const jobLog = log.child({ event: eventName, deliveryId, jobId: outcome.jobId, conversationId });
       if (outcome.status === 'duplicate') {
