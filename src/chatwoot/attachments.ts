@@ -14,7 +14,14 @@ import { attachmentName } from '../sync/html.js';
  * stays a link. `hideLink`: the link itself points somewhere the bridge refused to go (an
  * internal address); the followup then names the file without making it clickable.
  */
-export type AttachmentDownload = { file: UploadFile } | { refused: string; hideLink?: boolean };
+export type AttachmentDownload = { file: UploadFile } | AttachmentRefusal;
+
+export interface AttachmentRefusal {
+  refused: string;
+  hideLink?: boolean;
+  /** For the bridge's log only, never written to GLPI: where it happened (origin, resolved address). */
+  detail?: string;
+}
 
 export interface DownloadRequest {
   /** The job's signal (lock lost, worker stopping): aborting it hands the job back. */
@@ -83,12 +90,13 @@ function isTrusted(url: URL, policy: AttachmentPolicy): boolean {
   return policy.allowedHosts.some((entry) => entry === url.host || entry === url.hostname);
 }
 
-function hasAddressRefusal(err: unknown): boolean {
+/** The lookup's refusal, however deep undici wrapped it. */
+function addressRefusal(err: unknown): Error | undefined {
   for (let e: unknown = err, depth = 0; e !== undefined && e !== null && depth < 5; depth += 1) {
-    if (errorCode(e) === 'ATTACHMENT_ADDRESS_REFUSED') return true;
+    if (errorCode(e) === 'ATTACHMENT_ADDRESS_REFUSED') return e as Error;
     e = (e as { cause?: unknown }).cause;
   }
-  return false;
+  return undefined;
 }
 
 /** Drops a body we will not read; undici reports the destroy as an error nobody needs to hear. */
@@ -116,7 +124,13 @@ export function createAttachmentFetcher(options: AttachmentFetcherOptions = {}):
   const publicOnly = options.dispatcher ?? new Agent({ connect: { timeout, lookup: publicOnlyLookup(options.lookup) } });
   const closing = new AbortController();
 
-  async function download(hook: HookConfig, attachment: ChatwootAttachment, req: DownloadRequest, signal: AbortSignal): Promise<AttachmentDownload> {
+  async function download(
+    hook: HookConfig,
+    attachment: ChatwootAttachment,
+    req: DownloadRequest,
+    signal: AbortSignal,
+    at: { origin?: string },
+  ): Promise<AttachmentDownload> {
     let url: URL;
     try {
       url = new URL(attachment.data_url ?? '');
@@ -125,6 +139,7 @@ export function createAttachmentFetcher(options: AttachmentFetcherOptions = {}):
     }
     for (let hop = 0; ; hop += 1) {
       if (url.protocol !== 'http:' && url.protocol !== 'https:') return { refused: 'only http(s) links are fetched', hideLink: true };
+      at.origin = url.origin;
       const trustedHop = isTrusted(url, hook.attachments);
       const literal = ipLiteral(url.hostname);
       // net.connect does not look IP literals up, so the connect-time check never sees them.
@@ -181,14 +196,18 @@ export function createAttachmentFetcher(options: AttachmentFetcherOptions = {}):
       if (typeof attachment.file_size === 'number' && attachment.file_size > req.maxBytes) return { refused: `larger than ${humanBytes(req.maxBytes)}` };
       const deadline = AbortSignal.timeout(req.deadlineMs);
       const signal = AbortSignal.any([req.signal, closing.signal, deadline]);
+      const at: { origin?: string } = {};
       try {
-        return await download(hook, attachment, req, signal);
+        const got = await download(hook, attachment, req, signal, at);
+        return 'refused' in got ? { ...got, detail: at.origin } : got;
       } catch (err) {
         if (closing.signal.aborted) throw new JobAbortedError('attachment downloads stopped');
         if (req.signal.aborted) throw new JobAbortedError(req.signal.reason);
-        if (deadline.aborted) return { refused: `the download took more than ${Number((req.deadlineMs / 1000).toFixed(1))} s` };
-        if (hasAddressRefusal(err)) return { refused: PRIVATE_REASON, hideLink: true };
-        return { refused: `the download failed (${errorCode(err) ?? 'network error'})` };
+        const detail = `${at.origin ?? '?'}: ${(err as Error).message}`;
+        if (deadline.aborted) return { refused: `the download took more than ${Number((req.deadlineMs / 1000).toFixed(1))} s`, detail };
+        const refusal = addressRefusal(err);
+        if (refusal !== undefined) return { refused: PRIVATE_REASON, hideLink: true, detail: refusal.message };
+        return { refused: `the download failed (${errorCode(err) ?? 'network error'})`, detail };
       }
     },
     async close() {

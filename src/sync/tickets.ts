@@ -229,7 +229,7 @@ export async function uploadAttachment(
   const download = await ctx.hooks.fetchAttachment(ctx.hook, attachment, { signal: ctx.signal, ...allowance });
   if ('refused' in download) {
     // The reason goes to GLPI; the log line is for whoever runs the bridge.
-    ctx.logger.warn({ attachmentId: attachment.id, reason: download.refused }, 'attachment not downloaded; linking it');
+    ctx.logger.warn({ attachmentId: attachment.id, reason: download.refused, detail: download.detail }, 'attachment not downloaded; linking it');
     return { note: { reason: download.refused, ...(download.hideLink ? { hideLink: true } : {}) } };
   }
   const file = download.file;

@@ -149,8 +149,13 @@ describe('attachment fetcher: reaching inside (SSRF)', () => {
   ])('refuses %s and contacts nothing', async (_name, url) => {
     const before = internal.hits.length;
     const got = await fetcher.fetch(remote(), attachment(url()), request());
-    expect(got).toEqual({ refused: 'the link points to a private or reserved network address', hideLink: true });
+    expect(got).toMatchObject({ refused: 'the link points to a private or reserved network address', hideLink: true });
     expect(internal.hits.length).toBe(before);
+  });
+
+  it('says in the log (not in GLPI) what a name resolved to', async () => {
+    const got = await fetcher.fetch(remote(), attachment(`http://localhost:${internal.port}/`), request());
+    expect('refused' in got && got.detail).toMatch(/^localhost resolves to (127\.0\.0\.1|::1), which is not a public address$/);
   });
 
   it('re-checks every redirect hop: Chatwoot redirecting inside is refused', async () => {
