@@ -80,11 +80,15 @@ export async function postFollowup(ctx: SyncContext, req: FollowupRequest): Prom
       if (documentIds[String(attachment.id)] !== undefined) continue;
       const uploaded = await uploadAttachment(ctx, ticketId, attachment);
       if (uploaded === undefined) continue;
-      if ('documentId' in uploaded) documentIds[String(attachment.id)] = uploaded.documentId;
-      else notes.set(attachment.id, uploaded.note);
+      if ('note' in uploaded) {
+        notes.set(attachment.id, uploaded.note);
+        continue;
+      }
+      documentIds[String(attachment.id)] = uploaded.documentId;
+      // Remembered at once: a job stopped by shutdown in the middle of a message's files (the next
+      // download is aborted) must not upload the ones before it again when it runs again.
+      await ctx.store.setFollowupIntent(conversationId, message.id, ctx.now(), documentIds);
     }
-    // Remember uploads in the intent, so a rerun does not upload them again.
-    await ctx.store.setFollowupIntent(conversationId, message.id, ctx.now(), documentIds);
   }
 
   const tz = await ctx.tzOffsetMin();

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAttachmentFetcher, type AttachmentFetcher } from '../../src/chatwoot/attachments.js';
 import { loadConfig } from '../../src/config/load.js';
 import type { HookConfig } from '../../src/config/schema.js';
+import { JobAbortedError } from '../../src/sync/context.js';
 import type { SyncProcessor } from '../../src/sync/processor.js';
 import { glpiDecode } from '../support/glpi-simulator/index.js';
 import { ADMIN_TOKEN, HOOK_ID, at, conversationEvent, jobData, messageEvent, startHarness, type ConversationSpec, type SyncHarness } from './support.js';
@@ -164,4 +165,31 @@ describe('attachments from a hostile message', () => {
     expect(plain).toContain('and 3900 more attachments, not listed');
     expect(plain).not.toContain('101.png');
   }, 60_000);
+
+  it('a job stopped in the middle of a message\'s files does not upload the first ones again when it reruns', async () => {
+    nextConversation += 1;
+    nextMessage += 1;
+    const c: ConversationSpec = { id: nextConversation, lastMessage: { id: nextMessage, createdAt: at(0) } };
+    await h.processor.process(jobData(conversationEvent('conversation_created', c)));
+    const ticketId = h.sim.state.tickets.find((t) => text(t.content).includes(`conversation:${c.id})`))!.id;
+    nextMessage += 1;
+    const event = messageEvent(c, { id: nextMessage, createdAt: at(10), attachments: [1, 2, 3].map((i) => file(i, `https://chat.example/${i}.png`, `${i}.png`)) });
+    const png4 = { filename: 'x.png', contentType: 'image/png', data: new Uint8Array([1, 2, 3, 4]) };
+    const shutdown = new AbortController();
+    const stopping = h.makeProcessor({
+      hooks: new Map([[HOOK_ID, hook()]]),
+      fetchAttachment: async (_hook, attachment) => {
+        if (attachment.id === 1) return { file: png4 };
+        shutdown.abort('shutdown');
+        throw new JobAbortedError('attachment downloads stopped');
+      },
+    });
+    const data = jobData(event);
+    await expect(stopping.process(data, { signal: shutdown.signal })).rejects.toBeInstanceOf(JobAbortedError);
+    const docs = () => h.sim.state.documentItems.filter((d) => d.itemtype === 'Ticket' && d.items_id === ticketId).length;
+    expect(docs()).toBe(1);
+    const resumed = h.makeProcessor({ hooks: new Map([[HOOK_ID, hook()]]), fetchAttachment: async () => ({ file: png4 }) });
+    expect((await resumed.process(data)).action).toBe('followup-posted');
+    expect(docs()).toBe(3);
+  });
 });
