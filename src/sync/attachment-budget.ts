@@ -32,6 +32,7 @@ function createBudget(ctx: SyncContext): AttachmentBudget {
   let bytes = 0;
   return {
     next() {
+      if (policy.maxCount === 0) return { refused: 'attachment downloads are off for this hook' };
       if (fetched >= policy.maxCount) return { refused: `only the first ${policy.maxCount} attachments of a message are copied` };
       const leftMs = policy.jobBudgetMs - (ctx.now() - startedAt);
       if (leftMs <= 0) return { refused: `the ${Number((policy.jobBudgetMs / 1000).toFixed(1))} s allowed for the files of this message were used up` };
