@@ -154,7 +154,7 @@ function startWorkerRole(
     logger,
     metrics,
     ...writeBackSeams(writeBack),
-    fetchAttachment: (hook, attachment) => attachments.fetch(hook, attachment),
+    fetchAttachment: (hook, attachment, request) => attachments.fetch(hook, attachment, request),
     lock: hookLock,
   });
   const worker = createSyncWorker({
@@ -180,11 +180,13 @@ function startWorkerRole(
   return {
     started,
     closers: [
+      // First: a download in flight is aborted and its job handed back, so the worker's grace
+      // period below never waits on a customer's file.
+      { name: 'attachments', close: () => attachments.close() },
       { name: 'worker', close: () => worker.close() },
       { name: 'write-back-timer', close: () => clearInterval(retryTimer) },
       { name: 'glpi-sessions', close: () => glpi.closeAll() },
       { name: 'chatwoot-clients', close: () => chatwoot.closeAll() },
-      { name: 'attachments', close: () => attachments.close() },
       { name: 'redis-worker', close: () => workerConnection.quit().catch(() => workerConnection.disconnect()) },
       { name: 'redis-command', close: () => command.quit().catch(() => command.disconnect()) },
     ],

@@ -1,63 +1,218 @@
-import { Agent, interceptors, request, type Dispatcher } from 'undici';
+import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'node:dns';
+import { Agent, request, type Dispatcher } from 'undici';
 import type { ChatwootAttachment } from './events.js';
-import type { HookConfig } from '../config/schema.js';
+import { ipLiteral, isPublicAddress } from './address-policy.js';
+import type { AttachmentPolicy, HookConfig } from '../config/schema.js';
+import { DEFAULTS } from '../config/defaults.js';
+import { errorCode } from '../errors.js';
 import type { UploadFile } from '../glpi/types.js';
+import { JobAbortedError } from '../sync/context.js';
 import { attachmentName } from '../sync/html.js';
 
+/**
+ * A download either brings the file or says, in words a GLPI technician can read, why the file
+ * stays a link. `hideLink`: the link itself points somewhere the bridge refused to go (an
+ * internal address); the followup then names the file without making it clickable.
+ */
+export type AttachmentDownload = { file: UploadFile } | AttachmentRefusal;
+
+export interface AttachmentRefusal {
+  refused: string;
+  hideLink?: boolean;
+  /** For the bridge's log only, never written to GLPI: where it happened (origin, resolved address). */
+  detail?: string;
+}
+
+export interface DownloadRequest {
+  /** The job's signal (lock lost, worker stopping): aborting it hands the job back. */
+  signal: AbortSignal;
+  /** Whole download, redirects included. */
+  deadlineMs: number;
+  maxBytes: number;
+}
+
+/** `dns.lookup`'s shape, as net.connect calls it (with `all: true` when it tries several families). */
+export type LookupFn = (
+  hostname: string,
+  options: LookupOptions,
+  callback: (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void,
+) => void;
+
 export interface AttachmentFetcherOptions {
-  /** Files above this stay links in GLPI (GLPI's own upload limit is usually 2-20 MB). */
-  maxBytes?: number;
-  timeoutMs?: number;
-  /** Tests inject a MockAgent or point at a local server. */
+  /** Tests inject a MockAgent (it has no connect step, so only URL literals are checked then). */
   dispatcher?: Dispatcher;
+  /** Tests inject a resolver to play DNS rebinding. */
+  lookup?: LookupFn;
+  maxRedirects?: number;
+  connectTimeoutMs?: number;
 }
 
 export interface AttachmentFetcher {
-  fetch(hook: HookConfig, attachment: ChatwootAttachment): Promise<UploadFile | undefined>;
+  fetch(hook: HookConfig, attachment: ChatwootAttachment, request: DownloadRequest): Promise<AttachmentDownload>;
+  /** Aborts downloads in flight (their jobs are handed back) and refuses new ones: shutdown never waits on a file. */
   close(): Promise<void>;
 }
 
-const DEFAULT_MAX_BYTES = 20 * 1024 * 1024;
+/** Thrown by the connect-time lookup; its code is how the fetcher recognises it through undici. */
+class AddressRefusedError extends Error {
+  readonly code = 'ATTACHMENT_ADDRESS_REFUSED';
+  constructor(hostname: string, address: string) {
+    super(`${hostname} resolves to ${address}, which is not a public address`);
+    this.name = 'AddressRefusedError';
+  }
+}
+
+const PRIVATE_REASON = 'the link points to a private or reserved network address';
+
+/**
+ * Resolves like dns.lookup and refuses the connection when any answer is not public. Checking
+ * here, at connect time, is what defeats DNS rebinding: the address judged is the one dialled.
+ */
+export function publicOnlyLookup(resolve: LookupFn = dnsLookup as LookupFn): LookupFn {
+  return (hostname, options, callback) => {
+    resolve(hostname, { ...options, all: true }, (err, addresses) => {
+      if (err) return callback(err, '');
+      const list = Array.isArray(addresses) ? addresses : [{ address: addresses, family: ipLiteral(addresses)?.includes(':') ? 6 : 4 }];
+      const refused = list.find((a) => !isPublicAddress(a.address));
+      if (refused !== undefined || list.length === 0) {
+        return callback(new AddressRefusedError(hostname, refused?.address ?? 'nothing'), '');
+      }
+      if (options.all === true) return callback(null, list);
+      const first = list[0] as LookupAddress;
+      return callback(null, first.address, first.family);
+    });
+  };
+}
+
+/** Chatwoot's own origin and the listed hosts may sit on the private network; nothing else may. */
+function isTrusted(url: URL, policy: AttachmentPolicy): boolean {
+  if (url.origin === policy.chatwootOrigin) return true;
+  return policy.allowedHosts.some((entry) => entry === url.host || entry === url.hostname);
+}
+
+/** The lookup's refusal, however deep undici wrapped it. */
+function addressRefusal(err: unknown): Error | undefined {
+  for (let e: unknown = err, depth = 0; e !== undefined && e !== null && depth < 5; depth += 1) {
+    if (errorCode(e) === 'ATTACHMENT_ADDRESS_REFUSED') return e as Error;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+/** Drops a body we will not read; undici reports the destroy as an error nobody needs to hear. */
+function discard(body: Dispatcher.ResponseData['body']): void {
+  body.on('error', () => undefined);
+  body.destroy();
+}
+
+function humanBytes(bytes: number): string {
+  return bytes >= 1024 * 1024 ? `${Math.round(bytes / (1024 * 1024))} MB` : `${Math.round(bytes / 1024)} KB`;
+}
 
 /**
  * Downloads a Chatwoot attachment so it can become a GLPI Document. `data_url` is an ActiveStorage
- * redirect (to the app or to object storage), so redirects are followed. Only http(s) URLs from an
- * authenticated hook are fetched (the URL comes from a payload Chatwoot signed); anything else,
- * or a file over `maxBytes`, returns undefined and stays a link in the followup.
+ * redirect (to the app or to object storage), so redirects are followed, here, one hop at a time,
+ * each hop judged on its own host. A customer controls the attachment (and on some channels its
+ * URL), so every way this can go wrong ends as a refusal reason, never as an error of the job;
+ * only the job's own abort (and close()) throws, so the job is handed back instead of posting a
+ * followup that says "refused" about a file nobody refused.
  */
 export function createAttachmentFetcher(options: AttachmentFetcherOptions = {}): AttachmentFetcher {
-  const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
-  const timeoutMs = options.timeoutMs ?? 30_000;
-  const base = options.dispatcher ?? new Agent({ connect: { timeout: 10_000 } });
-  const dispatcher = base.compose(interceptors.redirect({ maxRedirections: 5 }));
+  const maxRedirects = options.maxRedirects ?? DEFAULTS.attachments.maxRedirects;
+  const timeout = options.connectTimeoutMs ?? DEFAULTS.attachments.connectTimeoutMs;
+  const trusted = options.dispatcher ?? new Agent({ connect: { timeout } });
+  const publicOnly = options.dispatcher ?? new Agent({ connect: { timeout, lookup: publicOnlyLookup(options.lookup) } });
+  const closing = new AbortController();
 
-  return {
-    async fetch(hook, attachment) {
-      const url = attachment.data_url;
-      if (url === null || !/^https?:\/\//.test(url)) return undefined;
-      if (hook.chatwoot.webhookSecrets.length === 0 && hook.chatwoot.webhookToken === undefined) return undefined;
-      if (attachment.file_size !== undefined && attachment.file_size !== null && attachment.file_size > maxBytes) return undefined;
-      const res = await request(url, { method: 'GET', dispatcher, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+  async function download(
+    hook: HookConfig,
+    attachment: ChatwootAttachment,
+    req: DownloadRequest,
+    signal: AbortSignal,
+    at: { origin?: string },
+  ): Promise<AttachmentDownload> {
+    let url: URL;
+    try {
+      url = new URL(attachment.data_url ?? '');
+    } catch {
+      return { refused: 'the link is malformed', hideLink: true };
+    }
+    for (let hop = 0; ; hop += 1) {
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') return { refused: 'only http(s) links are fetched', hideLink: true };
+      at.origin = url.origin;
+      const trustedHop = isTrusted(url, hook.attachments);
+      const literal = ipLiteral(url.hostname);
+      // net.connect does not look IP literals up, so the connect-time check never sees them.
+      if (!trustedHop && literal !== undefined && !isPublicAddress(literal)) return { refused: PRIVATE_REASON, hideLink: true };
+      const res = await request(url, {
+        method: 'GET',
+        dispatcher: trustedHop ? trusted : publicOnly,
+        signal,
+        headersTimeout: req.deadlineMs,
+        bodyTimeout: req.deadlineMs,
+      });
+      const location = res.headers.location;
+      if (res.statusCode >= 300 && res.statusCode < 400 && typeof location === 'string') {
+        discard(res.body);
+        if (hop >= maxRedirects) return { refused: `more than ${maxRedirects} redirects` };
+        try {
+          url = new URL(location, url);
+        } catch {
+          return { refused: 'the server redirected to a malformed link' };
+        }
+        continue;
+      }
       if (res.statusCode !== 200) {
-        await res.body.dump();
-        throw new Error(`attachment ${attachment.id}: HTTP ${res.statusCode}`);
+        discard(res.body);
+        return { refused: `the server answered HTTP ${res.statusCode}` };
+      }
+      const declared = Number(res.headers['content-length']);
+      if (Number.isFinite(declared) && declared > req.maxBytes) {
+        discard(res.body);
+        return { refused: `larger than ${humanBytes(req.maxBytes)}` };
       }
       const chunks: Buffer[] = [];
       let size = 0;
       for await (const chunk of res.body) {
         size += (chunk as Buffer).length;
-        if (size > maxBytes) {
-          res.body.destroy();
-          return undefined;
+        if (size > req.maxBytes) {
+          discard(res.body);
+          return { refused: `larger than ${humanBytes(req.maxBytes)}` };
         }
         chunks.push(chunk as Buffer);
       }
       const header = res.headers['content-type'];
       const contentType = attachment.content_type ?? (typeof header === 'string' ? header.split(';')[0] : undefined) ?? 'application/octet-stream';
-      return { filename: attachmentName(attachment), contentType, data: Buffer.concat(chunks) };
+      return { file: { filename: attachmentName(attachment), contentType, data: Buffer.concat(chunks) } };
+    }
+  }
+
+  return {
+    async fetch(hook, attachment, req) {
+      if (closing.signal.aborted || req.signal.aborted) throw new JobAbortedError(closing.signal.aborted ? 'attachment downloads stopped' : req.signal.reason);
+      if (hook.chatwoot.webhookSecrets.length === 0 && hook.chatwoot.webhookToken === undefined) {
+        return { refused: 'links from unauthenticated webhooks are not fetched' };
+      }
+      if (typeof attachment.file_size === 'number' && attachment.file_size > req.maxBytes) return { refused: `larger than ${humanBytes(req.maxBytes)}` };
+      const deadline = AbortSignal.timeout(req.deadlineMs);
+      const signal = AbortSignal.any([req.signal, closing.signal, deadline]);
+      const at: { origin?: string } = {};
+      try {
+        const got = await download(hook, attachment, req, signal, at);
+        return 'refused' in got ? { ...got, detail: at.origin } : got;
+      } catch (err) {
+        if (closing.signal.aborted) throw new JobAbortedError('attachment downloads stopped');
+        if (req.signal.aborted) throw new JobAbortedError(req.signal.reason);
+        const detail = `${at.origin ?? '?'}: ${(err as Error).message}`;
+        if (deadline.aborted) return { refused: `the download took more than ${Number((req.deadlineMs / 1000).toFixed(1))} s`, detail };
+        const refusal = addressRefusal(err);
+        if (refusal !== undefined) return { refused: PRIVATE_REASON, hideLink: true, detail: refusal.message };
+        return { refused: `the download failed (${errorCode(err) ?? 'network error'})`, detail };
+      }
     },
     async close() {
-      if (options.dispatcher === undefined) await base.close();
+      closing.abort();
+      if (options.dispatcher === undefined) await Promise.all([trusted.destroy(), publicOnly.destroy()]);
     },
   };
 }

@@ -44,6 +44,23 @@ export const DEFAULTS = {
     keepCompletedCount: 1_000,
     keepFailedAgeS: 30 * 24 * 60 * 60,
   },
+  /** Attachment downloads (hostile input: a customer chooses files, sizes and sometimes links). */
+  attachments: {
+    /** Attachments fetched per message (a new ticket's first messages count together). */
+    maxCount: 10,
+    /** Larger files stay links (GLPI's own upload limit is usually 2-20 MB). */
+    maxBytes: 25 * 1024 * 1024,
+    /** All files of one message together. */
+    maxMessageBytes: 50 * 1024 * 1024,
+    /** Whole download of one file, redirects included: a byte every few seconds does not extend it. */
+    timeoutMs: 20_000,
+    /** All downloads of one job together: the hook's other conversations wait behind it. */
+    jobBudgetMs: 60_000,
+    maxRedirects: 5,
+    connectTimeoutMs: 5_000,
+    /** Lines listed in a followup; a message with thousands of attachments gets a count for the rest. */
+    listMax: 100,
+  },
   lock: {
     ttlMs: 30_000,
     /** Extend when less than this remains; must stay well above one GLPI round trip. */

@@ -87,6 +87,15 @@ function buildHook(raw: unknown, glpiTimeoutMs: number, name: (path: PropertyKey
           ? { baseUrl: h.chatwootBaseUrl.replace(/\/+$/, ''), apiToken: h.chatwootApiToken }
           : undefined,
     },
+    attachments: {
+      chatwootOrigin: h.chatwootBaseUrl === undefined ? undefined : new URL(h.chatwootBaseUrl).origin,
+      allowedHosts: h.attachmentAllowedHosts,
+      maxCount: h.attachmentMaxCount,
+      maxBytes: h.attachmentMaxBytes,
+      maxMessageBytes: h.attachmentMaxMessageBytes,
+      timeoutMs: h.attachmentTimeoutMs,
+      jobBudgetMs: h.attachmentJobBudgetMs,
+    },
     warnings,
   };
 }

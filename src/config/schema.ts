@@ -15,6 +15,16 @@ const boolish = z
   .union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no'])])
   .transform((v) => v === true || v === 'true' || v === '1' || v === 'yes');
 
+/** `host` or `host:port`, nothing else (no scheme, path or credentials). */
+function isHostEntry(entry: string): boolean {
+  try {
+    const url = new URL(`http://${entry}`);
+    return url.username === '' && url.password === '' && url.pathname === '/' && entry.toLowerCase() === `${url.hostname}${url.port === '' ? '' : `:${url.port}`}`;
+  } catch {
+    return false;
+  }
+}
+
 /** A list given as an array or as a comma-separated string (rotation: "new,old"). */
 const stringList = z
   .union([z.array(z.string()), z.string()])
@@ -89,6 +99,15 @@ export const hookInputSchema = z.object({
     z.url({ protocol: /^https?$/, error: 'must be an http(s) URL such as https://app.chatwoot.com' }).optional(),
   ),
   chatwootApiToken: optionalString,
+  attachmentAllowedHosts: stringList
+    .pipe(z.array(z.string().refine(isHostEntry, 'each entry must be a host name or host:port, such as minio.internal:9000')))
+    .transform((v) => v.map((h) => h.toLowerCase()))
+    .default([]),
+  attachmentMaxCount: intFrom(0, 10_000).default(DEFAULTS.attachments.maxCount),
+  attachmentMaxBytes: intFrom(0).default(DEFAULTS.attachments.maxBytes),
+  attachmentMaxMessageBytes: intFrom(0).default(DEFAULTS.attachments.maxMessageBytes),
+  attachmentTimeoutMs: intFrom(100).default(DEFAULTS.attachments.timeoutMs),
+  attachmentJobBudgetMs: intFrom(100).default(DEFAULTS.attachments.jobBudgetMs),
 });
 export type HookInput = z.input<typeof hookInputSchema>;
 
@@ -110,6 +129,12 @@ export const HOOK_ENV_NAMES = {
   chatwootWebhookToken: 'CHATWOOT_WEBHOOK_TOKEN',
   chatwootBaseUrl: 'CHATWOOT_BASE_URL',
   chatwootApiToken: 'CHATWOOT_API_TOKEN',
+  attachmentAllowedHosts: 'ATTACHMENT_ALLOWED_HOSTS',
+  attachmentMaxCount: 'ATTACHMENT_MAX_COUNT',
+  attachmentMaxBytes: 'ATTACHMENT_MAX_BYTES',
+  attachmentMaxMessageBytes: 'ATTACHMENT_MAX_MESSAGE_BYTES',
+  attachmentTimeoutMs: 'ATTACHMENT_TIMEOUT_MS',
+  attachmentJobBudgetMs: 'ATTACHMENT_JOB_BUDGET_MS',
 } as const satisfies Record<keyof z.input<typeof hookInputSchema>, string>;
 
 export interface GlpiHookConfig {
@@ -133,6 +158,19 @@ export interface ChatwootHookConfig {
   api: { baseUrl: string; apiToken: string } | undefined;
 }
 
+/** What attachment downloads may reach and how much they may cost (see chatwoot/attachments.ts). */
+export interface AttachmentPolicy {
+  /** Chatwoot's origin (from its base URL): fetched even at a private address. */
+  chatwootOrigin: string | undefined;
+  /** `host` or `host:port`, lower case: also fetched at a private address (object storage). */
+  allowedHosts: string[];
+  maxCount: number;
+  maxBytes: number;
+  maxMessageBytes: number;
+  timeoutMs: number;
+  jobBudgetMs: number;
+}
+
 export interface HookConfig {
   id: string;
   enabled: boolean;
@@ -140,6 +178,7 @@ export interface HookConfig {
   glpi: GlpiHookConfig;
   phoneDefaultRegion: CountryCode | undefined;
   chatwoot: ChatwootHookConfig;
+  attachments: AttachmentPolicy;
   /** Non-fatal findings at load time (logged at start, shown by doctor). */
   warnings: string[];
 }

@@ -2,7 +2,8 @@ import type { Logger } from 'pino';
 import { BridgeError } from '../errors.js';
 import type { ChatwootAttachment, ChatwootConversation, ChatwootEvent } from '../chatwoot/events.js';
 import type { HookConfig } from '../config/schema.js';
-import type { GlpiClient, UploadFile } from '../glpi/types.js';
+import type { AttachmentDownload, DownloadRequest } from '../chatwoot/attachments.js';
+import type { GlpiClient } from '../glpi/types.js';
 import type { MappingStore } from './mapping-store.js';
 
 /** Where a test can break a job between a GLPI write and its record (the "worker died" case). */
@@ -34,8 +35,11 @@ export interface SyncHooks {
   onTicketCreated?: (hook: HookConfig, conversation: ChatwootConversation & { accountId?: number | undefined }, ticketId: number) => Promise<void>;
   /** Events the bridge caused itself (its notes, attribute writes) coming back; skipped. May ask Redis. */
   isOwnEcho?: (event: ChatwootEvent, hook: HookConfig) => boolean | Promise<boolean>;
-  /** Downloads an attachment for upload to GLPI; undefined (or no fetcher) keeps it as a link. */
-  fetchAttachment?: (hook: HookConfig, attachment: ChatwootAttachment) => Promise<UploadFile | undefined>;
+  /**
+   * Downloads an attachment for upload to GLPI (no fetcher: every file stays a link). A refusal
+   * is printed next to the file; only the job's abort throws (see chatwoot/attachments.ts).
+   */
+  fetchAttachment?: (hook: HookConfig, attachment: ChatwootAttachment, request: DownloadRequest) => Promise<AttachmentDownload>;
   /** Test seam: throw here to simulate a process dying after a GLPI write, before its record. */
   fault?: (point: FaultPoint, detail: { conversationId: number; messageId?: number; glpiId: number }) => void;
 }

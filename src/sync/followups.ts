@@ -3,7 +3,7 @@ import { findUserByEmail } from '../glpi/finders.js';
 import type { GlpiInput } from '../glpi/types.js';
 import { throwIfAborted, type SyncContext } from './context.js';
 import { toGlpiDate } from './glpi-time.js';
-import { followupContent, hasMessageMarker } from './html.js';
+import { followupContent, hasMessageMarker, type AttachmentNote } from './html.js';
 import type { CustomerRecord, MessageSlot } from './mapping-store.js';
 import { uploadAttachment } from './tickets.js';
 
@@ -74,14 +74,21 @@ export async function postFollowup(ctx: SyncContext, req: FollowupRequest): Prom
   }
 
   await ctx.store.setFollowupIntent(conversationId, message.id, ctx.now(), documentIds);
+  const notes = new Map<number, AttachmentNote>();
   if (ctx.hooks.fetchAttachment !== undefined && message.attachments.some((a) => documentIds[String(a.id)] === undefined)) {
     for (const attachment of message.attachments) {
       if (documentIds[String(attachment.id)] !== undefined) continue;
-      const documentId = await uploadAttachment(ctx, ticketId, attachment);
-      if (documentId !== undefined) documentIds[String(attachment.id)] = documentId;
+      const uploaded = await uploadAttachment(ctx, ticketId, attachment);
+      if (uploaded === undefined) continue;
+      if ('note' in uploaded) {
+        notes.set(attachment.id, uploaded.note);
+        continue;
+      }
+      documentIds[String(attachment.id)] = uploaded.documentId;
+      // Remembered at once: a job stopped by shutdown in the middle of a message's files (the next
+      // download is aborted) must not upload the ones before it again when it runs again.
+      await ctx.store.setFollowupIntent(conversationId, message.id, ctx.now(), documentIds);
     }
-    // Remember uploads in the intent, so a rerun does not upload them again.
-    await ctx.store.setFollowupIntent(conversationId, message.id, ctx.now(), documentIds);
   }
 
   const tz = await ctx.tzOffsetMin();
@@ -94,6 +101,7 @@ export async function postFollowup(ctx: SyncContext, req: FollowupRequest): Prom
       authorName: req.author.displayName,
       attachments: message.attachments,
       documentIds: new Map(Object.entries(documentIds).map(([k, v]) => [Number(k), v])),
+      notes,
       contentType: message.content_type,
     }),
     is_private: message.private ? 1 : 0,

@@ -1,4 +1,5 @@
 import type { ChatwootAttachment } from '../chatwoot/events.js';
+import { DEFAULTS } from '../config/defaults.js';
 
 /**
  * Everything the sync writes into GLPI's rich-text fields. Customer text is data, never markup:
@@ -32,11 +33,20 @@ export function safeHref(url: string | null | undefined): string | undefined {
   }
 }
 
+/** A customer writes the URL: `%E0%A4%A` must not throw URIError into the job. */
+function safeDecode(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}
+
 /** File name of an attachment as people see it (the last path segment of its URL). */
 export function attachmentName(attachment: ChatwootAttachment): string {
   const href = safeHref(attachment.data_url);
   if (href !== undefined) {
-    const last = decodeURIComponent(new URL(href).pathname.split('/').pop() ?? '');
+    const last = safeDecode(new URL(href).pathname.split('/').pop() ?? '');
     if (last !== '' && !/^redirect$/i.test(last)) return last;
   }
   const ext = attachment.extension ? `.${attachment.extension}` : '';
@@ -50,14 +60,26 @@ function humanSize(bytes: number | null | undefined): string | undefined {
   return `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
 }
 
+/** Why an attachment stays a link; `hideLink` when the link itself must not be made clickable. */
+export interface AttachmentNote {
+  reason: string;
+  hideLink?: boolean;
+}
+
 /**
  * One list item per attachment: a link to Chatwoot's copy, and the GLPI document id when the file
- * was uploaded. Every attachment gets a line, so none disappears silently even when the upload
+ * was uploaded, or why it was not. Every attachment (up to `listMax`) gets a line, so none disappears
+ * silently even when the upload
  * is impossible (no fetcher configured, Chatwoot unreachable, GLPI refusing the file type).
  */
-export function attachmentsHtml(attachments: readonly ChatwootAttachment[], documentIds: ReadonlyMap<number, number>): string {
+export function attachmentsHtml(
+  attachments: readonly ChatwootAttachment[],
+  documentIds: ReadonlyMap<number, number>,
+  notes: ReadonlyMap<number, AttachmentNote> = new Map(),
+  listMax: number = DEFAULTS.attachments.listMax,
+): string {
   if (attachments.length === 0) return '';
-  const items = attachments.map((a) => {
+  const items = attachments.slice(0, listMax).map((a) => {
     if (a.file_type === 'location') {
       const where = [a.fallback_title, a.coordinates_lat != null && a.coordinates_long != null ? `${a.coordinates_lat}, ${a.coordinates_long}` : undefined]
         .filter((s): s is string => typeof s === 'string' && s !== '')
@@ -65,15 +87,19 @@ export function attachmentsHtml(attachments: readonly ChatwootAttachment[], docu
       return `<li>Location: ${escapeHtml(where || 'shared location')}</li>`;
     }
     const name = escapeHtml(a.fallback_title ?? attachmentName(a));
-    const href = safeHref(a.data_url);
+    const note = notes.get(a.id);
+    const href = note?.hideLink ? undefined : safeHref(a.data_url);
     const link = href === undefined ? name : `<a href="${escapeHtml(href)}">${name}</a>`;
     const doc = documentIds.get(a.id);
     const details = [a.content_type ?? a.file_type, humanSize(a.file_size), doc === undefined ? undefined : `GLPI document ${doc}`].filter(
       (s): s is string => typeof s === 'string' && s !== '',
     );
-    return `<li>${link}${details.length > 0 ? ` (${escapeHtml(details.join(', '))})` : ''}</li>`;
+    const why = note === undefined ? '' : ` (not copied to GLPI: ${escapeHtml(note.reason)})`;
+    return `<li>${link}${details.length > 0 ? ` (${escapeHtml(details.join(', '))})` : ''}${why}</li>`;
   });
-  return `<p>Attachments:</p><ul>${items.join('')}</ul>`;
+  const unlisted = attachments.length - items.length;
+  const more = unlisted > 0 ? `<li>and ${unlisted} more attachments, not listed</li>` : '';
+  return `<p>Attachments:</p><ul>${items.join('')}${more}</ul>`;
 }
 
 /** Attribute that ties a followup to its Chatwoot message; recovery looks for it (see followups.ts). */
@@ -163,6 +189,8 @@ export interface FollowupContentInput {
   authorName: string | undefined;
   attachments: readonly ChatwootAttachment[];
   documentIds: ReadonlyMap<number, number>;
+  /** Attachments that were refused or failed, with the reason printed next to them. */
+  notes?: ReadonlyMap<number, AttachmentNote>;
   contentType: string | null;
 }
 
@@ -170,7 +198,7 @@ export function followupContent(input: FollowupContentInput): string {
   const author = input.authorName ? `<p><strong>${escapeHtml(input.authorName)}</strong>:</p>` : '';
   const hasText = input.text !== null && input.text.trim() !== '';
   const text = hasText ? textToHtml(input.text ?? '') : '';
-  const files = attachmentsHtml(input.attachments, input.documentIds);
+  const files = attachmentsHtml(input.attachments, input.documentIds, input.notes);
   // GLPI refuses a followup without content; a message with neither text nor files (a sticker,
   // an unsupported type) still gets a line saying what it was, rather than vanishing.
   const placeholder = !hasText && files === '' ? `<p>(${escapeHtml(input.contentType ?? 'empty')} message without text)</p>` : '';

@@ -1,10 +1,11 @@
 import type { ChatwootContact, ChatwootAttachment, ChatwootConversation, ChatwootMessage, ChatwootPushMessage } from '../chatwoot/events.js';
 import { isGlpiError, isGlpiNotFound } from '../glpi/errors.js';
 import type { GlpiInput } from '../glpi/types.js';
-import { throwIfAborted, type SyncContext } from './context.js';
+import { attachmentBudget } from './attachment-budget.js';
+import { JobAbortedError, throwIfAborted, type SyncContext } from './context.js';
 import { resolveCustomer } from './customers.js';
 import { toGlpiDate } from './glpi-time.js';
-import { conversationRef, hasConversationRef, ticketContent, ticketTitle, type ContentMessage } from './html.js';
+import { conversationRef, hasConversationRef, ticketContent, ticketTitle, type AttachmentNote, type ContentMessage } from './html.js';
 import type { ConversationRecord, CustomerRecord } from './mapping-store.js';
 
 /** Search option of the ticket's description (content) in GLPI 10 and 11. */
@@ -204,33 +205,45 @@ async function uploadContentAttachments(ctx: SyncContext, ticketId: number, mess
       try {
         await uploadAttachment(ctx, ticketId, attachment);
       } catch (err) {
+        if (err instanceof JobAbortedError) throw err;
         ctx.logger.warn({ ticketId, attachmentId: attachment.id, err: { message: (err as Error).message } }, 'attachment kept as a link only');
       }
     }
   }
 }
 
-/** Uploads one attachment as a Document of the ticket; undefined when it stays a link. */
-export async function uploadAttachment(ctx: SyncContext, ticketId: number, attachment: ChatwootAttachment): Promise<number | undefined> {
-  if (ctx.hooks.fetchAttachment === undefined || attachment.file_type === 'location') return undefined;
-  let file;
-  try {
-    file = await ctx.hooks.fetchAttachment(ctx.hook, attachment);
-  } catch (err) {
-    ctx.logger.warn({ attachmentId: attachment.id, err: { message: (err as Error).message } }, 'could not download attachment; linking it');
-    return undefined;
+/**
+ * Uploads one attachment as a Document of the ticket: its document id, or why it stays a link
+ * (undefined when there is nothing to say: no fetcher, a location). Only the job's abort and
+ * transient GLPI errors throw.
+ */
+export async function uploadAttachment(
+  ctx: SyncContext,
+  ticketId: number,
+  attachment: ChatwootAttachment,
+): Promise<{ documentId: number } | { note: AttachmentNote } | undefined> {
+  if (ctx.hooks.fetchAttachment === undefined || attachment.file_type === 'location' || attachment.data_url === null) return undefined;
+  const budget = attachmentBudget(ctx);
+  const allowance = budget.next();
+  if ('refused' in allowance) return { note: { reason: allowance.refused } };
+  const download = await ctx.hooks.fetchAttachment(ctx.hook, attachment, { signal: ctx.signal, ...allowance });
+  if ('refused' in download) {
+    // The reason goes to GLPI; the log line is for whoever runs the bridge.
+    ctx.logger.warn({ attachmentId: attachment.id, reason: download.refused, detail: download.detail }, 'attachment not downloaded; linking it');
+    return { note: { reason: download.refused, ...(download.hideLink ? { hideLink: true } : {}) } };
   }
-  if (file === undefined) return undefined;
+  const file = download.file;
+  budget.spend(file.data.byteLength);
   throwIfAborted(ctx.signal);
   try {
     const { id } = await ctx.glpi.uploadDocument(file, { itemtype: 'Ticket', items_id: ticketId, entities_id: ctx.hook.glpi.entityId });
-    return id;
+    return { documentId: id };
   } catch (err) {
     // GLPI refusing this file (type not allowed, too big) is permanent for the file, not for the
     // message: keep the link and go on. Anything transient is retried with the job.
     if (isGlpiError(err) && !err.transient) {
       ctx.logger.warn({ attachmentId: attachment.id, code: err.code }, 'GLPI refused the attachment; linking it');
-      return undefined;
+      return { note: { reason: `GLPI refused the file (${err.code})` } };
     }
     throw err;
   }

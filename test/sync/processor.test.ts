@@ -294,7 +294,7 @@ describe('followups', () => {
     expect(text(linked?.content)).toContain('https://chat.acme-it.example/rails/active_storage/blobs/redirect/');
 
     const uploading = h.makeProcessor({
-      fetchAttachment: async () => ({ filename: 'capture-erreur.png', contentType: 'image/png', data: new Uint8Array([137, 80, 78, 71]) }),
+      fetchAttachment: async () => ({ file: { filename: 'capture-erreur.png', contentType: 'image/png', data: new Uint8Array([137, 80, 78, 71]) } }),
     });
     const asDocument = { ...fixture, id: msgId(), conversation: { ...(fixture.conversation as object), id: c.id } };
     await uploading.process(jobData(asDocument));

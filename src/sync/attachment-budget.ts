@@ -1,0 +1,48 @@
+import type { SyncContext } from './context.js';
+
+/**
+ * What one job may still spend on attachment downloads. A job runs under its hook's lock, so
+ * every second and every request it spends on a customer's files is a second the hook's other
+ * conversations wait: count, bytes and time are bounded per job, whatever the payload says.
+ */
+export interface AttachmentBudget {
+  /** undefined: this attachment may be fetched, with these limits; else why not. */
+  next(): { deadlineMs: number; maxBytes: number } | { refused: string };
+  /** Bytes actually downloaded. */
+  spend(bytes: number): void;
+}
+
+// One budget per job: the SyncContext is built once per job, so it keys the budget without
+// adding a field every context builder would have to fill.
+const budgets = new WeakMap<SyncContext, AttachmentBudget>();
+
+export function attachmentBudget(ctx: SyncContext): AttachmentBudget {
+  let budget = budgets.get(ctx);
+  if (budget === undefined) {
+    budget = createBudget(ctx);
+    budgets.set(ctx, budget);
+  }
+  return budget;
+}
+
+function createBudget(ctx: SyncContext): AttachmentBudget {
+  const policy = ctx.hook.attachments;
+  const startedAt = ctx.now();
+  let fetched = 0;
+  let bytes = 0;
+  return {
+    next() {
+      if (policy.maxCount === 0) return { refused: 'attachment downloads are off for this hook' };
+      if (fetched >= policy.maxCount) return { refused: `only the first ${policy.maxCount} attachments of a message are copied` };
+      const leftMs = policy.jobBudgetMs - (ctx.now() - startedAt);
+      if (leftMs <= 0) return { refused: `the ${Number((policy.jobBudgetMs / 1000).toFixed(1))} s allowed for the files of this message were used up` };
+      const leftBytes = policy.maxMessageBytes - bytes;
+      if (leftBytes <= 0) return { refused: 'the files of this message together exceed the size allowed' };
+      fetched += 1;
+      return { deadlineMs: Math.min(policy.timeoutMs, leftMs), maxBytes: Math.min(policy.maxBytes, leftBytes) };
+    },
+    spend(n) {
+      bytes += n;
+    },
+  };
+}

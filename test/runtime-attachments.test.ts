@@ -1,0 +1,107 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sign } from '../src/chatwoot/signature.js';
+import { loadConfig } from '../src/config/load.js';
+import { redisKeys } from '../src/queue/job.js';
+import { createSyncQueue } from '../src/queue/producer.js';
+import { startRuntime, type Runtime } from '../src/runtime.js';
+import { loadFixture } from './support/fixtures.js';
+import { startGlpiSimulator, type GlpiSimulator } from './support/glpi-simulator/index.js';
+import { REDIS_URL, deletePrefix, testPrefix, testRedis, waitFor } from './support/redis.js';
+
+const SECRET = 'runtime-attachments-secret';
+
+/**
+ * Shutdown while a job downloads a file that trickles a byte every 2 s for ten minutes, with a
+ * download deadline and a worker grace period of ten minutes each: the service still stops at
+ * once, and the job goes back to the queue (not failed, not completed with a wrong refusal).
+ */
+describe('shutdown never waits on an attachment download', () => {
+  let sim: GlpiSimulator;
+  let runtime: Runtime | undefined;
+  let prefix: string;
+  let spoolDir: string;
+  let chatwoot: Server;
+  let downloads = 0;
+  const timers = new Set<NodeJS.Timeout>();
+
+  beforeAll(async () => {
+    chatwoot = createServer((_req, res) => {
+      downloads += 1;
+      res.writeHead(200, { 'content-type': 'image/png' });
+      const timer = setInterval(() => res.write('x'), 2_000);
+      timers.add(timer);
+      res.on('close', () => clearInterval(timer));
+    });
+    await new Promise<void>((resolve) => chatwoot.listen(0, '127.0.0.1', resolve));
+    sim = await startGlpiSimulator();
+    prefix = testPrefix('rtattach');
+    spoolDir = mkdtempSync(join(tmpdir(), 'cgb-rtattach-'));
+    const config = loadConfig({
+      REDIS_URL,
+      REDIS_KEY_PREFIX: prefix,
+      SPOOL_DIR: spoolDir,
+      HOST: '127.0.0.1',
+      GLPI_API_URL: sim.url,
+      GLPI_USER_TOKEN: 'admin-user-token',
+      CHATWOOT_WEBHOOK_SECRET: SECRET,
+      CHATWOOT_BASE_URL: `http://127.0.0.1:${(chatwoot.address() as AddressInfo).port}`,
+      ATTACHMENT_TIMEOUT_MS: '600000',
+      ATTACHMENT_JOB_BUDGET_MS: '600000',
+    });
+    runtime = await startRuntime(config, pino({ level: 'silent' }), { port: 0, worker: { closeTimeoutMs: 600_000, lockRetryDelayMs: 60_000 } });
+  });
+
+  afterAll(async () => {
+    for (const t of timers) clearInterval(t);
+    chatwoot?.closeAllConnections();
+    await new Promise((resolve) => chatwoot?.close(resolve));
+    await sim?.close();
+    const redis = testRedis();
+    await deletePrefix(redis, prefix);
+    redis.disconnect();
+    rmSync(spoolDir, { recursive: true, force: true });
+  });
+
+  it('closes at once and hands the job back', async () => {
+    const fixture = loadFixture<Record<string, unknown>>('message_created.attachment');
+    const [attachment] = fixture.attachments as Record<string, unknown>[];
+    const port = (chatwoot.address() as AddressInfo).port;
+    const body = JSON.stringify({ ...fixture, attachments: [{ ...attachment, data_url: `http://127.0.0.1:${port}/rails/active_storage/blobs/redirect/x/slow.png` }] });
+    const ts = Math.floor(Date.now() / 1000);
+    const res = await request(`${runtime!.address}/webhooks/chatwoot/default`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-chatwoot-delivery': `slow-${ts}`, 'x-chatwoot-timestamp': String(ts), 'x-chatwoot-signature': sign(SECRET, ts, body) },
+      body,
+    });
+    await res.body.dump();
+    expect(res.statusCode).toBe(202);
+    await waitFor(() => (downloads > 0 ? true : undefined), 'the download to start', 600, 50);
+
+    // Hang guard only: without the fix this waits for the ten-minute grace period.
+    const closed = await Promise.race([
+      runtime!.close().then(() => 'closed'),
+      new Promise((resolve) => setTimeout(() => resolve('still waiting'), 30_000).unref()),
+    ]);
+    runtime = undefined;
+    expect(closed).toBe('closed');
+
+    const redis = testRedis();
+    const queue = createSyncQueue(redis, redisKeys(prefix));
+    try {
+      const counts = await queue.getJobCounts('active', 'completed', 'failed', 'delayed', 'waiting');
+      expect(counts).toMatchObject({ active: 0, completed: 0, failed: 0 });
+      expect(counts.delayed + counts.waiting).toBe(1);
+    } finally {
+      await queue.close();
+      redis.disconnect();
+    }
+    expect(downloads).toBe(1);
+  }, 60_000);
+});
