@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { BridgeError } from '../errors.js';
 import type { ChatwootAttachment, ChatwootConversation, ChatwootEvent } from '../chatwoot/events.js';
 import type { HookConfig } from '../config/schema.js';
+import type { ProfileInterfaceCache } from '../glpi/profiles.js';
 import type { GlpiClient, UploadFile } from '../glpi/types.js';
 import type { MappingStore } from './mapping-store.js';
 
@@ -23,6 +24,8 @@ export interface SyncContext {
   /** Counts GLPI calls made by this job (hook state, tests). */
   glpiCalls: { count: number };
   hooks: SyncHooks;
+  /** GLPI profile interfaces, kept across jobs (binding policy). */
+  profiles: ProfileInterfaceCache;
 }
 
 export interface SyncHooks {
@@ -36,6 +39,8 @@ export interface SyncHooks {
   isOwnEcho?: (event: ChatwootEvent, hook: HookConfig) => boolean | Promise<boolean>;
   /** Downloads an attachment for upload to GLPI; undefined (or no fetcher) keeps it as a link. */
   fetchAttachment?: (hook: HookConfig, attachment: ChatwootAttachment) => Promise<UploadFile | undefined>;
+  /** A Chatwoot contact matched an existing GLPI user: bound or refused by the binding policy (metrics). */
+  onCustomerBinding?: (hookId: string, result: 'bound' | 'refused', reason: string) => void;
   /** Test seam: throw here to simulate a process dying after a GLPI write, before its record. */
   fault?: (point: FaultPoint, detail: { conversationId: number; messageId?: number; glpiId: number }) => void;
 }
