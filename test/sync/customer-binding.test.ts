@@ -246,6 +246,41 @@ describe('binding policy settings', () => {
   });
 });
 
+describe('when the bridge cannot tell staff from customers', () => {
+  let h: SyncHarness;
+  beforeAll(async () => {
+    h = await startHarness();
+  });
+  afterAll(async () => {
+    await h.close();
+  });
+
+  it("refuses the binding if the token's profile may not read Profiles, and the ticket still gets the e-mail requester", async () => {
+    const customer = await addAccount(h, SELF_SERVICE, 'client');
+    h.sim.setRight('super-admin', 'Profile', 'read', false);
+    const outcome = await h.run(firstMessage({ id: 69001, name: 'Claire', email: customer.email }, 6901));
+    expect(outcome.action).toBe('ticket-created');
+    expect(requestersOf(h, outcome.ticketId)).toEqual([{ users_id: 0, alternative_email: customer.email }]);
+    expect(await bindings(h, 'refused', 'profiles-unreadable')).toBe(1);
+  });
+
+  it('a hostile hmac_verified that is not a boolean neither fails the event nor counts as verified', async () => {
+    const h2 = await startHarness({ binding: { trustVerified: true } });
+    try {
+      const tech = await addAccount(h2, TECHNICIAN, 'tech');
+      const event = firstMessage({ id: 69002, name: 'Tricky', email: tech.email }, 6902);
+      const conversation = event.conversation as { contact_inbox: Json; meta: Json };
+      conversation.contact_inbox.hmac_verified = 'true';
+      conversation.meta.hmac_verified = { $ne: false };
+      const outcome = await h2.run(event);
+      expect(outcome.action).toBe('ticket-created');
+      expect(requestersOf(h2, outcome.ticketId)).toEqual([{ users_id: 0, alternative_email: tech.email }]);
+    } finally {
+      await h2.close();
+    }
+  });
+});
+
 describe('contact mode: GLPI Contacts the bridge did not create', () => {
   let h: SyncHarness;
   beforeAll(async () => {
