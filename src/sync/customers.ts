@@ -38,6 +38,9 @@ export function splitName(name: string | undefined): { firstname: string | undef
   return { firstname: parts[0], realname: parts.slice(1).join(' ') };
 }
 
+/** `policy` of a record the bridge created: never subject to the binding policy. */
+const CREATED = 'created';
+
 function kindOf(ctx: SyncContext): CustomerKind {
   return ctx.hook.glpi.syncType === 'user' ? 'user' : 'contact';
 }
@@ -65,10 +68,41 @@ export async function resolveCustomer(
   stored: CustomerRecord | undefined,
   verified: boolean,
 ): Promise<CustomerRecord | undefined> {
-  if (stored !== undefined && fitsSyncType(ctx, stored) && !reconsider(ctx, stored, verified)) return stored;
+  if (stored !== undefined && fitsSyncType(ctx, stored)) {
+    if (needsRecheck(ctx, stored)) {
+      const rechecked = await recheckBinding(ctx, contact.id, stored, verified);
+      if (rechecked !== undefined) return rechecked;
+    } else if (!reconsider(ctx, stored, verified)) {
+      return stored;
+    }
+  }
   const identity = identityOf(contact, ctx);
   if (!isIdentifiable(identity)) return undefined;
   return findOrCreate(ctx, contact.id, identity, verified);
+}
+
+/**
+ * A user bound under other binding settings, or before bindings were checked at all (a mapping
+ * from an older version, perhaps the result of the very impersonation this policy stops), is
+ * checked once more before it is used again. Users the bridge created are not.
+ */
+function needsRecheck(ctx: SyncContext, stored: CustomerRecord): boolean {
+  return stored.kind === 'user' && stored.policy !== CREATED && stored.policy !== bindingPolicyTag(ctx);
+}
+
+/** Undefined when the user is gone from GLPI: the caller resolves the contact again. */
+async function recheckBinding(ctx: SyncContext, contactId: number, stored: CustomerRecord, verified: boolean): Promise<CustomerRecord | undefined> {
+  const identity: Identity = { email: stored.email, phone: stored.phone, name: stored.name };
+  let record: CustomerRecord;
+  try {
+    record = await bindExisting(ctx, contactId, 'user', stored.id, identity, verified);
+  } catch (err) {
+    if (!isGlpiNotFound(err)) throw err;
+    await ctx.store.forgetCustomer(contactId);
+    return undefined;
+  }
+  await ctx.store.setCustomer(contactId, record);
+  return record;
 }
 
 async function findOrCreate(ctx: SyncContext, contactId: number, identity: Identity, verified: boolean): Promise<CustomerRecord> {
@@ -94,7 +128,7 @@ async function findOrCreate(ctx: SyncContext, contactId: number, identity: Ident
     } else {
       await ctx.store.markCreated(kind, created.id);
       ctx.logger.info({ contactId, glpiId: created.id, kind }, 'created GLPI requester for Chatwoot contact');
-      record = { kind, id: created.id, ...identity };
+      record = { kind, id: created.id, ...identity, policy: CREATED };
     }
   }
   await ctx.store.setCustomer(contactId, record);
@@ -118,7 +152,7 @@ async function bindExisting(
   ctx.hooks.onCustomerBinding?.(ctx.hook.id, verdict.bind ? 'bound' : 'refused', verdict.reason);
   if (verdict.bind) {
     ctx.logger.info({ contactId, glpiId, kind, reason: verdict.reason }, 'bound Chatwoot contact to an existing GLPI record');
-    return { kind, id: glpiId, ...identity };
+    return { kind, id: glpiId, ...identity, policy: bindingPolicyTag(ctx) };
   }
   ctx.logger.warn(
     { contactId, glpiUserId: glpiId, reason: verdict.reason, policy: bindingPolicyTag(ctx) },

@@ -31,7 +31,10 @@ export interface CustomerRecord {
   email: string | undefined;
   phone: string | undefined;
   name: string | undefined;
-  /** email-only: the binding policy that refused, so that a changed policy decides again. */
+  /**
+   * `created` for a record the bridge created; else the binding settings it was bound or refused
+   * under, so that a change of settings (or a mapping from before they existed) decides again.
+   */
   policy?: string | undefined;
 }
 

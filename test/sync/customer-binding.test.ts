@@ -176,6 +176,23 @@ describe('binding customers to GLPI accounts (default policy: self-service)', ()
     expect(userSnapshot(h, legacy.id)).toEqual(before);
   });
 
+  it('a mapping to a technician stored by an older version is checked again before its next ticket', async () => {
+    const tech = await addAccount(h, TECHNICIAN, 'tech');
+    const client = await addAccount(h, SELF_SERVICE, 'client');
+    const store = new MappingStore(h.redis, h.keys, HOOK_ID);
+    // What the impersonation left behind before the upgrade: no policy, not in the created set.
+    await store.setCustomer(66008, { kind: 'user', id: tech.id, email: tech.email, phone: undefined, name: 'Pwned By Attacker' });
+    await store.setCustomer(66009, { kind: 'user', id: client.id, email: client.email, phone: undefined, name: 'Claire' });
+    const refused = await h.run(firstMessage({ id: 66008, name: 'Pwned By Attacker', email: tech.email }, 6608));
+    expect(requestersOf(h, refused.ticketId)).toEqual([{ users_id: 0, alternative_email: tech.email }]);
+    const kept = await h.run(firstMessage({ id: 66009, name: 'Claire', email: client.email }, 6609));
+    expect(requestersOf(h, kept.ticketId)).toEqual([{ users_id: client.id, alternative_email: '' }]);
+    // Checked once: the next message of a rechecked contact reads no profile again.
+    h.sim.resetCalls();
+    await h.run(messageEvent({ id: 6609, contact: { id: 66009, name: 'Claire', email: client.email } }, { id: 66091, createdAt: at(5) }));
+    expect(h.sim.count('GET', '/User/:id/Profile_User')).toBe(0);
+  });
+
   it('hmac_verified does not bind to a technician unless the hook trusts it', async () => {
     const tech = await addAccount(h, TECHNICIAN, 'tech');
     const outcome = await h.run(firstMessage({ id: 66007, name: 'Verified?', email: tech.email }, 6607, true));
