@@ -116,9 +116,10 @@ export const conversationSchema = z.object({
     .object({
       sender: contactSchema.nullish(),
       assignee: z.looseObject({ id: id.optional(), name: nullableString, type: z.string().optional() }).nullish(),
+      hmac_verified: z.boolean().nullish().catch(undefined),
     })
     .nullish(),
-  contact_inbox: z.object({ contact_id: id.nullish() }).nullish(),
+  contact_inbox: z.object({ contact_id: id.nullish(), hmac_verified: z.boolean().nullish().catch(undefined) }).nullish(),
   additional_attributes: recordOrEmpty,
   custom_attributes: recordOrEmpty,
   labels: z.array(z.string()).nullish(),
@@ -231,6 +232,18 @@ export function contactOf(event: ChatwootEvent): ChatwootContact | undefined {
     default:
       return event.meta?.sender ?? undefined;
   }
+}
+
+/**
+ * Chatwoot verified the customer's identity (widget identity validation, `hmac_verified`). Only
+ * conversation payloads say so; contact events never do. The HMAC covers the contact's
+ * `identifier` only, not its e-mail or phone (see README, Security).
+ */
+export function identityVerified(event: ChatwootEvent): boolean {
+  const conversation =
+    event.event === 'message_created' ? event.conversation : event.event === 'contact_created' || event.event === 'contact_updated' ? undefined : event;
+  if (conversation === undefined) return false;
+  return conversation.contact_inbox?.hmac_verified === true || conversation.meta?.hmac_verified === true;
 }
 
 function contactFromSender(sender: ChatwootMessage['sender']): ChatwootContact | undefined {

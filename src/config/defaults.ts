@@ -29,6 +29,15 @@ export const DEFAULTS = {
   glpiEntityId: 0,
   glpiSyncType: 'user',
   glpiTicketType: 1,
+  /** Which existing GLPI users a Chatwoot contact may be bound to (README, Security). */
+  customerBinding: 'self-service',
+  /**
+   * Chatwoot's hmac_verified proves only the contact's `identifier`: the e-mail and phone sent
+   * with it are not signed, and the widget changes them later without any hash. Off by default.
+   */
+  customerBindingTrustVerified: false,
+  /** GLPI profile interfaces (helpdesk/central) are read once per hook and kept this long. */
+  profileCacheTtlMs: 10 * 60_000,
   glpiTimeoutMs: 15_000,
   glpiConnectTimeoutMs: 5_000,
   chatwootTimeoutMs: 10_000,

@@ -79,6 +79,7 @@ function buildHook(raw: unknown, glpiTimeoutMs: number, name: (path: PropertyKey
       timeoutMs: glpiTimeoutMs,
     },
     phoneDefaultRegion: h.phoneDefaultRegion,
+    customerBinding: { policy: h.customerBinding, trustVerified: h.customerBindingTrustVerified },
     chatwoot: {
       webhookSecrets: h.chatwootWebhookSecret,
       webhookToken: h.chatwootWebhookToken,

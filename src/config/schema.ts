@@ -39,6 +39,14 @@ const isLongEnough = (v: string | undefined) => v === undefined || v.length >= D
 const secretString = optionalString.refine(isLongEnough, TOO_SHORT);
 const secretList = stringList.refine((list) => list.every(isLongEnough), TOO_SHORT);
 
+/**
+ * Which existing GLPI users a Chatwoot contact may be bound to (its tickets then name that user
+ * as requester): `self-service` accounts whose every profile has the simplified (helpdesk)
+ * interface, `created-only` accounts the bridge created itself, `any` every account (unsafe).
+ */
+export const CUSTOMER_BINDING_POLICIES = ['self-service', 'created-only', 'any'] as const;
+export type CustomerBindingPolicy = (typeof CUSTOMER_BINDING_POLICIES)[number];
+
 /** Service-level settings (environment only). Keys are the environment variable names. */
 export const serviceEnvSchema = z.object({
   PORT: intFrom(0, 65_535).default(DEFAULTS.port),
@@ -92,6 +100,8 @@ export const hookInputSchema = z.object({
       .transform((v) => v as CountryCode)
       .optional(),
   ),
+  customerBinding: z.enum(CUSTOMER_BINDING_POLICIES).default(DEFAULTS.customerBinding),
+  customerBindingTrustVerified: boolish.default(DEFAULTS.customerBindingTrustVerified),
   chatwootWebhookSecret: secretList.default([]),
   chatwootWebhookToken: secretString,
   chatwootBaseUrl: z.preprocess(
@@ -125,6 +135,8 @@ export const HOOK_ENV_NAMES = {
   glpiCategoryId: 'GLPI_CATEGORY_ID',
   glpiDefaultUserId: 'GLPI_DEFAULT_USER_ID',
   phoneDefaultRegion: 'PHONE_DEFAULT_REGION',
+  customerBinding: 'CUSTOMER_BINDING',
+  customerBindingTrustVerified: 'CUSTOMER_BINDING_TRUST_VERIFIED',
   chatwootWebhookSecret: 'CHATWOOT_WEBHOOK_SECRET',
   chatwootWebhookToken: 'CHATWOOT_WEBHOOK_TOKEN',
   chatwootBaseUrl: 'CHATWOOT_BASE_URL',
@@ -177,6 +189,8 @@ export interface HookConfig {
   allowUnauthenticated: boolean;
   glpi: GlpiHookConfig;
   phoneDefaultRegion: CountryCode | undefined;
+  /** Which existing GLPI users a customer may be bound to; `trustVerified`: hmac_verified contacts to any. */
+  customerBinding: { policy: CustomerBindingPolicy; trustVerified: boolean };
   chatwoot: ChatwootHookConfig;
   attachments: AttachmentPolicy;
   /** Non-fatal findings at load time (logged at start, shown by doctor). */

@@ -15,7 +15,9 @@ export type ItemType =
   | 'Document'
   | 'Document_Item'
   | 'Entity'
-  | 'ITILCategory';
+  | 'ITILCategory'
+  | 'Profile'
+  | 'Profile_User';
 
 export type GlpiInput = Record<string, unknown>;
 export type GlpiItem = Record<string, unknown> & { id: number };

@@ -57,6 +57,12 @@ export function createMetrics(register: Registry = new Registry()) {
     buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [register],
   });
+  const customerBindings = new Counter({
+    name: 'cgb_customer_bindings_total',
+    help: 'Chatwoot contacts matched to an existing GLPI user: bound, or refused by the binding policy (reason)',
+    labelNames: ['hook', 'result', 'reason'] as const,
+    registers: [register],
+  });
   const queueJobs = new Gauge({
     name: 'cgb_queue_jobs',
     help: 'Jobs in the sync queue by state',
@@ -68,7 +74,7 @@ export function createMetrics(register: Registry = new Registry()) {
     help: 'Accepted webhooks waiting in the local disk spool for Redis',
     registers: [register],
   });
-  return { register, webhooks, jobs, jobDuration, jobLatency, glpiCalls, glpiDuration, chatwootCalls, lockWait, queueJobs, spooled };
+  return { register, webhooks, jobs, jobDuration, jobLatency, glpiCalls, glpiDuration, chatwootCalls, lockWait, customerBindings, queueJobs, spooled };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

@@ -11,7 +11,7 @@ import { isGlpiError, type GlpiError } from '../glpi/errors.js';
 import type { ItemType } from '../glpi/types.js';
 import type { SyncJobData } from '../queue/job.js';
 import { SPOOL_DIR_ADVICE, spoolDirProblem } from '../queue/spool.js';
-import { missingRights, requiredRights } from './glpi-rights.js';
+import { canReadProfiles, missingRights, requiredRights, superAdminRights } from './glpi-rights.js';
 
 /**
  * The troubleshooting checklist, live. Every check says what it looked at and, when it fails, a
@@ -344,13 +344,14 @@ async function glpiChecks(hook: HookConfig, deps: DoctorDeps, add: Add): Promise
       for (const req of requiredRights(hook.glpi.syncType)) {
         add({ id: `glpi.rights.${req.label.toLowerCase()}`, hookId: hook.id, title: `profile rights on ${req.label}`, status: 'skip', detail: 'not checked: no GLPI session' });
       }
-      for (const id of ['glpi.version', 'glpi.entity', 'glpi.category', 'glpi.default-user']) {
+      for (const id of ['glpi.version', 'glpi.privileges', 'glpi.entity', 'glpi.category', 'glpi.default-user']) {
         add({ id, hookId: hook.id, title: titleOf(id, hook), status: 'skip', detail: 'not checked: no GLPI session' });
       }
       return;
     }
     versionCheck(hook, client, add);
     await rightsChecks(hook, client, add);
+    await privilegeCheck(hook, client, add);
     await entityCheck(hook, client, add);
     await itemCheck(hook, client, add, 'glpi.category', 'ITILCategory', hook.glpi.categoryId, 'GLPI_CATEGORY_ID');
     await itemCheck(hook, client, add, 'glpi.default-user', 'User', hook.glpi.defaultUserId, 'GLPI_DEFAULT_USER_ID');
@@ -404,6 +405,8 @@ function titleOf(id: string, hook: HookConfig): string {
   switch (id) {
     case 'glpi.version':
       return 'GLPI version supported';
+    case 'glpi.privileges':
+      return 'GLPI token is not a super-admin';
     case 'glpi.entity':
       return `entity ${hook.glpi.entityId} visible`;
     case 'glpi.category':
@@ -471,6 +474,52 @@ async function rightsChecks(hook: HookConfig, client: GlpiClientHandle, add: Add
       add(failure(id, hook.id, title, err));
     }
   }
+}
+
+/**
+ * The bridge acts on customer-controlled input: its token should not be a super-admin's (a leak
+ * or a bug would then reach all of GLPI). Also warns when CUSTOMER_BINDING=self-service cannot
+ * read profiles, since every existing GLPI user would then be refused binding.
+ */
+async function privilegeCheck(hook: HookConfig, client: GlpiClientHandle, add: Add): Promise<void> {
+  const id = 'glpi.privileges';
+  const title = titleOf(id, hook);
+  let profile: Record<string, unknown>;
+  try {
+    profile = await client.getActiveProfile();
+  } catch (err) {
+    add({ id, hookId: hook.id, title, status: 'warn', detail: `could not read the active profile (${errorCode(err) ?? 'error'})` });
+    return;
+  }
+  const name = typeof profile.name === 'string' ? `profile "${profile.name}"` : 'the active profile';
+  const excess = superAdminRights(profile);
+  if (excess.length > 0) {
+    add({
+      id,
+      hookId: hook.id,
+      title,
+      status: 'warn',
+      detail: `the token's ${name} is a super-admin's: it may ${excess.join(' and ')}`,
+      fix:
+        "give the bridge its own GLPI user with a profile limited to what doctor's rights checks list, plus read on Profiles " +
+        '(Administration > Profiles > (profile) > Administration), and use that user\'s API token',
+      code: 'GLPI_TOKEN_SUPER_ADMIN',
+    });
+    return;
+  }
+  if (hook.glpi.syncType === 'user' && hook.customerBinding.policy === 'self-service' && !canReadProfiles(profile)) {
+    add({
+      id,
+      hookId: hook.id,
+      title,
+      status: 'warn',
+      detail: `${name} may not read Profiles, so no customer can be bound to an existing GLPI user (CUSTOMER_BINDING=self-service)`,
+      fix: 'grant read on Profiles to this profile (Administration > Profiles > (profile) > Administration), or set CUSTOMER_BINDING=created-only',
+      code: 'GLPI_PROFILES_UNREADABLE',
+    });
+    return;
+  }
+  add({ id, hookId: hook.id, title, status: 'pass', detail: `${name} is not a super-admin's` });
 }
 
 async function entityCheck(hook: HookConfig, client: GlpiClientHandle, add: Add): Promise<void> {

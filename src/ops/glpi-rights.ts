@@ -95,3 +95,26 @@ function rightMask(raw: unknown): number | undefined {
 function showsRights(profile: Record<string, unknown>): boolean {
   return ['ticket', 'followup', 'user', 'contact_enterprise', 'document', 'entity'].some((key) => rightMask(profile[key]) !== undefined);
 }
+
+/**
+ * What makes the bridge's GLPI profile more than the bridge needs, as getActiveProfile shows it.
+ * Verified on GLPI 10.0.3 and 11.0.8: of the install's profiles only Super-Admin may update the
+ * general configuration (`config` 3) or profiles (`profile` 23); Admin has `config` 0 and
+ * `profile` 1, Technician 0 and 0. A token with these rights can make itself anything in GLPI.
+ */
+export function superAdminRights(profile: Record<string, unknown>): string[] {
+  const found: string[] = [];
+  if (bitsOf(profile.config) & RIGHT.UPDATE) found.push('update the general configuration');
+  if (bitsOf(profile.profile) & RIGHT.UPDATE) found.push('update profiles');
+  return found;
+}
+
+/** The binding policy `self-service` reads GET /Profile/:id: it needs the Profile read right. */
+export function canReadProfiles(profile: Record<string, unknown>): boolean {
+  return (bitsOf(profile.profile) & RIGHT.READ) !== 0;
+}
+
+function bitsOf(value: unknown): number {
+  const n = typeof value === 'number' ? value : typeof value === 'string' ? Number(value) : 0;
+  return Number.isSafeInteger(n) ? n : 0;
+}

@@ -3,6 +3,7 @@ import { BridgeError } from '../errors.js';
 import type { ChatwootAttachment, ChatwootConversation, ChatwootEvent } from '../chatwoot/events.js';
 import type { HookConfig } from '../config/schema.js';
 import type { AttachmentDownload, DownloadRequest } from '../chatwoot/attachments.js';
+import type { ProfileInterfaceCache } from '../glpi/profiles.js';
 import type { GlpiClient } from '../glpi/types.js';
 import type { MappingStore } from './mapping-store.js';
 
@@ -24,6 +25,8 @@ export interface SyncContext {
   /** Counts GLPI calls made by this job (hook state, tests). */
   glpiCalls: { count: number };
   hooks: SyncHooks;
+  /** GLPI profile interfaces, kept across jobs (binding policy). */
+  profiles: ProfileInterfaceCache;
 }
 
 export interface SyncHooks {
@@ -40,6 +43,8 @@ export interface SyncHooks {
    * is printed next to the file; only the job's abort throws (see chatwoot/attachments.ts).
    */
   fetchAttachment?: (hook: HookConfig, attachment: ChatwootAttachment, request: DownloadRequest) => Promise<AttachmentDownload>;
+  /** A Chatwoot contact matched an existing GLPI user: bound or refused by the binding policy (metrics). */
+  onCustomerBinding?: (hookId: string, result: 'bound' | 'refused', reason: string) => void;
   /** Test seam: throw here to simulate a process dying after a GLPI write, before its record. */
   fault?: (point: FaultPoint, detail: { conversationId: number; messageId?: number; glpiId: number }) => void;
 }

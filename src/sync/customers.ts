@@ -3,6 +3,7 @@ import { isGlpiError, isGlpiNotFound } from '../glpi/errors.js';
 import { findContactByEmail, findContactByPhone, findUserByEmail, findUserByLogin, findUserByPhone } from '../glpi/finders.js';
 import { normalizePhone } from '../glpi/phone.js';
 import type { GlpiInput } from '../glpi/types.js';
+import { bindingPolicyTag, bindingVerdict } from './binding.js';
 import { throwIfAborted, type SyncContext } from './context.js';
 import type { CustomerKind, CustomerRecord } from './mapping-store.js';
 
@@ -37,46 +38,127 @@ export function splitName(name: string | undefined): { firstname: string | undef
   return { firstname: parts[0], realname: parts.slice(1).join(' ') };
 }
 
+/** `policy` of a record the bridge created: never subject to the binding policy. */
+const CREATED = 'created';
+
 function kindOf(ctx: SyncContext): CustomerKind {
   return ctx.hook.glpi.syncType === 'user' ? 'user' : 'contact';
 }
 
+/** The stored record still answers for this hook's sync type (a refusal stands in for a user). */
+function fitsSyncType(ctx: SyncContext, stored: CustomerRecord): boolean {
+  const kind = kindOf(ctx);
+  return stored.kind === kind || (stored.kind === 'email-only' && kind === 'user');
+}
+
+/** A refusal stands until the binding settings change, or Chatwoot vouches for the contact when that is trusted. */
+function reconsider(ctx: SyncContext, stored: CustomerRecord, verified: boolean): boolean {
+  return stored.kind === 'email-only' && (stored.policy !== bindingPolicyTag(ctx) || (verified && ctx.hook.customerBinding.trustVerified));
+}
+
 /**
  * The GLPI record for a contact: the stored mapping when there is one (no GLPI call), else found
- * by e-mail or phone, else created. Undefined when the contact cannot be identified.
+ * by e-mail or phone (and bound only if the binding policy allows it), else created. Undefined
+ * when the contact cannot be identified. `verified`: the event says Chatwoot verified the
+ * contact's identity (hmac_verified).
  */
 export async function resolveCustomer(
   ctx: SyncContext,
   contact: ChatwootContact,
   stored: CustomerRecord | undefined,
+  verified: boolean,
 ): Promise<CustomerRecord | undefined> {
-  const kind = kindOf(ctx);
-  if (stored !== undefined && stored.kind === kind) return stored;
+  if (stored !== undefined && fitsSyncType(ctx, stored)) {
+    if (needsRecheck(ctx, stored)) {
+      const rechecked = await recheckBinding(ctx, contact.id, stored, verified);
+      if (rechecked !== undefined) return rechecked;
+    } else if (!reconsider(ctx, stored, verified)) {
+      return stored;
+    }
+  }
   const identity = identityOf(contact, ctx);
   if (!isIdentifiable(identity)) return undefined;
-  return findOrCreate(ctx, contact.id, identity);
+  return findOrCreate(ctx, contact.id, identity, verified);
 }
 
-async function findOrCreate(ctx: SyncContext, contactId: number, identity: Identity): Promise<CustomerRecord> {
+/**
+ * A user bound under other binding settings, or before bindings were checked at all (a mapping
+ * from an older version, perhaps the result of the very impersonation this policy stops), is
+ * checked once more before it is used again. Users the bridge created are not.
+ */
+function needsRecheck(ctx: SyncContext, stored: CustomerRecord): boolean {
+  return stored.kind === 'user' && stored.policy !== CREATED && stored.policy !== bindingPolicyTag(ctx);
+}
+
+/** Undefined when the user is gone from GLPI: the caller resolves the contact again. */
+async function recheckBinding(ctx: SyncContext, contactId: number, stored: CustomerRecord, verified: boolean): Promise<CustomerRecord | undefined> {
+  const identity: Identity = { email: stored.email, phone: stored.phone, name: stored.name };
+  let record: CustomerRecord;
+  try {
+    record = await bindExisting(ctx, contactId, 'user', stored.id, identity, verified);
+  } catch (err) {
+    if (!isGlpiNotFound(err)) throw err;
+    await ctx.store.forgetCustomer(contactId);
+    return undefined;
+  }
+  await ctx.store.setCustomer(contactId, record);
+  return record;
+}
+
+async function findOrCreate(ctx: SyncContext, contactId: number, identity: Identity, verified: boolean): Promise<CustomerRecord> {
   const kind = kindOf(ctx);
   const region = ctx.hook.phoneDefaultRegion;
-  let id: number | undefined;
+  let found: number | undefined;
   if (identity.email !== undefined) {
-    id = kind === 'user' ? await findUserByEmail(ctx.glpi, identity.email) : await findContactByEmail(ctx.glpi, identity.email);
+    found = kind === 'user' ? await findUserByEmail(ctx.glpi, identity.email) : await findContactByEmail(ctx.glpi, identity.email);
   }
-  if (id === undefined && identity.phone !== undefined) {
-    id =
+  if (found === undefined && identity.phone !== undefined) {
+    found =
       kind === 'user'
         ? await findUserByPhone(ctx.glpi, identity.phone, region)
         : await findContactByPhone(ctx.glpi, identity.phone, region);
   }
-  if (id === undefined) {
-    id = kind === 'user' ? await createUser(ctx, contactId, identity) : await createContact(ctx, contactId, identity);
-    ctx.logger.info({ contactId, glpiId: id, kind }, 'created GLPI requester for Chatwoot contact');
+  let record: CustomerRecord;
+  if (found !== undefined) {
+    record = await bindExisting(ctx, contactId, kind, found, identity, verified);
+  } else {
+    const created = kind === 'user' ? await createUser(ctx, contactId, identity) : { id: await createContact(ctx, contactId, identity), existing: false };
+    if (created.existing) {
+      record = await bindExisting(ctx, contactId, kind, created.id, identity, verified);
+    } else {
+      await ctx.store.markCreated(kind, created.id);
+      ctx.logger.info({ contactId, glpiId: created.id, kind }, 'created GLPI requester for Chatwoot contact');
+      record = { kind, id: created.id, ...identity, policy: CREATED };
+    }
   }
-  const record: CustomerRecord = { kind, id, ...identity };
   await ctx.store.setCustomer(contactId, record);
   return record;
+}
+
+/**
+ * A GLPI record that carries the customer's e-mail, phone or login already exists: bound when the
+ * binding policy allows, else the customer becomes an e-mail-only requester and the record is
+ * never touched. Logged with ids only (the e-mail is the customer's claim, not a fact).
+ */
+async function bindExisting(
+  ctx: SyncContext,
+  contactId: number,
+  kind: CustomerKind,
+  glpiId: number,
+  identity: Identity,
+  verified: boolean,
+): Promise<CustomerRecord> {
+  const verdict = await bindingVerdict(ctx, kind, glpiId, verified);
+  ctx.hooks.onCustomerBinding?.(ctx.hook.id, verdict.bind ? 'bound' : 'refused', verdict.reason);
+  if (verdict.bind) {
+    ctx.logger.info({ contactId, glpiId, kind, reason: verdict.reason }, 'bound Chatwoot contact to an existing GLPI record');
+    return { kind, id: glpiId, ...identity, policy: bindingPolicyTag(ctx) };
+  }
+  ctx.logger.warn(
+    { contactId, glpiUserId: glpiId, reason: verdict.reason, policy: bindingPolicyTag(ctx) },
+    'binding policy refused to bind Chatwoot contact to an existing GLPI user; the customer is an e-mail-only requester',
+  );
+  return { kind: 'email-only', id: 0, ...identity, policy: bindingPolicyTag(ctx) };
 }
 
 /** GLPI logins must be an e-mail or `[alnum '@.-_ ]`; a phone with `+` is not one. */
@@ -86,7 +168,8 @@ export function loginFor(contactId: number, identity: Identity): string {
   return `chatwoot-contact-${contactId}`;
 }
 
-async function createUser(ctx: SyncContext, contactId: number, identity: Identity): Promise<number> {
+/** `existing`: the login was taken by a user the lookups did not find; that user is not ours. */
+async function createUser(ctx: SyncContext, contactId: number, identity: Identity): Promise<{ id: number; existing: boolean }> {
   const login = loginFor(contactId, identity);
   const { firstname, realname } = splitName(identity.name);
   const input: GlpiInput = {
@@ -101,13 +184,13 @@ async function createUser(ctx: SyncContext, contactId: number, identity: Identit
   };
   throwIfAborted(ctx.signal);
   try {
-    return (await ctx.glpi.addItem('User', input)).id;
+    return { id: (await ctx.glpi.addItem('User', input)).id, existing: false };
   } catch (err) {
     // The login is taken by a user our lookups did not find (e.g. login = e-mail but the address
-    // is not among its e-mails): that user is this customer.
+    // is not among its e-mails): that user is this customer, if the binding policy agrees.
     if (isGlpiError(err, 'ERROR_GLPI_ADD') && /exist/i.test(err.glpiMessage ?? '')) {
       const existing = await findUserByLogin(ctx.glpi, login);
-      if (existing !== undefined) return existing;
+      if (existing !== undefined) return { id: existing, existing: true };
     }
     throw err;
   }
@@ -134,63 +217,93 @@ export function changesIdentity(event: ContactEvent): boolean {
   return event.event === 'contact_created' || IDENTITY_ATTRIBUTES.some((a) => a in event.changed_attributes);
 }
 
-export type ContactOutcome = 'ignored' | 'not-identifiable' | 'unchanged' | 'resolved' | 'updated' | 'remapped';
+export type ContactOutcome =
+  | 'ignored'
+  | 'not-identifiable'
+  | 'unchanged'
+  | 'resolved'
+  | 'updated'
+  | 'remapped'
+  /** The new identity belongs to a GLPI user the binding policy keeps from this contact. */
+  | 'refused'
+  /** The GLPI record was not created by the bridge: the change is remembered, GLPI is left alone. */
+  | 'kept';
 
 /**
  * contact_created / contact_updated. contact_updated fires on every incoming message
  * (last_activity_at) and on the bridge's own custom-attribute writes: only a change of name,
- * e-mail or phone reaches GLPI.
+ * e-mail or phone reaches GLPI, and only on a record the bridge created.
  */
 export async function syncContactEvent(ctx: SyncContext, event: ContactEvent): Promise<ContactOutcome> {
   if (!changesIdentity(event)) return 'ignored';
   const identity = identityOf(event, ctx);
+  const kind = kindOf(ctx);
   const stored = await ctx.store.getCustomer(event.id);
-  if (stored === undefined || stored.kind !== kindOf(ctx)) {
+  // Contact events never carry hmac_verified: nothing here is vouched for by Chatwoot.
+  const verified = false;
+  if (stored === undefined || !fitsSyncType(ctx, stored)) {
     if (!isIdentifiable(identity)) return 'not-identifiable';
-    await findOrCreate(ctx, event.id, identity);
-    return 'resolved';
+    const record = await findOrCreate(ctx, event.id, identity, verified);
+    return record.kind === 'email-only' ? 'refused' : 'resolved';
   }
-  if (stored.email === identity.email && stored.phone === identity.phone && stored.name === identity.name) return 'unchanged';
+  const same = stored.email === identity.email && stored.phone === identity.phone && stored.name === identity.name;
+  if (same && !reconsider(ctx, stored, verified)) return 'unchanged';
+
+  if (stored.kind === 'email-only') {
+    // No GLPI record is this customer's yet: decide again with the new identity.
+    if (!isIdentifiable(identity)) {
+      await ctx.store.forgetCustomer(event.id);
+      return 'not-identifiable';
+    }
+    const record = await findOrCreate(ctx, event.id, identity, verified);
+    return record.kind === 'email-only' ? 'refused' : 'resolved';
+  }
 
   // Identity is the e-mail first: a new address that already belongs to another GLPI record
-  // means the customer is that record (e.g. a phone-only visitor who then gave a known e-mail).
+  // means the customer is that record (e.g. a phone-only visitor who then gave a known e-mail),
+  // if the binding policy lets this contact be bound to it.
   if (identity.email !== undefined && identity.email !== stored.email) {
-    const kind = kindOf(ctx);
     const owner = kind === 'user' ? await findUserByEmail(ctx.glpi, identity.email) : await findContactByEmail(ctx.glpi, identity.email);
     if (owner !== undefined && owner !== stored.id) {
-      await ctx.store.setCustomer(event.id, { kind, id: owner, ...identity });
-      return 'remapped';
+      const record = await bindExisting(ctx, event.id, kind, owner, identity, verified);
+      await ctx.store.setCustomer(event.id, record);
+      return record.kind === 'email-only' ? 'refused' : 'remapped';
     }
   }
+  if (!(await ctx.store.isCreated(kind, stored.id))) {
+    ctx.logger.info({ contactId: event.id, glpiId: stored.id, kind }, 'GLPI record was not created by the bridge; left unchanged');
+    await ctx.store.setCustomer(event.id, { ...stored, ...identity });
+    return 'kept';
+  }
   try {
-    await updateRecord(ctx, stored, identity);
+    await updateRecord(ctx, kind, stored, identity);
   } catch (err) {
     if (!isGlpiNotFound(err)) throw err;
     // Deleted in GLPI: forget it and resolve again, as for a new contact.
     await ctx.store.forgetCustomer(event.id);
     if (!isIdentifiable(identity)) return 'not-identifiable';
-    await findOrCreate(ctx, event.id, identity);
-    return 'resolved';
+    const record = await findOrCreate(ctx, event.id, identity, verified);
+    return record.kind === 'email-only' ? 'refused' : 'resolved';
   }
   await ctx.store.setCustomer(event.id, { ...stored, ...identity });
   return 'updated';
 }
 
-async function updateRecord(ctx: SyncContext, stored: CustomerRecord, identity: Identity): Promise<void> {
+async function updateRecord(ctx: SyncContext, kind: CustomerKind, stored: CustomerRecord, identity: Identity): Promise<void> {
   const input: GlpiInput = {};
   if (identity.name !== stored.name && identity.name !== undefined) {
     const { firstname, realname } = splitName(identity.name);
-    if (stored.kind === 'user') Object.assign(input, { firstname: firstname ?? '', realname });
+    if (kind === 'user') Object.assign(input, { firstname: firstname ?? '', realname });
     else Object.assign(input, { firstname: firstname ?? '', name: realname });
   }
   if (identity.phone !== stored.phone && identity.phone !== undefined) input.mobile = identity.phone;
   if (identity.email !== stored.email && identity.email !== undefined) {
     // Users: the array form of _useremails adds an address (the object form crashes GLPI 10 on
     // update, see the observed API reference); the old address stays as a secondary one.
-    if (stored.kind === 'user') input._useremails = [identity.email];
+    if (kind === 'user') input._useremails = [identity.email];
     else input.email = identity.email;
   }
   if (Object.keys(input).length === 0) return;
   throwIfAborted(ctx.signal);
-  await ctx.glpi.updateItem(stored.kind === 'user' ? 'User' : 'Contact', stored.id, input);
+  await ctx.glpi.updateItem(kind === 'user' ? 'User' : 'Contact', stored.id, input);
 }

@@ -4,7 +4,8 @@ import type { RedisKeys } from '../queue/job.js';
 /**
  * The sync engine's memory, in Redis, per hook (all under `redisKeys(prefix).mapping(hookId)`):
  *
- *   <root>:contact:<contactId>     hash  kind, id, email, phone, name   (Chatwoot contact -> GLPI User/Contact)
+ *   <root>:contact:<contactId>     hash  kind, id, email, phone, name[, policy]  (Chatwoot contact -> GLPI User/Contact)
+ *   <root>:created:<user|contact>  set   GLPI ids the bridge created (the only ones it ever modifies; no expiry)
  *   <root>:conv:<conversationId>   hash  ticketId | ticketIntent, status, statusAt
  *   <root>:msgs:<conversationId>   hash  <messageId> -> followup id | "c" (used as ticket content) | "?<json>" (intent)
  *   <root>:agent:<email>           string GLPI user id of an agent, "0" = none (expires)
@@ -20,12 +21,21 @@ import type { RedisKeys } from '../queue/job.js';
 export type CustomerKind = 'user' | 'contact';
 
 export interface CustomerRecord {
-  kind: CustomerKind;
+  /**
+   * `email-only`: the GLPI user found for this identity may not be bound to a customer (binding
+   * policy); the customer is the ticket's e-mail requester and `id` is 0.
+   */
+  kind: CustomerKind | 'email-only';
   id: number;
   /** What the GLPI record was last given, to tell a real change from noise. */
   email: string | undefined;
   phone: string | undefined;
   name: string | undefined;
+  /**
+   * `created` for a record the bridge created; else the binding settings it was bound or refused
+   * under, so that a change of settings (or a mapping from before they existed) decides again.
+   */
+  policy?: string | undefined;
 }
 
 export type ConversationStatusClass = 'open' | 'pending' | 'solved';
@@ -88,6 +98,9 @@ export class MappingStore {
   }
   private agentKey(email: string): string {
     return `${this.root}:agent:${email.trim().toLowerCase()}`;
+  }
+  private createdKey(kind: CustomerKind): string {
+    return `${this.root}:created:${kind}`;
   }
   private tzKey(): string {
     return `${this.root}:tz`;
@@ -189,12 +202,25 @@ export class MappingStore {
       ...(record.email !== undefined ? { email: record.email } : {}),
       ...(record.phone !== undefined ? { phone: record.phone } : {}),
       ...(record.name !== undefined ? { name: record.name } : {}),
+      ...(record.policy !== undefined ? { policy: record.policy } : {}),
     });
     await execPipeline(multi);
   }
 
   async forgetCustomer(contactId: number): Promise<void> {
     await this.redis.del(this.contactKey(contactId));
+  }
+
+  /**
+   * Remembers that the bridge created this GLPI User/Contact: the bridge modifies only those.
+   * Records created before this was kept are not in the set, so they are left alone too.
+   */
+  async markCreated(kind: CustomerKind, glpiId: number): Promise<void> {
+    await this.redis.sadd(this.createdKey(kind), String(glpiId));
+  }
+
+  async isCreated(kind: CustomerKind, glpiId: number): Promise<boolean> {
+    return (await this.redis.sismember(this.createdKey(kind), String(glpiId))) === 1;
   }
 
   async setAgentUser(email: string, userId: number | undefined): Promise<void> {
@@ -260,6 +286,6 @@ function parseSlot(raw: string | null): MessageSlot {
 
 function parseCustomer(hash: Record<string, string>): CustomerRecord | undefined {
   const id = num(hash.id);
-  if (id === undefined || (hash.kind !== 'user' && hash.kind !== 'contact')) return undefined;
-  return { kind: hash.kind, id, email: hash.email, phone: hash.phone, name: hash.name };
+  if (id === undefined || (hash.kind !== 'user' && hash.kind !== 'contact' && hash.kind !== 'email-only')) return undefined;
+  return { kind: hash.kind, id, email: hash.email, phone: hash.phone, name: hash.name, policy: hash.policy };
 }

@@ -2,14 +2,17 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import {
   contactOf,
+  identityVerified,
   parseChatwootEvent,
   type ChatwootEvent,
   type ConversationEvent,
   type MessageEvent,
 } from '../chatwoot/events.js';
+import { DEFAULTS } from '../config/defaults.js';
 import type { HookConfig } from '../config/schema.js';
 import { BridgeError, ConfigError, LockBusyError, errorAdvice, errorCode, isProgrammingError } from '../errors.js';
 import { isGlpiError, isGlpiNotFound } from '../glpi/errors.js';
+import { ProfileInterfaceCache } from '../glpi/profiles.js';
 import type { GlpiClient } from '../glpi/types.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { RedisKeys, SyncJobData } from '../queue/job.js';
@@ -31,7 +34,7 @@ export interface SyncProcessorDeps extends SyncHooks {
   logger: Logger;
   /** ms since epoch (tests pin it). */
   clock?: () => number;
-  metrics?: Pick<Metrics, 'lockWait'>;
+  metrics?: Pick<Metrics, 'lockWait'> & Partial<Pick<Metrics, 'customerBindings'>>;
   lock?: HookLockOptions;
   /**
    * GLPI's offset from UTC in minutes, when known from configuration. Default: learnt from GLPI's
@@ -88,7 +91,11 @@ export function createSyncProcessor(deps: SyncProcessorDeps): SyncProcessor {
     isOwnEcho: deps.isOwnEcho,
     fetchAttachment: deps.fetchAttachment,
     fault: deps.fault,
+    onCustomerBinding:
+      deps.onCustomerBinding ??
+      ((hookId, result, reason) => deps.metrics?.customerBindings?.inc({ hook: hookId, result, reason })),
   };
+  const profiles = new ProfileInterfaceCache(DEFAULTS.profileCacheTtlMs, clock);
 
   // lastGlpiSuccessAt is for /ready, not an audit trail: written at most every few seconds per
   // hook instead of one more Redis round trip per job, but always right after an error so the
@@ -153,6 +160,7 @@ export function createSyncProcessor(deps: SyncProcessorDeps): SyncProcessor {
           signal,
           glpiCalls: counter,
           hooks,
+          profiles,
           tzOffsetMin: async () => {
             if (tzCached === undefined) {
               const discovered = await discoverGlpiOffsetMin(glpi, clock());
@@ -226,6 +234,7 @@ async function syncConversation(ctx: SyncContext, event: ConversationEvent, lear
     accountId: undefined,
     contact,
     storedCustomer: read.customer,
+    verified: identityVerified(event),
   };
   let ticket = await ensureTicket(ctx, { ...request, record });
   if (ticket.created || ticket.contentIds.length > 0) record = await ctx.store.getConversation(event.id);
@@ -260,13 +269,14 @@ async function syncMessage(ctx: SyncContext, event: MessageEvent, learnTz: (tz: 
     accountId: event.account?.id,
     contact,
     storedCustomer: read.customer,
+    verified: identityVerified(event),
   };
   let ticket: TicketResult = await ensureTicket(ctx, { ...request, record: read.conversation });
   if (ticket.contentIds.includes(event.id)) return { action: ticket.created ? 'ticket-created' : 'skipped', ticketId: ticket.ticketId };
 
   // The customer record was read with the context; only a first contact costs GLPI calls here.
   const customer =
-    event.message_type === 'incoming' && contact !== undefined ? await resolveCustomer(ctx, contact, read.customer) : read.customer;
+    event.message_type === 'incoming' && contact !== undefined ? await resolveCustomer(ctx, contact, read.customer, request.verified) : read.customer;
   const author = await authorFor(ctx, event, customer, read.agentUserId);
   try {
     const outcome = await postFollowup(ctx, { message: event, ticketId: ticket.ticketId, slot: read.slot, author });

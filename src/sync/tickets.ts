@@ -58,6 +58,8 @@ export interface TicketRequest {
   /** The customer as the event tells it (contactOf): the ticket's requester. */
   contact: ChatwootContact | undefined;
   storedCustomer: CustomerRecord | undefined;
+  /** Chatwoot verified the contact's identity (hmac_verified): may widen the binding policy. */
+  verified: boolean;
 }
 
 export interface TicketResult {
@@ -161,12 +163,13 @@ async function requesterFor(ctx: SyncContext, req: TicketRequest): Promise<Custo
       stored = undefined;
     }
   }
-  return resolveCustomer(ctx, contact, stored);
+  return resolveCustomer(ctx, contact, stored, req.verified);
 }
 
 function requesterInput(customer: CustomerRecord | undefined, req: TicketRequest): GlpiInput {
   if (customer?.kind === 'user') return { _users_id_requester: customer.id };
-  // GLPI Contacts cannot be ticket actors: the requester is then the e-mail-only requester.
+  // GLPI Contacts cannot be ticket actors, and a refused binding must not name the GLPI user
+  // that owns the address: the requester is then the e-mail-only requester.
   const email = customer?.email ?? req.contact?.email?.trim().toLowerCase();
   if (email !== undefined && email.includes('@')) {
     return { _users_id_requester: 0, _users_id_requester_notif: { use_notification: 1, alternative_email: email } };

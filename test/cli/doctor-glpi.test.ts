@@ -67,6 +67,18 @@ describe('doctor against the GLPI simulator', () => {
     expect(sim.count('POST')).toBe(0);
   });
 
+  it('warns when the user token is a super-admin\'s, and not for a profile without those rights', async () => {
+    const admin = check((await doctor(env())).report, 'glpi.privileges');
+    expect(admin).toMatchObject({ status: 'warn', code: 'GLPI_TOKEN_SUPER_ADMIN' });
+    expect(admin.detail).toMatch(/Super-Admin.*configuration/);
+    // Self-Service cannot update the configuration; it cannot read profiles either, which the
+    // default binding policy needs.
+    const selfService = check((await doctor(env({ GLPI_USER_TOKEN: 'selfservice-user-token' }))).report, 'glpi.privileges');
+    expect(selfService).toMatchObject({ status: 'warn', code: 'GLPI_PROFILES_UNREADABLE' });
+    const createdOnly = check((await doctor(env({ GLPI_USER_TOKEN: 'selfservice-user-token', CUSTOMER_BINDING: 'created-only' }))).report, 'glpi.privileges');
+    expect(createdOnly.status).toBe('pass');
+  });
+
   it('exits 0 when every check passes', async () => {
     const { code, report } = await doctor(env());
     expect(report.checks.filter((c) => c.status === 'fail')).toEqual([]);

@@ -45,6 +45,8 @@ export interface SyncHarness {
 export interface HarnessOptions {
   sim?: GlpiSimulatorOptions;
   glpi?: Partial<HookConfig['glpi']>;
+  /** Binding policy settings (default: the configuration's defaults). */
+  binding?: Partial<HookConfig['customerBinding']>;
   deps?: Partial<SyncProcessorDeps>;
 }
 
@@ -70,7 +72,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<SyncHa
   const prefix = testPrefix('sync');
   const keys = redisKeys(prefix);
   const redis = testRedis();
-  const hook = hookConfig(sim.url, options.glpi);
+  const base = hookConfig(sim.url, options.glpi);
+  const hook: HookConfig = { ...base, customerBinding: { ...base.customerBinding, ...options.binding } };
   const glpi = createGlpiClient({ ...hook.glpi, hookId: hook.id });
   const metrics = createMetrics();
   const logger = pino({ level: 'silent' });

@@ -75,6 +75,10 @@ export interface SimState {
   documentItems: SimRow[];
   entities: SimRow[];
   categories: SimRow[];
+  /** Added: GLPI profiles (1 Self-Service helpdesk, 4 Super-Admin central, 6 Technician central). */
+  profiles: SimRow[];
+  /** Added: a user's profile in an entity; push rows here to make a user a technician. */
+  profileUsers: SimRow[];
   /** Open session tokens. */
   sessions: string[];
 }

@@ -85,7 +85,7 @@ export const FOLLOWUP_ADDALL = 4096;
 const PROFILE_KEYS: Record<string, string> = {
   User: 'user', UserEmail: 'user', Contact: 'contact_enterprise', Ticket: 'ticket', Ticket_User: 'ticket',
   ITILSolution: 'ticket', ITILFollowup: 'followup', Document: 'document', Document_Item: 'document',
-  ITILCategory: 'itilcategory', Entity: 'entity',
+  ITILCategory: 'itilcategory', Entity: 'entity', Profile_User: 'user',
 };
 
 export function profileKey(itemtype: string): string {

@@ -177,7 +177,7 @@ export class Simulator implements GlpiSimulator {
     const sessions = this.sessions;
     const state = {
       users: [], useremails: [], contacts: [], tickets: [], ticketUsers: [], followups: [], solutions: [], documents: [],
-      documentItems: [], entities: [], categories: [],
+      documentItems: [], entities: [], categories: [], profiles: [], profileUsers: [],
       get sessions(): string[] {
         return [...sessions.keys()];
       },
@@ -295,6 +295,28 @@ export class Simulator implements GlpiSimulator {
     }
     // GLPI's install creates users 2..6; new users start at 7 as on a fresh GLPI.
     if (this.db.nextId('User') < 7) this.db.insert('User', this.db.build('User', { name: 'glpi-system', is_active: 0 }, 6));
+    // The install's profiles the bridge tells apart (ids and interfaces as in GLPI 10.0.3 and 11.0.8).
+    for (const [id, name, iface, isDefault, config] of [
+      [1, 'Self-Service', 'helpdesk', 1, 0],
+      [4, 'Super-Admin', 'central', 0, 3],
+      [6, 'Technician', 'central', 0, 0],
+    ] as const) {
+      this.db.insert('Profile', this.db.build('Profile', { name, interface: iface, is_default: isDefault, config }, id));
+    }
+    const profileOf = (userId: number): number | undefined => {
+      if (userId === 5) return 1;
+      const token = [...Object.values(this.tokens), ...Object.values(this.credentials ?? {})].find((t) => t.userId === userId);
+      return token === undefined ? (userId === 2 ? 4 : undefined) : this.profiles[token.profile].id;
+    };
+    for (const user of [...this.state.users]) {
+      const profileId = profileOf(user.id);
+      if (profileId !== undefined) this.addProfileUser(user.id, profileId, 0, { is_recursive: 1 });
+    }
+  }
+
+  /** A user's profile in an entity (Profile_User row). */
+  private addProfileUser(userId: number, profileId: number, entityId: number, extra: Input = {}): void {
+    this.db.insert('Profile_User', this.db.build('Profile_User', { users_id: userId, profiles_id: profileId, entities_id: entityId, ...extra }));
   }
 
   // ---- HTTP plumbing -------------------------------------------------------------------------
@@ -983,6 +1005,12 @@ export class Simulator implements GlpiSimulator {
     delete fields.password;
     const row = this.db.insert('User', this.db.build('User', fields));
     this.addUserEmails(row.id, input._useremails, input._default_email);
+    // As observed on 10.0.3 and 11.0.8: no right rule applies, so GLPI gives the default profile
+    // (Self-Service) in _entities_id, dynamic, not recursive.
+    const profileId = num(input._profiles_id) ?? (this.state.profiles.find((p) => p.is_default === 1)?.id as number | undefined);
+    if (profileId !== undefined && profileId > 0) {
+      this.addProfileUser(row.id, profileId, num(input._entities_id) ?? 0, { is_dynamic: 1, is_default_profile: 1, is_recursive: num(input._is_recursive) ?? 0 });
+    }
     return { ok: true, id: row.id, message: `Item successfully added: ${friendlyName(row)}` };
   }
 

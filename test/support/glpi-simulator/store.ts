@@ -83,6 +83,11 @@ const REQUESTTYPE_COLUMNS: Columns = {
   is_ticketheader: 1, is_itilfollowup: 1, comment: null, date_mod: null, date_creation: null,
 };
 
+/** The columns the bridge reads; a real answer also carries every right as a column. */
+const PROFILE_COLUMNS: Columns = { name: '', interface: 'helpdesk', is_default: 0, comment: '', config: 0, date_mod: null, date_creation: null };
+
+const PROFILE_USER_COLUMNS: Columns = { users_id: 0, profiles_id: 0, entities_id: 0, is_recursive: 0, is_dynamic: 0, is_default_profile: 0 };
+
 export interface TableDef {
   itemtype: string;
   columns: Columns;
@@ -102,6 +107,8 @@ export const TABLES: Record<string, TableDef & { stateKey: keyof SimState | 'req
   Document_Item: { itemtype: 'Document_Item', columns: DOCUMENT_ITEM_COLUMNS, trash: false, stateKey: 'documentItems' },
   Entity: { itemtype: 'Entity', columns: ENTITY_COLUMNS, trash: false, stateKey: 'entities' },
   ITILCategory: { itemtype: 'ITILCategory', columns: CATEGORY_COLUMNS, trash: false, stateKey: 'categories' },
+  Profile: { itemtype: 'Profile', columns: PROFILE_COLUMNS, trash: false, stateKey: 'profiles' },
+  Profile_User: { itemtype: 'Profile_User', columns: PROFILE_USER_COLUMNS, trash: false, stateKey: 'profileUsers' },
   RequestType: { itemtype: 'RequestType', columns: REQUESTTYPE_COLUMNS, trash: false, stateKey: 'requesttypes' },
 };
 
