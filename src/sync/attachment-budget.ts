@@ -30,14 +30,21 @@ function createBudget(ctx: SyncContext): AttachmentBudget {
   const startedAt = ctx.now();
   let fetched = 0;
   let bytes = 0;
+  let told = false;
+  const refuse = (refused: string) => {
+    // Once per job, not once per file: a hostile message may carry thousands.
+    if (!told) ctx.logger.warn({ fetched, bytes, reason: refused }, 'attachment limit reached; the other files of this job stay links');
+    told = true;
+    return { refused };
+  };
   return {
     next() {
       if (policy.maxCount === 0) return { refused: 'attachment downloads are off for this hook' };
-      if (fetched >= policy.maxCount) return { refused: `only the first ${policy.maxCount} attachments of a message are copied` };
+      if (fetched >= policy.maxCount) return refuse(`only the first ${policy.maxCount} attachments of a message are copied`);
       const leftMs = policy.jobBudgetMs - (ctx.now() - startedAt);
-      if (leftMs <= 0) return { refused: `the ${Number((policy.jobBudgetMs / 1000).toFixed(1))} s allowed for the files of this message were used up` };
+      if (leftMs <= 0) return refuse(`the ${Number((policy.jobBudgetMs / 1000).toFixed(1))} s allowed for the files of this message were used up`);
       const leftBytes = policy.maxMessageBytes - bytes;
-      if (leftBytes <= 0) return { refused: 'the files of this message together exceed the size allowed' };
+      if (leftBytes <= 0) return refuse('the files of this message together exceed the size allowed');
       fetched += 1;
       return { deadlineMs: Math.min(policy.timeoutMs, leftMs), maxBytes: Math.min(policy.maxBytes, leftBytes) };
     },

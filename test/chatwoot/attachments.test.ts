@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createAttachmentFetcher, type AttachmentDownload, type DownloadRequest, type LookupFn } from '../../src/chatwoot/attachments.js';
+import { createAttachmentFetcher, publicOnlyLookup, type AttachmentDownload, type DownloadRequest, type LookupFn } from '../../src/chatwoot/attachments.js';
 import type { ChatwootAttachment } from '../../src/chatwoot/events.js';
 import { loadConfig } from '../../src/config/load.js';
 import { JobAbortedError } from '../../src/sync/context.js';
@@ -187,6 +187,25 @@ describe('attachment fetcher: reaching inside (SSRF)', () => {
     expect(refusal(await fetcher.fetch(storage, attachment(`http://localhost:${chatwoot.port}/blob/capture-erreur.png`), request()))).toBeDefined();
     const got = await fetcher.fetch(allowed, attachment(`http://localhost:${chatwoot.port}/blob/capture-erreur.png`), request());
     expect('file' in got && Buffer.from(got.file.data).equals(png)).toBe(true);
+  });
+});
+
+describe('publicOnlyLookup (the connect-time check)', () => {
+  const resolver = (addresses: string[]): LookupFn => (_host, _options, callback) =>
+    callback(null, addresses.map((address) => ({ address, family: address.includes(':') ? 6 : 4 })));
+  const run = (addresses: string[], all: boolean) =>
+    new Promise<{ err: Error | null; address: unknown }>((resolve) =>
+      publicOnlyLookup(resolver(addresses))('files.example', { all }, (err, address) => resolve({ err, address })),
+    );
+
+  it('passes public answers through, in the shape net.connect asked for', async () => {
+    expect(await run(['93.184.216.34', '2606:2800:220:1::1'], true)).toEqual({ err: null, address: [{ address: '93.184.216.34', family: 4 }, { address: '2606:2800:220:1::1', family: 6 }] });
+    expect(await run(['93.184.216.34'], false)).toEqual({ err: null, address: '93.184.216.34' });
+  });
+
+  it('refuses the name when any answer is not public', async () => {
+    const { err } = await run(['93.184.216.34', '10.0.0.7'], true);
+    expect(err?.message).toBe('files.example resolves to 10.0.0.7, which is not a public address');
   });
 });
 

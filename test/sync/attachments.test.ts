@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAttachmentFetcher, type AttachmentFetcher } from '../../src/chatwoot/attachments.js';
 import { loadConfig } from '../../src/config/load.js';
@@ -80,8 +81,9 @@ function hook(env: Record<string, string> = {}): HookConfig {
   }).hooks.get(HOOK_ID) as HookConfig;
 }
 
-function processorFor(config: HookConfig): SyncProcessor {
+function processorFor(config: HookConfig, logLines?: string[]): SyncProcessor {
   return h.makeProcessor({
+    ...(logLines ? { logger: pino({ level: 'info' }, { write: (line: string) => void logLines.push(line) }) } : {}),
     hooks: new Map([[config.id, config]]),
     fetchAttachment: (hk, attachment, request) => fetcher.fetch(hk, attachment, request),
   });
@@ -158,7 +160,10 @@ describe('attachments from a hostile message', () => {
     const chat = `http://127.0.0.1:${chatwootPort}`;
     const before = chatwootHits.filter((u) => u.startsWith('/many/')).length;
     const attachments = Array.from({ length: 4_000 }, (_, i) => file(i + 1, `${chat}/many/${i + 1}.png`, `${i + 1}.png`));
-    const { outcome, plain } = await syncMessage(processorFor(hook()), attachments);
+    const logLines: string[] = [];
+    const { outcome, plain } = await syncMessage(processorFor(hook(), logLines), attachments);
+    // One line says the limit was reached, not 3,990.
+    expect(logLines.filter((l) => l.includes('attachment limit reached'))).toHaveLength(1);
     expect(outcome.action).toBe('followup-posted');
     expect(chatwootHits.filter((u) => u.startsWith('/many/')).length - before).toBe(10);
     expect(plain).toContain('11.png (file) (not copied to GLPI: only the first 10 attachments of a message are copied)');
