@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { createChatwootApiClient } from '../chatwoot/api-client.js';
+import { differingFingerprints, restartAdvice } from '../config/fingerprint.js';
 import { loadConfig, loadDotEnv } from '../config/load.js';
 import type { ServiceConfig } from '../config/schema.js';
 import { errorAdvice } from '../errors.js';
@@ -166,9 +167,13 @@ async function replayCommand(args: string[], ctx: CliIo): Promise<number> {
   const values = parse(args, { job: { type: 'string' }, hook: { type: 'string' }, all: { type: 'boolean' }, json: { type: 'boolean' } });
   const chosen = [values.job !== undefined, values.hook !== undefined, values.all === true].filter(Boolean).length;
   if (chosen !== 1) throw new UsageError('replay needs exactly one of --job ID, --hook ID, --all');
-  return withQueue(ctx, async ({ config, queue }) => {
+  return withQueue(ctx, async ({ config, redis, queue }) => {
     checkHook(config, values.hook);
     const selector: ReplaySelector = values.job !== undefined ? { jobId: values.job } : values.hook !== undefined ? { hookId: values.hook } : { all: true };
+    const { differing } = await differingFingerprints(redis, redisKeys(config.redisKeyPrefix).configFingerprint, config);
+    // Replayed jobs run in the service, with its configuration: a fix made since it started
+    // (a new token) does not help them until it restarts.
+    if (differing.length > 0) ctx.err(`warning: ${restartAdvice(differing)}; the replayed events may fail again until then`);
     const result = await replay(queue, selector);
     ctx.out(values.json ? JSON.stringify(result, null, 2) : formatReplay(result));
     return values.job !== undefined && result.replayed.length === 0 ? 1 : 0;
