@@ -67,7 +67,8 @@ export async function main(argv: string[], io: Partial<CliIo> = {}): Promise<num
     }
   } catch (err) {
     if (err instanceof UsageError) {
-      ctx.err(`${err.message}\n\n${USAGE}`);
+      // The whole usage only helps when the command line itself was wrong.
+      ctx.err(err.showUsage ? `${err.message}\n\n${USAGE}` : `chatwoot-glpi-bridge ${command}: ${err.message}`);
       return 2;
     }
     const advice = errorAdvice(err);
@@ -76,7 +77,12 @@ export async function main(argv: string[], io: Partial<CliIo> = {}): Promise<num
   }
 }
 
-class UsageError extends Error {}
+class UsageError extends Error {
+  /** false for a well-formed command that names something the configuration does not have. */
+  constructor(message: string, readonly showUsage = true) {
+    super(message);
+  }
+}
 
 function parse<T extends Record<string, { type: 'string' | 'boolean'; multiple?: boolean }>>(args: string[], options: T) {
   try {
@@ -131,7 +137,7 @@ async function withQueue<T>(ctx: CliIo, fn: (c: Connections) => Promise<T>): Pro
 
 function checkHook(config: ServiceConfig, hookId: string | undefined): void {
   if (hookId !== undefined && !config.hooks.has(hookId)) {
-    throw new UsageError(`no hook "${hookId}"; configured: ${[...config.hooks.keys()].join(', ')}`);
+    throw new UsageError(`no hook "${hookId}"; configured: ${[...config.hooks.keys()].join(', ')}`, false);
   }
 }
 
@@ -211,7 +217,7 @@ async function resync(args: string[], ctx: CliIo): Promise<number> {
     checkHook(config, hookId);
     const api = config.hooks.get(hookId)?.chatwoot.api;
     if (api === undefined) {
-      throw new UsageError(`hook "${hookId}" has no Chatwoot API access: set CHATWOOT_BASE_URL and CHATWOOT_API_TOKEN (resync reads conversations through it)`);
+      throw new UsageError(`hook "${hookId}" has no Chatwoot API access: set CHATWOOT_BASE_URL and CHATWOOT_API_TOKEN (resync reads conversations through it)`, false);
     }
     const client = createChatwootApiClient(api);
     try {
