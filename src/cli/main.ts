@@ -3,6 +3,7 @@ import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { createChatwootApiClient } from '../chatwoot/api-client.js';
 import { differingFingerprints, restartAdvice } from '../config/fingerprint.js';
+import { dotEnvHint } from '../config/dotenv-hint.js';
 import { loadConfig, loadDotEnv } from '../config/load.js';
 import type { ServiceConfig } from '../config/schema.js';
 import { errorAdvice } from '../errors.js';
@@ -72,7 +73,8 @@ export async function main(argv: string[], io: Partial<CliIo> = {}): Promise<num
       return 2;
     }
     const advice = errorAdvice(err);
-    ctx.err(`chatwoot-glpi-bridge ${command}: ${err instanceof Error ? err.message : String(err)}${advice ? `\n  fix: ${advice}` : ''}`);
+    const hint = (err as { code?: string }).code === 'CONFIG_INVALID' && ctx.loadDotEnv ? dotEnvHint(ctx.env) : undefined;
+    ctx.err(`chatwoot-glpi-bridge ${command}: ${err instanceof Error ? err.message : String(err)}${advice ? `\n  fix: ${advice}` : ''}${hint ? `\n  ${hint}` : ''}`);
     return (err as { code?: string }).code === 'CONFIG_INVALID' ? 78 : 1;
   }
 }
