@@ -19,11 +19,14 @@ COPY --from=build --chown=node:node /app/node_modules ./node_modules
 COPY --from=build --chown=node:node /app/dist ./dist
 COPY --chown=node:node package.json ./
 COPY --chown=node:node bin ./bin
+COPY --chown=node:node docker/entrypoint.sh ./docker/entrypoint.sh
 # The spool keeps accepted webhooks while Redis is away: give it a volume in production.
 RUN mkdir -p /var/lib/chatwoot-glpi-bridge/spool && chown -R node:node /var/lib/chatwoot-glpi-bridge
 USER node
 EXPOSE 3000
 HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
   CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
-# exec form: node is PID 1's child of nothing else, so SIGTERM reaches the graceful shutdown.
+# The entrypoint forwards SIGTERM to node (graceful shutdown) and, on a configuration error
+# (exit 78), says so once and holds instead of being restarted forever by the restart policy.
+ENTRYPOINT ["/bin/sh", "/app/docker/entrypoint.sh"]
 CMD ["node", "dist/server.js"]

@@ -1,4 +1,5 @@
 import { loadConfig, loadDotEnv } from './config/load.js';
+import { dotEnvHint } from './config/dotenv-hint.js';
 import { ConfigError } from './errors.js';
 import { createLogger } from './logger.js';
 import { startRuntime, type RuntimeOptions } from './runtime.js';
@@ -48,7 +49,8 @@ export async function runService(options: RuntimeOptions = {}): Promise<void> {
 /** A configuration error stops the process with EX_CONFIG (78) and the fix; anything else is rethrown. */
 function exitOnConfigError(err: unknown): never {
   if (err instanceof ConfigError) {
-    console.error(`chatwoot-glpi-bridge: invalid configuration: ${err.message}${err.advice ? `\n  fix: ${err.advice}` : ''}`);
+    const hint = dotEnvHint();
+    console.error(`chatwoot-glpi-bridge: invalid configuration: ${err.message}${err.advice ? `\n  fix: ${err.advice}` : ''}${hint ? `\n  ${hint}` : ''}`);
     process.exit(78); // EX_CONFIG
   }
   throw err;

@@ -3,6 +3,7 @@ import type { Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { ServiceConfig } from './config/schema.js';
+import { publishFingerprint } from './config/fingerprint.js';
 import { ConfigError } from './errors.js';
 import { buildApp } from './http/app.js';
 import { adminRoutes } from './http/routes/admin.js';
@@ -65,6 +66,14 @@ export async function startRuntime(config: ServiceConfig, logger: Logger, option
   if (!redisUp) {
     logger.warn({ redisUrl: redactRedisUrl(config.redisUrl) }, 'Redis is not reachable yet: accepted webhooks go to the disk spool until it is');
   }
+  // doctor and replay compare this to their own configuration and say "restart" when it differs;
+  // published again on every reconnect (Redis may have restarted empty).
+  const publish = () =>
+    publishFingerprint(producer, keys.configFingerprint, config).catch((err: unknown) =>
+      logger.warn({ err: { message: (err as Error).message } }, 'could not publish the configuration fingerprint'),
+    );
+  producer.on('ready', () => void publish());
+  if (redisUp) await publish();
   const queue: Queue<SyncJobData> = createSyncQueue(producer, keys);
   queue.on('error', (err) => logger.debug({ err: { message: err.message } }, 'queue connection error'));
   closers.unshift({ name: 'queue', close: () => queue.close() });

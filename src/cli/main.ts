@@ -2,6 +2,8 @@ import { parseArgs } from 'node:util';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { createChatwootApiClient } from '../chatwoot/api-client.js';
+import { differingFingerprints, restartAdvice } from '../config/fingerprint.js';
+import { dotEnvHint } from '../config/dotenv-hint.js';
 import { loadConfig, loadDotEnv } from '../config/load.js';
 import type { ServiceConfig } from '../config/schema.js';
 import { errorAdvice } from '../errors.js';
@@ -66,16 +68,23 @@ export async function main(argv: string[], io: Partial<CliIo> = {}): Promise<num
     }
   } catch (err) {
     if (err instanceof UsageError) {
-      ctx.err(`${err.message}\n\n${USAGE}`);
+      // The whole usage only helps when the command line itself was wrong.
+      ctx.err(err.showUsage ? `${err.message}\n\n${USAGE}` : `chatwoot-glpi-bridge ${command}: ${err.message}`);
       return 2;
     }
     const advice = errorAdvice(err);
-    ctx.err(`chatwoot-glpi-bridge ${command}: ${err instanceof Error ? err.message : String(err)}${advice ? `\n  fix: ${advice}` : ''}`);
+    const hint = (err as { code?: string }).code === 'CONFIG_INVALID' && ctx.loadDotEnv ? dotEnvHint(ctx.env) : undefined;
+    ctx.err(`chatwoot-glpi-bridge ${command}: ${err instanceof Error ? err.message : String(err)}${advice ? `\n  fix: ${advice}` : ''}${hint ? `\n  ${hint}` : ''}`);
     return (err as { code?: string }).code === 'CONFIG_INVALID' ? 78 : 1;
   }
 }
 
-class UsageError extends Error {}
+class UsageError extends Error {
+  /** false for a well-formed command that names something the configuration does not have. */
+  constructor(message: string, readonly showUsage = true) {
+    super(message);
+  }
+}
 
 function parse<T extends Record<string, { type: 'string' | 'boolean'; multiple?: boolean }>>(args: string[], options: T) {
   try {
@@ -130,7 +139,7 @@ async function withQueue<T>(ctx: CliIo, fn: (c: Connections) => Promise<T>): Pro
 
 function checkHook(config: ServiceConfig, hookId: string | undefined): void {
   if (hookId !== undefined && !config.hooks.has(hookId)) {
-    throw new UsageError(`no hook "${hookId}"; configured: ${[...config.hooks.keys()].join(', ')}`);
+    throw new UsageError(`no hook "${hookId}"; configured: ${[...config.hooks.keys()].join(', ')}`, false);
   }
 }
 
@@ -166,9 +175,13 @@ async function replayCommand(args: string[], ctx: CliIo): Promise<number> {
   const values = parse(args, { job: { type: 'string' }, hook: { type: 'string' }, all: { type: 'boolean' }, json: { type: 'boolean' } });
   const chosen = [values.job !== undefined, values.hook !== undefined, values.all === true].filter(Boolean).length;
   if (chosen !== 1) throw new UsageError('replay needs exactly one of --job ID, --hook ID, --all');
-  return withQueue(ctx, async ({ config, queue }) => {
+  return withQueue(ctx, async ({ config, redis, queue }) => {
     checkHook(config, values.hook);
     const selector: ReplaySelector = values.job !== undefined ? { jobId: values.job } : values.hook !== undefined ? { hookId: values.hook } : { all: true };
+    const { differing } = await differingFingerprints(redis, redisKeys(config.redisKeyPrefix).configFingerprint, config);
+    // Replayed jobs run in the service, with its configuration: a fix made since it started
+    // (a new token) does not help them until it restarts.
+    if (differing.length > 0) ctx.err(`warning: ${restartAdvice(differing)}; the replayed events may fail again until then`);
     const result = await replay(queue, selector);
     ctx.out(values.json ? JSON.stringify(result, null, 2) : formatReplay(result));
     return values.job !== undefined && result.replayed.length === 0 ? 1 : 0;
@@ -206,7 +219,7 @@ async function resync(args: string[], ctx: CliIo): Promise<number> {
     checkHook(config, hookId);
     const api = config.hooks.get(hookId)?.chatwoot.api;
     if (api === undefined) {
-      throw new UsageError(`hook "${hookId}" has no Chatwoot API access: set CHATWOOT_BASE_URL and CHATWOOT_API_TOKEN (resync reads conversations through it)`);
+      throw new UsageError(`hook "${hookId}" has no Chatwoot API access: set CHATWOOT_BASE_URL and CHATWOOT_API_TOKEN (resync reads conversations through it)`, false);
     }
     const client = createChatwootApiClient(api);
     try {

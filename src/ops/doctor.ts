@@ -3,13 +3,14 @@ import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Dispatcher } from 'undici';
 import type { HookConfig, ServiceConfig } from '../config/schema.js';
+import { differingFingerprints, restartAdvice } from '../config/fingerprint.js';
 import { createChatwootApiClient, type ChatwootApiClient } from '../chatwoot/api-client.js';
 import { writeBackKeys, type PendingWriteBack } from '../chatwoot/write-back.js';
 import { errorAdvice, errorCode } from '../errors.js';
 import { createGlpiClient, glpiMajor, type GlpiClientHandle } from '../glpi/client.js';
 import { isGlpiError, type GlpiError } from '../glpi/errors.js';
 import type { ItemType } from '../glpi/types.js';
-import type { SyncJobData } from '../queue/job.js';
+import { redisKeys, type SyncJobData } from '../queue/job.js';
 import { SPOOL_DIR_ADVICE, spoolDirProblem } from '../queue/spool.js';
 import { canReadProfiles, missingRights, requiredRights, superAdminRights } from './glpi-rights.js';
 
@@ -187,7 +188,20 @@ async function redisChecks(config: ServiceConfig, deps: DoctorDeps, add: Add): P
   } else if (workers > 0) {
     add({ id: 'queue.worker', hookId: undefined, title: 'a worker consumes the queue', status: 'pass', detail: `${workers} worker connection(s)` });
   }
+  await runningConfigCheck(config, redis, add);
   return { redis, queue };
+}
+
+async function runningConfigCheck(config: ServiceConfig, redis: Redis, add: Add): Promise<void> {
+  const title = 'the running service uses this configuration';
+  const { mine, published, differing } = await differingFingerprints(redis, redisKeys(config.redisKeyPrefix).configFingerprint, config);
+  if (published.length === 0) {
+    add({ id: 'config.running', hookId: undefined, title, status: 'warn', detail: `no running service has published its configuration on this Redis and prefix (this one: ${mine})`, fix: 'start the service (npm start, docker compose up) with this configuration' });
+  } else if (differing.length > 0) {
+    add({ id: 'config.running', hookId: undefined, title, status: 'fail', detail: `this configuration is ${mine}; running: ${published.map((p) => `ROLE=${p.role} ${p.fingerprint}`).join(', ')}`, fix: restartAdvice(differing), code: 'CONFIG_NOT_APPLIED' });
+  } else {
+    add({ id: 'config.running', hookId: undefined, title, status: 'pass', detail: `${mine} (${published.map((p) => `ROLE=${p.role}`).join(', ')})` });
+  }
 }
 
 async function queueChecks(hook: HookConfig, queue: Queue<SyncJobData>, add: Add): Promise<void> {

@@ -29,6 +29,8 @@ export function redisKeys(prefix: string) {
     lock: (hookId: string) => `${prefix}:lock:${hookId}`,
     /** Hash: lastGlpiSuccessAt, glpiVersion, lastErrorAt, lastErrorCode, lastErrorAdvice (written by the worker, read by /ready). */
     hookState: (hookId: string) => `${prefix}:state:${hookId}`,
+    /** Hash: role -> the running service's configuration fingerprint (see config/fingerprint.ts). */
+    configFingerprint: `${prefix}:config-fingerprint`,
     /** Root of the sync engine's mapping keys for a hook. */
     mapping: (hookId: string) => `${prefix}:map:${hookId}`,
   };
