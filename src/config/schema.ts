@@ -89,6 +89,7 @@ export const hookInputSchema = z.object({
     z.url({ protocol: /^https?$/, error: 'must be an http(s) URL such as https://app.chatwoot.com' }).optional(),
   ),
   chatwootApiToken: optionalString,
+  chatwootAccountId: z.preprocess((v) => (v === '' ? undefined : v), intFrom(1).optional()),
 });
 export type HookInput = z.input<typeof hookInputSchema>;
 
@@ -110,6 +111,7 @@ export const HOOK_ENV_NAMES = {
   chatwootWebhookToken: 'CHATWOOT_WEBHOOK_TOKEN',
   chatwootBaseUrl: 'CHATWOOT_BASE_URL',
   chatwootApiToken: 'CHATWOOT_API_TOKEN',
+  chatwootAccountId: 'CHATWOOT_ACCOUNT_ID',
 } as const satisfies Record<keyof z.input<typeof hookInputSchema>, string>;
 
 export interface GlpiHookConfig {
@@ -130,7 +132,11 @@ export interface ChatwootHookConfig {
   webhookSecrets: string[];
   webhookToken: string | undefined;
   /** Present only when write-back is enabled (both base URL and API token set). */
-  api: { baseUrl: string; apiToken: string } | undefined;
+  /**
+   * `accountId`: the Chatwoot account the write-back writes to; undefined = the API token's only
+   * account. Never taken from a payload (see write-back.ts).
+   */
+  api: { baseUrl: string; apiToken: string; accountId: number | undefined } | undefined;
 }
 
 export interface HookConfig {
