@@ -106,7 +106,8 @@ describe('the service end to end (ROLE=all, real HTTP, real Redis, GLPI simulato
   });
 
   it('reports the hook healthy on /ready and counts GLPI calls on /metrics', async () => {
-    const ready = await request(`${runtime.address}/ready`);
+    // ADMIN_TOKEN is set: the per-hook details need it.
+    const ready = await request(`${runtime.address}/ready`, { headers: { authorization: 'Bearer runtime-admin-token' } });
     const body = (await ready.body.json()) as { hooks: Record<string, { lastGlpiSuccessAt: string | null; lastErrorCode: string | null }> };
     expect(ready.statusCode).toBe(200);
     expect(body.hooks.default?.lastGlpiSuccessAt).not.toBeNull();
