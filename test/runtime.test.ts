@@ -121,7 +121,8 @@ describe.each(SIM_GLPI_VERSIONS)('the service end to end (ROLE=all, real HTTP, r
   });
 
   it('reports the hook healthy on /ready and counts GLPI calls on /metrics', async () => {
-    const ready = await request(`${runtime.address}/ready`);
+    // ADMIN_TOKEN is set: the per-hook details need it.
+    const ready = await request(`${runtime.address}/ready`, { headers: { authorization: 'Bearer runtime-admin-token' } });
     const body = (await ready.body.json()) as {
       hooks: Record<string, { lastGlpiSuccessAt: string | null; glpiVersion: string | null; lastErrorCode: string | null }>;
     };

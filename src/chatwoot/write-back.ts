@@ -84,6 +84,7 @@ export interface WriteBack {
 
 export type WriteBackResult =
   | { status: 'disabled' }
+  | { status: 'skipped'; reason: 'account-mismatch' }
   | { status: 'pending'; code: string; advice: string | undefined }
   | { status: 'done'; attribute: 'written' | 'already'; note: 'written' | 'already'; noteId: number | undefined };
 
@@ -141,12 +142,18 @@ export function ticketUrl(apiBaseUrl: string, ticketId: number): string {
 export function createWriteBack(deps: WriteBackDeps): WriteBack {
   const keys = writeBackKeys(deps.keyPrefix);
 
-  async function accountOf(hookId: string, client: ChatwootApiClient, given: number | undefined): Promise<number> {
-    if (given !== undefined) return given;
-    const cached = await deps.redis.get(keys.account(hookId));
+  /**
+   * The account the hook writes to: CHATWOOT_ACCOUNT_ID, else the API token's only account. Never
+   * the payload's `account.id`: conversation ids are per account, so an event naming another
+   * account would have the bridge write into an unrelated conversation of its own account.
+   */
+  async function accountOf(hook: HookConfig, client: ChatwootApiClient): Promise<number> {
+    const configured = hook.chatwoot.api?.accountId;
+    if (configured !== undefined) return configured;
+    const cached = await deps.redis.get(keys.account(hook.id));
     if (cached !== null) return Number(cached);
-    const accountId = await singleAccountId(client, 'the event carries no account id');
-    await deps.redis.set(keys.account(hookId), String(accountId), 'EX', 3_600);
+    const accountId = await singleAccountId(client, `hook "${hook.id}" has no CHATWOOT_ACCOUNT_ID (chatwootAccountId)`);
+    await deps.redis.set(keys.account(hook.id), String(accountId), 'EX', 3_600);
     return accountId;
   }
 
@@ -223,7 +230,16 @@ export function createWriteBack(deps: WriteBackDeps): WriteBack {
   async function writeTicket(hook: HookConfig, conversation: WriteBackConversation, ticketId: number): Promise<WriteBackResult> {
     const client = deps.clientFor(hook.id);
     if (client === undefined || hook.chatwoot.api === undefined) return { status: 'disabled' };
-    const accountId = await accountOf(hook.id, client, conversation.accountId);
+    const accountId = await accountOf(hook, client);
+    if (conversation.accountId !== undefined && conversation.accountId !== accountId) {
+      // Refused, not redirected: logged for the operator (a webhook of another account points at
+      // this hook), and the GLPI sync itself is not affected.
+      deps.logger?.warn(
+        { hookId: hook.id, conversationId: conversation.id, ticketId, eventAccountId: conversation.accountId, hookAccountId: accountId },
+        "write-back skipped: the event's Chatwoot account is not the hook's",
+      );
+      return { status: 'skipped', reason: 'account-mismatch' };
+    }
     const doneKey = keys.done(hook.id, accountId, conversation.id);
     const done = await deps.redis.hgetall(doneKey);
     const ticket = String(ticketId);

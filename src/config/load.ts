@@ -85,7 +85,7 @@ function buildHook(raw: unknown, glpiTimeoutMs: number, name: (path: PropertyKey
       webhookToken: h.chatwootWebhookToken,
       api:
         h.chatwootBaseUrl !== undefined && h.chatwootApiToken !== undefined
-          ? { baseUrl: h.chatwootBaseUrl.replace(/\/+$/, ''), apiToken: h.chatwootApiToken }
+          ? { baseUrl: h.chatwootBaseUrl.replace(/\/+$/, ''), apiToken: h.chatwootApiToken, accountId: h.chatwootAccountId }
           : undefined,
     },
     attachments: {

@@ -109,6 +109,7 @@ export const hookInputSchema = z.object({
     z.url({ protocol: /^https?$/, error: 'must be an http(s) URL such as https://app.chatwoot.com' }).optional(),
   ),
   chatwootApiToken: optionalString,
+  chatwootAccountId: z.preprocess((v) => (v === '' ? undefined : v), intFrom(1).optional()),
   attachmentAllowedHosts: stringList
     .pipe(z.array(z.string().refine(isHostEntry, 'each entry must be a host name or host:port, such as minio.internal:9000')))
     .transform((v) => v.map((h) => h.toLowerCase()))
@@ -141,6 +142,7 @@ export const HOOK_ENV_NAMES = {
   chatwootWebhookToken: 'CHATWOOT_WEBHOOK_TOKEN',
   chatwootBaseUrl: 'CHATWOOT_BASE_URL',
   chatwootApiToken: 'CHATWOOT_API_TOKEN',
+  chatwootAccountId: 'CHATWOOT_ACCOUNT_ID',
   attachmentAllowedHosts: 'ATTACHMENT_ALLOWED_HOSTS',
   attachmentMaxCount: 'ATTACHMENT_MAX_COUNT',
   attachmentMaxBytes: 'ATTACHMENT_MAX_BYTES',
@@ -167,7 +169,11 @@ export interface ChatwootHookConfig {
   webhookSecrets: string[];
   webhookToken: string | undefined;
   /** Present only when write-back is enabled (both base URL and API token set). */
-  api: { baseUrl: string; apiToken: string } | undefined;
+  /**
+   * `accountId`: the Chatwoot account the write-back writes to; undefined = the API token's only
+   * account. Never taken from a payload (see write-back.ts).
+   */
+  api: { baseUrl: string; apiToken: string; accountId: number | undefined } | undefined;
 }
 
 /** What attachment downloads may reach and how much they may cost (see chatwoot/attachments.ts). */

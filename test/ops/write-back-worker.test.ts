@@ -55,6 +55,7 @@ beforeAll(async () => {
     CHATWOOT_WEBHOOK_SECRET: 'webhook-secret-value-1',
     CHATWOOT_BASE_URL: chatwoot.url,
     CHATWOOT_API_TOKEN: TOKEN,
+    CHATWOOT_ACCOUNT_ID: '3',
   });
   glpi = createGlpiClients(config.hooks.values());
   cw = createChatwootApiClient(config.hooks.get('acme')!.chatwoot.api!);
@@ -79,7 +80,7 @@ afterAll(async () => {
 });
 
 describe('write-back through the sync engine', () => {
-  it('writes back with the account id of the webhook, even when the token belongs to several accounts', async () => {
+  it('writes back into the hook\'s CHATWOOT_ACCOUNT_ID when the token belongs to several accounts', async () => {
     chatwoot.addConversation({ id: 58, account_id: 3 });
     const outcome = await processor.process(job(loadFixture('message_created.incoming'), 'wbw-incoming-1'));
     expect(outcome.action).toBe('ticket-created');
@@ -89,10 +90,28 @@ describe('write-back through the sync engine', () => {
     expect(chatwoot.conversation(3, 58)!.messages.filter((m) => m.private)).toHaveLength(1);
   });
 
-  it('does not guess the account of an event without account id when the token belongs to several (CHATWOOT_ACCOUNT_UNKNOWN)', async () => {
+  it('never writes back into the account a payload names when it is not the hook\'s', async () => {
+    // The same display id exists in both accounts: conversation ids are per account.
+    chatwoot.addConversation({ id: 671, account_id: 3 });
+    chatwoot.addConversation({ id: 671, account_id: 4 });
+    const hostile = loadFixture<Record<string, unknown>>('message_created.incoming');
+    hostile.id = 990_061;
+    hostile.account = { id: 4, name: 'Another account' };
+    (hostile.conversation as { id: number }).id = 671;
+    const outcome = await processor.process(job(hostile, 'wbw-other-account-1'));
+    expect(outcome.ticketId).toBeDefined();
+    expect(chatwoot.conversation(4, 671)!.custom_attributes.glpi_ticket_id).toBeUndefined();
+    expect(chatwoot.conversation(3, 671)!.custom_attributes.glpi_ticket_id).toBeUndefined();
+    expect(chatwoot.conversation(4, 671)!.messages.filter((m) => m.private)).toHaveLength(0);
+    expect(await writeBack.pending('acme')).toEqual([]);
+  });
+
+  it('does not guess the account when CHATWOOT_ACCOUNT_ID is unset and the token belongs to several (CHATWOOT_ACCOUNT_UNKNOWN)', async () => {
     chatwoot.addConversation({ id: 59, account_id: 3 });
-    const error = await writeBack.writeTicket(config.hooks.get('acme')!, { id: 59 }, 99).catch((err: unknown) => err);
-    expect(error).toMatchObject({ code: 'CHATWOOT_ACCOUNT_UNKNOWN', message: expect.stringMatching(/no account id.*2 accounts \(3, 4\)/) as unknown });
+    const hook = config.hooks.get('acme')!;
+    const unset = { ...hook, chatwoot: { ...hook.chatwoot, api: { ...hook.chatwoot.api!, accountId: undefined } } };
+    const error = await writeBack.writeTicket(unset, { id: 59, accountId: 3 }, 99).catch((err: unknown) => err);
+    expect(error).toMatchObject({ code: 'CHATWOOT_ACCOUNT_UNKNOWN', message: expect.stringMatching(/no CHATWOOT_ACCOUNT_ID.*2 accounts \(3, 4\)/) as unknown });
     expect(chatwoot.conversation(3, 59)!.custom_attributes.glpi_ticket_id).toBeUndefined();
   });
 
