@@ -46,8 +46,12 @@ const MAX_PAGES = 1_000;
 const POOL_CONNECTIONS = 16;
 /** Below Apache's default KeepAliveTimeout (5 s), so we drop idle sockets before the server does. */
 const KEEP_ALIVE_TIMEOUT_MS = 4_000;
-/** PHP session ids: GLPI 11 rejects anything else (glpi#24211), and it must be safe in a header. */
-const SESSION_TOKEN_SHAPE = /^[A-Za-z0-9,-]{1,256}$/;
+/**
+ * Session tokens are opaque: GLPI 10 answers the 26-char PHP session id, GLPI 11.0.8 a 120-char
+ * base64 string (`+`, `/`, `=`). The only requirement is that it travels safely in the
+ * `Session-Token` header: visible ASCII, no spaces, quotes or control characters, bounded length.
+ */
+const SESSION_TOKEN_SHAPE = /^[\x21-\x7E]{1,1024}$/;
 /** Sub-items linked to their parent by itemtype + items_id rather than a `<parent>s_id` column. */
 const POLYMORPHIC_CHILDREN = new Set<ItemType>(['ITILFollowup', 'ITILSolution', 'Document_Item']);
 

@@ -383,6 +383,28 @@ describe('errors', () => {
     expect(err.glpiMessage).toContain('[redacted]');
   });
 
+  it('accepts a GLPI 11 session token (120-char base64 with + / =) and sends it only in the Session-Token header', async () => {
+    mock = createMockGlpi();
+    // Shape observed on GLPI 11.0.8: the PHP session id encrypted with the instance key, base64.
+    const token11 = `${'Ab+/'.repeat(29)}x0==`;
+    expect(token11).toHaveLength(120);
+    mock.route = (req) => {
+      if (req.resource === 'initSession') {
+        mock?.sessions.add(token11);
+        return { status: 200, json: { session_token: token11 } };
+      }
+      return undefined;
+    };
+    const route = mock.route;
+    mock.route = (req) => route(req) ?? withSession(mock as MockGlpi, () => ({ status: 200, json: { id: 5 } }))(req);
+    const { client } = clientFor(mock);
+    await expect(client.getItem('Ticket', 5)).resolves.toMatchObject({ id: 5 });
+    const call = mock.requests[1];
+    expect(call?.headers['session-token']).toBe(token11);
+    expect(call?.query.has('session_token')).toBe(false);
+    expect(call?.query.toString()).not.toContain('Ab');
+  });
+
   it('rejects a login answer without a usable session token', async () => {
     mock = createMockGlpi();
     mock.route = () => ({ status: 200, json: { session_token: 'has spaces "and quotes"' } });
