@@ -18,6 +18,8 @@ export interface RealGlpiEnv {
   url: string;
   appToken: string;
   userToken: string;
+  /** GLPI_TEST_SELF_SERVICE_TOKEN: a user with the Self-Service profile, when the kit gives one. */
+  selfServiceToken: string | undefined;
   /** GLPI_TEST_VERSION from the kit's env file, for messages only. */
   version: string;
 }
@@ -28,7 +30,7 @@ export function realGlpiEnv(env: NodeJS.ProcessEnv = process.env): RealGlpiEnv |
   const appToken = env.GLPI_TEST_APP_TOKEN;
   const userToken = env.GLPI_TEST_USER_TOKEN;
   if (!url || !appToken || !userToken) return undefined;
-  return { url: url.replace(/\/+$/, ''), appToken, userToken, version: env.GLPI_TEST_VERSION ?? 'unknown version' };
+  return { url: url.replace(/\/+$/, ''), appToken, userToken, selfServiceToken: env.GLPI_TEST_SELF_SERVICE_TOKEN || undefined, version: env.GLPI_TEST_VERSION ?? 'unknown version' };
 }
 
 export async function openGlpiReader(target: RealGlpiEnv): Promise<GlpiReader> {

@@ -116,8 +116,8 @@ describe.skipIf(target === undefined)(
       for (const dir of spoolDirs) rmSync(dir, { recursive: true, force: true });
     });
 
-    async function startBridge(syncType: 'user' | 'contact'): Promise<Bridge> {
-      const hookId = `cgb-e2e-${run}-${syncType}`;
+    async function startBridge(syncType: 'user' | 'contact', userToken = glpi.userToken, name: string = syncType): Promise<Bridge> {
+      const hookId = `cgb-e2e-${run}-${name}`;
       const prefix = testPrefix(`real-glpi-${syncType}`);
       const spoolDir = mkdtempSync(join(tmpdir(), 'cgb-real-glpi-'));
       spoolDirs.push(spoolDir);
@@ -129,7 +129,7 @@ describe.skipIf(target === undefined)(
         HOOK_ID: hookId,
         GLPI_API_URL: glpi.url,
         GLPI_APP_TOKEN: glpi.appToken,
-        GLPI_USER_TOKEN: glpi.userToken,
+        GLPI_USER_TOKEN: userToken,
         GLPI_SYNC_TYPE: syncType,
         PHONE_DEFAULT_REGION: 'FR',
         CHATWOOT_WEBHOOK_SECRET: SECRET,
@@ -162,7 +162,7 @@ describe.skipIf(target === undefined)(
             250,
           );
           const failed = await queue.getFailed();
-          return failed.map((job) => `${job.data.event ?? job.name}: ${job.failedReason}`);
+          return failed.map((job) => `${job.data.event ?? job.name} after ${job.attemptsMade} attempt(s): ${job.failedReason}`);
         },
         async close() {
           if (closed) return;
@@ -181,7 +181,7 @@ describe.skipIf(target === undefined)(
       return reader.get<GlpiFollowup[]>(`Ticket/${ticketId}/ITILFollowup?range=0-199`);
     }
 
-    async function ticket(ticketId: number): Promise<{ id: number; status: number; content: string }> {
+    async function ticket(ticketId: number): Promise<{ id: number; name: string; status: number; content: string }> {
       return reader.get(`Ticket/${ticketId}`);
     }
 
@@ -263,15 +263,21 @@ describe.skipIf(target === undefined)(
       expect(visibleText(followupOf(file)?.content ?? '')).toContain(`GLPI document ${documentId}`);
     });
 
-    it('resolve in Chatwoot solves the ticket once; reopening brings it back', async () => {
+    it('the first message titles the ticket as written; resolving solves it once, reopening brings it back', async () => {
       const bridge = bridges.find((b) => b.hookId.endsWith('-user')) ?? (await startBridge('user'));
       const story = new ConversationStory(storyCustomer(`${run}-status`, 'Bo Status'));
       const opened = story.startedAtS;
+      // The message before its conversation_created: the message creates the ticket.
+      expect((await bridge.post(story.messageCreated(story.message('incoming', HOSTILE_TEXT, 1)))).status).toBe(202);
+      expect(await bridge.drained()).toEqual([]);
       expect((await bridge.post(story.conversation('conversation_created', 'open', opened))).status).toBe(202);
-      expect((await bridge.post(story.messageCreated(story.message('incoming', 'my screen is blank', 1)))).status).toBe(202);
       expect(await bridge.drained()).toEqual([]);
       const ticketId = await onlyTicket(bridge, story);
-      expect((await ticket(ticketId)).status).toBeLessThan(5);
+      const created = await ticket(ticketId);
+      expect(created.status).toBeLessThan(5);
+      // The first message is the title (one line, plain text) and the description, both as written.
+      expect(created.name).toBe(HOSTILE_TEXT.replace(/\s+/g, ' '));
+      expect(visibleText(created.content)).toContain(HOSTILE_TEXT);
 
       const resolved = story.conversation('conversation_status_changed', 'resolved', opened + 600);
       expect((await bridge.post(resolved)).status).toBe(202);
@@ -320,6 +326,16 @@ describe.skipIf(target === undefined)(
       expect(withHostile).toHaveLength(1);
       // In contact mode the customer's name heads the text (GLPI cannot show a contact as author).
       expect(visibleText(withHostile[0] as string)).toContain(`${name}:\n\n${HOSTILE_TEXT}`);
+    });
+
+    it.runIf(target?.selfServiceToken !== undefined)('a self-service token: the job fails at once with a reason a person can act on, GLPI unchanged', async () => {
+      const bridge = await startBridge('user', glpi.selfServiceToken as string, 'self-service');
+      const story = new ConversationStory(storyCustomer(`${run}-selfservice`, 'Cy Denied'));
+      expect((await bridge.post(story.messageCreated(story.message('incoming', 'please help', 1)))).status).toBe(202);
+      const failed = await bridge.drained();
+      expect(failed).toHaveLength(1);
+      expect(failed[0]).toMatch(/^message_created after 1 attempt\(s\): .*(right|permission|profile)/i);
+      expect(await ticketsOf(reader, bridge.hookId, story.conversationId)).toEqual([]);
     });
   },
 );
