@@ -8,7 +8,7 @@ import { DEFAULTS } from '../config/defaults.js';
 import { errorCode } from '../errors.js';
 import { scrubSecrets } from '../logger.js';
 import { GlpiError, glpiErrorFromBody, isGlpiError } from './errors.js';
-import { buildSearchQuery, formatRange, parseSearchBody } from './search.js';
+import { buildSearchQuery, decodeEntities, formatRange, parseSearchBody } from './search.js';
 import { GlpiSession } from './session.js';
 import type {
   GlpiCallObserver,
@@ -52,6 +52,8 @@ const KEEP_ALIVE_TIMEOUT_MS = 4_000;
  * `Session-Token` header: visible ASCII, no spaces, quotes or control characters, bounded length.
  */
 const SESSION_TOKEN_SHAPE = /^[\x21-\x7E]{1,1024}$/;
+/** What cfg_glpi.version looks like ("10.0.3", "11.0.8"); anything else is not trusted as a version. */
+const GLPI_VERSION_SHAPE = /^\d{1,3}\.\d{1,3}(\.\d{1,3})?([-+.~][0-9A-Za-z.-]{1,32})?$/;
 /** Sub-items linked to their parent by itemtype + items_id rather than a `<parent>s_id` column. */
 const POLYMORPHIC_CHILDREN = new Set<ItemType>(['ITILFollowup', 'ITILSolution', 'Document_Item']);
 
@@ -99,6 +101,7 @@ class UndiciGlpiClient implements GlpiClientHandle {
   private readonly session: GlpiSession;
   private readonly pageSize: number;
   private lastSessionToken: string | undefined;
+  private version: string | undefined;
 
   constructor(
     private readonly hook: GlpiClientHook,
@@ -126,6 +129,10 @@ class UndiciGlpiClient implements GlpiClientHandle {
     await this.session.get();
   }
 
+  get glpiVersion(): string | undefined {
+    return this.version;
+  }
+
   async killSession(): Promise<void> {
     await this.session.kill();
   }
@@ -150,8 +157,44 @@ class UndiciGlpiClient implements GlpiClientHandle {
       });
     }
     this.lastSessionToken = token;
-    this.deps.logger?.debug({ hookId: this.hookId }, 'GLPI session opened');
+    await this.learnVersion(token);
+    this.deps.logger?.info({ hookId: this.hookId, glpiVersion: this.version ?? 'unknown' }, 'GLPI session opened');
     return token;
+  }
+
+  /**
+   * GLPI's version, once per session, from `getGlpiConfig` (cfg_glpi.version; observed on 10.0.3
+   * and 11.0.8, readable by any profile). It decides how search answers are decoded (see search),
+   * so a failure keeps the version already known; an unknown version decodes like GLPI 10.
+   */
+  private async learnVersion(token: string): Promise<void> {
+    const endpoint = 'GET /getGlpiConfig';
+    try {
+      const answer = await this.exchange({ method: 'GET', path: 'getGlpiConfig', endpoint }, { kind: 'session', token });
+      const version = field(field(answer.json, 'cfg_glpi'), 'version');
+      if (typeof version === 'string' && GLPI_VERSION_SHAPE.test(version)) {
+        if (this.version !== undefined && this.version !== version) {
+          this.deps.logger?.warn({ hookId: this.hookId, was: this.version, glpiVersion: version }, 'GLPI version changed (upgraded?)');
+        }
+        this.version = version;
+        return;
+      }
+      this.deps.logger?.warn({ hookId: this.hookId, endpoint }, 'GLPI did not tell its version; decoding text as GLPI 10 does');
+    } catch (err) {
+      this.deps.logger?.warn(
+        { hookId: this.hookId, endpoint, code: errorCode(err) },
+        'could not read the GLPI version; decoding text as GLPI 10 does',
+      );
+    }
+  }
+
+  /**
+   * GLPI 10 stores text HTML-encoded (`&#60;`, `&#38;`) and its search answers it that way even
+   * with `X-GLPI-Sanitized-Content: false` (observed on 10.0.3, unlike item reads); GLPI 11 stores
+   * and answers text as written. Decoding on 11 would turn a literal `&amp;` someone typed into `&`.
+   */
+  private get searchCellsEncoded(): boolean {
+    return glpiMajor(this.version) < 11;
   }
 
   private async logout(token: string): Promise<void> {
@@ -264,7 +307,8 @@ class UndiciGlpiClient implements GlpiClientHandle {
     const endpoint = `GET /search/${itemtype}`;
     try {
       const answer = await this.call({ method: 'GET', path: `search/${itemtype}`, query: buildSearchQuery(options), endpoint });
-      return parseSearchBody(answer.json, endpoint);
+      const result = parseSearchBody(answer.json, endpoint);
+      return this.searchCellsEncoded ? { ...result, rows: result.rows.map(decodeRow) } : result;
     } catch (err) {
       // A page past the end (results shrank while paging) is an empty page, not a failure.
       if (isGlpiError(err, 'ERROR_RANGE_EXCEED_TOTAL') && (options.range?.[0] ?? 0) > 0) {
@@ -437,6 +481,21 @@ class UndiciGlpiClient implements GlpiClientHandle {
 }
 
 // ---- helpers ---------------------------------------------------------------------------------
+
+/** Major version number; 10 (the encoding GLPI 10 uses) when the version is unknown. */
+export function glpiMajor(version: string | undefined): number {
+  const major = version === undefined ? NaN : Number.parseInt(version, 10);
+  return Number.isInteger(major) ? major : 10;
+}
+
+/** A search row with GLPI 10's HTML-encoding of its text cells undone (one pass: `&#38;lt;` is the typed `&lt;`). */
+function decodeRow(row: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, cell] of Object.entries(row)) {
+    out[key] = typeof cell === 'string' ? decodeEntities(cell) : Array.isArray(cell) ? cell.map((v: unknown) => (typeof v === 'string' ? decodeEntities(v) : v)) : cell;
+  }
+  return out;
+}
 
 function checkId(id: number): number {
   if (!Number.isSafeInteger(id) || id < 0) {

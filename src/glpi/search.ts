@@ -86,11 +86,14 @@ function unexpected(endpoint: string, what: string): GlpiError {
   });
 }
 
-/** A cell as a list of strings (single values, arrays, numbers; empty and null cells dropped). */
+/**
+ * A cell as a list of strings (single values, arrays, numbers; empty and null cells dropped).
+ * The client already decoded the cells for the GLPI version it talks to (GlpiClient.search).
+ */
 export function cellValues(cell: unknown): string[] {
   const values = Array.isArray(cell) ? cell : [cell];
   return values.flatMap((v: unknown) => {
-    if (typeof v === 'string') return v.trim() === '' ? [] : [decodeEntities(v.trim())];
+    if (typeof v === 'string') return v.trim() === '' ? [] : [v.trim()];
     if (typeof v === 'number') return [String(v)];
     return [];
   });
@@ -105,7 +108,7 @@ export function rowId(row: Record<string, unknown>): number | undefined {
 
 const ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
 
-/** GLPI 10 stores text HTML-encoded (`&#38;`, `&#60;`); search cells can come back that way. */
+/** GLPI 10 stores text HTML-encoded (`&#38;`, `&#60;`) and search cells come back that way: one decoding pass. */
 export function decodeEntities(text: string): string {
   return text.replace(/&(#\d+|#x[0-9a-f]+|[a-z]+);/gi, (match, name: string) => {
     if (name.startsWith('#x') || name.startsWith('#X')) return safeCodePoint(parseInt(name.slice(2), 16), match);

@@ -57,6 +57,8 @@ export interface GlpiClient {
   readonly hookId: string;
   /** Cached session, created on first use; concurrent callers share one initSession. */
   ensureSession(): Promise<void>;
+  /** GLPI's version ("11.0.8") learned when the session opened; undefined before, or when GLPI did not tell. */
+  readonly glpiVersion: string | undefined;
   killSession(): Promise<void>;
 
   getItem(itemtype: ItemType, id: number): Promise<GlpiItem>;

@@ -1,5 +1,4 @@
 import type { ChatwootAttachment } from '../chatwoot/events.js';
-import { decodeEntities } from '../glpi/search.js';
 
 /**
  * Everything the sync writes into GLPI's rich-text fields. Customer text is data, never markup:
@@ -84,10 +83,14 @@ export function messageMarker(messageId: number): string {
   return `${MESSAGE_MARKER_ATTR}="${messageId}"`;
 }
 
+/**
+ * Looks for the marker in a followup's HTML as GLPI gives it back (the client reads it unencoded on
+ * every version). Never entity-decoded first: the customer's own `data-chatwoot-message-id="7"`
+ * is escaped to `&quot;7&quot;` in that HTML and must not pass for message 7's followup.
+ */
 export function hasMessageMarker(content: unknown, messageId: number): boolean {
   if (typeof content !== 'string') return false;
-  const decoded = decodeEntities(decodeEntities(content));
-  return decoded.includes(messageMarker(messageId));
+  return content.includes(messageMarker(messageId));
 }
 
 /**
@@ -102,12 +105,11 @@ export function conversationRef(hookId: string, conversationId: number): string 
 export function hasConversationRef(content: unknown, hookId: string, conversationId: number): boolean {
   if (typeof content !== 'string') return false;
   const ref = conversationRef(hookId, conversationId);
-  const decoded = decodeEntities(decodeEntities(content));
-  let at = decoded.indexOf(ref);
+  let at = content.indexOf(ref);
   while (at !== -1) {
     // `...:58` must not match `...:580`.
-    if (!/\d/.test(decoded.charAt(at + ref.length))) return true;
-    at = decoded.indexOf(ref, at + 1);
+    if (!/\d/.test(content.charAt(at + ref.length))) return true;
+    at = content.indexOf(ref, at + 1);
   }
   return false;
 }

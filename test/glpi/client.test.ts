@@ -37,7 +37,7 @@ describe('URLs and headers', () => {
     mock.route = withSession(mock, (req) => (req.resource === 'Ticket/12' ? { status: 200, json: { id: 12, name: 'x' } } : undefined));
     const { client } = clientFor(mock);
     await expect(client.getItem('Ticket', 12)).resolves.toMatchObject({ id: 12 });
-    expect(mock.requests.map((r) => `${r.method} ${r.resource}`)).toEqual(['GET initSession', 'GET Ticket/12']);
+    expect(mock.requests.map((r) => `${r.method} ${r.resource}`)).toEqual(['GET initSession', 'GET getGlpiConfig', 'GET Ticket/12']);
   });
 
   it('keeps apirest.php when the base URL was given without its trailing slash', async () => {
@@ -81,6 +81,7 @@ describe('URLs and headers', () => {
     await client.addSubItem('Ticket', 12, 'ITILFollowup', { content: 'hi' });
     expect(observed.map((o) => [o.endpoint, o.status])).toEqual([
       ['GET /initSession', 200],
+      ['GET /getGlpiConfig', 200],
       ['POST /Ticket/:id/ITILFollowup', 201],
     ]);
     expect(observed.every((o) => o.durationMs >= 0)).toBe(true);
@@ -184,7 +185,7 @@ describe('session', () => {
     await client.ensureSession();
     await client.killSession();
     expect(mock.sessions.size).toBe(0);
-    expect(mock.requests.map((r) => r.resource)).toEqual(['initSession', 'killSession']);
+    expect(mock.requests.map((r) => r.resource)).toEqual(['initSession', 'getGlpiConfig', 'killSession']);
     await client.getItem('Ticket', 1);
     expect(mock.count('GET', 'initSession')).toBe(2);
   });
@@ -388,21 +389,18 @@ describe('errors', () => {
     // Shape observed on GLPI 11.0.8: the PHP session id encrypted with the instance key, base64.
     const token11 = `${'Ab+/'.repeat(29)}x0==`;
     expect(token11).toHaveLength(120);
-    mock.route = (req) => {
-      if (req.resource === 'initSession') {
-        mock?.sessions.add(token11);
-        return { status: 200, json: { session_token: token11 } };
-      }
-      return undefined;
+    const glpi = mock;
+    const ticket = withSession(glpi, () => ({ status: 200, json: { id: 5 } }));
+    glpi.route = (req) => {
+      if (req.resource !== 'initSession') return ticket(req);
+      glpi.sessions.add(token11);
+      return { status: 200, json: { session_token: token11 } };
     };
-    const route = mock.route;
-    mock.route = (req) => route(req) ?? withSession(mock as MockGlpi, () => ({ status: 200, json: { id: 5 } }))(req);
-    const { client } = clientFor(mock);
+    const { client } = clientFor(glpi);
     await expect(client.getItem('Ticket', 5)).resolves.toMatchObject({ id: 5 });
-    const call = mock.requests[1];
+    const call = glpi.requests.find((r) => r.resource === 'Ticket/5');
     expect(call?.headers['session-token']).toBe(token11);
-    expect(call?.query.has('session_token')).toBe(false);
-    expect(call?.query.toString()).not.toContain('Ab');
+    expect(glpi.requests.every((r) => !r.query.has('session_token'))).toBe(true);
   });
 
   it('rejects a login answer without a usable session token', async () => {
@@ -412,6 +410,59 @@ describe('errors', () => {
     const err = await caught(client.ensureSession());
     expect(err.code).toBe('GLPI_UNEXPECTED_RESPONSE');
     expect(err.message).not.toContain('has spaces');
+  });
+});
+
+describe('GLPI version', () => {
+  it('learns the version once per session from getGlpiConfig and exposes it', async () => {
+    mock = createMockGlpi();
+    mock.glpiVersion = '11.0.8';
+    mock.route = withSession(mock, () => ({ status: 200, json: { id: 1 } }));
+    const { client } = clientFor(mock);
+    expect(client.glpiVersion).toBeUndefined();
+    await client.getItem('Ticket', 1);
+    await client.getItem('Ticket', 1);
+    expect(client.glpiVersion).toBe('11.0.8');
+    expect(mock.count('GET', 'getGlpiConfig')).toBe(1);
+    mock.expireSessions();
+    await client.getItem('Ticket', 1);
+    expect(mock.count('GET', 'getGlpiConfig')).toBe(2);
+  });
+
+  it('still opens the session when getGlpiConfig fails or answers something that is no version', async () => {
+    mock = createMockGlpi();
+    const glpi = mock;
+    glpi.route = (req) => (req.resource === 'getGlpiConfig' ? { status: 200, json: { cfg_glpi: { version: '<script>' } } } : undefined);
+    const { client } = clientFor(glpi);
+    await client.ensureSession();
+    expect(client.glpiVersion).toBeUndefined();
+    glpi.route = (req) => (req.resource === 'getGlpiConfig' ? { status: 500, raw: '<html>oops</html>' } : undefined);
+    await client.killSession();
+    await client.ensureSession();
+    expect(client.glpiVersion).toBeUndefined();
+    expect(glpi.sessions.size).toBe(1);
+  });
+
+  const hostileCell = { '2': 9, '1': 'Eve &#60;b&#62; &#38;amp; co', '5': ['a&#38;b@x.example', 'c@x.example'] };
+  const rawCell = { '2': 9, '1': 'Eve <b> &amp; co', '5': ['a&b@x.example', 'c@x.example'] };
+
+  it('decodes search cells once on GLPI 10, which answers them HTML-encoded whatever the header', async () => {
+    mock = createMockGlpi();
+    mock.route = withSession(mock, () => ({ status: 200, json: { totalcount: 1, count: 1, data: [hostileCell] } }));
+    const { client } = clientFor(mock);
+    const { rows } = await client.search('User', { criteria: [] });
+    expect(client.glpiVersion).toBe('10.0.3');
+    expect(rows).toEqual([{ '2': 9, '1': 'Eve <b> &amp; co', '5': ['a&b@x.example', 'c@x.example'] }]);
+  });
+
+  it('leaves search cells as they are on GLPI 11, which stores and answers text raw', async () => {
+    mock = createMockGlpi();
+    mock.glpiVersion = '11.0.8';
+    mock.route = withSession(mock, () => ({ status: 200, json: { totalcount: 1, count: 1, data: [rawCell] } }));
+    const { client } = clientFor(mock);
+    const { rows } = await client.search('User', { criteria: [] });
+    // A literal "&amp;" someone typed stays "&amp;" (decoding would turn it into "&").
+    expect(rows).toEqual([rawCell]);
   });
 });
 

@@ -31,6 +31,8 @@ export interface MockGlpi {
   sessions: Set<string>;
   /** Handles everything except initSession/killSession/session checks (unless it answers them). */
   route: Route;
+  /** cfg_glpi.version answered by getGlpiConfig (default "10.0.3"). */
+  glpiVersion: string;
   count(method: string, resource: string): number;
   expireSessions(): void;
   close(): Promise<void>;
@@ -45,6 +47,7 @@ export function createMockGlpi(route: Route = () => undefined): MockGlpi {
     requests: [],
     sessions: new Set(),
     route,
+    glpiVersion: '10.0.3',
     count: (method, resource) => mock.requests.filter((r) => r.method === method && r.resource === resource).length,
     expireSessions: () => mock.sessions.clear(),
     close: () => agent.close(),
@@ -94,6 +97,7 @@ export function createMockGlpi(route: Route = () => undefined): MockGlpi {
       mock.sessions.delete(token);
       return { status: 200, json: true };
     }
+    if (req.resource === 'getGlpiConfig') return { status: 200, json: { cfg_glpi: { version: mock.glpiVersion, list_limit: 20 } } };
     return { status: 400, json: ['ERROR_RESOURCE_NOT_FOUND_NOR_COMMONDBTM', 'resource not found or not an instance of CommonDBTM'] };
   }
 
@@ -103,7 +107,7 @@ export function createMockGlpi(route: Route = () => undefined): MockGlpi {
 /** A route that first checks the session like GLPI does, then answers. */
 export function withSession(mock: MockGlpi, answer: (req: MockRequest) => MockReply | undefined): Route {
   return (req) => {
-    if (req.resource === 'initSession' || req.resource === 'killSession') return undefined;
+    if (req.resource === 'initSession' || req.resource === 'killSession' || req.resource === 'getGlpiConfig') return undefined;
     const token = req.headers['session-token'];
     if (token === undefined || !mock.sessions.has(token)) return undefined;
     return answer(req);

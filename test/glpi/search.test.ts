@@ -160,7 +160,8 @@ describe('search results', () => {
 
   it('reads cells and ids the way GLPI writes them', () => {
     expect(cellValues(['a@x.com', '', null, 'b@x.com'])).toEqual(['a@x.com', 'b@x.com']);
-    expect(cellValues('A &#38; B')).toEqual(['A & B']);
+    // Cells arrive decoded for the GLPI version (the client's job): no second decoding here.
+    expect(cellValues(' A &amp; B ')).toEqual(['A &amp; B']);
     expect(cellValues(undefined)).toEqual([]);
     expect(rowId({ '2': 7 })).toBe(7);
     expect(rowId({ '2': '8' })).toBe(8);

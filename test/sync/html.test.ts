@@ -13,12 +13,11 @@ describe('html building', () => {
     expect(safeHref('https://chat.example/x.png')).toBe('https://chat.example/x.png');
   });
 
-  it('never leaves a followup empty and marks it with its message id, also once GLPI encoded it', () => {
+  it('never leaves a followup empty and marks it with its message id', () => {
     const html = followupContent({ messageId: 42, text: null, authorName: undefined, attachments: [], documentIds: new Map(), contentType: 'sticker' });
     expect(html).toContain('sticker message without text');
-    const encoded = html.replace(/</g, '&#60;').replace(/>/g, '&#62;').replace(/"/g, '&#34;');
-    expect(hasMessageMarker(encoded, 42)).toBe(true);
-    expect(hasMessageMarker(encoded, 4)).toBe(false);
+    expect(hasMessageMarker(html, 42)).toBe(true);
+    expect(hasMessageMarker(html, 4)).toBe(false);
   });
 
   it('tells conversation 58 from 580', () => {
@@ -38,9 +37,10 @@ describe('html building', () => {
 });
 
 describe('markers in text a customer can type', () => {
-  it('finds a message marker next to entities that are no code point (no RangeError)', () => {
-    const stored = `${messageMarker(42)}<p>&#9999999; &#x110000; &amp;#9999999;</p>`.replace(/</g, '&#60;').replace(/>/g, '&#62;');
-    expect(hasMessageMarker(stored, 42)).toBe(true);
-    expect(hasMessageMarker(stored, 43)).toBe(false);
+  it('a customer typing a marker does not forge the followup of another message', () => {
+    const text = `${messageMarker(43)} data-chatwoot-message-id=&quot;43&quot; &#9999999; &#x110000;`;
+    const html = followupContent({ messageId: 42, text, authorName: `Eve ${messageMarker(43)}`, attachments: [], documentIds: new Map(), contentType: null });
+    expect(hasMessageMarker(html, 42)).toBe(true);
+    expect(hasMessageMarker(html, 43)).toBe(false);
   });
 });
