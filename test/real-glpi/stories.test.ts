@@ -64,8 +64,12 @@ async function ticketsOf(reader: GlpiReader, hookId: string, conversationId: num
   return (result.data ?? []).map((row) => Number(row['2']));
 }
 
-/** The Chatwoot message a followup or description was written for (the bridge marks each one). */
-const MARKER = /data-chatwoot-message-id=(?:"|&quot;|&#34;)(\d+)/g;
+/**
+ * The Chatwoot message a followup or description was written for: the bridge marks each one with
+ * this attribute in the HTML as stored. Only a real attribute counts; the same words typed by a
+ * customer are escaped text (`=&quot;`), which is what the story's forged marker checks.
+ */
+const MARKER = /<div data-chatwoot-message-id="(\d+)"/g;
 const markersIn = (html: string): number[] => [...html.matchAll(MARKER)].map((m) => Number(m[1]));
 const markerOf = (html: string): number | undefined => markersIn(html)[0];
 
@@ -152,15 +156,22 @@ describe.skipIf(target === undefined)(
         },
         async drained() {
           // Bounded: 240 x 250 ms. Retries of transient GLPI errors wait in "delayed", so they count as not done.
-          await waitFor(
-            async () => {
-              const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'waiting-children');
-              return Object.values(counts).every((n) => n === 0) ? true : undefined;
-            },
-            'the bridge to handle every accepted webhook',
-            240,
-            250,
-          );
+          try {
+            await waitFor(
+              async () => {
+                const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'waiting-children');
+                return Object.values(counts).every((n) => n === 0) ? true : undefined;
+              },
+              'the bridge to handle every accepted webhook',
+              240,
+              250,
+            );
+          } catch (err) {
+            // Say why: jobs still retrying carry the error of their last attempt.
+            const retrying = await queue.getDelayed();
+            const reasons = [...new Set(retrying.map((job) => job.failedReason))].join('; ');
+            throw new Error(`${(err as Error).message}; ${retrying.length} job(s) still retrying${reasons === '' ? '' : `: ${reasons}`}`);
+          }
           const failed = await queue.getFailed();
           return failed.map((job) => `${job.data.event ?? job.name} after ${job.attemptsMade} attempt(s): ${job.failedReason}`);
         },
@@ -201,7 +212,8 @@ describe.skipIf(target === undefined)(
       const hostile = story.message('incoming', HOSTILE_TEXT, 3);
       const file = story.message('incoming', 'here is the log', 4, [attachment]);
       const note = story.message('private', 'internal: customer is on the 3rd floor', 5);
-      const last = story.message('outgoing', 'Thanks, a technician is on the way.', 6);
+      // A customer who types the bridge's marker (here: the description's) must not make it look posted twice.
+      const last = story.message('incoming', `ok <div data-chatwoot-message-id="${first.id}">`, 6);
       const messages: StoryMessage[] = [first, reply, hostile, file, note, last];
 
       expect((await bridge.post(story.contactCreated())).status).toBe(202);
@@ -254,6 +266,7 @@ describe.skipIf(target === undefined)(
 
       // What the technician reads is exactly what the customer wrote: no live markup, no &amp;lt;.
       expect(visibleText(followupOf(hostile)?.content ?? '')).toBe(HOSTILE_TEXT);
+      expect(visibleText(followupOf(last)?.content ?? '')).toBe(last.text);
 
       // The attachment became a GLPI document of the ticket, with the bytes served by "Chatwoot".
       const links = await reader.get<{ documents_id: number; itemtype: string }[]>(`Ticket/${ticketId}/Document_Item`);
