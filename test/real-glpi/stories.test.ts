@@ -210,7 +210,9 @@ describe.skipIf(target === undefined)(
       const first = story.message('incoming', 'My printer says PC LOAD LETTER', 1);
       const reply = story.message('outgoing', 'Hello Ana, which printer is it?', 2);
       const hostile = story.message('incoming', HOSTILE_TEXT, 3);
-      const file = story.message('incoming', 'here is the log', 4, [attachment]);
+      // The customer controls attachment URLs too: a script URL is neither fetched nor linked.
+      const scripted = { id: attachment.id + 1, url: 'javascript:alert(document.cookie)//x.txt', contentType: 'text/plain', fileSize: 10 };
+      const file = story.message('incoming', 'here is the log', 4, [attachment, scripted]);
       const note = story.message('private', 'internal: customer is on the 3rd floor', 5);
       // A customer who types the bridge's marker (here: the description's) must not make it look posted twice.
       const last = story.message('incoming', `ok <div data-chatwoot-message-id="${first.id}">`, 6);
@@ -274,6 +276,7 @@ describe.skipIf(target === undefined)(
       const documentId = (links[0] as { documents_id: number }).documents_id;
       expect(Buffer.compare(await reader.download(documentId), ATTACHMENT_BYTES)).toBe(0);
       expect(visibleText(followupOf(file)?.content ?? '')).toContain(`GLPI document ${documentId}`);
+      expect(followupOf(file)?.content).not.toMatch(/href\s*=\s*["']?\s*javascript:/i);
     });
 
     it('the first message titles the ticket as written; resolving solves it once, reopening brings it back', async () => {
