@@ -5,7 +5,7 @@ import type { HookConfig, ServiceConfig } from '../config/schema.js';
 import { createChatwootApiClient, type ChatwootApiClient } from '../chatwoot/api-client.js';
 import { writeBackKeys, type PendingWriteBack } from '../chatwoot/write-back.js';
 import { errorAdvice, errorCode } from '../errors.js';
-import { createGlpiClient, type GlpiClientHandle } from '../glpi/client.js';
+import { createGlpiClient, glpiMajor, type GlpiClientHandle } from '../glpi/client.js';
 import { isGlpiError, type GlpiError } from '../glpi/errors.js';
 import type { ItemType } from '../glpi/types.js';
 import type { SyncJobData } from '../queue/job.js';
@@ -317,11 +317,12 @@ async function glpiChecks(hook: HookConfig, deps: DoctorDeps, add: Add): Promise
       for (const req of requiredRights(hook.glpi.syncType)) {
         add({ id: `glpi.rights.${req.label.toLowerCase()}`, hookId: hook.id, title: `profile rights on ${req.label}`, status: 'skip', detail: 'not checked: no GLPI session' });
       }
-      for (const id of ['glpi.entity', 'glpi.category', 'glpi.default-user']) {
+      for (const id of ['glpi.version', 'glpi.entity', 'glpi.category', 'glpi.default-user']) {
         add({ id, hookId: hook.id, title: titleOf(id, hook), status: 'skip', detail: 'not checked: no GLPI session' });
       }
       return;
     }
+    versionCheck(hook, client, add);
     await rightsChecks(hook, client, add);
     await entityCheck(hook, client, add);
     await itemCheck(hook, client, add, 'glpi.category', 'ITILCategory', hook.glpi.categoryId, 'GLPI_CATEGORY_ID');
@@ -332,8 +333,50 @@ async function glpiChecks(hook: HookConfig, deps: DoctorDeps, add: Add): Promise
   }
 }
 
+/** GLPI releases the bridge was verified with (README, "Supported GLPI versions"). */
+const VERIFIED_GLPI = /^(10|11)\.0\.\d+$/;
+
+/**
+ * The version GLPI reported when the session opened, and what differs for the bridge on it.
+ * The client already adapts (see client.ts); this tells the operator which behaviour applies.
+ */
+function versionCheck(hook: HookConfig, client: GlpiClientHandle, add: Add): void {
+  const id = 'glpi.version';
+  const title = titleOf(id, hook);
+  const version = client.glpiVersion;
+  if (version === undefined) {
+    add({
+      id,
+      hookId: hook.id,
+      title,
+      status: 'warn',
+      detail: 'GLPI did not tell its version (getGlpiConfig refused or unreadable): search answers are decoded as GLPI 10 does',
+      fix: "check that the bridge's GLPI user may call getGlpiConfig (any profile can by default) and that nothing between the bridge and GLPI rewrites API answers",
+    });
+    return;
+  }
+  const text =
+    glpiMajor(version) >= 11
+      ? 'stores text as written (search answers read as they come); session token sent only in the Session-Token header; apirest.php and api.php/v1 both work'
+      : 'stores text HTML-encoded (items read back with X-GLPI-Sanitized-Content: false, search answers decoded once); let the X-GLPI-Sanitized-Content, Session-Token and App-Token headers through any proxy';
+  add(
+    VERIFIED_GLPI.test(version)
+      ? { id, hookId: hook.id, title, status: 'pass', detail: `GLPI ${version}: ${text}` }
+      : {
+          id,
+          hookId: hook.id,
+          title,
+          status: 'warn',
+          detail: `GLPI ${version} is not a version the bridge was verified with (10.0.x, 11.0.x); handled like GLPI ${glpiMajor(version) >= 11 ? '11' : '10'}: ${text}`,
+          fix: 'send a test conversation with <b>, & and quotes and check the ticket shows them as written; report the version if it does not',
+        },
+  );
+}
+
 function titleOf(id: string, hook: HookConfig): string {
   switch (id) {
+    case 'glpi.version':
+      return 'GLPI version supported';
     case 'glpi.entity':
       return `entity ${hook.glpi.entityId} visible`;
     case 'glpi.category':

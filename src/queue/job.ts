@@ -27,7 +27,7 @@ export function redisKeys(prefix: string) {
     bullPrefix: `${prefix}:bull`,
     dedupe: (hookId: string, deliveryId: string) => `${prefix}:dedupe:${hookId}:${deliveryId}`,
     lock: (hookId: string) => `${prefix}:lock:${hookId}`,
-    /** Hash: lastGlpiSuccessAt, lastErrorAt, lastErrorCode, lastErrorAdvice (written by the worker, read by /ready). */
+    /** Hash: lastGlpiSuccessAt, glpiVersion, lastErrorAt, lastErrorCode, lastErrorAdvice (written by the worker, read by /ready). */
     hookState: (hookId: string) => `${prefix}:state:${hookId}`,
     /** Root of the sync engine's mapping keys for a hook. */
     mapping: (hookId: string) => `${prefix}:map:${hookId}`,

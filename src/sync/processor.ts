@@ -98,7 +98,12 @@ export function createSyncProcessor(deps: SyncProcessorDeps): SyncProcessor {
     const now = clock();
     if (now - (successWrittenAt.get(hookId) ?? -Infinity) < SUCCESS_WRITE_EVERY_MS) return;
     successWrittenAt.set(hookId, now);
-    await deps.redis.hset(deps.keys.hookState(hookId), 'lastGlpiSuccessAt', new Date(now).toISOString());
+    // The version the hook's GLPI reported when its session opened, for /ready.
+    const glpiVersion = deps.glpiFor(hookId).glpiVersion;
+    await deps.redis.hset(deps.keys.hookState(hookId), {
+      lastGlpiSuccessAt: new Date(now).toISOString(),
+      ...(glpiVersion === undefined ? {} : { glpiVersion }),
+    });
   }
 
   async function process(data: SyncJobData, options: ProcessOptions = {}): Promise<SyncOutcome> {

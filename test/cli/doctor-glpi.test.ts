@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import type { DoctorCheck, DoctorReport } from '../../src/ops/doctor.js';
-import { startGlpiSimulator, type GlpiSimulator } from '../support/glpi-simulator/index.js';
+import { SIM_GLPI_VERSIONS, startGlpiSimulator, type GlpiSimulator } from '../support/glpi-simulator/index.js';
 import { REDIS_URL, deletePrefix, testPrefix, testRedis } from '../support/redis.js';
 
 /** Doctor's GLPI checks, each made to fail through one of the simulator's fault modes. */
@@ -158,5 +158,41 @@ describe('doctor against the GLPI simulator', () => {
     const { report } = await doctor(env());
     expect(check(report, 'glpi.reachable')).toMatchObject({ status: 'fail', code: 'GLPI_EMPTY_RESPONSE' });
     expect(check(report, 'glpi.reachable').fix).toMatch(/php-errors\.log/);
+  });
+});
+
+describe.each(SIM_GLPI_VERSIONS)('doctor against the simulator behaving like GLPI %s', (version) => {
+  let sim: GlpiSimulator;
+  const versionPrefix = testPrefix('doctorversion');
+
+  beforeAll(async () => {
+    sim = await startGlpiSimulator({ version });
+  });
+  afterAll(async () => {
+    await sim.close();
+    const redis = testRedis();
+    await deletePrefix(redis, versionPrefix);
+    redis.disconnect();
+  });
+
+  it('exits 0, names the version and says how text is handled on it', async () => {
+    const out: string[] = [];
+    const env = {
+      REDIS_URL,
+      REDIS_KEY_PREFIX: versionPrefix,
+      HOOK_ID: 'acme',
+      GLPI_API_URL: sim.url.replace(/\/$/, ''),
+      GLPI_USER_TOKEN: 'admin-user-token',
+      CHATWOOT_WEBHOOK_SECRET: 'webhook-secret-value-1',
+    };
+    const code = await main(['doctor', '--json'], { env, out: (t) => void out.push(t), err: (t) => void out.push(t), redisTimeoutMs: 2_000 });
+    const report = JSON.parse(out.join('\n')) as DoctorReport;
+    expect(report.checks.filter((c) => c.id.startsWith('glpi.') && c.status !== 'pass')).toEqual([]);
+    const checked = report.checks.find((c) => c.id === 'glpi.version');
+    expect(checked?.detail).toContain(`GLPI ${version}:`);
+    expect(checked?.detail).toMatch(version.startsWith('11.') ? /stores text as written/ : /HTML-encoded/);
+    expect(sim.state.sessions).toEqual([]);
+    // The worker check may warn (no worker runs here) but fails nothing.
+    expect(code).toBe(0);
   });
 });

@@ -1,3 +1,4 @@
+import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isTransient } from '../../src/errors.js';
 import { GLPI_ERROR_CODES, GlpiError, isGlpiNotFound } from '../../src/glpi/errors.js';
@@ -427,6 +428,18 @@ describe('GLPI version', () => {
     mock.expireSessions();
     await client.getItem('Ticket', 1);
     expect(mock.count('GET', 'getGlpiConfig')).toBe(2);
+  });
+
+  it('logs the version once per session, never the session token', async () => {
+    mock = createMockGlpi();
+    mock.glpiVersion = '11.0.8';
+    const lines: string[] = [];
+    const logger = pino({ level: 'debug' }, { write: (line: string) => void lines.push(line) });
+    const { client } = clientFor(mock, {}, { logger });
+    await client.ensureSession();
+    const opened = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === 'GLPI session opened');
+    expect(opened).toEqual([expect.objectContaining({ hookId: 'h1', glpiVersion: '11.0.8', level: 30 })]);
+    for (const token of mock.sessions) expect(lines.join('\n')).not.toContain(token);
   });
 
   it('still opens the session when getGlpiConfig fails or answers something that is no version', async () => {

@@ -1,24 +1,29 @@
 /**
- * Contract tests of the GLPI client: the same cases run against the GLPI simulator (always) and a
- * real GLPI when GLPI_TEST_URL, GLPI_TEST_APP_TOKEN and GLPI_TEST_USER_TOKEN are set. Against a real
- * GLPI they create users and tickets named "cgb-contract-*" (an admin can purge them afterwards).
+ * Contract tests of the GLPI client: the same cases run against the GLPI simulator in each of its
+ * behaviours (GLPI 10.0.3 and 11.0.8, always) and a real GLPI when GLPI_TEST_URL,
+ * GLPI_TEST_APP_TOKEN and GLPI_TEST_USER_TOKEN are set (GLPI_TEST_VERSION, if set, is the version
+ * it must report). Against a real GLPI they create users and tickets named "cgb-contract-*" (an
+ * admin can purge them afterwards).
  */
 import { randomInt, randomUUID } from 'node:crypto';
 import { Agent, type Dispatcher } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkGlpiApiUrl } from '../../src/config/glpi-url.js';
-import { createGlpiClient, type GlpiClientHandle } from '../../src/glpi/client.js';
+import { createGlpiClient, glpiMajor, type GlpiClientHandle, type GlpiClientHook } from '../../src/glpi/client.js';
 import { findUserByEmail, findUserByPhone } from '../../src/glpi/finders.js';
 import { exactMatch } from '../../src/glpi/search.js';
 import type { GlpiCallObserver } from '../../src/glpi/types.js';
+import { followupContent } from '../../src/sync/html.js';
 import type { GlpiSimulator } from '../support/glpi-simulator/api.js';
-import { startGlpiSimulator } from '../support/glpi-simulator/index.js';
+import { SIM_GLPI_VERSIONS, startGlpiSimulator } from '../support/glpi-simulator/index.js';
 
 interface Target {
   baseUrl: string;
   appToken: string | undefined;
   userToken: string;
   sim?: GlpiSimulator;
+  /** The version GLPI must report, when known. */
+  version?: string;
 }
 
 const realUrl = process.env.GLPI_TEST_URL;
@@ -26,10 +31,10 @@ const realUserToken = process.env.GLPI_TEST_USER_TOKEN;
 const realAppToken = process.env.GLPI_TEST_APP_TOKEN;
 const realConfigured = Boolean(realUrl && realUserToken && realAppToken);
 
-describe('GLPI client contract: simulator', () => {
+describe.each(SIM_GLPI_VERSIONS)('GLPI client contract: simulator behaving like GLPI %s', (version) => {
   contract(async () => {
-    const sim = await startGlpiSimulator();
-    return { baseUrl: sim.url, appToken: undefined, userToken: 'admin-user-token', sim };
+    const sim = await startGlpiSimulator({ version });
+    return { baseUrl: sim.url, appToken: undefined, userToken: 'admin-user-token', sim, version };
   });
 });
 
@@ -42,9 +47,25 @@ describe.skipIf(!realConfigured)(
       baseUrl: checkGlpiApiUrl(realUrl as string).baseUrl,
       appToken: realAppToken,
       userToken: realUserToken as string,
+      version: process.env.GLPI_TEST_VERSION,
     }));
   },
 );
+
+function hookOf(target: Target): GlpiClientHook {
+  return {
+    hookId: 'contract',
+    baseUrl: target.baseUrl,
+    appToken: target.appToken,
+    userToken: target.userToken,
+    entityId: 0,
+    syncType: 'user',
+    ticketType: 1,
+    categoryId: undefined,
+    defaultUserId: undefined,
+    timeoutMs: 15_000,
+  };
+}
 
 function contract(start: () => Promise<Target>): void {
   let target: Target;
@@ -122,6 +143,53 @@ function contract(start: () => Promise<Target>): void {
     if (target.sim) expect(target.sim.state.sessions).toHaveLength(0);
     await client.ensureSession();
     await expect(client.getActiveProfile()).resolves.toHaveProperty('id');
+  });
+
+  it('learns the GLPI version when the session opens', async () => {
+    await client.ensureSession();
+    expect(client.glpiVersion).toMatch(/^\d+\.\d+\.\d+/);
+    if (target.version !== undefined) expect(client.glpiVersion).toBe(target.version);
+  });
+
+  it('works the same under api.php/v1 on GLPI 11', async (ctx) => {
+    await client.ensureSession();
+    if (glpiMajor(client.glpiVersion) < 11) ctx.skip();
+    const v1 = createGlpiClient(
+      { ...hookOf(target), hookId: 'contract-v1', baseUrl: checkGlpiApiUrl(target.baseUrl.replace(/apirest\.php\/?$/, 'api.php/v1')).baseUrl },
+      { dispatcher },
+    );
+    try {
+      const { id } = await v1.addItem('Ticket', { name: `${run} via api.php/v1`, content: '<p>v1</p>' });
+      await expect(v1.getItem('Ticket', id)).resolves.toMatchObject({ id, content: '<p>v1</p>' });
+      expect(v1.glpiVersion).toBe(client.glpiVersion);
+    } finally {
+      await v1.close();
+    }
+  });
+
+  it("reads a customer's followup back exactly as written: no live HTML, no double encoding", async () => {
+    const { id: ticketId } = await client.addItem('Ticket', { name: `${run} text`, content: '<p>text</p>' });
+    const content = followupContent({
+      messageId: 4242,
+      text: CUSTOMER_TEXT,
+      authorName: 'Eve <img src=x onerror=alert(1)> & "co"',
+      attachments: [],
+      documentIds: new Map(),
+      contentType: 'text',
+    });
+    const { id } = await client.addSubItem('Ticket', ticketId, 'ITILFollowup', { content, is_private: 0 });
+    const followup = (await client.getSubItems('Ticket', ticketId, 'ITILFollowup')).find((f) => f.id === id);
+    // The HTML GLPI renders for the technician (10 unsanitizes what it stored, 11 stored it raw).
+    expect(followup?.content).toBe(content);
+    expect(visibleText(String(followup?.content))).toBe(`Eve <img src=x onerror=alert(1)> & "co":\n${CUSTOMER_TEXT}`);
+    expect(String(followup?.content)).not.toMatch(/<b>|<img|&amp;lt;|&#38;/);
+  });
+
+  it('decodes search cells for the GLPI version: what was written comes back', async () => {
+    const name = `${run} <b>name</b> & "q" &amp; 5 > 3 🙂`;
+    const { id } = await client.addItem('Ticket', { name, content: '<p>search</p>' });
+    const result = await client.search('Ticket', { criteria: [{ field: 2, searchtype: 'equals', value: id }], forcedisplay: [1] });
+    expect(result.rows).toEqual([expect.objectContaining({ '1': name })]);
   });
 
   it('creates a user and finds it by e-mail and by phone', async () => {
@@ -225,6 +293,22 @@ function contract(start: () => Promise<Target>): void {
     });
     await bad.close();
   });
+}
+
+/** What a customer may write: markup that must stay text, entities, quotes, emoji, line breaks. */
+const CUSTOMER_TEXT = '<b>not bold</b> & "quotes" 5 > 3 🙂\nsecond line &amp; &#60;';
+
+/**
+ * The text a browser shows for the followup HTML the bridge writes (paragraphs, <br>, entities):
+ * enough to tell live markup or double-encoding from what the customer wrote.
+ */
+function visibleText(html: string): string {
+  const text = html
+    .replace(/<br\s*\/?>/g, '\n')
+    .replace(/<\/p>\s*<p>/g, '\n')
+    .replace(/<[^>]*>/g, '');
+  const entities: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', '#39': "'" };
+  return text.replace(/&(amp|lt|gt|quot|#39);/g, (_m, e: string) => entities[e] ?? '').trim();
 }
 
 /** What only the simulator can stage: faults over real HTTP, another profile, the default Pool. */

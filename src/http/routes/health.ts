@@ -17,6 +17,8 @@ export interface HookReadiness {
   /** Jobs of this hook in the queue (null when the backlog is too large to count per hook). */
   queue: QueueCounts | null;
   lastGlpiSuccessAt: string | null;
+  /** GLPI's version ("11.0.8") as the worker's session last reported it; null before the first success. */
+  glpiVersion: string | null;
   lastErrorAt: string | null;
   lastErrorCode: string | null;
   lastErrorAdvice: string | null;
@@ -57,6 +59,7 @@ export function healthRoutes(app: FastifyInstance, deps: AppDeps): void {
           glpiOk: lastError === 0 || lastOk >= lastError,
           queue: perHook?.hooks[id] ?? null,
           lastGlpiSuccessAt: state.lastGlpiSuccessAt ?? null,
+          glpiVersion: state.glpiVersion ?? null,
           lastErrorAt: state.lastErrorAt ?? null,
           lastErrorCode: state.lastErrorCode ?? null,
           lastErrorAdvice: state.lastErrorAdvice ?? null,

@@ -1,7 +1,11 @@
 /**
- * Public API of the GLPI 10.0 simulator (test support and `npm run glpi-sim`). Client, sync, ops and
+ * Public API of the GLPI simulator (GLPI 10.0.3 or 11.0.8 behaviour) (test support and `npm run glpi-sim`). Client, sync, ops and
  * bench tests code against this; the implementation lives beside it (server.ts and friends).
  */
+
+/** The GLPI behaviours the simulator knows, as observed on these real versions. */
+export const SIM_GLPI_VERSIONS = ['10.0.3', '11.0.8'] as const;
+export type SimGlpiVersion = (typeof SIM_GLPI_VERSIONS)[number];
 
 export type SimProfile = 'super-admin' | 'self-service';
 
@@ -12,6 +16,8 @@ export interface SimUserToken {
 }
 
 export interface GlpiSimulatorOptions {
+  /** Which GLPI to behave like (tokens, text storage, links, messages). Default '10.0.3'. */
+  version?: SimGlpiVersion;
   /** App-Token the API client requires; null/undefined = the API client has none (App-Token optional). */
   appToken?: string | null;
   /** user_token -> user. Default: 'admin-user-token' -> user 2 "glpi" super-admin, 'selfservice-user-token' -> user 5 "post-only" self-service. */
@@ -77,6 +83,7 @@ export interface GlpiSimulator {
   /** API base with trailing slash: "http://127.0.0.1:PORT/apirest.php/". */
   readonly url: string;
   readonly port: number;
+  readonly version: SimGlpiVersion;
   readonly state: SimState;
   readonly calls: SimCall[];
   /** Calls matching a method and endpoint template, e.g. count('POST', '/Ticket/:id/ITILFollowup'). */

@@ -1,13 +1,20 @@
 /**
- * `npm run glpi-sim`: a GLPI 10.0 simulator on PORT (default 8088) for trying the bridge by hand.
+ * `npm run glpi-sim`: a GLPI simulator on PORT (default 8088) for trying the bridge by hand,
+ * behaving like GLPI 10.0.3 or, with GLPI_SIM_VERSION=11.0.8, like GLPI 11.0.8.
  * State lives in memory and is gone when the process stops.
  */
 import { request } from 'undici';
-import { startGlpiSimulator } from './index.js';
+import { SIM_GLPI_VERSIONS, startGlpiSimulator, type SimGlpiVersion } from './index.js';
 
 const port = Number(process.env.PORT ?? 8088);
 const appToken = process.env.GLPI_SIM_APP_TOKEN ?? null;
-const sim = await startGlpiSimulator({ port, appToken, latencyMs: Number(process.env.GLPI_SIM_LATENCY_MS ?? 0) });
+const wanted = process.env.GLPI_SIM_VERSION ?? '10.0.3';
+if (!(SIM_GLPI_VERSIONS as readonly string[]).includes(wanted)) {
+  console.error(`GLPI_SIM_VERSION must be one of ${SIM_GLPI_VERSIONS.join(', ')}`);
+  process.exit(2);
+}
+const version = wanted as SimGlpiVersion;
+const sim = await startGlpiSimulator({ port, appToken, version, latencyMs: Number(process.env.GLPI_SIM_LATENCY_MS ?? 0) });
 
 /** Seeds through the API itself, so the data look exactly as if an admin had created them. */
 async function seed(): Promise<void> {
@@ -28,7 +35,7 @@ async function seed(): Promise<void> {
 }
 
 await seed();
-console.log(`GLPI 10.0 simulator listening on ${sim.url}`);
+console.log(`GLPI ${sim.version} simulator listening on ${sim.url}`);
 console.log(`  GLPI_API_URL=${sim.url.replace(/\/$/, '')}`);
 console.log(`  App-Token: ${appToken ?? '(none required; set GLPI_SIM_APP_TOKEN to require one)'}`);
 console.log('  user tokens: admin-user-token (user 2 "glpi", Super-Admin), selfservice-user-token (user 5 "post-only", Self-Service)');

@@ -71,3 +71,19 @@ export function proxyErrorPage(status: number): Reply {
     body: `<html>\r\n<head><title>${status} ${text}</title></head>\r\n<body>\r\n<center><h1>${status} ${text}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n`,
   };
 }
+
+/**
+ * GLPI 11's Symfony error page (HTTP 500, text/html, about 66 KB on 11.0.8), e.g. for a
+ * query-string session_token PHP refuses as a session id. Shortened: its shape, not its size.
+ */
+export function phpErrorPage(): Reply {
+  return {
+    status: 500,
+    headers: { 'Content-Type': 'text/html; charset=UTF-8', 'Cache-Control': 'no-cache, private' },
+    body:
+      '<!DOCTYPE html>\n<html lang="en" data-glpi-theme="auror" data-glpi-theme-dark="0">\n<head>\n<title>Error - GLPI</title>\n' +
+      '<meta charset="utf-8" />\n</head>\n<body>\n<div class="container-fluid"><h1>An error occurred</h1>\n' +
+      '<p>Session ID is too long or contains illegal characters. Only the A-Z, a-z, 0-9, "-", and "," characters are allowed</p>\n' +
+      '</div>\n</body>\n</html>\n',
+  };
+}

@@ -1,22 +1,34 @@
 /**
- * The GLPI 10.0 simulator: a real node:http server answering /apirest.php/ the way GLPI 10.0.3 does
- * (see /work/shared/reference/glpi-apirest-observed.md), with state, call log and fault injection.
+ * The GLPI simulator: a real node:http server answering /apirest.php/ the way GLPI 10.0.3 does
+ * (see /work/shared/reference/glpi-apirest-observed.md), or GLPI 11.0.8 with `version: '11.0.8'`
+ * (as observed on the real 11.0.8, ../shared/real-glpi/README.md): 120-char base64 session tokens
+ * accepted only in the Session-Token header (a query-string one with characters PHP refuses in a
+ * session id is an HTTP 500 HTML page), text stored and answered raw, links and Location under
+ * api.php/v1 (also served), creation messages HTML-escaped and without "(id)". With state, call
+ * log and fault injection.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import type { GlpiSimulator, GlpiSimulatorOptions, SimCall, SimFault, SimProfile, SimRow, SimState, SimUserToken } from './api.js';
+import type { GlpiSimulator, GlpiSimulatorOptions, SimCall, SimFault, SimGlpiVersion, SimProfile, SimRow, SimState, SimUserToken } from './api.js';
 import { parseMultipart, parsePhpQuery, phpString, type MultipartPart, type PhpArray } from './php-input.js';
 import {
   activeProfileBody, CREATE, DELETE, defaultProfiles, FOLLOWUP_ADDALL, FOLLOWUP_ADDMY, profileKey, READ, rightBits,
   ROOT_ENTITIES, TICKET_READALL, UPDATE, type ProfileDef,
 } from './profiles.js';
-import { ApiError, emptyPhpPage, jsonHeaders, NO_PERMISSION, phpFatalPage, proxyErrorPage, type Reply } from './responses.js';
+import { ApiError, emptyPhpPage, jsonHeaders, NO_PERMISSION, phpErrorPage, phpFatalPage, proxyErrorPage, type Reply } from './responses.js';
 import { listSearchOptions, parseRange, runSearch, SEARCH, SearchError } from './search.js';
 import { canonicalItemtype, SimDb, TABLES } from './store.js';
-import { glpiDecode, glpiEncode, httpDate, isValidEmail, likeMatches, likePattern, localDateTime, mapStrings, phpSessionId } from './text.js';
+import {
+  glpi11SessionToken, glpiDecode, glpiEncode, htmlSpecialChars, httpDate, isValidEmail, likeMatches, likePattern, localDateTime, mapStrings,
+  phpSessionId,
+} from './text.js';
 
 const BASE_PATH = '/apirest.php';
+/** GLPI 11 serves the same legacy API here too, and points its links and Location headers at it. */
+const V1_PATH = '/api.php/v1';
+/** Characters PHP accepts in a session id; GLPI 11 dies (HTTP 500) on a query-string token with others. */
+const PHP_SESSION_ID = /^[A-Za-z0-9,-]+$/;
 const LIST_LIMIT = 20;
 const ACCEPT_RANGE_MAX = 1000;
 
@@ -127,6 +139,7 @@ export class Simulator implements GlpiSimulator {
   readonly calls: SimCall[] = [];
   url = '';
   port = 0;
+  readonly version: SimGlpiVersion;
 
   private readonly db: SimDb;
   private readonly server = createServer();
@@ -138,6 +151,12 @@ export class Simulator implements GlpiSimulator {
   private readonly profiles: Record<SimProfile, ProfileDef> = defaultProfiles();
   private readonly appToken: string | null;
   private readonly offsetMin: number;
+  /** GLPI 11 stores text as sent; GLPI 10 HTML-encodes it (Sanitizer) on the way in. */
+  private readonly v11: boolean;
+  private readonly encode: (text: string) => string;
+  private readonly decode: (text: string) => string;
+  /** Tokens this GLPI 11 ever issued (it can decrypt them even after the session ended). */
+  private readonly issued = new Set<string>();
   private latencyMs: number;
   private faults: QueuedFault[] = [];
   private outage: SimFault | undefined;
@@ -151,6 +170,10 @@ export class Simulator implements GlpiSimulator {
     this.offsetMin = options.timezoneOffsetMin ?? 0;
     this.tokens = options.userTokens ?? DEFAULT_TOKENS;
     this.credentials = options.credentials;
+    this.version = options.version ?? '10.0.3';
+    this.v11 = this.version.startsWith('11.');
+    this.encode = this.v11 ? (text) => text : glpiEncode;
+    this.decode = this.v11 ? (text) => text : glpiDecode;
     const sessions = this.sessions;
     const state = {
       users: [], useremails: [], contacts: [], tickets: [], ticketUsers: [], followups: [], solutions: [], documents: [],
@@ -183,6 +206,11 @@ export class Simulator implements GlpiSimulator {
     });
     this.port = (this.server.address() as AddressInfo).port;
     this.url = `http://127.0.0.1:${this.port}${BASE_PATH}/`;
+  }
+
+  /** Where GLPI's own links, Location headers and documentation links point. */
+  private get linkBase(): string {
+    return this.v11 ? `http://127.0.0.1:${this.port}${V1_PATH}/` : this.url;
   }
 
   // ---- public API ----------------------------------------------------------------------------
@@ -282,8 +310,9 @@ export class Simulator implements GlpiSimulator {
     const body = Buffer.concat(chunks);
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const method = (req.method ?? 'GET').toUpperCase();
-    const inBase = url.pathname === BASE_PATH || url.pathname.startsWith(`${BASE_PATH}/`);
-    const rest = inBase ? url.pathname.slice(BASE_PATH.length) : url.pathname;
+    const base = [BASE_PATH, ...(this.v11 ? [V1_PATH] : [])].find((b) => url.pathname === b || url.pathname.startsWith(`${b}/`));
+    const inBase = base !== undefined;
+    const rest = inBase ? url.pathname.slice(base.length) : url.pathname;
     const segments = rest.split('/').filter((s) => s !== '').map((s) => decodeURIComponent(s));
     const endpoint = `/${segments.map((s) => (/^\d+$/.test(s) ? ':id' : s)).join('/')}`;
     const call = { method, endpoint, path: `${url.pathname}${url.search}` };
@@ -353,10 +382,12 @@ export class Simulator implements GlpiSimulator {
   }
 
   private dispatch(method: string, segments: string[], url: URL, body: Buffer, req: IncomingMessage): Reply {
-    const unsanitize = String(req.headers['x-glpi-sanitized-content'] ?? '').toLowerCase() === 'false';
+    // Observed on 10.0.3: search answers stay encoded even with the header (they are not items).
+    const unsanitize = !this.v11 && segments[0] !== 'search' && String(req.headers['x-glpi-sanitized-content'] ?? '').toLowerCase() === 'false';
     try {
       const ctx = this.context(method, segments, url, body, req);
       if (ctx === 'php-fatal') return emptyPhpPage();
+      if (ctx === 'php-error') return phpErrorPage();
       const result = this.route(ctx);
       if ('body' in result && (typeof result.body === 'string' || Buffer.isBuffer(result.body))) return result as Reply;
       const { status, json, headers } = result as { status: number; json: unknown; headers?: Record<string, string> };
@@ -364,11 +395,11 @@ export class Simulator implements GlpiSimulator {
     } catch (err) {
       if (err instanceof ApiError) {
         let message = err.detail;
-        if (err.doc && typeof message === 'string') message = `${message}; view documentation in your browser at ${this.url}#${err.code}`;
+        if (err.doc && typeof message === 'string') message = `${message}; view documentation in your browser at ${this.linkBase}#${err.code}`;
         return this.json(method, err.status, [err.code, message], false);
       }
       if (err instanceof SearchError) {
-        const message = err.doc ? `${err.message}; view documentation in your browser at ${this.url}#${err.code}` : err.message;
+        const message = err.doc ? `${err.message}; view documentation in your browser at ${this.linkBase}#${err.code}` : err.message;
         return this.json(method, err.status, [err.code, message], false);
       }
       throw err;
@@ -376,12 +407,12 @@ export class Simulator implements GlpiSimulator {
   }
 
   private json(method: string, status: number, json: unknown, unsanitize: boolean, extra?: Record<string, string>): Reply {
-    const payload = unsanitize ? mapStrings(json, glpiDecode) : json;
+    const payload = unsanitize ? mapStrings(json, this.decode) : json;
     return { status, headers: { ...jsonHeaders(method), ...extra }, body: JSON.stringify(payload) };
   }
 
   /** APIRest::parseIncomingParams plus the checks every call goes through (API::initApi). */
-  private context(method: string, segments: string[], url: URL, body: Buffer, req: IncomingMessage): Ctx | 'php-fatal' {
+  private context(method: string, segments: string[], url: URL, body: Buffer, req: IncomingMessage): Ctx | 'php-fatal' | 'php-error' {
     if (!this.apiEnabled) throw new ApiError('ERROR', 'API disabled', 400, false);
     const remoteIp = (req.socket.remoteAddress ?? '127.0.0.1').replace(/^::ffff:/, '');
     if (!this.ipAllowed) {
@@ -442,8 +473,14 @@ export class Simulator implements GlpiSimulator {
     const ctx: Ctx = { method, segments, query, params, files, multipart, headers: req.headers, remoteIp };
     const resource = segments[0] ?? '';
     if (resource !== 'initSession' && resource !== 'lostPassword' && resource !== '') {
-      const token = header('session-token') ?? str(params.session_token);
+      const headerToken = header('session-token');
+      const token = headerToken ?? str(params.session_token);
       if (token === undefined || token === '') throw new ApiError('ERROR_SESSION_TOKEN_MISSING', 'parameter session_token is missing or empty');
+      if (this.v11 && headerToken === undefined && !PHP_SESSION_ID.test(token)) return 'php-error';
+      // GLPI 11 decrypts the header token first: one it never issued decrypts to nothing.
+      if (this.v11 && headerToken !== undefined && !this.issued.has(token)) {
+        throw new ApiError('ERROR_SESSION_TOKEN_MISSING', 'parameter session_token is missing or empty');
+      }
       const session = this.sessions.get(token);
       if (!session) throw new ApiError('ERROR_SESSION_TOKEN_INVALID', 'session_token seems invalid', 401, false);
       ctx.session = session;
@@ -578,7 +615,8 @@ export class Simulator implements GlpiSimulator {
       who = this.tokens[userToken];
       if (!who) throw new ApiError('ERROR_GLPI_LOGIN_USER_TOKEN', 'parameter user_token seems invalid', 401, false);
     }
-    const token = phpSessionId();
+    const token = this.v11 ? glpi11SessionToken() : phpSessionId();
+    if (this.v11) this.issued.add(token);
     const session: Session = { token, userId: who.userId, profile: who.profile, activeEntity: 0, recursive: true };
     this.sessions.set(token, session);
     const user = this.db.find('User', who.userId);
@@ -617,7 +655,9 @@ export class Simulator implements GlpiSimulator {
 
   private glpiConfig(): Record<string, unknown> {
     return {
-      version: '10.0.3', dbversion: '10.0.3', url_base: this.url.replace(/\/apirest\.php\/$/, ''), url_base_api: this.url.replace(/\/$/, ''),
+      version: this.version, dbversion: this.version, url_base: this.url.replace(/\/apirest\.php\/$/, ''),
+      // GLPI 11 has no url_base_api setting.
+      ...(this.v11 ? {} : { url_base_api: this.url.replace(/\/$/, '') }),
       enable_api: this.apiEnabled ? 1 : 0, enable_api_login_credentials: this.credentials ? 1 : 0, enable_api_login_external_token: 1,
       list_limit: LIST_LIMIT, list_limit_max: 50, timezone: null, use_notifications: '0', default_requesttypes_id: 1,
       language: 'en_GB', priority_matrix: { 1: { 1: 1, 2: 1, 3: 2, 4: 2, 5: 2 } },
@@ -698,15 +738,15 @@ export class Simulator implements GlpiSimulator {
     const links: { rel: string; href: string }[] = [];
     for (const [key, value] of Object.entries(row)) {
       if (key === 'items_id' && typeof row.itemtype === 'string' && row.itemtype !== '' && typeof value === 'number') {
-        links.push({ rel: row.itemtype, href: `${this.url}${row.itemtype}/${value}` });
+        links.push({ rel: row.itemtype, href: `${this.linkBase}${row.itemtype}/${value}` });
         continue;
       }
       const target = fkItemtype(key);
       if (!target || typeof value !== 'number' || (value === 0 && target !== 'Entity')) continue;
-      links.push({ rel: target, href: `${this.url}${target}/${value}` });
+      links.push({ rel: target, href: `${this.linkBase}${target}/${value}` });
     }
     const subrels = itemtype === 'Ticket' ? TICKET_SUBRELS : ['User', 'ITILFollowup', 'Contact'].includes(itemtype) ? ['Document_Item'] : [];
-    for (const rel of subrels) links.push({ rel, href: `${this.url}${itemtype}/${row.id}/${rel}/` });
+    for (const rel of subrels) links.push({ rel, href: `${this.linkBase}${itemtype}/${row.id}/${rel}/` });
     return links;
   }
 
@@ -785,7 +825,7 @@ export class Simulator implements GlpiSimulator {
         const pattern = likePattern(value);
         out = out.filter((r) =>
           fields.some((f) => {
-            const cell = r[f] === null || r[f] === undefined ? null : glpiDecode(String(r[f]));
+            const cell = r[f] === null || r[f] === undefined ? null : this.decode(String(r[f]));
             return pattern === null || pattern === '' ? cell === null || cell === '' : likeMatches(pattern, cell);
           }),
         );
@@ -838,10 +878,10 @@ export class Simulator implements GlpiSimulator {
     const input = ctx.params.input;
     if (Array.isArray(input)) {
       if (input.length === 0 || !input.every(isObject)) throw badArray();
-      return { list: input.map((i) => mapStrings(i as Input, glpiEncode)), bulk: true };
+      return { list: input.map((i) => mapStrings(i as Input, this.encode)), bulk: true };
     }
     if (!isObject(input)) throw badArray();
-    return { list: [mapStrings(input, glpiEncode)], bulk: false };
+    return { list: [mapStrings(input, this.encode)], bulk: false };
   }
 
   private create(ctx: Ctx, itemtype: string): { status: number; json: unknown; headers?: Record<string, string> } {
@@ -851,13 +891,15 @@ export class Simulator implements GlpiSimulator {
       if (input.entities_id === undefined && 'entities_id' in (TABLES[itemtype]?.columns ?? {})) input.entities_id = session.activeEntity;
       return this.createOne(ctx, itemtype, input);
     });
-    const location = (id: number) => `${this.url}${itemtype}/${id}`;
+    const location = (id: number) => `${this.linkBase}${itemtype}/${id}`;
+    // GLPI 11: "Item successfully added: Doe &lt;c&gt;", HTML-escaped and without 10's " (id)".
+    const added = (r: Extract<Outcome, { ok: true }>) => (this.v11 ? htmlSpecialChars(r.message.replace(` (${r.id})`, '')) : r.message);
     if (!bulk) {
       const r = results[0] as Outcome;
       if (!r.ok) throw new ApiError('ERROR_GLPI_ADD', r.message, 400, false);
-      return { status: 201, json: { id: r.id, message: r.message, ...r.extra }, headers: { location: location(r.id) } };
+      return { status: 201, json: { id: r.id, message: added(r), ...r.extra }, headers: { location: location(r.id) } };
     }
-    const shaped = results.map((r) => (r.ok ? { id: r.id, message: r.message, ...r.extra } : { id: false, message: r.message }));
+    const shaped = results.map((r) => (r.ok ? { id: r.id, message: added(r), ...r.extra } : { id: false, message: r.message }));
     const ok = results.filter((r): r is Extract<Outcome, { ok: true }> => r.ok);
     if (ok.length === 0) throw new ApiError('ERROR_GLPI_ADD', shaped, 400, false);
     if (ok.length < results.length) return { status: 207, json: ['ERROR_GLPI_PARTIAL_ADD', shaped] };
@@ -927,12 +969,12 @@ export class Simulator implements GlpiSimulator {
 
   private addUser(input: Input): Outcome {
     const name = str(input.name)?.trim() ?? '';
-    const decoded = glpiDecode(name);
+    const decoded = this.decode(name);
     if (name === '' || !(/^[\p{L}\p{N}'@.\-_ ]+$/u.test(decoded) || isValidEmail(decoded))) {
       return { ok: false, message: 'The login is not valid. Unable to add the user.' };
     }
     const lower = decoded.toLowerCase();
-    if (this.state.users.some((u) => glpiDecode(String(u.name ?? '')).toLowerCase() === lower)) {
+    if (this.state.users.some((u) => this.decode(String(u.name ?? '')).toLowerCase() === lower)) {
       return { ok: false, message: 'Unable to add. The user already exists.' };
     }
     const now = this.now();
@@ -960,7 +1002,7 @@ export class Simulator implements GlpiSimulator {
     const userId = num(input.users_id);
     const email = str(input.email)?.trim() ?? '';
     if (userId === undefined || !this.db.find('User', userId)) return { ok: false, message: NO_PERMISSION };
-    if (!isValidEmail(glpiDecode(email))) return { ok: false, message: `Invalid email address ${email}` };
+    if (!isValidEmail(this.decode(email))) return { ok: false, message: `Invalid email address ${email}` };
     const mine = this.state.useremails.filter((e) => e.users_id === userId);
     if (mine.some((e) => String(e.email).toLowerCase() === email.toLowerCase())) return { ok: false, message: '' };
     // UserEmail::prepareInputForAdd: a user's first address is the default whatever the input says.
@@ -1005,7 +1047,7 @@ export class Simulator implements GlpiSimulator {
     const valid: Input[] = [];
     for (const row of rows) {
       const email = String(row.alternative_email);
-      if (email !== '' && !isValidEmail(glpiDecode(email))) return { rows: [], invalidEmail: email };
+      if (email !== '' && !isValidEmail(this.decode(email))) return { rows: [], invalidEmail: email };
       const usersId = row.users_id as number;
       if (usersId > 0 ? !this.db.find('User', usersId) : email === '') continue;
       if (valid.some((v) => v.type === row.type && v.users_id === usersId && v.alternative_email === row.alternative_email)) continue;
@@ -1021,7 +1063,7 @@ export class Simulator implements GlpiSimulator {
     const urgency = clamp(num(input.urgency) ?? 3);
     const impact = clamp(num(input.impact) ?? 3);
     let name = str(input.name) ?? '';
-    if (name.trim() === '') name = glpiEncode(stripTags(glpiDecode(str(input.content) ?? '')).slice(0, 70));
+    if (name.trim() === '') name = this.encode(stripTags(this.decode(str(input.content) ?? '')).slice(0, 70));
     const row = this.db.build('Ticket', {
       ...input,
       name,
@@ -1060,7 +1102,7 @@ export class Simulator implements GlpiSimulator {
     const type = num(input.type) ?? 1;
     // CommonITILActor::isAttach2Valid: users_id 0 only with an alternative_email.
     if (usersId === 0 ? email === '' : !this.db.find('User', usersId)) return { ok: false, message: '' };
-    if (email !== '' && !isValidEmail(glpiDecode(email))) return { ok: false, message: `Invalid email address ${email}` };
+    if (email !== '' && !isValidEmail(this.decode(email))) return { ok: false, message: `Invalid email address ${email}` };
     if (this.state.ticketUsers.some((tu) => tu.tickets_id === ticket.id && tu.type === type && tu.users_id === usersId && tu.alternative_email === email)) {
       return { ok: false, message: '' };
     }
@@ -1151,8 +1193,8 @@ export class Simulator implements GlpiSimulator {
     const now = this.now();
     const row = this.db.build('Document', {
       ...input,
-      name: str(input.name) ?? glpiEncode(original),
-      filename: glpiEncode(original),
+      name: str(input.name) ?? this.encode(original),
+      filename: this.encode(original),
       filepath: `${ext.toUpperCase()}/${sha1.slice(0, 2)}/${sha1.slice(2)}.${ext}`,
       mime: file.contentType ?? 'application/octet-stream',
       sha1sum: sha1,
@@ -1289,7 +1331,7 @@ export class Simulator implements GlpiSimulator {
         // Observed: the keyed form reaches updateUserEmails() as stdClass, a PHP TypeError.
         return emptyPhpPage();
       }
-      const input = mapStrings(original, glpiEncode);
+      const input = mapStrings(original, this.encode);
       this.applyUpdate(session, itemtype, row, input);
       results.push({ [String(id)]: true, message: '' });
     }

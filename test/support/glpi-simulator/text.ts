@@ -1,5 +1,5 @@
 /**
- * Text as GLPI 10.0 handles it: input is stored HTML-entity encoded (Sanitizer::sanitize), read
+ * Text as GLPI handles it. GLPI 10.0: input is stored HTML-entity encoded (Sanitizer::sanitize), read
  * back encoded unless the caller sends `X-GLPI-Sanitized-Content: false`, and searched with SQL
  * LIKE under a case- and accent-insensitive collation (utf8mb4_unicode_ci).
  */
@@ -72,6 +72,21 @@ export function httpDate(local: string, offsetMin: number): string {
 export function phpSessionId(): string {
   const alphabet = '0123456789abcdefghijklmnopqrstuv';
   return [...randomBytes(26)].map((b) => alphabet[b % 32]).join('');
+}
+
+/**
+ * GLPI 11.0.8 session tokens: the PHP session id encrypted with the instance key, base64: 120
+ * characters that may hold `+` and `/`; 88 random bytes give that length and end in `==`.
+ */
+export function glpi11SessionToken(): string {
+  return randomBytes(88).toString('base64');
+}
+
+const SPECIAL_CHARS: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#039;' };
+
+/** PHP htmlspecialchars (ENT_QUOTES), as GLPI 11 escapes names in its messages. */
+export function htmlSpecialChars(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => SPECIAL_CHARS[c] ?? c);
 }
 
 /** Loose check like NotificationMailing::isUserAddressValid (filter_var FILTER_VALIDATE_EMAIL). */
