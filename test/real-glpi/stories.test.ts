@@ -22,7 +22,9 @@ import { Queue } from 'bullmq';
 import { pino } from 'pino';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { main } from '../../src/cli/main.js';
 import { loadConfig } from '../../src/config/load.js';
+import type { DoctorReport } from '../../src/ops/doctor.js';
 import { redisKeys, SYNC_QUEUE_NAME, type SyncJobData } from '../../src/queue/job.js';
 import { startRuntime, type Runtime } from '../../src/runtime.js';
 import { signedHeaders } from '../reliability/support.js';
@@ -46,6 +48,8 @@ interface GlpiFollowup {
 
 interface Bridge {
   hookId: string;
+  /** The environment the bridge was configured from (doctor reads the same). */
+  env: Record<string, string>;
   prefix: string;
   runtime: Runtime;
   queue: Queue<SyncJobData>;
@@ -125,7 +129,7 @@ describe.skipIf(target === undefined)(
       const prefix = testPrefix(`real-glpi-${syncType}`);
       const spoolDir = mkdtempSync(join(tmpdir(), 'cgb-real-glpi-'));
       spoolDirs.push(spoolDir);
-      const config = loadConfig({
+      const env: Record<string, string> = {
         REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
         REDIS_KEY_PREFIX: prefix,
         SPOOL_DIR: spoolDir,
@@ -139,13 +143,15 @@ describe.skipIf(target === undefined)(
         CHATWOOT_WEBHOOK_SECRET: SECRET,
         // No CHATWOOT_API_TOKEN: write-back stays off; the base URL names the attachments' origin.
         CHATWOOT_BASE_URL: chatwootBaseUrl,
-      });
+      };
+      const config = loadConfig(env);
       const runtime = await startRuntime(config, pino({ level: process.env.E2E_LOG_LEVEL ?? 'silent' }), { port: 0 });
       const inspector = testRedis();
       const queue = new Queue<SyncJobData>(SYNC_QUEUE_NAME, { connection: inspector, prefix: redisKeys(prefix).bullPrefix });
       let closed = false;
       const bridge: Bridge = {
         hookId,
+        env,
         prefix,
         runtime,
         queue,
@@ -352,6 +358,22 @@ describe.skipIf(target === undefined)(
       expect(failed).toHaveLength(1);
       expect(failed[0]).toMatch(/^message_created after 1 attempt\(s\): .*(right|permission|profile)/i);
       expect(await ticketsOf(reader, bridge.hookId, story.conversationId)).toEqual([]);
+    });
+
+    it('doctor passes every check against this GLPI and names its version, printing no token', async () => {
+      // A running bridge on the same hook and Redis prefix, so "a worker consumes the queue" holds too.
+      const bridge = bridges.find((b) => b.hookId.endsWith('-user')) ?? (await startBridge('user'));
+      const out: string[] = [];
+      const code = await main(['doctor', '--json'], { env: bridge.env, out: (t) => void out.push(t), err: (t) => void out.push(t) });
+      const text = out.join('\n');
+      const report = JSON.parse(text) as DoctorReport;
+      // The one expected warning: CHATWOOT_BASE_URL without an API token (write-back off), set here
+      // only to name the attachments' origin.
+      const notPassed = report.checks.filter((c) => c.status !== 'pass' && !(c.id === 'chatwoot.api' && c.status === 'warn'));
+      expect(notPassed.map((c) => `${c.id}: ${c.status}: ${c.detail}`)).toEqual([]);
+      expect(code).toBe(0);
+      expect(report.checks.find((c) => c.id === 'glpi.version')?.detail).toContain(`GLPI ${glpi.version}`);
+      for (const secret of [glpi.userToken, glpi.appToken, SECRET]) expect(text).not.toContain(secret);
     });
   },
 );
