@@ -11,7 +11,8 @@
  * A real GLPI keeps what earlier runs left: every run uses its own hook id (which names the
  * conversation in ticket contents), random conversation/contact/message ids, its own e-mails and
  * phones, so it needs no reset and finds only its own records. Redis keys live under a prefix of
- * the run's own and are deleted afterwards. What it creates in GLPI is named `cgb-e2e-*`.
+ * the run's own and are deleted afterwards. In GLPI it leaves requesters with e-mails
+ * `cgb-e2e-*@example.com`, their tickets, followups and one small text document per run.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -161,7 +162,7 @@ describe.skipIf(target === undefined)(
           return { status: res.statusCode, body: await res.body.text() };
         },
         async drained() {
-          // Bounded: 240 x 250 ms. Retries of transient GLPI errors wait in "delayed", so they count as not done.
+          // Bounded: 360 x 250 ms (a transient GLPI error retries after 2-4 s). Retries of transient GLPI errors wait in "delayed", so they count as not done.
           try {
             await waitFor(
               async () => {
@@ -169,7 +170,7 @@ describe.skipIf(target === undefined)(
                 return Object.values(counts).every((n) => n === 0) ? true : undefined;
               },
               'the bridge to handle every accepted webhook',
-              240,
+              360,
               250,
             );
           } catch (err) {
