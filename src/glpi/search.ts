@@ -14,9 +14,11 @@ const ID_OPTION = 2;
  * itself `null` or starts with `^` / ends with `$`, since GLPI strips only one anchor each side),
  * and do not backslash-escape regex characters (`.`, `+`, `(`...), which LIKE takes literally.
  * A `%` in the value can only widen the match, so callers compare the returned cells exactly.
+ * `&`, `<` and `>` become `%` too: GLPI 10 stores them HTML-encoded and an anchored value holding
+ * one never matches there (observed on 10.0.3: `^a&b@x$` and `^a&#38;b@x$` find nothing, `^a%b@x$` does).
  */
 export function exactMatch(value: string): string {
-  return `^${value.trim()}$`;
+  return `^${value.trim().replace(/[&<>]/g, '%')}$`;
 }
 
 /**

@@ -192,6 +192,12 @@ function contract(start: () => Promise<Target>): void {
     expect(result.rows).toEqual([expect.objectContaining({ '1': name })]);
   });
 
+  it("finds a user by an e-mail address holding HTML's special character &", async () => {
+    const email = `o'brien&co-${run}@example.com`;
+    const { id } = await client.addItem('User', { name: `${run}-amp`, _useremails: [email] });
+    await expect(findUserByEmail(client, email)).resolves.toBe(id);
+  });
+
   it('creates a user and finds it by e-mail and by phone', async () => {
     const email = `${run}-user@example.com`;
     const phone = randomMobile();

@@ -55,6 +55,14 @@ describe('exact match values', () => {
     expect(likeMatches(pattern, `${value}x`)).toBe(false);
   });
 
+  it("turns &, < and > into wildcards (GLPI 10 stores them encoded), still matching the value as stored by either version", () => {
+    const value = 'o<b>&co@example.com';
+    expect(exactMatch(value)).toBe('^o%b%%co@example.com$');
+    const pattern = glpiLikePattern(exactMatch(value));
+    expect(likeMatches(pattern, value)).toBe(true);
+    expect(likeMatches(pattern, 'o&#60;b&#62;&#38;co@example.com')).toBe(true);
+  });
+
   it('does not backslash-escape regex characters, which LIKE would then look for', () => {
     expect(exactMatch('a.b+c@example.com')).not.toContain('\\');
   });
