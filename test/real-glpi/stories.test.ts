@@ -376,5 +376,27 @@ describe.skipIf(target === undefined)(
       expect(report.checks.find((c) => c.id === 'glpi.version')?.detail).toContain(`GLPI ${glpi.version}`);
       for (const secret of [glpi.userToken, glpi.appToken, SECRET]) expect(text).not.toContain(secret);
     });
+
+    it("a returning customer whose e-mail holds +, & and ' gets a GLPI user and is found again, not created twice", async () => {
+      const bridge = bridges.find((b) => b.hookId.endsWith('-user')) ?? (await startBridge('user'));
+      const customer = storyCustomer(`${run}-returning`, 'Dee Returning', "cgb-e2e+o'brien&co");
+      const firstVisit = new ConversationStory(customer);
+      // The same person as another Chatwoot contact (another inbox): only GLPI can tell it is them.
+      const secondVisit = new ConversationStory({ ...customer, contactId: customer.contactId + 1 });
+      expect((await bridge.post(firstVisit.messageCreated(firstVisit.message('incoming', 'first visit', 1)))).status).toBe(202);
+      expect(await bridge.drained()).toEqual([]);
+      expect((await bridge.post(secondVisit.messageCreated(secondVisit.message('incoming', 'second visit', 1)))).status).toBe(202);
+      expect(await bridge.drained()).toEqual([]);
+
+      const requesterOf = async (story: ConversationStory) => {
+        const ticketId = await onlyTicket(bridge, story);
+        return (await reader.get<{ users_id: number; type: number }[]>(`Ticket/${ticketId}/Ticket_User`)).filter((tu) => tu.type === 1).map((tu) => tu.users_id);
+      };
+      const [first] = await requesterOf(firstVisit);
+      expect(first).toBeGreaterThan(0);
+      expect(await requesterOf(secondVisit)).toEqual([first]);
+      const emails = await reader.get<{ email: string }[]>(`User/${String(first)}/UserEmail`);
+      expect(emails.map((e) => e.email)).toEqual([customer.email]);
+    });
   },
 );

@@ -33,11 +33,12 @@ export interface StoryAttachment {
 
 type Json = Record<string, unknown>;
 
-export function storyCustomer(tag: string, name: string): StoryCustomer {
+/** `emailLocal` replaces the e-mail's local part prefix (a customer may choose `o'brien&co`). */
+export function storyCustomer(tag: string, name: string, emailLocal = 'cgb-e2e'): StoryCustomer {
   return {
     contactId: randomInt(100_000_000, 900_000_000),
     name,
-    email: `cgb-e2e-${tag}@example.com`,
+    email: `${emailLocal}-${tag}@example.com`,
     phone: `+336${String(randomInt(10_000_000, 99_999_999))}`,
   };
 }
