@@ -13,6 +13,7 @@ import { glpiDecode, SIM_GLPI_VERSIONS, startGlpiSimulator, type GlpiSimulator }
 import { deletePrefix, testPrefix, testRedis, waitFor } from './support/redis.js';
 
 const SECRET = 'runtime-test-secret';
+const HOSTILE_TEXT = '<b>not bold</b> & "quotes" 5 > 3 🙂\nnext line &amp; &#60;i&#62;';
 
 /**
  * The whole service as `npm start` runs it (ROLE=all), fed the Chatwoot fixtures in story order
@@ -52,7 +53,10 @@ describe.each(SIM_GLPI_VERSIONS)('the service end to end (ROLE=all, real HTTP, r
   });
 
   async function post(fixture: string): Promise<number> {
-    const body = JSON.stringify(loadFixture(fixture));
+    const payload = loadFixture(fixture);
+    // The agent's reply carries what a customer could type: markup, entities, quotes, emoji, lines.
+    if (fixture === 'message_created.outgoing') payload.content = HOSTILE_TEXT;
+    const body = JSON.stringify(payload);
     const ts = Math.floor(Date.now() / 1000);
     const res = await request(`${runtime.address}/webhooks/chatwoot/default`, {
       method: 'POST',
@@ -111,6 +115,8 @@ describe.each(SIM_GLPI_VERSIONS)('the service end to end (ROLE=all, real HTTP, r
     const incoming = loadFixture<{ content: string }>('message_created.incoming').content;
     expect(shown(ticket.content)).toContain(escapeHtml(incoming));
     expect(shown(ticket.content)).not.toMatch(/&amp;(amp|quot|#39);/);
+    const reply = followups.find((f) => idsIn(f.content).includes(9803));
+    expect(shown(reply?.content)).toContain(`<p>${escapeHtml(HOSTILE_TEXT).replace('\n', '<br>')}</p>`);
   });
 
   it('reports the hook healthy on /ready and counts GLPI calls on /metrics', async () => {
