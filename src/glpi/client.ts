@@ -212,8 +212,11 @@ class UndiciGlpiClient implements GlpiClientHandle {
    * renewed once, single-flight, and the call replayed once; GLPI checks the session before doing
    * anything, so replaying even a POST cannot create twice. A second refusal is thrown, never looped.
    */
-  private async call(call: Call): Promise<Answer> {
+  private async call(original: Call): Promise<Answer> {
     const token = await this.session.get();
+    // The version is known once a session is open; GLPI 10 needs some written text protected.
+    const glpi10 = this.version !== undefined && glpiMajor(this.version) < 11;
+    const call = original.json !== undefined && glpi10 ? { ...original, json: protectForGlpi10(original.json) } : original;
     try {
       return await this.exchange(call, { kind: 'session', token });
     } catch (err) {
@@ -486,6 +489,27 @@ class UndiciGlpiClient implements GlpiClientHandle {
 export function glpiMajor(version: string | undefined): number {
   const major = version === undefined ? NaN : Number.parseInt(version, 10);
   return Number.isInteger(major) ? major : 10;
+}
+
+/**
+ * Text GLPI 10 would take for already encoded and store unencoded (Sanitizer::isHtmlEncoded: no
+ * `<`, `>` or bare `&`, but an `&#60;`-style or `&lt;`-style entity): read back, it is decoded,
+ * so a title the customer typed as `&#60;b&#62;` would come back as `<b>`. Encoding its `&` as
+ * `&#38;` makes GLPI store it as given and decode it back to exactly what was written (observed
+ * on 10.0.3). Everything else (HTML with real tags, plain text) GLPI encodes itself.
+ */
+const LOOKS_ENCODED = /&#38;|&#60;|&#62;|&lt;|&gt;/;
+const RAW_SPECIAL = /<|>|&(?!#?[a-z0-9]+;)/i;
+
+export function protectForGlpi10<T>(value: T): T {
+  if (typeof value === 'string') {
+    return (LOOKS_ENCODED.test(value) && !RAW_SPECIAL.test(value) ? value.replace(/&/g, '&#38;') : value) as T;
+  }
+  if (Array.isArray(value)) return value.map((v: unknown) => protectForGlpi10(v)) as T;
+  if (typeof value === 'object' && value !== null) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, protectForGlpi10(v)])) as T;
+  }
+  return value;
 }
 
 /** A search row with GLPI 10's HTML-encoding of its text cells undone (one pass: `&#38;lt;` is the typed `&lt;`). */

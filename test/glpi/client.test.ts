@@ -456,6 +456,21 @@ describe('GLPI version', () => {
     expect(glpi.sessions.size).toBe(1);
   });
 
+  it.each([
+    ['10.0.3', 'Eve &#38;#60;b&#38;#62; 5 &#38;lt; 6'],
+    ['11.0.8', 'Eve &#60;b&#62; 5 &lt; 6'],
+  ])('on GLPI %s writes text that looks HTML-encoded so that it reads back as written', async (version, sent) => {
+    mock = createMockGlpi();
+    mock.glpiVersion = version;
+    mock.route = withSession(mock, () => ({ status: 201, json: { id: 3, message: '' } }));
+    const { client } = clientFor(mock);
+    const html = '<p>&lt;b&gt; stays</p>';
+    await client.addItem('Ticket', { name: 'Eve &#60;b&#62; 5 &lt; 6', content: html, _useremails: ['a&b@x.example'], type: 1 });
+    const post = mock.requests.find((r) => r.method === 'POST');
+    // HTML and plain text with raw special characters are left to GLPI's own encoding.
+    expect(JSON.parse(post?.body ?? '')).toEqual({ input: { name: sent, content: html, _useremails: ['a&b@x.example'], type: 1 } });
+  });
+
   const hostileCell = { '2': 9, '1': 'Eve &#60;b&#62; &#38;amp; co', '5': ['a&#38;b@x.example', 'c@x.example'] };
   const rawCell = { '2': 9, '1': 'Eve <b> &amp; co', '5': ['a&b@x.example', 'c@x.example'] };
 

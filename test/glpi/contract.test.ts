@@ -185,6 +185,14 @@ function contract(start: () => Promise<Target>): void {
     expect(String(followup?.content)).not.toMatch(/<b>|<img|&amp;lt;|&#38;/);
   });
 
+  it('keeps a title that looks HTML-encoded as written (GLPI 10 would decode it)', async () => {
+    const name = `${run} &#60;b&#62; 5 &lt; 6 &amp;`;
+    const { id } = await client.addItem('Ticket', { name, content: '<p>looks encoded</p>' });
+    await expect(client.getItem('Ticket', id)).resolves.toMatchObject({ name });
+    const result = await client.search('Ticket', { criteria: [{ field: 2, searchtype: 'equals', value: id }], forcedisplay: [1] });
+    expect(result.rows).toEqual([expect.objectContaining({ '1': name })]);
+  });
+
   it('decodes search cells for the GLPI version: what was written comes back', async () => {
     const name = `${run} <b>name</b> & "q" &amp; 5 > 3 🙂`;
     const { id } = await client.addItem('Ticket', { name, content: '<p>search</p>' });

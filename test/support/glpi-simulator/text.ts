@@ -6,15 +6,32 @@
 import { randomBytes } from 'node:crypto';
 
 const ENCODE: Record<string, string> = { '&': '&#38;', '<': '&#60;', '>': '&#62;' };
-const DECODE: Record<string, string> = { '&#38;': '&', '&#60;': '<', '&#62;': '>' };
+const RAW_SPECIAL = /<|>|&(?!#?[a-z0-9]+;)/i;
+const SANITIZED = /&#38;|&#60;|&#62;|&lt;|&gt;/;
 
+/**
+ * Sanitizer::isHtmlEncoded: no `<`, `>` or bare `&`, and at least one entity GLPI's encoding (or
+ * its legacy one, `&lt;` `&gt;`) produces. GLPI 10 neither encodes nor decodes anything else.
+ */
+export function isGlpiEncoded(text: string): boolean {
+  return !RAW_SPECIAL.test(text) && SANITIZED.test(text);
+}
+
+/** Sanitizer::encodeHtmlSpecialChars: a value that already looks encoded is stored as given. */
 export function glpiEncode(text: string): string {
+  if (isGlpiEncoded(text)) return text;
   return text.replace(/[&<>]/g, (c) => ENCODE[c] ?? c);
 }
 
-/** One pass, so an encoded `&#38;#60;` (the user typed "&#60;") comes back as typed. */
+/**
+ * Sanitizer::decodeHtmlSpecialChars: only values that look encoded; `&#62;`, `&#60;` then `&#38;`
+ * (so an encoded `&#38;#60;`, the user typed "&#60;", comes back as typed), or the legacy
+ * `&gt;` `&lt;` when none of those is present.
+ */
 export function glpiDecode(text: string): string {
-  return text.replace(/&#(?:38|60|62);/g, (e) => DECODE[e] ?? e);
+  if (!isGlpiEncoded(text)) return text;
+  if (/&#(?:38|60|62);/.test(text)) return text.replaceAll('&#62;', '>').replaceAll('&#60;', '<').replaceAll('&#38;', '&');
+  return text.replaceAll('&gt;', '>').replaceAll('&lt;', '<');
 }
 
 /** Deep copy with every string passed through `fn` (input sanitising, output unsanitising). */
