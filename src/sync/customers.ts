@@ -161,9 +161,16 @@ async function bindExisting(
   return { kind: 'email-only', id: 0, ...identity, policy: bindingPolicyTag(ctx) };
 }
 
-/** GLPI logins must be an e-mail or `[alnum '@.-_ ]`; a phone with `+` is not one. */
+/**
+ * Characters GLPI 10 accepts in a login (10.0.3 answers "The login is not valid" to `+`, `&`, `/`;
+ * 11.0.8 takes them). Plus-addressed e-mails are common, so an e-mail outside this set gets a login
+ * of the bridge's own; it stays the user's e-mail, which is how the customer is found again.
+ */
+const GLPI_LOGIN = /^[\p{L}\p{N}'@.\-_ ]+$/u;
+
+/** The e-mail when GLPI takes it as a login, else a login of the bridge's own namespace. */
 export function loginFor(contactId: number, identity: Identity): string {
-  if (identity.email !== undefined) return identity.email;
+  if (identity.email !== undefined && GLPI_LOGIN.test(identity.email)) return identity.email;
   if (identity.phone !== undefined) return `chatwoot-${identity.phone.replace(/^\+/, '')}`;
   return `chatwoot-contact-${contactId}`;
 }
