@@ -126,7 +126,8 @@ export const conversationSchema = z.object({
   snoozed_until: nullableString,
   priority: nullableString,
   created_at: epochSeconds.nullish(),
-  updated_at: epochSeconds.nullish(),
+  /** Only compared (which snapshot is newer), never written to GLPI: any finite time up to 2038. */
+  updated_at: z.number().min(0, 'date out of range').max(MAX_EPOCH_S, 'date out of range').nullish(),
 });
 export type ChatwootConversation = z.output<typeof conversationSchema>;
 
