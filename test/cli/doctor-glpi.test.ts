@@ -199,7 +199,8 @@ describe.each(SIM_GLPI_VERSIONS)('doctor against the simulator behaving like GLP
     };
     const code = await main(['doctor', '--json'], { env, out: (t) => void out.push(t), err: (t) => void out.push(t), redisTimeoutMs: 2_000 });
     const report = JSON.parse(out.join('\n')) as DoctorReport;
-    expect(report.checks.filter((c) => c.id.startsWith('glpi.') && c.status !== 'pass')).toEqual([]);
+    // glpi.privileges warns by design here: the simulator's admin token is a super-admin's.
+    expect(report.checks.filter((c) => c.id.startsWith('glpi.') && c.id !== 'glpi.privileges' && c.status !== 'pass')).toEqual([]);
     const checked = report.checks.find((c) => c.id === 'glpi.version');
     expect(checked?.detail).toContain(`GLPI ${version}:`);
     expect(checked?.detail).toMatch(version.startsWith('11.') ? /stores text as written/ : /HTML-encoded/);

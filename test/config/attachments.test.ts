@@ -6,7 +6,7 @@ import { DEFAULTS } from '../../src/config/defaults.js';
 import { loadConfig } from '../../src/config/load.js';
 import { ConfigError } from '../../src/errors.js';
 
-const base = { GLPI_API_URL: 'https://glpi.example.com/apirest.php', GLPI_USER_TOKEN: 't', CHATWOOT_WEBHOOK_SECRET: 's' };
+const base = { GLPI_API_URL: 'https://glpi.example.com/apirest.php', GLPI_USER_TOKEN: 't', CHATWOOT_WEBHOOK_SECRET: 'attachments-config-secret' };
 const policy = (env: Record<string, string> = {}) => loadConfig({ ...base, ...env }).hooks.get('default')!.attachments;
 const dir = mkdtempSync(join(tmpdir(), 'cgb-attachments-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -35,7 +35,7 @@ describe('attachment settings', () => {
       timeoutMs: 500,
     });
     const file = join(dir, 'hooks.yaml');
-    writeFileSync(file, 'hooks:\n  - id: a\n    glpiApiUrl: https://glpi.example.com/apirest.php\n    glpiUserToken: t\n    chatwootWebhookSecret: s\n    attachmentAllowedHosts: [s3.internal]\n    attachmentJobBudgetMs: 1000\n');
+    writeFileSync(file, 'hooks:\n  - id: a\n    glpiApiUrl: https://glpi.example.com/apirest.php\n    glpiUserToken: t\n    chatwootWebhookSecret: attachments-config-secret\n    attachmentAllowedHosts: [s3.internal]\n    attachmentJobBudgetMs: 1000\n');
     expect(loadConfig({ HOOKS_FILE: file }).hooks.get('a')?.attachments).toMatchObject({ allowedHosts: ['s3.internal'], jobBudgetMs: 1000 });
   });
 

@@ -25,7 +25,7 @@ describe('customer binding settings', () => {
     const dir = mkdtempSync(join(tmpdir(), 'cgb-binding-'));
     const file = join(dir, 'hooks.yaml');
     const hook = (id: string, extra: string) =>
-      `  - id: ${id}\n    glpiApiUrl: https://g.example/apirest.php\n    glpiUserToken: x\n    chatwootWebhookSecret: s\n${extra}`;
+      `  - id: ${id}\n    glpiApiUrl: https://g.example/apirest.php\n    glpiUserToken: x\n    chatwootWebhookSecret: hook-secret-value\n${extra}`;
     writeFileSync(file, `hooks:\n${hook('strict', '    customerBinding: created-only\n')}${hook('loose', '    customerBinding: any\n    customerBindingTrustVerified: true\n')}`);
     const config = loadConfig({ HOOKS_FILE: file });
     rmSync(dir, { recursive: true, force: true });
