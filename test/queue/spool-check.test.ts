@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { ConfigError } from '../../src/errors.js';
 import { startRuntime } from '../../src/runtime.js';
-import { REDIS_URL, testPrefix, testRedis } from '../support/redis.js';
+import { REDIS_URL, deletePrefix, testPrefix, testRedis } from '../support/redis.js';
 
 /**
  * With an unwritable SPOOL_DIR and Redis down, a webhook got 500 and was lost: the receiver now
@@ -14,13 +14,19 @@ import { REDIS_URL, testPrefix, testRedis } from '../support/redis.js';
  */
 describe('the receiver checks its spool directory at start', () => {
   const parent = mkdtempSync(join(tmpdir(), 'cgb-spool-check-'));
-  afterAll(() => rmSync(parent, { recursive: true, force: true }));
+  const prefix = testPrefix('spoolcheck');
+  afterAll(async () => {
+    rmSync(parent, { recursive: true, force: true });
+    const redis = testRedis();
+    await deletePrefix(redis, prefix);
+    redis.disconnect();
+  });
 
   function config(spoolDir: string, role: 'all' | 'api' | 'worker') {
     return loadConfig({
       ROLE: role,
       REDIS_URL,
-      REDIS_KEY_PREFIX: testPrefix('spoolcheck'),
+      REDIS_KEY_PREFIX: prefix,
       SPOOL_DIR: spoolDir,
       HOOK_ID: 'acme',
       GLPI_API_URL: 'http://127.0.0.1:9/apirest.php',
