@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from '../errors.js';
+import { DEFAULTS } from './defaults.js';
 import { checkGlpiApiUrl } from './glpi-url.js';
 import {
   HOOK_ENV_NAMES,
@@ -37,25 +38,70 @@ export function interpolateEnv(value: unknown, env: Env, where: string): unknown
   return value;
 }
 
-function buildHook(raw: unknown, glpiTimeoutMs: number, name: (path: PropertyKey[]) => string): HookConfig {
-  const parsed = hookInputSchema.safeParse(raw);
-  if (!parsed.success) throw new ConfigError(describeIssues(parsed.error, name));
-  const h = parsed.data;
-  let url;
-  try {
-    url = checkGlpiApiUrl(h.glpiApiUrl);
-  } catch (err) {
-    if (err instanceof ConfigError) throw new ConfigError(`${name(['glpiApiUrl'])}: ${err.message}`, err.advice);
-    throw err;
+/**
+ * Every problem of a configuration, so that one start names all of them instead of one per
+ * attempt. `raise()` throws a single ConfigError listing them (messages `; `-joined, advice too).
+ */
+class Problems {
+  private readonly messages: string[] = [];
+  private readonly advice: string[] = [];
+
+  add(message: string, advice?: string): void {
+    this.messages.push(message);
+    if (advice !== undefined && !this.advice.includes(advice)) this.advice.push(advice);
   }
+
+  addIssues(error: z.ZodError, name: (path: PropertyKey[]) => string): void {
+    this.add(describeIssues(error, name));
+  }
+
+  /** Runs a check that throws ConfigError; its message (prefixed) becomes one more problem. */
+  check<T>(prefix: string, fn: () => T): T | undefined {
+    try {
+      return fn();
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      this.add(`${prefix}${err.message}`, err.advice);
+      return undefined;
+    }
+  }
+
+  raise(): void {
+    if (this.messages.length > 0) throw new ConfigError(this.messages.join('; '), this.advice.length > 0 ? this.advice.join('; ') : undefined);
+  }
+}
+
+const AUTH_ADVICE = (name: (path: PropertyKey[]) => string) =>
+  'copy the secret Chatwoot shows for the webhook (Chatwoot >= 4.12 signs), or set a URL token for older ' +
+  `Chatwoot; ${name(['allowUnauthenticated'])}=true is for local development only`;
+
+/** The fields a failed schema parse still lets us judge: a present, non-empty string. */
+const givenString = (raw: unknown, key: string): string | undefined => {
+  const v = raw !== null && typeof raw === 'object' ? (raw as Record<string, unknown>)[key] : undefined;
+  return typeof v === 'string' && v.trim() !== '' ? v : Array.isArray(v) && v.length > 0 ? String(v[0]) : undefined;
+};
+
+function buildHook(raw: unknown, glpiTimeoutMs: number, name: (path: PropertyKey[]) => string, problems: Problems): HookConfig | undefined {
+  const parsed = hookInputSchema.safeParse(raw);
+  if (!parsed.success) {
+    problems.addIssues(parsed.error, name);
+    // Judge what the schema did not already refuse, so one start reports every mistake.
+    const refused = new Set(parsed.error.issues.map((i) => i.path[0]));
+    const rawUrl = givenString(raw, 'glpiApiUrl');
+    if (rawUrl !== undefined && !refused.has('glpiApiUrl')) problems.check(`${name(['glpiApiUrl'])}: `, () => checkGlpiApiUrl(rawUrl));
+    const rawAuth = givenString(raw, 'chatwootWebhookSecret') ?? givenString(raw, 'chatwootWebhookToken') ?? givenString(raw, 'allowUnauthenticated');
+    if (rawAuth === undefined) {
+      problems.add(`neither ${name(['chatwootWebhookSecret'])} nor ${name(['chatwootWebhookToken'])} is set`, AUTH_ADVICE(name));
+    }
+    return undefined;
+  }
+  const h = parsed.data;
+  const url = problems.check(`${name(['glpiApiUrl'])}: `, () => checkGlpiApiUrl(h.glpiApiUrl));
   const hasAuth = h.chatwootWebhookSecret.length > 0 || h.chatwootWebhookToken !== undefined;
   if (!hasAuth && !h.allowUnauthenticated) {
-    throw new ConfigError(
-      `hook "${h.id}": neither ${name(['chatwootWebhookSecret'])} nor ${name(['chatwootWebhookToken'])} is set`,
-      'copy the secret Chatwoot shows for the webhook (Chatwoot >= 4.12 signs), or set a URL token for older ' +
-        `Chatwoot; ${name(['allowUnauthenticated'])}=true is for local development only`,
-    );
+    problems.add(`hook "${h.id}": neither ${name(['chatwootWebhookSecret'])} nor ${name(['chatwootWebhookToken'])} is set`, AUTH_ADVICE(name));
   }
+  if (url === undefined) return undefined;
   const warnings = [...url.warnings];
   if ((h.chatwootBaseUrl === undefined) !== (h.chatwootApiToken === undefined)) {
     warnings.push(
@@ -101,7 +147,7 @@ function buildHook(raw: unknown, glpiTimeoutMs: number, name: (path: PropertyKey
   };
 }
 
-function hooksFromFile(file: string, env: Env, glpiTimeoutMs: number): HookConfig[] {
+function hooksFromFile(file: string, env: Env, glpiTimeoutMs: number, problems: Problems): (HookConfig | undefined)[] {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -120,12 +166,13 @@ function hooksFromFile(file: string, env: Env, glpiTimeoutMs: number): HookConfi
   }
   return list.map((entry, i) => {
     const where = `HOOKS_FILE hooks[${i}]`;
-    const withEnv = interpolateEnv(entry, env, where);
-    return buildHook(withEnv, glpiTimeoutMs, (path) => `${where}.${path.map(String).join('.')}`);
+    const withEnv = problems.check('', () => interpolateEnv(entry, env, where));
+    if (withEnv === undefined) return undefined;
+    return buildHook(withEnv, glpiTimeoutMs, (path) => `${where}.${path.map(String).join('.')}`, problems);
   });
 }
 
-function hookFromEnv(env: Env, glpiTimeoutMs: number): HookConfig {
+function hookFromEnv(env: Env, glpiTimeoutMs: number, problems: Problems): HookConfig | undefined {
   const raw: Record<string, string | undefined> = {};
   for (const [key, envName] of Object.entries(HOOK_ENV_NAMES)) {
     if (env[envName] !== undefined) raw[key] = env[envName];
@@ -133,23 +180,33 @@ function hookFromEnv(env: Env, glpiTimeoutMs: number): HookConfig {
   return buildHook(raw, glpiTimeoutMs, (path) => {
     const key = path[0] as keyof typeof HOOK_ENV_NAMES;
     return HOOK_ENV_NAMES[key] ?? path.map(String).join('.');
-  });
+  }, problems);
 }
 
 /** Validates the whole configuration once; throws a ConfigError naming the variable at fault. */
 export function loadConfig(env: Env = process.env): ServiceConfig {
+  const problems = new Problems();
   const parsed = serviceEnvSchema.safeParse(env);
-  if (!parsed.success) throw new ConfigError(describeIssues(parsed.error, (p) => p.map(String).join('.')));
+  if (!parsed.success) problems.addIssues(parsed.error, (p) => p.map(String).join('.'));
   const s = parsed.data;
-  if (s.HEADERS_TIMEOUT_MS > s.REQUEST_TIMEOUT_MS) {
-    throw new ConfigError(`HEADERS_TIMEOUT_MS (${s.HEADERS_TIMEOUT_MS}) must not be larger than REQUEST_TIMEOUT_MS (${s.REQUEST_TIMEOUT_MS})`);
+  if (s !== undefined && s.HEADERS_TIMEOUT_MS > s.REQUEST_TIMEOUT_MS) {
+    problems.add(`HEADERS_TIMEOUT_MS (${s.HEADERS_TIMEOUT_MS}) must not be larger than REQUEST_TIMEOUT_MS (${s.REQUEST_TIMEOUT_MS})`);
   }
-  const list = s.HOOKS_FILE !== undefined ? hooksFromFile(s.HOOKS_FILE, env, s.GLPI_TIMEOUT_MS) : [hookFromEnv(env, s.GLPI_TIMEOUT_MS)];
+  // Hooks are judged even when a service setting is wrong: one start names every mistake.
+  const glpiTimeoutMs = s?.GLPI_TIMEOUT_MS ?? DEFAULTS.glpiTimeoutMs;
+  const hooksFile = s?.HOOKS_FILE ?? (env.HOOKS_FILE !== undefined && env.HOOKS_FILE !== '' ? env.HOOKS_FILE : undefined);
+  const list =
+    hooksFile !== undefined
+      ? (problems.check('', () => hooksFromFile(hooksFile, env, glpiTimeoutMs, problems)) ?? [])
+      : [hookFromEnv(env, glpiTimeoutMs, problems)];
   const hooks = new Map<string, HookConfig>();
   for (const hook of list) {
-    if (hooks.has(hook.id)) throw new ConfigError(`hook id "${hook.id}" is defined twice`);
+    if (hook === undefined) continue;
+    if (hooks.has(hook.id)) problems.add(`hook id "${hook.id}" is defined twice`);
     hooks.set(hook.id, hook);
   }
+  problems.raise();
+  if (s === undefined) throw new Error('unreachable: a failed service schema is a problem raised above');
   return {
     port: s.PORT,
     host: s.HOST,

@@ -214,3 +214,43 @@ describe('HOOKS_FILE', () => {
     expect(configError(() => loadConfig({ HOOKS_FILE: broken })).message).toContain('not valid YAML');
   });
 });
+
+describe('loadConfig reports every mistake at once', () => {
+  it('names each missing or invalid setting of an empty environment in one error', () => {
+    const error = configError(() => loadConfig({}));
+    expect(error.message).toContain('GLPI_API_URL');
+    expect(error.message).toContain('GLPI_USER_TOKEN');
+    expect(error.message).toContain('neither CHATWOOT_WEBHOOK_SECRET nor CHATWOOT_WEBHOOK_TOKEN is set');
+    expect(error.advice).toMatch(/secret Chatwoot shows/);
+  });
+
+  it('reports a bad service setting, a bad URL shape and a short secret together', () => {
+    const error = configError(() =>
+      loadConfig({
+        PORT: 'eighty',
+        ROLE: 'everything',
+        GLPI_API_URL: 'https://glpi.example.com/front/central.php',
+        GLPI_USER_TOKEN: 'user-token-value',
+        CHATWOOT_WEBHOOK_SECRET: 'short',
+        GLPI_SYNC_TYPE: 'robot',
+      }),
+    );
+    for (const name of ['PORT', 'ROLE', 'GLPI_API_URL', 'CHATWOOT_WEBHOOK_SECRET', 'GLPI_SYNC_TYPE']) expect(error.message).toContain(name);
+    // The secret's value is never repeated, whatever else is wrong.
+    expect(error.message).not.toContain('short');
+  });
+
+  it('reports the mistakes of several HOOKS_FILE entries together', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cgb-config-all-'));
+    const file = join(dir, 'hooks.yaml');
+    writeFileSync(
+      file,
+      'hooks:\n  - id: a\n    glpiApiUrl: https://glpi.example.com/apirest.php\n  - id: b\n    glpiUserToken: t\n    chatwootWebhookSecret: hook-secret-value\n',
+    );
+    const error = configError(() => loadConfig({ HOOKS_FILE: file, WORKER_CONCURRENCY: '0' }));
+    expect(error.message).toContain('WORKER_CONCURRENCY');
+    expect(error.message).toContain('HOOKS_FILE hooks[0].glpiUserToken');
+    expect(error.message).toContain('HOOKS_FILE hooks[0].chatwootWebhookSecret');
+    expect(error.message).toContain('HOOKS_FILE hooks[1].glpiApiUrl');
+  });
+});
