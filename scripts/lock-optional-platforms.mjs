@@ -22,10 +22,16 @@ for (const [path, entry] of Object.entries(lock.packages)) {
     const key = `node_modules/${dep}`;
     const platform = Object.keys(PLATFORMS).find((p) => dep.endsWith(`-${p}`));
     if (lock.packages[key] || !platform) continue;
-    lock.packages[key] = { version, license: entry.license, optional: true, ...PLATFORMS[platform] };
+    const { os, cpu } = PLATFORMS[platform];
+    lock.packages[key] = { version, cpu, license: entry.license, optional: true, os }; // npm's field order
     added += 1;
     console.log(`added ${key}@${version} (optional dependency of ${path})`);
   }
 }
-if (added > 0) writeFileSync('package-lock.json', `${JSON.stringify(lock, null, 2)}\n`);
+// npm writes the packages in key order (the root "" first); keep that order, so the next
+// `npm install` finds the lockfile as it would write it and leaves it untouched.
+if (added > 0) {
+  lock.packages = Object.fromEntries(Object.entries(lock.packages).sort(([a], [b]) => (a === '' ? -1 : b === '' ? 1 : a < b ? -1 : a > b ? 1 : 0)));
+  writeFileSync('package-lock.json', `${JSON.stringify(lock, null, 2)}\n`);
+}
 console.log(`${added} platform entries added`);
