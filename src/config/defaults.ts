@@ -3,6 +3,10 @@ export const DEFAULTS = {
   port: 3000,
   host: '0.0.0.0',
   redisUrl: 'redis://127.0.0.1:6379',
+  /** Master name Sentinel monitors (REDIS_SENTINEL_NAME); `mymaster` is Redis' own example name. */
+  redisSentinelName: 'mymaster',
+  redisSentinelPort: 26_379,
+  redisClusterPort: 6_379,
   role: 'all',
   logLevel: 'info',
   workerConcurrency: 8,

@@ -3,6 +3,7 @@ import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { checkGlpiApiUrl } from './glpi-url.js';
+import { redisTopologyFrom } from './redis-topology.js';
 import {
   HOOK_ENV_NAMES,
   hookInputSchema,
@@ -154,6 +155,7 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
     port: s.PORT,
     host: s.HOST,
     redisUrl: s.REDIS_URL,
+    redis: redisTopologyFrom(s),
     redisKeyPrefix: s.REDIS_KEY_PREFIX,
     role: s.ROLE,
     logLevel: s.LOG_LEVEL,

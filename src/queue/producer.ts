@@ -1,5 +1,5 @@
 import { Queue, type JobsOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../redis.js';
 import type { Logger } from 'pino';
 import { DEFAULTS } from '../config/defaults.js';
 import type { Metrics } from '../metrics/metrics.js';
@@ -18,7 +18,7 @@ export const SYNC_JOB_OPTIONS: JobsOptions = {
   removeOnFail: { age: DEFAULTS.job.keepFailedAgeS },
 };
 
-export function createSyncQueue(connection: Redis, keys: RedisKeys): Queue<SyncJobData> {
+export function createSyncQueue(connection: RedisConnection, keys: RedisKeys): Queue<SyncJobData> {
   return new Queue<SyncJobData>(SYNC_QUEUE_NAME, {
     connection,
     prefix: keys.bullPrefix,
@@ -34,7 +34,7 @@ export type IngestOutcome =
 export interface IngestDeps {
   queue: Queue<SyncJobData>;
   /** The producer connection (fails fast). */
-  redis: Redis;
+  redis: RedisConnection;
   keys: RedisKeys;
   spool: DiskSpool;
   metrics: Metrics;
