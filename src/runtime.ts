@@ -71,7 +71,7 @@ export async function startRuntime(config: ServiceConfig, logger: Logger, option
 
   let ingest: Ingest | undefined;
   if (receives) {
-    ingest = new Ingest({ queue, redis: producer, keys, spool, metrics, logger });
+    ingest = new Ingest({ queue, redis: producer, keys, spool, metrics, logger, waitReplicas: config.redisWaitReplicas, waitReplicasTimeoutMs: config.redisWaitTimeoutMs });
     const pending = await spool.size();
     if (pending > 0) {
       logger.info({ pending }, 'events left in the disk spool by a previous run: draining');

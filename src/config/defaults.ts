@@ -7,6 +7,10 @@ export const DEFAULTS = {
   redisSentinelName: 'mymaster',
   redisSentinelPort: 26_379,
   redisClusterPort: 6_379,
+  /** REDIS_WAIT_REPLICAS: 0 = a webhook is answered once the master holds it (see docs/scaling.md). */
+  redisWaitReplicas: 0,
+  /** REDIS_WAIT_TIMEOUT_MS: how long an answer waits for the replicas before the event is spooled too. */
+  redisWaitReplicasTimeoutMs: 500,
   role: 'all',
   logLevel: 'info',
   workerConcurrency: 8,

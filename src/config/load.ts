@@ -156,6 +156,8 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
     host: s.HOST,
     redisUrl: s.REDIS_URL,
     redis: redisTopologyFrom(s),
+    redisWaitReplicas: s.REDIS_WAIT_REPLICAS,
+    redisWaitTimeoutMs: s.REDIS_WAIT_TIMEOUT_MS,
     redisKeyPrefix: s.REDIS_KEY_PREFIX,
     role: s.ROLE,
     logLevel: s.LOG_LEVEL,

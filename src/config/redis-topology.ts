@@ -54,6 +54,9 @@ export function redisTopologyFrom(s: ServiceEnv): RedisTopology {
     if (db !== 0) {
       throw new ConfigError(`REDIS_URL selects database ${db}, but a Redis Cluster only has database 0: drop the /${db} (use REDIS_KEY_PREFIX to keep bridges apart)`);
     }
+    if (s.REDIS_WAIT_REPLICAS > 0) {
+      throw new ConfigError('REDIS_WAIT_REPLICAS is for a single master with replicas (Sentinel); on a Redis Cluster the bridge cannot wait on every shard: leave it at 0');
+    }
     return { kind: 'cluster', url, nodes: parseRedisNodes('REDIS_CLUSTER_NODES', s.REDIS_CLUSTER_NODES, DEFAULTS.redisClusterPort) };
   }
   return { kind: 'single', url };

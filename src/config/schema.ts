@@ -59,6 +59,8 @@ export const serviceEnvSchema = z.object({
   REDIS_SENTINEL_NAME: z.string().trim().min(1).default(DEFAULTS.redisSentinelName),
   REDIS_SENTINEL_PASSWORD: optionalString,
   REDIS_CLUSTER_NODES: optionalString,
+  REDIS_WAIT_REPLICAS: intFrom(0, 16).default(DEFAULTS.redisWaitReplicas),
+  REDIS_WAIT_TIMEOUT_MS: intFrom(10, 2_000).default(DEFAULTS.redisWaitReplicasTimeoutMs),
   REDIS_KEY_PREFIX: z
     .string()
     .regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, - and _ only')
@@ -222,6 +224,9 @@ export interface ServiceConfig {
   /** REDIS_URL as given (the single Redis, or credentials for Sentinel/Cluster nodes). */
   redisUrl: string;
   redis: RedisTopology;
+  /** Replicas that must confirm a webhook's job (Redis WAIT) before it is answered 2xx. */
+  redisWaitReplicas: number;
+  redisWaitTimeoutMs: number;
   redisKeyPrefix: string;
   role: 'all' | 'api' | 'worker';
   logLevel: ServiceEnv['LOG_LEVEL'];

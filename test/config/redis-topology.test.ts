@@ -59,6 +59,9 @@ describe('naming the Redis: single, Sentinel or Cluster', () => {
     expect(configError({ REDIS_CLUSTER_NODES: 'r1:notaport' }).message).toMatch(/^REDIS_CLUSTER_NODES: entry 1 is not host:port/);
     expect(configError({ REDIS_SENTINELS: 'redis://s1:26379' }).message).toMatch(/^REDIS_SENTINELS: entry 1 is not host:port/);
     expect(configError({ REDIS_SENTINELS: ',' }).message).toMatch(/at least one/);
+    expect(configError({ REDIS_CLUSTER_NODES: 'r1', REDIS_WAIT_REPLICAS: '1' }).message).toMatch(/^REDIS_WAIT_REPLICAS is for a single master/);
+    expect(configError({ REDIS_WAIT_REPLICAS: '-1' }).message).toMatch(/^REDIS_WAIT_REPLICAS/);
+    expect(loadConfig({ ...minimal, REDIS_SENTINELS: 's1', REDIS_WAIT_REPLICAS: '1' })).toMatchObject({ redisWaitReplicas: 1, redisWaitTimeoutMs: 500 });
   });
 
   it('never repeats a password put in a node list by mistake', () => {

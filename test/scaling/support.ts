@@ -37,7 +37,7 @@ export interface ScaleRig {
   env(role: 'api' | 'worker' | 'all', extra?: Record<string, string>): Record<string, string>;
   start(role: 'api' | 'worker' | 'all', extra?: Record<string, string>): Promise<BridgeProcess>;
   /** Posts every message of `messages` to `apiUrl`, `connections` at a time; returns the HTTP statuses and answers. */
-  post(apiUrl: string, messages: readonly HookMessage[], connections: number): Promise<{ status: number; body: { id?: string; status?: string; spooled?: boolean } }[]>;
+  post(apiUrl: string, messages: readonly HookMessage[], connections: number, onAnswer?: () => void): Promise<{ status: number; body: { id?: string; status?: string; spooled?: boolean } }[]>;
   /** checkGlpiResult for every hook; [] when GLPI holds exactly what the scenario sent. */
   problems(messages?: readonly HookMessage[]): string[];
   /** The sync queue through a connection of the test's own. */
@@ -98,13 +98,15 @@ export async function startScaleRig(options: {
       processes.push(bridge);
       return bridge;
     },
-    post(apiUrl, messages, connections) {
+    post(apiUrl, messages, connections, onAnswer) {
       return mapLimit(messages, connections, async (m) => {
         try {
           const res = await fetch(`${apiUrl}/webhooks/chatwoot/${m.hookId}`, { method: 'POST', headers: signedHeaders(SCALE_SECRET, m.body), body: m.body });
           return { status: res.status, body: (await res.json()) as { id?: string; status?: string; spooled?: boolean } };
         } catch (err) {
           return { status: 0, body: { status: (err as Error).message } };
+        } finally {
+          onAnswer?.();
         }
       });
     },
