@@ -12,7 +12,7 @@ import { startScaleRig } from '../test/scaling/support.js';
  * The workers start first with the queue paused, every webhook is accepted, then the queue is
  * resumed and the clock runs until GLPI holds every message and nothing is left to run.
  *
- *   npx tsx bench/workers.ts            (writes bench/workers-results.json)
+ *   npx tsx bench/workers.ts            (writes bench/workers-results-<latency>ms.json; BENCH_GLPI_LATENCY_MS, BENCH_HOOKS)
  */
 
 const HOOKS = Number(process.env.BENCH_HOOKS ?? 8);
@@ -75,5 +75,5 @@ const report = {
   setup: { hooks: HOOKS, conversations: CONVERSATIONS, perConversation: PER_CONVERSATION, glpiLatencyMs: GLPI_LATENCY_MS, workerConcurrency: Number(CONCURRENCY) },
   results,
 };
-writeFileSync(new URL('./workers-results.json', import.meta.url), `${JSON.stringify(report, null, 2)}\n`);
+writeFileSync(new URL(`./workers-results-${GLPI_LATENCY_MS}ms.json`, import.meta.url), `${JSON.stringify(report, null, 2)}\n`);
 console.table(results);
