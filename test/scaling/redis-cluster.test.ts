@@ -2,6 +2,7 @@ import type { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redisKeys, type SyncJobData } from '../../src/queue/job.js';
 import { createRedis, type RedisConnection } from '../../src/redis.js';
+import { HookLock } from '../../src/sync/hook-lock.js';
 import { waitFor } from '../support/redis.js';
 import { startRedisCluster, type RedisClusterChild } from '../support/redis-topology.js';
 import { startScaleRig, type ScaleRig } from './support.js';
@@ -33,6 +34,36 @@ describe('on a Redis Cluster', () => {
     client?.disconnect();
     await rig?.close();
     await cluster?.stop();
+  });
+
+  it('gives the per-hook lock to one holder at a time across two cluster clients (two processes)', async () => {
+    const keys = redisKeys(`${PREFIX}lock`, { hashTags: true });
+    const other = createRedis({ kind: 'cluster', url: 'redis://', nodes: cluster.ports.map((port) => ({ host: '127.0.0.1', port })) }, 'command');
+    try {
+      const locks = [new HookLock(client, keys, { ttlMs: 5_000, extendThresholdMs: 1_000, acquireWaitMs: 60_000 }), new HookLock(other, keys, { ttlMs: 5_000, extendThresholdMs: 1_000, acquireWaitMs: 60_000 })];
+      let inside = 0;
+      let maxInside = 0;
+      let runs = 0;
+      await Promise.all(
+        Array.from({ length: 16 }, (_, i) =>
+          (locks[i % 2] as HookLock).run('h1', async () => {
+            inside += 1;
+            maxInside = Math.max(maxInside, inside);
+            // Real I/O inside the critical section, on the slot of the hook: an overlap would show.
+            await client.incr(keys.mapping('h1'));
+            runs += 1;
+            inside -= 1;
+          }),
+        ),
+      );
+      expect(runs).toBe(16);
+      expect(maxInside).toBe(1);
+      // The lock key sits in the hook's slot and is released after the last run.
+      expect(await client.exists(keys.lock('h1'))).toBe(0);
+      await client.del(keys.mapping('h1'));
+    } finally {
+      other.disconnect();
+    }
   });
 
   it('syncs every acknowledged webhook exactly once with one api and two workers', async () => {
