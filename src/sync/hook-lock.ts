@@ -31,7 +31,8 @@ export interface LockedRun {
 }
 
 /**
- * One mutex per hook (Redlock over the bridge's single Redis). Every job of a hook runs inside it,
+ * One mutex per hook (Redlock, quorum of one, on the bridge's own connection: the single Redis, the
+ * Sentinel master, or the cluster master owning the hook's slot). Every job of a hook runs inside it,
  * which is what makes "look up, then create" safe: two workers can never both decide that a
  * conversation has no ticket yet.
  *
