@@ -74,12 +74,13 @@ function createSentinel(topology: Extract<RedisTopology, { kind: 'sentinel' }>, 
 }
 
 function createCluster(topology: Extract<RedisTopology, { kind: 'cluster' }>, base: RedisOptions): Cluster {
-  const { maxRetriesPerRequest, enableOfflineQueue, retryStrategy: nodeRetry, ...nodeOptions } = base;
+  const { maxRetriesPerRequest, enableOfflineQueue, lazyConnect, retryStrategy: nodeRetry, ...nodeOptions } = base;
   const options: ClusterOptions = {
     // Per-node options; BullMQ reads maxRetriesPerRequest from here on a cluster client.
     redisOptions: { ...nodeOptions, ...urlCredentials(topology.url), maxRetriesPerRequest },
     clusterRetryStrategy: nodeRetry ?? retryStrategy,
     ...(enableOfflineQueue !== undefined ? { enableOfflineQueue } : {}),
+    ...(lazyConnect !== undefined ? { lazyConnect } : {}),
     // MOVED/ASK after a resharding or failover: follow them, and refresh the slot map.
     maxRedirections: 16,
     retryDelayOnFailover: 200,
