@@ -9,10 +9,10 @@ import { buildApp } from './http/app.js';
 import { adminRoutes } from './http/routes/admin.js';
 import { metricsRoutes } from './http/routes/metrics.js';
 import { createMetrics, type Metrics } from './metrics/metrics.js';
-import { redisKeys, type RedisKeys, type SyncJobData } from './queue/job.js';
+import { keyOptionsFor, redisKeys, type RedisKeys, type SyncJobData } from './queue/job.js';
 import { createSyncQueue, Ingest } from './queue/producer.js';
 import { DiskSpool, SPOOL_DIR_ADVICE } from './queue/spool.js';
-import { createRedis, waitForReady } from './redis.js';
+import { createRedis, describeRedis, waitForReady } from './redis.js';
 import { createAttachmentFetcher } from './chatwoot/attachments.js';
 import { createChatwootClients } from './chatwoot/api-client.js';
 import { createWriteBack, writeBackSeams } from './chatwoot/write-back.js';
@@ -53,18 +53,18 @@ interface Closer {
  * order to close them in (stop accepting, finish jobs, release GLPI sessions, then Redis).
  */
 export async function startRuntime(config: ServiceConfig, logger: Logger, options: RuntimeOptions = {}): Promise<Runtime> {
-  const keys: RedisKeys = redisKeys(config.redisKeyPrefix);
+  const keys: RedisKeys = redisKeys(config.redisKeyPrefix, keyOptionsFor(config.redis));
   const metrics = createMetrics();
   const closers: Closer[] = [];
   const receives = config.role === 'all' || config.role === 'api';
   const spool = new DiskSpool(config.spoolDir);
   if (receives) await checkSpool(spool, config.spoolDir);
 
-  const producer = createRedis(config.redisUrl, 'producer');
+  const producer = createRedis(config.redis, 'producer');
   closers.push({ name: 'redis-producer', close: () => producer.quit().catch(() => producer.disconnect()) });
   const redisUp = await waitForReady(producer, 5_000);
   if (!redisUp) {
-    logger.warn({ redisUrl: redactRedisUrl(config.redisUrl) }, 'Redis is not reachable yet: accepted webhooks go to the disk spool until it is');
+    logger.warn({ redis: describeRedis(config.redis) }, 'Redis is not reachable yet: accepted webhooks go to the disk spool until it is');
   }
   // doctor and replay compare this to their own configuration and say "restart" when it differs;
   // published again on every reconnect (Redis may have restarted empty).
@@ -80,7 +80,7 @@ export async function startRuntime(config: ServiceConfig, logger: Logger, option
 
   let ingest: Ingest | undefined;
   if (receives) {
-    ingest = new Ingest({ queue, redis: producer, keys, spool, metrics, logger });
+    ingest = new Ingest({ queue, redis: producer, keys, spool, metrics, logger, waitReplicas: config.redisWaitReplicas, waitReplicasTimeoutMs: config.redisWaitTimeoutMs });
     const pending = await spool.size();
     if (pending > 0) {
       logger.info({ pending }, 'events left in the disk spool by a previous run: draining');
@@ -142,8 +142,8 @@ function startWorkerRole(
   metrics: Metrics,
   options: RuntimeOptions,
 ): { closers: Closer[]; started: Promise<void> } {
-  const command = createRedis(config.redisUrl, 'command');
-  const workerConnection = createRedis(config.redisUrl, 'worker');
+  const command = createRedis(config.redis, 'command');
+  const workerConnection = createRedis(config.redis, 'worker');
   const glpi: GlpiClients = createGlpiClients(config.hooks.values(), {
     logger,
     observer: (hookId) => glpiMetricsObserver(metrics, hookId),
@@ -152,7 +152,7 @@ function startWorkerRole(
   // One attempt inside the job: the write-back runs under the hook lock, so in-place retries
   // against a slow Chatwoot would hold up every job of the hook. A failure parks at once and the
   // timer below retries it outside the lock (claimed, so one worker at a time).
-  const writeBack = createWriteBack({ redis: command, keyPrefix: config.redisKeyPrefix, clientFor: (id) => chatwoot.get(id), logger, attempts: 1 });
+  const writeBack = createWriteBack({ redis: command, keyPrefix: config.redisKeyPrefix, keyOptions: keys.options, clientFor: (id) => chatwoot.get(id), logger, attempts: 1 });
   const attachments = createAttachmentFetcher();
   const { hookLock, ...workerTuning } = options.worker ?? {};
   const processor = createSyncProcessor({
@@ -169,6 +169,7 @@ function startWorkerRole(
   const worker = createSyncWorker({
     connection: workerConnection,
     prefix: config.redisKeyPrefix,
+    keyOptions: keys.options,
     concurrency: config.workerConcurrency,
     processor,
     logger,
@@ -215,17 +216,6 @@ async function checkSpool(spool: DiskSpool, dir: string): Promise<void> {
       `SPOOL_DIR: ${resolve(dir)} cannot be written (${reason})`,
       SPOOL_DIR_ADVICE,
     );
-  }
-}
-
-/** Redis URL without its password, for logs. */
-export function redactRedisUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password !== '') parsed.password = '[redacted]';
-    return parsed.toString();
-  } catch {
-    return '[unparseable REDIS_URL]';
   }
 }
 

@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../redis.js';
 import type { Logger } from 'pino';
 import type { HookConfig } from '../config/schema.js';
 import { errorAdvice, errorCode, isTransient } from '../errors.js';
 import type { ChatwootEvent } from './events.js';
+import { hookSegment, type RedisKeyOptions } from '../queue/job.js';
 import { singleAccountId, type ChatwootApiClient } from './api-client.js';
 
 /**
@@ -42,7 +43,7 @@ export interface WriteBackConversation {
 }
 
 export interface WriteBackDeps {
-  redis: Redis;
+  redis: RedisConnection;
   /** Transient Chatwoot failures are retried this many times in place (default 3), then parked as pending. */
   attempts?: number;
   /** First retry delay; doubles each time (default 500 ms). */
@@ -50,6 +51,8 @@ export interface WriteBackDeps {
   sleep?: (ms: number) => Promise<void>;
   /** REDIS_KEY_PREFIX. */
   keyPrefix: string;
+  /** Hash tags on a Redis Cluster (see redisKeys). */
+  keyOptions?: RedisKeyOptions;
   /** The hook's Chatwoot client, undefined when the hook has no chatwoot.api (write-back off). */
   clientFor: (hookId: string) => ChatwootApiClient | undefined;
   logger?: Logger;
@@ -97,16 +100,17 @@ export interface PendingWriteBack {
   at: string;
 }
 
-export function writeBackKeys(prefix: string) {
+export function writeBackKeys(prefix: string, options: RedisKeyOptions = {}) {
+  const h = (hookId: string) => hookSegment(hookId, options);
   return {
     /** Hash: attribute=<ticketId>, note=<ticketId>, noteId=<message id>. */
-    done: (hookId: string, accountId: number, conversationId: number) => `${prefix}:writeback:${hookId}:${accountId}:${conversationId}`,
-    note: (hookId: string, messageId: number) => `${prefix}:echo:${hookId}:note:${messageId}`,
-    account: (hookId: string) => `${prefix}:writeback:${hookId}:account`,
+    done: (hookId: string, accountId: number, conversationId: number) => `${prefix}:writeback:${h(hookId)}:${accountId}:${conversationId}`,
+    note: (hookId: string, messageId: number) => `${prefix}:echo:${h(hookId)}:note:${messageId}`,
+    account: (hookId: string) => `${prefix}:writeback:${h(hookId)}:account`,
     /** Hash: "<accountId|?>:<conversationId>" -> JSON PendingWriteBack. */
-    pending: (hookId: string) => `${prefix}:writeback:${hookId}:pending`,
+    pending: (hookId: string) => `${prefix}:writeback:${h(hookId)}:pending`,
     /** String: the worker retrying that parked write-back right now (random token, CLAIM_TTL_MS). */
-    claim: (hookId: string, field: string) => `${prefix}:writeback:${hookId}:claim:${field}`,
+    claim: (hookId: string, field: string) => `${prefix}:writeback:${h(hookId)}:claim:${field}`,
   };
 }
 
@@ -140,7 +144,7 @@ export function ticketUrl(apiBaseUrl: string, ticketId: number): string {
 }
 
 export function createWriteBack(deps: WriteBackDeps): WriteBack {
-  const keys = writeBackKeys(deps.keyPrefix);
+  const keys = writeBackKeys(deps.keyPrefix, deps.keyOptions);
 
   /**
    * The account the hook writes to: CHATWOOT_ACCOUNT_ID, else the API token's only account. Never

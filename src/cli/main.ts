@@ -1,15 +1,14 @@
 import { parseArgs } from 'node:util';
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { createChatwootApiClient } from '../chatwoot/api-client.js';
 import { differingFingerprints, restartAdvice } from '../config/fingerprint.js';
 import { dotEnvHint } from '../config/dotenv-hint.js';
 import { loadConfig, loadDotEnv } from '../config/load.js';
 import type { ServiceConfig } from '../config/schema.js';
 import { errorAdvice } from '../errors.js';
-import { redisKeys, type SyncJobData } from '../queue/job.js';
+import { keyOptionsFor, redisKeys, type SyncJobData } from '../queue/job.js';
 import { createSyncQueue } from '../queue/producer.js';
-import { createRedis, waitForReady } from '../redis.js';
+import { createRedis, waitForReady, type RedisConnection } from '../redis.js';
 import { runDoctor } from '../ops/doctor.js';
 import { listFailed, queueStatus, replay, type ReplaySelector } from '../ops/queue-ops.js';
 import { resyncConversations, resyncSince, type ResyncResult } from '../ops/resync.js';
@@ -103,19 +102,19 @@ function positiveInt(value: string, name: string): number {
 
 interface Connections {
   config: ServiceConfig;
-  redis: Redis;
+  redis: RedisConnection;
   queue: Queue<SyncJobData>;
   close(): Promise<void>;
 }
 
 async function connect(ctx: CliIo): Promise<Connections> {
   const config = loadConfig(ctx.env);
-  const redis = createRedis(config.redisUrl, 'command', { maxRetriesPerRequest: 1 });
+  const redis = createRedis(config.redis, 'command', { maxRetriesPerRequest: 1 });
   if (!(await waitForReady(redis, ctx.redisTimeoutMs))) {
     redis.disconnect();
     throw new Error(`Redis at REDIS_URL did not answer within ${ctx.redisTimeoutMs} ms; run \`chatwoot-glpi-bridge doctor\``);
   }
-  const queue = createSyncQueue(redis, redisKeys(config.redisKeyPrefix));
+  const queue = createSyncQueue(redis, redisKeys(config.redisKeyPrefix, keyOptionsFor(config.redis)));
   queue.on('error', () => undefined);
   return {
     config,
@@ -150,11 +149,11 @@ async function doctor(args: string[], ctx: CliIo): Promise<number> {
   const report = await runDoctor({
     loadConfig: () => loadConfig(ctx.env),
     hookId: values.hook,
-    async connectRedis(url) {
-      const redis = createRedis(url, 'command', { maxRetriesPerRequest: 1, connectTimeout: ctx.redisTimeoutMs });
+    async connectRedis(target) {
+      const redis = createRedis(target, 'command', { maxRetriesPerRequest: 1, connectTimeout: ctx.redisTimeoutMs });
       return { redis, ready: await waitForReady(redis, ctx.redisTimeoutMs) };
     },
-    openQueue: (redis, config) => createSyncQueue(redis, redisKeys(config.redisKeyPrefix)),
+    openQueue: (redis, config) => createSyncQueue(redis, redisKeys(config.redisKeyPrefix, keyOptionsFor(config.redis))),
   });
   ctx.out(values.json ? JSON.stringify(report, null, 2) : formatDoctor(report));
   return report.ok ? 0 : 1;
@@ -178,7 +177,7 @@ async function replayCommand(args: string[], ctx: CliIo): Promise<number> {
   return withQueue(ctx, async ({ config, redis, queue }) => {
     checkHook(config, values.hook);
     const selector: ReplaySelector = values.job !== undefined ? { jobId: values.job } : values.hook !== undefined ? { hookId: values.hook } : { all: true };
-    const { differing } = await differingFingerprints(redis, redisKeys(config.redisKeyPrefix).configFingerprint, config);
+    const { differing } = await differingFingerprints(redis, redisKeys(config.redisKeyPrefix, keyOptionsFor(config.redis)).configFingerprint, config);
     // Replayed jobs run in the service, with its configuration: a fix made since it started
     // (a new token) does not help them until it restarts.
     if (differing.length > 0) ctx.err(`warning: ${restartAdvice(differing)}; the replayed events may fail again until then`);

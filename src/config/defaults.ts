@@ -3,6 +3,14 @@ export const DEFAULTS = {
   port: 3000,
   host: '0.0.0.0',
   redisUrl: 'redis://127.0.0.1:6379',
+  /** Master name Sentinel monitors (REDIS_SENTINEL_NAME); `mymaster` is Redis' own example name. */
+  redisSentinelName: 'mymaster',
+  redisSentinelPort: 26_379,
+  redisClusterPort: 6_379,
+  /** REDIS_WAIT_REPLICAS: 0 = a webhook is answered once the master holds it (see docs/scaling.md). */
+  redisWaitReplicas: 0,
+  /** REDIS_WAIT_TIMEOUT_MS: how long an answer waits for the replicas before the event is spooled too. */
+  redisWaitReplicasTimeoutMs: 500,
   role: 'all',
   logLevel: 'info',
   workerConcurrency: 8,

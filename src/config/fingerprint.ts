@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../redis.js';
 import type { ServiceConfig } from './schema.js';
 
 /**
@@ -41,13 +41,13 @@ function canonicalJson(value: unknown): string {
   });
 }
 
-export async function publishFingerprint(redis: Redis, key: string, config: ServiceConfig, now = new Date()): Promise<void> {
+export async function publishFingerprint(redis: RedisConnection, key: string, config: ServiceConfig, now = new Date()): Promise<void> {
   const entry: PublishedFingerprint = { role: config.role, fingerprint: configFingerprint(config), publishedAt: now.toISOString() };
   await redis.hset(key, config.role, JSON.stringify(entry));
 }
 
 /** What running services published whose fingerprint differs from `config`'s (empty: all agree or none published). */
-export async function differingFingerprints(redis: Redis, key: string, config: ServiceConfig): Promise<{ mine: string; published: PublishedFingerprint[]; differing: PublishedFingerprint[] }> {
+export async function differingFingerprints(redis: RedisConnection, key: string, config: ServiceConfig): Promise<{ mine: string; published: PublishedFingerprint[]; differing: PublishedFingerprint[] }> {
   const mine = configFingerprint(config);
   const published: PublishedFingerprint[] = [];
   for (const raw of Object.values(await redis.hgetall(key))) {

@@ -4,6 +4,7 @@ import type { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { DEFAULTS } from './defaults.js';
 import { checkGlpiApiUrl } from './glpi-url.js';
+import { redisTopologyFrom } from './redis-topology.js';
 import {
   HOOK_ENV_NAMES,
   hookInputSchema,
@@ -211,6 +212,9 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
     port: s.PORT,
     host: s.HOST,
     redisUrl: s.REDIS_URL,
+    redis: redisTopologyFrom(s),
+    redisWaitReplicas: s.REDIS_WAIT_REPLICAS,
+    redisWaitTimeoutMs: s.REDIS_WAIT_TIMEOUT_MS,
     redisKeyPrefix: s.REDIS_KEY_PREFIX,
     role: s.ROLE,
     logLevel: s.LOG_LEVEL,

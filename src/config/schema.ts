@@ -55,6 +55,12 @@ export const serviceEnvSchema = z.object({
     .string()
     .regex(/^rediss?:\/\//, 'must start with redis:// or rediss://')
     .default(DEFAULTS.redisUrl),
+  REDIS_SENTINELS: optionalString,
+  REDIS_SENTINEL_NAME: z.string().trim().min(1).default(DEFAULTS.redisSentinelName),
+  REDIS_SENTINEL_PASSWORD: optionalString,
+  REDIS_CLUSTER_NODES: optionalString,
+  REDIS_WAIT_REPLICAS: intFrom(0, 16).default(DEFAULTS.redisWaitReplicas),
+  REDIS_WAIT_TIMEOUT_MS: intFrom(10, 2_000).default(DEFAULTS.redisWaitReplicasTimeoutMs),
   REDIS_KEY_PREFIX: z
     .string()
     .regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, - and _ only')
@@ -203,10 +209,30 @@ export interface HookConfig {
   warnings: string[];
 }
 
+/** `host:port` of a Sentinel or of a cluster seed node. */
+export interface RedisNode {
+  host: string;
+  port: number;
+}
+
+/**
+ * Which Redis the bridge talks to. In Sentinel and Cluster modes the hosts come from the node
+ * list; `url` (REDIS_URL) still gives the data nodes' user, password, database and `rediss://`.
+ */
+export type RedisTopology =
+  | { kind: 'single'; url: string }
+  | { kind: 'sentinel'; url: string; sentinels: RedisNode[]; masterName: string; sentinelPassword: string | undefined }
+  | { kind: 'cluster'; url: string; nodes: RedisNode[] };
+
 export interface ServiceConfig {
   port: number;
   host: string;
+  /** REDIS_URL as given (the single Redis, or credentials for Sentinel/Cluster nodes). */
   redisUrl: string;
+  redis: RedisTopology;
+  /** Replicas that must confirm a webhook's job (Redis WAIT) before it is answered 2xx. */
+  redisWaitReplicas: number;
+  redisWaitTimeoutMs: number;
   redisKeyPrefix: string;
   role: 'all' | 'api' | 'worker';
   logLevel: ServiceEnv['LOG_LEVEL'];

@@ -1,6 +1,6 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync, type FastifyReply } from 'fastify';
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../redis.js';
 import type { Logger } from 'pino';
 import { DEFAULTS } from '../config/defaults.js';
 import type { ServiceConfig } from '../config/schema.js';
@@ -17,7 +17,7 @@ export interface AppDeps {
   /** Given for the api role: the webhook route is registered only then (the worker serves health only). */
   ingest?: Ingest;
   /** Producer connection: /ready pings it. */
-  redis: Redis;
+  redis: RedisConnection;
   keys: RedisKeys;
   queue: Queue<SyncJobData>;
   spool: DiskSpool;

@@ -1,6 +1,5 @@
 import { resolve } from 'node:path';
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Dispatcher } from 'undici';
 import type { HookConfig, ServiceConfig } from '../config/schema.js';
 import { differingFingerprints, restartAdvice } from '../config/fingerprint.js';
@@ -10,8 +9,9 @@ import { errorAdvice, errorCode } from '../errors.js';
 import { createGlpiClient, glpiMajor, type GlpiClientHandle } from '../glpi/client.js';
 import { isGlpiError, type GlpiError } from '../glpi/errors.js';
 import type { ItemType } from '../glpi/types.js';
-import { redisKeys, type SyncJobData } from '../queue/job.js';
+import { keyOptionsFor, redisKeys, type SyncJobData } from '../queue/job.js';
 import { SPOOL_DIR_ADVICE, spoolDirProblem } from '../queue/spool.js';
+import { connectionDb, describeRedis, type RedisConnection, type RedisTarget } from '../redis.js';
 import { canReadProfiles, missingRights, requiredRights, superAdminRights } from './glpi-rights.js';
 
 /**
@@ -45,9 +45,9 @@ export interface DoctorDeps {
   /** Only this hook (--hook). */
   hookId?: string;
   /** Redis connection for the given URL; doctor waits for it at most `redisTimeoutMs`. */
-  connectRedis: (url: string) => Promise<{ redis: Redis; ready: boolean }>;
+  connectRedis: (target: RedisTarget) => Promise<{ redis: RedisConnection; ready: boolean }>;
   /** The sync queue on that connection. */
-  openQueue: (redis: Redis, config: ServiceConfig) => Queue<SyncJobData>;
+  openQueue: (redis: RedisConnection, config: ServiceConfig) => Queue<SyncJobData>;
   /** Tests: a dispatcher for GLPI / Chatwoot calls. Default: the clients' own. */
   glpiDispatcher?: Dispatcher;
   chatwootDispatcher?: Dispatcher;
@@ -103,7 +103,7 @@ export async function runDoctor(deps: DoctorDeps): Promise<DoctorReport> {
     for (const hook of hooks) {
       hookConfigChecks(hook, add);
       if (connection) await queueChecks(hook, connection.queue, add);
-      if (connection && hook.chatwoot.api) await writeBackCheck(hook, connection.redis, config.redisKeyPrefix, add);
+      if (connection && hook.chatwoot.api) await writeBackCheck(hook, connection.redis, config, add);
       await glpiChecks(hook, deps, add);
       await chatwootChecks(hook, deps, add);
     }
@@ -143,11 +143,11 @@ async function spoolCheck(config: ServiceConfig, add: Add): Promise<void> {
 
 // ---- Redis and the queue ---------------------------------------------------------------------
 
-async function redisChecks(config: ServiceConfig, deps: DoctorDeps, add: Add): Promise<{ redis: Redis; queue: Queue<SyncJobData> } | undefined> {
+async function redisChecks(config: ServiceConfig, deps: DoctorDeps, add: Add): Promise<{ redis: RedisConnection; queue: Queue<SyncJobData> } | undefined> {
   const title = 'Redis reachable';
-  let connection: { redis: Redis; ready: boolean } | undefined;
+  let connection: { redis: RedisConnection; ready: boolean } | undefined;
   try {
-    connection = await deps.connectRedis(config.redisUrl);
+    connection = await deps.connectRedis(config.redis);
     if (!connection.ready) throw new Error('no answer');
     await connection.redis.ping();
   } catch (err) {
@@ -157,13 +157,13 @@ async function redisChecks(config: ServiceConfig, deps: DoctorDeps, add: Add): P
       hookId: undefined,
       title,
       status: 'fail',
-      detail: `${redactUrl(config.redisUrl)} did not answer (${err instanceof Error ? err.message : String(err)})`,
+      detail: `${describeRedis(config.redis)} did not answer (${err instanceof Error ? err.message : String(err)})`,
       fix: 'start Redis (redis-cli ping must answer PONG) or fix REDIS_URL; without it no webhook is queued and the per-hook lock cannot prevent duplicates',
       code: 'REDIS_UNAVAILABLE',
     });
     return undefined;
   }
-  add({ id: 'redis', hookId: undefined, title, status: 'pass', detail: `${redactUrl(config.redisUrl)} answers PING` });
+  add({ id: 'redis', hookId: undefined, title, status: 'pass', detail: `${describeRedis(config.redis)} answers PING` });
   const redis = connection.redis;
   const queue = deps.openQueue(redis, config);
   queue.on('error', () => undefined);
@@ -171,7 +171,7 @@ async function redisChecks(config: ServiceConfig, deps: DoctorDeps, add: Add): P
   try {
     // CLIENT LIST spans every database of the server; BullMQ matches workers by name (prefix and
     // queue) only, so a bridge on another database with the same prefix would count as ours.
-    const db = String(redis.options.db ?? 0);
+    const db = String(connectionDb(redis));
     workers = (await queue.getWorkers()).filter((client) => client.db === db).length;
   } catch {
     // CLIENT LIST can be disabled on managed Redis; then we cannot tell.
@@ -192,9 +192,9 @@ async function redisChecks(config: ServiceConfig, deps: DoctorDeps, add: Add): P
   return { redis, queue };
 }
 
-async function runningConfigCheck(config: ServiceConfig, redis: Redis, add: Add): Promise<void> {
+async function runningConfigCheck(config: ServiceConfig, redis: RedisConnection, add: Add): Promise<void> {
   const title = 'the running service uses this configuration';
-  const { mine, published, differing } = await differingFingerprints(redis, redisKeys(config.redisKeyPrefix).configFingerprint, config);
+  const { mine, published, differing } = await differingFingerprints(redis, redisKeys(config.redisKeyPrefix, keyOptionsFor(config.redis)).configFingerprint, config);
   if (published.length === 0) {
     add({ id: 'config.running', hookId: undefined, title, status: 'warn', detail: `no running service has published its configuration on this Redis and prefix (this one: ${mine})`, fix: 'start the service (npm start, docker compose up) with this configuration' });
   } else if (differing.length > 0) {
@@ -221,10 +221,10 @@ async function queueChecks(hook: HookConfig, queue: Queue<SyncJobData>, add: Add
   }
 }
 
-async function writeBackCheck(hook: HookConfig, redis: Redis, prefix: string, add: Add): Promise<void> {
+async function writeBackCheck(hook: HookConfig, redis: RedisConnection, config: ServiceConfig, add: Add): Promise<void> {
   const title = 'write-backs to Chatwoot delivered';
   try {
-    const parked = Object.values(await redis.hgetall(writeBackKeys(prefix).pending(hook.id))).map((v) => JSON.parse(v) as PendingWriteBack);
+    const parked = Object.values(await redis.hgetall(writeBackKeys(config.redisKeyPrefix, keyOptionsFor(config.redis)).pending(hook.id))).map((v) => JSON.parse(v) as PendingWriteBack);
     if (parked.length === 0) {
       add({ id: 'chatwoot.write-back', hookId: hook.id, title, status: 'pass', detail: 'none pending' });
       return;
@@ -632,13 +632,4 @@ async function chatwootChecks(hook: HookConfig, deps: DoctorDeps, add: Add): Pro
   }
 }
 
-function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password !== '') parsed.password = '[redacted]';
-    return parsed.toString();
-  } catch {
-    return '[unparseable URL]';
-  }
-}
 

@@ -1,11 +1,12 @@
 import { Queue, type JobsOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../redis.js';
 import type { Logger } from 'pino';
 import { DEFAULTS } from '../config/defaults.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { jobIdFor, SYNC_QUEUE_NAME, type RedisKeys, type SyncJobData } from './job.js';
 import type { DiskSpool } from './spool.js';
 import { withTimeout } from '../util/timeout.js';
+import { BridgeError } from '../errors.js';
 
 /** Name of the custom backoff strategy the worker implements (exponential with full jitter). */
 export const BACKOFF_TYPE = 'jitter';
@@ -18,7 +19,7 @@ export const SYNC_JOB_OPTIONS: JobsOptions = {
   removeOnFail: { age: DEFAULTS.job.keepFailedAgeS },
 };
 
-export function createSyncQueue(connection: Redis, keys: RedisKeys): Queue<SyncJobData> {
+export function createSyncQueue(connection: RedisConnection, keys: RedisKeys): Queue<SyncJobData> {
   return new Queue<SyncJobData>(SYNC_QUEUE_NAME, {
     connection,
     prefix: keys.bullPrefix,
@@ -34,7 +35,7 @@ export type IngestOutcome =
 export interface IngestDeps {
   queue: Queue<SyncJobData>;
   /** The producer connection (fails fast). */
-  redis: Redis;
+  redis: RedisConnection;
   keys: RedisKeys;
   spool: DiskSpool;
   metrics: Metrics;
@@ -42,6 +43,23 @@ export interface IngestDeps {
   /** Upper bound for the Redis part of an answer; Chatwoot gives up after 5 s. */
   redisTimeoutMs?: number;
   dedupeTtlS?: number;
+  /**
+   * REDIS_WAIT_REPLICAS: replicas that must hold a webhook's job before it is answered 2xx
+   * (Redis WAIT). 0 = the master's acknowledgement is enough (single Redis).
+   */
+  waitReplicas?: number;
+  waitReplicasTimeoutMs?: number;
+}
+
+/** Fewer replicas than REDIS_WAIT_REPLICAS confirmed the job in time: it is spooled as well. */
+export class ReplicationLagError extends BridgeError {
+  constructor(wanted: number, got: number) {
+    super('REDIS_NOT_REPLICATED', `only ${got} of ${wanted} Redis replica(s) confirmed the write in time`, {
+      transient: true,
+      advice: 'check the replicas (INFO replication on the master); until they catch up, webhooks also go to the disk spool',
+    });
+    this.name = 'ReplicationLagError';
+  }
 }
 
 // Claims every dedupe key at once or none: a delivery is a duplicate if any of its keys was seen,
@@ -64,6 +82,8 @@ return 0`;
 export class Ingest {
   private readonly redisTimeoutMs: number;
   private readonly dedupeTtlS: number;
+  private readonly waitReplicas: number;
+  private readonly waitReplicasTimeoutMs: number;
   private draining: Promise<void> | undefined;
 
   /** The claim script as an ioredis command: sent by SHA (EVALSHA), not as text on every webhook. */
@@ -72,6 +92,8 @@ export class Ingest {
   constructor(private readonly deps: IngestDeps) {
     this.redisTimeoutMs = deps.redisTimeoutMs ?? 1_500;
     this.dedupeTtlS = deps.dedupeTtlS ?? DEFAULTS.dedupeTtlS;
+    this.waitReplicas = deps.waitReplicas ?? DEFAULTS.redisWaitReplicas;
+    this.waitReplicasTimeoutMs = deps.waitReplicasTimeoutMs ?? DEFAULTS.redisWaitReplicasTimeoutMs;
     deps.redis.defineCommand('cgbClaimDedupe', { lua: CLAIM_SCRIPT });
     // defineCommand adds the method at run time; ioredis cannot type it.
     const client = deps.redis as unknown as { cgbClaimDedupe: (...args: (string | number)[]) => Promise<number | string> };
@@ -100,6 +122,9 @@ export class Ingest {
         await this.deps.redis.del(...keys).catch(() => undefined);
         throw err;
       }
+      // The job is on the master; a failover before a replica has it would lose it. Not confirmed
+      // in time: it is spooled as well (the claim stays, the job id makes the second add a no-op).
+      await this.replicated();
       return { status: 'queued', jobId };
     } catch (err) {
       this.deps.logger.warn(
@@ -141,6 +166,8 @@ export class Ingest {
     this.draining = (async () => {
       const result = await this.deps.spool.drain(async ({ jobId, data }) => {
         await withTimeout(this.deps.queue.add(data.event, data, { jobId }), this.redisTimeoutMs, 'enqueue');
+        // The spool file is deleted only once the job would survive a failover.
+        await this.replicated();
       });
       left = result.left;
       this.deps.metrics.spooled.set(left);
@@ -150,6 +177,16 @@ export class Ingest {
     });
     await this.draining;
     return left;
+  }
+
+  /**
+   * Redis WAIT on the producer connection: it covers every write this connection sent before it
+   * (the dedupe claim and BullMQ's add, which runs on the same client), so one call is enough.
+   */
+  private async replicated(): Promise<void> {
+    if (this.waitReplicas === 0) return;
+    const got = await withTimeout(this.deps.redis.wait(this.waitReplicas, this.waitReplicasTimeoutMs), this.waitReplicasTimeoutMs + this.redisTimeoutMs, 'replication');
+    if (got < this.waitReplicas) throw new ReplicationLagError(this.waitReplicas, got);
   }
 
   private closed = false;

@@ -1,5 +1,5 @@
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../redis.js';
 import type { Logger } from 'pino';
 import { DEFAULTS } from '../config/defaults.js';
 import { LockBusyError, errorAdvice, errorCode, isTransient } from '../errors.js';
@@ -8,7 +8,7 @@ import type { SyncOutcome, SyncProcessor } from '../sync/processor.js';
 import { JobAbortedError } from '../sync/context.js';
 import { LockLostError } from '../sync/hook-lock.js';
 import { BACKOFF_TYPE as PRODUCER_BACKOFF_TYPE } from './producer.js';
-import { SYNC_QUEUE_NAME, redisKeys, type SyncJobData } from './job.js';
+import { SYNC_QUEUE_NAME, redisKeys, type RedisKeyOptions, type SyncJobData } from './job.js';
 
 /** The custom backoff type the producer sets on jobs (`backoff: { type: 'jitter', delay }`). */
 export const BACKOFF_TYPE: typeof PRODUCER_BACKOFF_TYPE = PRODUCER_BACKOFF_TYPE;
@@ -27,9 +27,11 @@ export type SyncJobDataWithFailure = SyncJobData & { lastError?: JobFailure };
 
 export interface SyncWorkerOptions {
   /** A dedicated ioredis connection with `maxRetriesPerRequest: null` (BullMQ requires it). */
-  connection: Redis;
+  connection: RedisConnection;
   /** REDIS_KEY_PREFIX; the BullMQ prefix is derived from it as the producer does. */
   prefix: string;
+  /** Hash tags on a Redis Cluster (see redisKeys); must match the producer's. */
+  keyOptions?: RedisKeyOptions;
   concurrency: number;
   processor: SyncProcessor;
   logger: Logger;
@@ -137,7 +139,7 @@ export function createSyncWorker(options: SyncWorkerOptions): SyncWorker {
 
   const worker = new Worker<SyncJobData, SyncOutcome>(SYNC_QUEUE_NAME, processJob, {
     connection: options.connection,
-    prefix: redisKeys(options.prefix).bullPrefix,
+    prefix: redisKeys(options.prefix, options.keyOptions).bullPrefix,
     concurrency: options.concurrency,
     autorun: false,
     ...(options.lockDurationMs !== undefined ? { lockDuration: options.lockDurationMs } : {}),

@@ -1,5 +1,5 @@
 import { ExecutionError, Redlock, type Lock } from '@sesamecare-oss/redlock';
-import type { Redis } from 'ioredis';
+import { connectionDb, type RedisConnection } from '../redis.js';
 import { DEFAULTS } from '../config/defaults.js';
 import { BridgeError, LockBusyError } from '../errors.js';
 import type { RedisKeys } from '../queue/job.js';
@@ -31,7 +31,8 @@ export interface LockedRun {
 }
 
 /**
- * One mutex per hook (Redlock over the bridge's single Redis). Every job of a hook runs inside it,
+ * One mutex per hook (Redlock, quorum of one, on the bridge's own connection: the single Redis, the
+ * Sentinel master, or the cluster master owning the hook's slot). Every job of a hook runs inside it,
  * which is what makes "look up, then create" safe: two workers can never both decide that a
  * conversation has no ticket yet.
  *
@@ -49,7 +50,7 @@ export class HookLock {
   private readonly lines = new Map<string, Promise<void>>();
 
   constructor(
-    redis: Redis,
+    redis: RedisConnection,
     private readonly keys: RedisKeys,
     options: HookLockOptions = {},
     private readonly onReleaseError: (err: unknown) => void = () => undefined,
@@ -64,7 +65,7 @@ export class HookLock {
     // Redlock's scripts begin with `SELECT <db>` (db 0 unless told): without the connection's own
     // database the lock keys land in database 0, where bridges kept apart by database number would
     // share each other's locks. The library only accepts 0-15 and silently falls back to 0 above.
-    const db = redis.options.db ?? 0;
+    const db = connectionDb(redis);
     if (!Number.isInteger(db) || db < 0 || db > 15) {
       throw new RangeError(`the per-hook lock supports Redis databases 0-15 only (REDIS_URL selects ${db})`);
     }

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../redis.js';
 import type { RedisKeys } from '../queue/job.js';
 
 /**
@@ -80,7 +80,7 @@ export class MappingStore {
   private readonly root: string;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     keys: RedisKeys,
     readonly hookId: string,
   ) {
@@ -236,7 +236,7 @@ export class MappingStore {
   }
 }
 
-async function execPipeline(pipeline: ReturnType<Redis['pipeline']>): Promise<unknown[]> {
+async function execPipeline(pipeline: ReturnType<RedisConnection['pipeline']>): Promise<unknown[]> {
   const results = (await pipeline.exec()) ?? [];
   return results.map(([err, value]) => {
     if (err) throw err;

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../redis.js';
 import type { Logger } from 'pino';
 import {
   contactOf,
@@ -27,7 +27,7 @@ import { ensureTicket, toChatMessage, type TicketResult } from './tickets.js';
 
 export interface SyncProcessorDeps extends SyncHooks {
   /** Command connection: mappings, hook state, the hook lock. */
-  redis: Redis;
+  redis: RedisConnection;
   keys: RedisKeys;
   hooks: ReadonlyMap<string, HookConfig>;
   glpiFor: (hookId: string) => GlpiClient;

@@ -45,10 +45,10 @@ export function healthRoutes(app: FastifyInstance, deps: AppDeps): void {
     try {
       await withTimeout(deps.redis.ping(), 1_000, 'Redis PING');
       const hookIds = [...deps.config.hooks.keys()];
-      const pipeline = deps.redis.pipeline();
-      for (const id of hookIds) pipeline.hgetall(deps.keys.hookState(id));
+      // One HGETALL per hook, not one pipeline: on a Redis Cluster each hook's state sits in its
+      // own slot (a cross-slot pipeline is refused); ioredis still writes them back to back.
       const [states, counts] = await withTimeout(
-        Promise.all([pipeline.exec(), deps.queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'prioritized', 'waiting-children')]),
+        Promise.all([Promise.all(hookIds.map((id) => deps.redis.hgetall(deps.keys.hookState(id)))), deps.queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'prioritized', 'waiting-children')]),
         2_000,
         'Redis state and queue counts',
       );
@@ -62,7 +62,7 @@ export function healthRoutes(app: FastifyInstance, deps: AppDeps): void {
             : undefined;
       const hooks: Record<string, HookReadiness> = {};
       hookIds.forEach((id, i) => {
-        const state = (states?.[i]?.[1] ?? {}) as Record<string, string>;
+        const state: Record<string, string> = states[i] ?? {};
         const hook = deps.config.hooks.get(id);
         const lastOk = epochMs(state.lastGlpiSuccessAt);
         const lastError = epochMs(state.lastErrorAt);
