@@ -56,6 +56,12 @@ function buildHook(raw: unknown, glpiTimeoutMs: number, name: (path: PropertyKey
         `Chatwoot; ${name(['allowUnauthenticated'])}=true is for local development only`,
     );
   }
+  if (h.glpiToChatwoot && (h.chatwootBaseUrl === undefined || h.chatwootApiToken === undefined)) {
+    throw new ConfigError(
+      `hook "${h.id}": ${name(['glpiToChatwoot'])} needs ${name(['chatwootBaseUrl'])} and ${name(['chatwootApiToken'])}`,
+      'the bridge posts the technicians\' answers through the Chatwoot API: give it the Chatwoot root URL and the access token of a dedicated administrator',
+    );
+  }
   const warnings = [...url.warnings];
   if ((h.chatwootBaseUrl === undefined) !== (h.chatwootApiToken === undefined)) {
     warnings.push(
@@ -96,6 +102,13 @@ function buildHook(raw: unknown, glpiTimeoutMs: number, name: (path: PropertyKey
       maxMessageBytes: h.attachmentMaxMessageBytes,
       timeoutMs: h.attachmentTimeoutMs,
       jobBudgetMs: h.attachmentJobBudgetMs,
+    },
+    glpiToChatwoot: {
+      enabled: h.glpiToChatwoot,
+      pollIntervalMs: h.glpiPollIntervalMs,
+      authorFormat: h.glpiAuthorFormat,
+      privateAsNotes: h.glpiPrivateAsNotes,
+      webhookSecrets: h.glpiWebhookSecret,
     },
     warnings,
   };

@@ -36,6 +36,9 @@ export interface SearchOptions {
   forcedisplay?: number[];
   /** Inclusive range, GLPI style: [start, end]. Default [0, 49]. */
   range?: [number, number];
+  /** Sort keys, first decides (`sort[0]=19&sort[1]=2`); ascending unless `order` says DESC. */
+  sort?: number[];
+  order?: 'ASC' | 'DESC';
 }
 
 export interface SearchResult {

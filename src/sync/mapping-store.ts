@@ -8,6 +8,7 @@ import type { RedisKeys } from '../queue/job.js';
  *   <root>:created:<user|contact>  set   GLPI ids the bridge created (the only ones it ever modifies; no expiry)
  *   <root>:conv:<conversationId>   hash  ticketId | ticketIntent, status, statusAt
  *   <root>:msgs:<conversationId>   hash  <messageId> -> followup id | "c" (used as ticket content) | "?<json>" (intent)
+ *   <root>:tickets                 hash  <ticketId> -> conversationId (reverse map: which tickets the bridge created)
  *   <root>:agent:<email>           string GLPI user id of an agent, "0" = none (expires)
  *   <root>:tz                      string GLPI's UTC offset in minutes (expires)
  *
@@ -105,6 +106,9 @@ export class MappingStore {
   private tzKey(): string {
     return `${this.root}:tz`;
   }
+  private ticketsKey(): string {
+    return `${this.root}:tickets`;
+  }
 
   /** Conversation, message slot, customer, agent and time zone in one pipeline. */
   async readMessageContext(
@@ -161,6 +165,8 @@ export class MappingStore {
     const multi = this.redis.multi();
     multi.hset(this.convKey(conversationId), 'ticketId', String(ticketId));
     multi.hdel(this.convKey(conversationId), 'ticketIntent');
+    // The GLPI -> Chatwoot poll only looks at tickets in this map.
+    multi.hset(this.ticketsKey(), String(ticketId), String(conversationId));
     if (contentIds.length > 0) {
       multi.hset(this.msgsKey(conversationId), Object.fromEntries(contentIds.map((id) => [String(id), 'c'])));
     }
@@ -173,6 +179,29 @@ export class MappingStore {
    */
   async forgetTicket(conversationId: number): Promise<void> {
     await this.redis.del(this.convKey(conversationId), this.msgsKey(conversationId));
+  }
+
+  /** Conversation of each ticket the bridge created, for those of `ticketIds` it knows. */
+  async conversationsOf(ticketIds: readonly number[]): Promise<Map<number, number>> {
+    const out = new Map<number, number>();
+    if (ticketIds.length === 0) return out;
+    const values = await this.redis.hmget(this.ticketsKey(), ...ticketIds.map(String));
+    ticketIds.forEach((ticketId, i) => {
+      const conversationId = num(values[i] ?? undefined);
+      if (conversationId !== undefined) out.set(ticketId, conversationId);
+    });
+    return out;
+  }
+
+  /** Followup ids the Chatwoot -> GLPI direction wrote for a conversation's messages. */
+  async followupIdsOf(conversationId: number): Promise<Set<number>> {
+    const values = await this.redis.hvals(this.msgsKey(conversationId));
+    return new Set(values.flatMap((v) => (/^\d+$/.test(v) ? [Number(v)] : [])));
+  }
+
+  /** The status class both sides agree on, set by whichever direction applied it last (no statusAt). */
+  async setAgreedStatus(conversationId: number, status: ConversationStatusClass): Promise<void> {
+    await this.redis.hset(this.convKey(conversationId), 'status', status);
   }
 
   async setStatus(conversationId: number, status: ConversationStatusClass, statusAt: number): Promise<void> {
