@@ -10,7 +10,7 @@ import { safeHref } from '../html.js';
  * cannot become a disguised link or a tracking image (bare URLs stay visible as what they are).
  */
 
-const BLOCK_END = /<\/(p|div|li|tr|h[1-6]|blockquote|pre|table|ul|ol)\s*>/gi;
+const BLOCK_END = /<\/(p|div|tr|h[1-6]|blockquote|pre|table|ul|ol)\s*>/gi;
 const BREAK = /<br\s*\/?>/gi;
 const LIST_ITEM = /<li(\s[^>]*)?>/gi;
 /** Elements whose content is never text for a reader. */
