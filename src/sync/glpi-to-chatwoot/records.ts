@@ -97,6 +97,10 @@ export class G2cRecords {
   async claimNudge(digest: string, ttlS: number): Promise<boolean> {
     return (await this.redis.set(this.keys.nudge(digest), '1', 'EX', ttlS, 'NX')) === 'OK';
   }
+
+  async releaseNudge(digest: string): Promise<void> {
+    await this.redis.del(this.keys.nudge(digest));
+  }
 }
 
 function parseItem(raw: string): ItemRecord {
