@@ -611,11 +611,44 @@ async function chatwootChecks(hook: HookConfig, deps: DoctorDeps, add: Add): Pro
           }
         : { id: 'chatwoot.api', hookId: hook.id, title, status: 'pass', detail: `token of user ${profile.id}, account(s) ${accounts || 'none listed'}` },
     );
+    if (hook.glpiToChatwoot.enabled) add(glpiToChatwootCheck(hook, profile.accounts, notAdmin));
   } catch (err) {
     add(failure('chatwoot.api', hook.id, title, err));
   } finally {
     await client.close();
   }
+}
+
+/**
+ * GLPI -> Chatwoot posts outgoing messages and toggles status with this token, in the one account
+ * its user belongs to (tickets do not say which account their conversation is in). Posting is not
+ * tried: that would write to a customer's conversation.
+ */
+function glpiToChatwootCheck(hook: HookConfig, accounts: readonly { id: number; role: string | undefined }[], notAdmin: boolean): DoctorCheck {
+  const id = 'chatwoot.glpi-to-chatwoot';
+  const title = 'Chatwoot token may post answers and change status (GLPI_TO_CHATWOOT)';
+  if (accounts.length !== 1) {
+    return {
+      id,
+      hookId: hook.id,
+      title,
+      status: 'fail',
+      detail: `the token's user belongs to ${accounts.length} accounts: the bridge cannot tell which one a ticket's conversation is in`,
+      fix: 'use the token of a dedicated administrator that belongs to exactly one Chatwoot account',
+      code: 'CHATWOOT_ACCOUNT_UNKNOWN',
+    };
+  }
+  if (notAdmin) {
+    return {
+      id,
+      hookId: hook.id,
+      title,
+      status: 'warn',
+      detail: `agent of account ${accounts[0]!.id}: may post and change status only in conversations of its own inboxes`,
+      fix: 'use the access token of a dedicated Chatwoot administrator',
+    };
+  }
+  return { id, hookId: hook.id, title, status: 'pass', detail: `administrator of account ${accounts[0]!.id}: may post messages and change status in every conversation` };
 }
 
 function redactUrl(url: string): string {
