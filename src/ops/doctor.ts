@@ -7,6 +7,7 @@ import { createChatwootApiClient, type ChatwootApiClient } from '../chatwoot/api
 import { writeBackKeys, type PendingWriteBack } from '../chatwoot/write-back.js';
 import { errorAdvice, errorCode } from '../errors.js';
 import { createGlpiClient, glpiMajor, type GlpiClientHandle } from '../glpi/client.js';
+import { glpiWebhookCheck } from './doctor-glpi-webhooks.js';
 import { isGlpiError, type GlpiError } from '../glpi/errors.js';
 import type { ItemType } from '../glpi/types.js';
 import type { SyncJobData } from '../queue/job.js';
@@ -355,6 +356,8 @@ async function glpiChecks(hook: HookConfig, deps: DoctorDeps, add: Add): Promise
     await entityCheck(hook, client, add);
     await itemCheck(hook, client, add, 'glpi.category', 'ITILCategory', hook.glpi.categoryId, 'GLPI_CATEGORY_ID');
     await itemCheck(hook, client, add, 'glpi.default-user', 'User', hook.glpi.defaultUserId, 'GLPI_DEFAULT_USER_ID');
+    const webhook = await glpiWebhookCheck(hook, client);
+    if (webhook !== undefined) add(webhook);
   } finally {
     // Doctor opens a session of its own: end it so GLPI's session list stays clean.
     await client.close().catch(() => undefined);
