@@ -193,6 +193,35 @@ export class MappingStore {
     return out;
   }
 
+  /**
+   * Adds the tickets recorded before the reverse map existed (conversation records written by an
+   * older version) to it; returns how many were added. SCAN, never KEYS: safe on a large Redis.
+   */
+  async indexExistingTickets(): Promise<number> {
+    let cursor = '0';
+    let added = 0;
+    const prefix = `${this.root}:conv:`;
+    do {
+      const [next, keys] = await this.redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
+      cursor = next;
+      if (keys.length === 0) continue;
+      const pipeline = this.redis.pipeline();
+      for (const key of keys) pipeline.hget(key, 'ticketId');
+      const ticketIds = await execPipeline(pipeline);
+      const entries: Record<string, string> = {};
+      keys.forEach((key, i) => {
+        const ticketId = num((ticketIds[i] as string | null) ?? undefined);
+        const conversationId = num(key.slice(prefix.length));
+        if (ticketId !== undefined && conversationId !== undefined) entries[String(ticketId)] = String(conversationId);
+      });
+      if (Object.keys(entries).length === 0) continue;
+      const multi = this.redis.multi();
+      for (const [ticketId, conversationId] of Object.entries(entries)) multi.hsetnx(this.ticketsKey(), ticketId, conversationId);
+      added += (await execPipeline(multi)).filter((r) => r === 1).length;
+    } while (cursor !== '0');
+    return added;
+  }
+
   /** Followup ids the Chatwoot -> GLPI direction wrote for a conversation's messages. */
   async followupIdsOf(conversationId: number): Promise<Set<number>> {
     const values = await this.redis.hvals(this.msgsKey(conversationId));

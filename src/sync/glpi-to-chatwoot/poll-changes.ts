@@ -52,8 +52,10 @@ export async function pollChanges(ctx: G2cContext): Promise<PollOutcome> {
     const newest = await ctx.glpi.search('Ticket', { criteria: [], forcedisplay: [OPT.dateMod], sort: [OPT.dateMod, OPT.id], order: 'DESC', range: [0, 0] });
     const first = newest.rows.map(toRow).find((r) => r !== undefined);
     if (first === undefined) return { changedTickets: 0, ourTickets: 0, cursor: undefined };
+    // Tickets created by a bridge version that kept no reverse map are followed too (from now on).
+    const indexed = await ctx.store.indexExistingTickets();
     await ctx.records.writeCursor({ cursor: first.dateMod, atCursor: [], since: first.dateMod });
-    ctx.logger.info({ cursor: first.dateMod }, 'GLPI -> Chatwoot: first poll, changes from now on are sent');
+    ctx.logger.info({ cursor: first.dateMod, indexed }, 'GLPI -> Chatwoot: first poll, changes from now on are sent');
     return pollChanges(ctx);
   }
   const { cursor, atCursor, since } = state;

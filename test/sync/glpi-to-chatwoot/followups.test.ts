@@ -131,6 +131,16 @@ describe.each(['10.0.3', '11.0.8'] as const)('GLPI %s -> Chatwoot: followups and
     expect(h.outgoing(508).map((m) => m.content)).toEqual(['Alex Martin (IT): answer B']);
   });
 
+  it('follows tickets created before the reverse map existed, from the first poll on', async () => {
+    const ticketId = await h.openConversation(510);
+    // As an older bridge version left it: the conversation record, no reverse map entry.
+    await h.redis.del(`${h.keys.mapping(h.hook.id)}:tickets`);
+    await h.poll();
+    await h.tech.addSubItem('Ticket', ticketId, 'ITILFollowup', { content: 'answer on an old ticket', is_private: 0 });
+    await h.poll();
+    expect(h.outgoing(510).map((m) => m.content)).toEqual(['Alex Martin (IT): answer on an old ticket']);
+  });
+
   it('does not send what GLPI held before the direction was switched on', async () => {
     const ticketId = await h.openConversation(509);
     await h.tech.addSubItem('Ticket', ticketId, 'ITILFollowup', { content: 'old answer', is_private: 0 });
