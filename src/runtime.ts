@@ -19,7 +19,11 @@ import { createWriteBack, writeBackSeams } from './chatwoot/write-back.js';
 import { createGlpiClients, glpiMetricsObserver, type GlpiClients } from './glpi/registry.js';
 import { createSyncWorker } from './queue/worker.js';
 import type { HookLockOptions } from './sync/hook-lock.js';
-import { createSyncProcessor } from './sync/processor.js';
+import { createSyncProcessor, type SyncProcessor } from './sync/processor.js';
+import { syncPollSchedules } from './queue/glpi-poll.js';
+import { isGlpiToChatwootEcho } from './sync/glpi-to-chatwoot/echo.js';
+import { createGlpiPoller, GLPI_POLL_EVENT } from './sync/glpi-to-chatwoot/poller.js';
+import { G2cRecords } from './sync/glpi-to-chatwoot/records.js';
 
 export interface Runtime {
   app: FastifyInstance;
@@ -91,7 +95,7 @@ export async function startRuntime(config: ServiceConfig, logger: Logger, option
   }
 
   if (config.role === 'all' || config.role === 'worker') {
-    const worker = startWorkerRole(config, logger, keys, metrics, options);
+    const worker = startWorkerRole(config, logger, keys, metrics, options, queue);
     // Closed after the HTTP server and before Redis: in-flight jobs finish (or are handed back),
     // hook locks are released, then GLPI sessions are killed.
     closers.unshift(...worker.closers);
@@ -141,6 +145,7 @@ function startWorkerRole(
   keys: RedisKeys,
   metrics: Metrics,
   options: RuntimeOptions,
+  queue: Queue<SyncJobData>,
 ): { closers: Closer[]; started: Promise<void> } {
   const command = createRedis(config.redis, 'command');
   const workerConnection = createRedis(config.redis, 'worker');
@@ -155,17 +160,36 @@ function startWorkerRole(
   const writeBack = createWriteBack({ redis: command, keyPrefix: config.redisKeyPrefix, keyOptions: keys.options, clientFor: (id) => chatwoot.get(id), logger, attempts: 1 });
   const attachments = createAttachmentFetcher();
   const { hookLock, ...workerTuning } = options.worker ?? {};
-  const processor = createSyncProcessor({
+  const seams = writeBackSeams(writeBack);
+  const chatwootToGlpi = createSyncProcessor({
     redis: command,
     keys,
     hooks: config.hooks,
     glpiFor: (hookId) => glpi.get(hookId),
     logger,
     metrics,
-    ...writeBackSeams(writeBack),
+    ...seams,
+    // The messages the GLPI -> Chatwoot direction posted come back as webhooks too.
+    isOwnEcho: async (event, hook) =>
+      (await seams.isOwnEcho(event, hook)) || (await isGlpiToChatwootEcho(event, hook.id, new G2cRecords(command, config.redisKeyPrefix, hook.id, keys.options))),
     fetchAttachment: (hook, attachment, request) => attachments.fetch(hook, attachment, request),
     lock: hookLock,
   });
+  const glpiToChatwoot = createGlpiPoller({
+    redis: command,
+    keys,
+    keyPrefix: config.redisKeyPrefix,
+    hooks: config.hooks,
+    glpiFor: (hookId) => glpi.get(hookId),
+    chatwootFor: (hookId) => chatwoot.get(hookId),
+    logger,
+    metrics,
+    lock: hookLock,
+  });
+  const processor: SyncProcessor = {
+    process: (data, processOptions) =>
+      data.event === GLPI_POLL_EVENT ? glpiToChatwoot.process(data, processOptions) : chatwootToGlpi.process(data, processOptions),
+  };
   const worker = createSyncWorker({
     connection: workerConnection,
     prefix: config.redisKeyPrefix,
@@ -176,7 +200,11 @@ function startWorkerRole(
     metrics,
     ...workerTuning,
   });
-  const started = worker.start();
+  const started = worker.start().then(() =>
+    syncPollSchedules(queue, config.hooks.values(), logger).catch((err: unknown) =>
+      logger.error({ err: { message: (err as Error).message } }, 'GLPI -> Chatwoot polling could not be scheduled; restart the worker'),
+    ),
+  );
 
   // Write-backs Chatwoot refused for a transient reason are parked; retry them now and then.
   const retryTimer = setInterval(() => {

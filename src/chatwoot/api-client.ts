@@ -146,6 +146,17 @@ export interface ChatwootApiClient {
   /** Replaces the whole custom attribute set (Chatwoot's endpoint does): merge before calling. */
   setConversationCustomAttributes(accountId: number, conversationId: number, attributes: Record<string, unknown>): Promise<void>;
   createPrivateNote(accountId: number, conversationId: number, note: { content: string; sourceId?: string }): Promise<{ id: number }>;
+  /**
+   * An agent message: `private: false` is sent to the customer on the channel. `contentAttributes`
+   * carries the bridge's marker (kept by Chatwoot, unlike source_id which channels overwrite).
+   */
+  createMessage(
+    accountId: number,
+    conversationId: number,
+    message: { content: string; private: boolean; sourceId?: string; contentAttributes?: Record<string, unknown> },
+  ): Promise<{ id: number }>;
+  /** POST toggle_status: open, resolved, pending (idempotent: setting the current status changes nothing). */
+  setStatus(accountId: number, conversationId: number, status: 'open' | 'resolved' | 'pending'): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -301,6 +312,25 @@ export function createChatwootApiClient(api: { baseUrl: string; apiToken: string
       const id = field(json, 'id');
       if (typeof id !== 'number') throw unexpected(endpoint, 'a message without id');
       return { id };
+    },
+
+    async createMessage(accountId, conversationId, message) {
+      const endpoint = 'POST /api/v1/accounts/:account/conversations/:id/messages';
+      const json = await call('POST', accountPath(accountId, `conversations/${checkId(conversationId)}/messages`), endpoint, {
+        content: message.content,
+        message_type: 'outgoing',
+        private: message.private,
+        ...(message.sourceId === undefined ? {} : { source_id: message.sourceId }),
+        ...(message.contentAttributes === undefined ? {} : { content_attributes: message.contentAttributes }),
+      });
+      const id = field(json, 'id');
+      if (typeof id !== 'number') throw unexpected(endpoint, 'a message without id');
+      return { id };
+    },
+
+    async setStatus(accountId, conversationId, status) {
+      const endpoint = 'POST /api/v1/accounts/:account/conversations/:id/toggle_status';
+      await call('POST', accountPath(accountId, `conversations/${checkId(conversationId)}/toggle_status`), endpoint, { status });
     },
 
     async close() {

@@ -143,23 +143,30 @@ export function ticketUrl(apiBaseUrl: string, ticketId: number): string {
   return new URL(`front/ticket.form.php?id=${ticketId}`, glpiRootUrl(apiBaseUrl)).toString();
 }
 
+/**
+ * The Chatwoot account a hook writes to (write-back and the GLPI -> Chatwoot direction):
+ * CHATWOOT_ACCOUNT_ID, else the API token's only account (cached an hour). Never a payload's
+ * `account.id`: conversation ids are per account, so an event naming another account would have
+ * the bridge write into an unrelated conversation of its own account.
+ */
+export async function hookAccountId(
+  redis: RedisConnection,
+  keys: ReturnType<typeof writeBackKeys>,
+  hook: HookConfig,
+  client: ChatwootApiClient,
+): Promise<number> {
+  const configured = hook.chatwoot.api?.accountId;
+  if (configured !== undefined) return configured;
+  const cached = await redis.get(keys.account(hook.id));
+  if (cached !== null) return Number(cached);
+  const accountId = await singleAccountId(client, `hook "${hook.id}" has no CHATWOOT_ACCOUNT_ID (chatwootAccountId)`);
+  await redis.set(keys.account(hook.id), String(accountId), 'EX', 3_600);
+  return accountId;
+}
+
 export function createWriteBack(deps: WriteBackDeps): WriteBack {
   const keys = writeBackKeys(deps.keyPrefix, deps.keyOptions);
-
-  /**
-   * The account the hook writes to: CHATWOOT_ACCOUNT_ID, else the API token's only account. Never
-   * the payload's `account.id`: conversation ids are per account, so an event naming another
-   * account would have the bridge write into an unrelated conversation of its own account.
-   */
-  async function accountOf(hook: HookConfig, client: ChatwootApiClient): Promise<number> {
-    const configured = hook.chatwoot.api?.accountId;
-    if (configured !== undefined) return configured;
-    const cached = await deps.redis.get(keys.account(hook.id));
-    if (cached !== null) return Number(cached);
-    const accountId = await singleAccountId(client, `hook "${hook.id}" has no CHATWOOT_ACCOUNT_ID (chatwootAccountId)`);
-    await deps.redis.set(keys.account(hook.id), String(accountId), 'EX', 3_600);
-    return accountId;
-  }
+  const accountOf = (hook: HookConfig, client: ChatwootApiClient) => hookAccountId(deps.redis, keys, hook, client);
 
   /** Note ids this process posted (hookId:messageId), for echoes whose source_id did not survive. */
   const recentNotes = new Set<string>();

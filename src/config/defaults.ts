@@ -78,6 +78,26 @@ export const DEFAULTS = {
     /** Lines listed in a followup; a message with thousands of attachments gets a count for the rest. */
     listMax: 100,
   },
+  /** GLPI -> Chatwoot (technicians' answers back to the customer; README, "GLPI back to Chatwoot"). */
+  glpiToChatwoot: {
+    enabled: false,
+    /** How often each hook asks GLPI for changed tickets (one search call when nothing changed). */
+    pollIntervalMs: 10_000,
+    /** `{name}` is the GLPI author's name. */
+    authorFormat: '{name} (IT)',
+    /** Private followups become private notes in Chatwoot (never sent to the customer). */
+    privateAsNotes: false,
+    /** Rows per search page; a poll pages until a short page. */
+    pollPageSize: 100,
+    /** Longest text posted to Chatwoot (its own limit is 150 000 characters); longer text is cut. */
+    maxMessageChars: 20_000,
+    /** How long an item record (followup/solution handled) is kept. */
+    itemRecordTtlS: 90 * 24 * 60 * 60,
+    /** GLPI 11 webhooks: GLPI re-sends the original timestamp on each retry for minutes; dedupe, not a tight window. */
+    webhookToleranceS: 24 * 60 * 60,
+    /** How long a GLPI webhook (event, item, date_mod) is remembered for dedupe. */
+    webhookDedupeTtlS: 2 * 24 * 60 * 60,
+  },
   lock: {
     ttlMs: 30_000,
     /** Extend when less than this remains; must stay well above one GLPI round trip. */

@@ -102,6 +102,12 @@ function buildHook(raw: unknown, glpiTimeoutMs: number, name: (path: PropertyKey
   if (!hasAuth && !h.allowUnauthenticated) {
     problems.add(`hook "${h.id}": neither ${name(['chatwootWebhookSecret'])} nor ${name(['chatwootWebhookToken'])} is set`, AUTH_ADVICE(name));
   }
+  if (h.glpiToChatwoot && (h.chatwootBaseUrl === undefined || h.chatwootApiToken === undefined)) {
+    problems.add(
+      `hook "${h.id}": ${name(['glpiToChatwoot'])} needs ${name(['chatwootBaseUrl'])} and ${name(['chatwootApiToken'])}`,
+      'the bridge posts the technicians\' answers through the Chatwoot API: give it the Chatwoot root URL and the access token of a dedicated administrator',
+    );
+  }
   if (url === undefined) return undefined;
   const warnings = [...url.warnings];
   if ((h.chatwootBaseUrl === undefined) !== (h.chatwootApiToken === undefined)) {
@@ -143,6 +149,13 @@ function buildHook(raw: unknown, glpiTimeoutMs: number, name: (path: PropertyKey
       maxMessageBytes: h.attachmentMaxMessageBytes,
       timeoutMs: h.attachmentTimeoutMs,
       jobBudgetMs: h.attachmentJobBudgetMs,
+    },
+    glpiToChatwoot: {
+      enabled: h.glpiToChatwoot,
+      pollIntervalMs: h.glpiPollIntervalMs,
+      authorFormat: h.glpiAuthorFormat,
+      privateAsNotes: h.glpiPrivateAsNotes,
+      webhookSecrets: h.glpiWebhookSecret,
     },
     warnings,
   };

@@ -125,6 +125,15 @@ export const hookInputSchema = z.object({
   attachmentMaxMessageBytes: intFrom(0).default(DEFAULTS.attachments.maxMessageBytes),
   attachmentTimeoutMs: intFrom(100).default(DEFAULTS.attachments.timeoutMs),
   attachmentJobBudgetMs: intFrom(100).default(DEFAULTS.attachments.jobBudgetMs),
+  glpiToChatwoot: boolish.default(DEFAULTS.glpiToChatwoot.enabled),
+  glpiPollIntervalMs: intFrom(1_000).default(DEFAULTS.glpiToChatwoot.pollIntervalMs),
+  glpiAuthorFormat: z
+    .string()
+    .max(200)
+    .refine((v) => v.includes('{name}'), 'must contain {name}, e.g. "{name} (IT)"')
+    .default(DEFAULTS.glpiToChatwoot.authorFormat),
+  glpiPrivateAsNotes: boolish.default(DEFAULTS.glpiToChatwoot.privateAsNotes),
+  glpiWebhookSecret: secretList.default([]),
 });
 export type HookInput = z.input<typeof hookInputSchema>;
 
@@ -155,6 +164,11 @@ export const HOOK_ENV_NAMES = {
   attachmentMaxMessageBytes: 'ATTACHMENT_MAX_MESSAGE_BYTES',
   attachmentTimeoutMs: 'ATTACHMENT_TIMEOUT_MS',
   attachmentJobBudgetMs: 'ATTACHMENT_JOB_BUDGET_MS',
+  glpiToChatwoot: 'GLPI_TO_CHATWOOT',
+  glpiPollIntervalMs: 'GLPI_POLL_INTERVAL_MS',
+  glpiAuthorFormat: 'GLPI_AUTHOR_FORMAT',
+  glpiPrivateAsNotes: 'GLPI_PRIVATE_AS_NOTES',
+  glpiWebhookSecret: 'GLPI_WEBHOOK_SECRET',
 } as const satisfies Record<keyof z.input<typeof hookInputSchema>, string>;
 
 export interface GlpiHookConfig {
@@ -195,6 +209,17 @@ export interface AttachmentPolicy {
   jobBudgetMs: number;
 }
 
+/** GLPI -> Chatwoot direction of a hook (off unless glpiToChatwoot). */
+export interface GlpiToChatwootConfig {
+  enabled: boolean;
+  pollIntervalMs: number;
+  /** Name shown before a technician's text, `{name}` replaced. */
+  authorFormat: string;
+  privateAsNotes: boolean;
+  /** GLPI 11 webhook secrets (rotation: new first); empty = the GLPI webhook route refuses this hook. */
+  webhookSecrets: string[];
+}
+
 export interface HookConfig {
   id: string;
   enabled: boolean;
@@ -205,6 +230,7 @@ export interface HookConfig {
   customerBinding: { policy: CustomerBindingPolicy; trustVerified: boolean };
   chatwoot: ChatwootHookConfig;
   attachments: AttachmentPolicy;
+  glpiToChatwoot: GlpiToChatwootConfig;
   /** Non-fatal findings at load time (logged at start, shown by doctor). */
   warnings: string[];
 }

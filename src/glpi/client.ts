@@ -241,8 +241,15 @@ class UndiciGlpiClient implements GlpiClientHandle {
   }
 
   async getSubItems(itemtype: ItemType, id: number, subtype: ItemType): Promise<GlpiItem[]> {
-    const endpoint = `GET /${itemtype}/:id/${subtype}`;
-    const path = `${itemtype}/${checkId(id)}/${subtype}`;
+    return this.listAll(`${itemtype}/${checkId(id)}/${subtype}`, `GET /${itemtype}/:id/${subtype}`);
+  }
+
+  async listItems(itemtype: ItemType): Promise<GlpiItem[]> {
+    return this.listAll(itemtype, `GET /${itemtype}`);
+  }
+
+  /** Every page of a list endpoint. */
+  private async listAll(path: string, endpoint: string): Promise<GlpiItem[]> {
     const items: GlpiItem[] = [];
     let start = 0;
     for (let page = 0; page < MAX_PAGES; page += 1) {

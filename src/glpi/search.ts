@@ -47,6 +47,10 @@ export function buildSearchQuery(options: SearchOptions): URLSearchParams {
   });
   const display = [ID_OPTION, ...(options.forcedisplay ?? []).filter((id) => id !== ID_OPTION)];
   display.forEach((id, i) => params.append(`forcedisplay[${i}]`, String(id)));
+  (options.sort ?? []).forEach((id, i) => {
+    params.append(`sort[${i}]`, String(id));
+    params.append(`order[${i}]`, options.order ?? 'ASC');
+  });
   params.append('range', formatRange(options.range ?? DEFAULT_SEARCH_RANGE));
   return params;
 }

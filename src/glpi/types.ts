@@ -17,7 +17,8 @@ export type ItemType =
   | 'Entity'
   | 'ITILCategory'
   | 'Profile'
-  | 'Profile_User';
+  | 'Profile_User'
+  | 'Webhook';
 
 export type GlpiInput = Record<string, unknown>;
 export type GlpiItem = Record<string, unknown> & { id: number };
@@ -36,6 +37,9 @@ export interface SearchOptions {
   forcedisplay?: number[];
   /** Inclusive range, GLPI style: [start, end]. Default [0, 49]. */
   range?: [number, number];
+  /** Sort keys, first decides (`sort[0]=19&sort[1]=2`); ascending unless `order` says DESC. */
+  sort?: number[];
+  order?: 'ASC' | 'DESC';
 }
 
 export interface SearchResult {
@@ -66,6 +70,8 @@ export interface GlpiClient {
   getItem(itemtype: ItemType, id: number): Promise<GlpiItem>;
   /** GET /:itemtype/:id/:subtype, all pages. */
   getSubItems(itemtype: ItemType, id: number, subtype: ItemType): Promise<GlpiItem[]>;
+  /** GET /:itemtype, all pages (e.g. GLPI 11's Webhooks, for doctor). */
+  listItems(itemtype: ItemType): Promise<GlpiItem[]>;
   addItem(itemtype: ItemType, input: GlpiInput): Promise<{ id: number }>;
   /** Bulk create; fails with GlpiError if any item failed (its message names which). */
   addItems(itemtype: ItemType, inputs: GlpiInput[]): Promise<{ id: number }[]>;

@@ -10,6 +10,7 @@ import type { Ingest } from '../queue/producer.js';
 import type { DiskSpool } from '../queue/spool.js';
 import { healthRoutes } from './routes/health.js';
 import { webhookRoutes } from './routes/webhooks.js';
+import { glpiWebhookRoutes } from './routes/glpi-webhooks.js';
 
 export interface AppDeps {
   config: ServiceConfig;
@@ -83,6 +84,7 @@ export async function buildApp(input: Omit<AppDeps, 'signatureToleranceS'> & { s
 
   healthRoutes(app, deps);
   if (deps.ingest) webhookRoutes(app, deps, deps.ingest);
+  if (deps.ingest) glpiWebhookRoutes(app, deps);
   for (const plugin of deps.plugins ?? []) await app.register(plugin);
   return app;
 }

@@ -74,7 +74,26 @@ export function createMetrics(register: Registry = new Registry()) {
     help: 'Accepted webhooks waiting in the local disk spool for Redis',
     registers: [register],
   });
-  return { register, webhooks, jobs, jobDuration, jobLatency, glpiCalls, glpiDuration, chatwootCalls, lockWait, customerBindings, queueJobs, spooled };
+  const glpiChanges = new Counter({
+    name: 'cgb_glpi_changes_total',
+    help: 'GLPI -> Chatwoot: changes seen on tickets the bridge created (followup, solution, status) and what became of them (posted, noted, recovered, skipped with reason, applied)',
+    labelNames: ['hook', 'kind', 'action', 'reason'] as const,
+    registers: [register],
+  });
+  const chatwootPosts = new Counter({
+    name: 'cgb_chatwoot_messages_posted_total',
+    help: 'GLPI -> Chatwoot: messages and notes the bridge posted to Chatwoot, by GLPI item kind',
+    labelNames: ['hook', 'kind'] as const,
+    registers: [register],
+  });
+  const glpiToChatwootLag = new Histogram({
+    name: 'cgb_glpi_to_chatwoot_lag_seconds',
+    help: "GLPI -> Chatwoot: time from the item's creation in GLPI to its message in Chatwoot",
+    labelNames: ['hook'] as const,
+    buckets: [1, 2.5, 5, 10, 15, 30, 60, 120, 300, 900, 3600],
+    registers: [register],
+  });
+  return { register, glpiChanges, chatwootPosts, glpiToChatwootLag, webhooks, jobs, jobDuration, jobLatency, glpiCalls, glpiDuration, chatwootCalls, lockWait, customerBindings, queueJobs, spooled };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

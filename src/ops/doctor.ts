@@ -7,6 +7,7 @@ import { createChatwootApiClient, type ChatwootApiClient } from '../chatwoot/api
 import { writeBackKeys, type PendingWriteBack } from '../chatwoot/write-back.js';
 import { errorAdvice, errorCode } from '../errors.js';
 import { createGlpiClient, glpiMajor, type GlpiClientHandle } from '../glpi/client.js';
+import { glpiWebhookCheck } from './doctor-glpi-webhooks.js';
 import { isGlpiError, type GlpiError } from '../glpi/errors.js';
 import type { ItemType } from '../glpi/types.js';
 import { keyOptionsFor, redisKeys, type SyncJobData } from '../queue/job.js';
@@ -369,6 +370,8 @@ async function glpiChecks(hook: HookConfig, deps: DoctorDeps, add: Add): Promise
     await entityCheck(hook, client, add);
     await itemCheck(hook, client, add, 'glpi.category', 'ITILCategory', hook.glpi.categoryId, 'GLPI_CATEGORY_ID');
     await itemCheck(hook, client, add, 'glpi.default-user', 'User', hook.glpi.defaultUserId, 'GLPI_DEFAULT_USER_ID');
+    const webhook = await glpiWebhookCheck(hook, client);
+    if (webhook !== undefined) add(webhook);
   } finally {
     // Doctor opens a session of its own: end it so GLPI's session list stays clean.
     await client.close().catch(() => undefined);
@@ -625,6 +628,7 @@ async function chatwootChecks(hook: HookConfig, deps: DoctorDeps, add: Add): Pro
           }
         : { id: 'chatwoot.api', hookId: hook.id, title, status: 'pass', detail: `token of user ${profile.id}, account(s) ${accounts || 'none listed'}` },
     );
+    if (hook.glpiToChatwoot.enabled) add(glpiToChatwootCheck(hook, profile.accounts));
   } catch (err) {
     add(failure('chatwoot.api', hook.id, title, err));
   } finally {
@@ -632,4 +636,41 @@ async function chatwootChecks(hook: HookConfig, deps: DoctorDeps, add: Add): Pro
   }
 }
 
+/**
+ * GLPI -> Chatwoot posts outgoing messages and toggles status with this token, in the hook's
+ * account (CHATWOOT_ACCOUNT_ID, else the token's only one: tickets do not say which account their
+ * conversation is in). Posting is not tried: that would write to a customer's conversation.
+ */
+function glpiToChatwootCheck(hook: HookConfig, accounts: readonly { id: number; role: string | undefined }[]): DoctorCheck {
+  const id = 'chatwoot.glpi-to-chatwoot';
+  const title = 'Chatwoot token may post answers and change status (GLPI_TO_CHATWOOT)';
+  // The account the answers go to: CHATWOOT_ACCOUNT_ID, else the token's only account.
+  const configured = hook.chatwoot.api?.accountId;
+  const account = configured !== undefined ? accounts.find((a) => a.id === configured) : accounts.length === 1 ? accounts[0] : undefined;
+  if (account === undefined) {
+    return {
+      id,
+      hookId: hook.id,
+      title,
+      status: 'fail',
+      detail:
+        configured !== undefined
+          ? `CHATWOOT_ACCOUNT_ID is ${configured}, but the token's user is not in that account`
+          : `the token's user belongs to ${accounts.length} accounts: the bridge cannot tell which one a ticket's conversation is in`,
+      fix: 'set CHATWOOT_ACCOUNT_ID (chatwootAccountId) to the account of this hook, with the token of an administrator of that account',
+      code: 'CHATWOOT_ACCOUNT_UNKNOWN',
+    };
+  }
+  if (account.role !== undefined && account.role !== 'administrator') {
+    return {
+      id,
+      hookId: hook.id,
+      title,
+      status: 'warn',
+      detail: `agent of account ${account.id}: may post and change status only in conversations of its own inboxes`,
+      fix: 'use the access token of a dedicated Chatwoot administrator',
+    };
+  }
+  return { id, hookId: hook.id, title, status: 'pass', detail: `administrator of account ${account.id}: may post messages and change status in every conversation` };
+}
 

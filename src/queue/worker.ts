@@ -95,7 +95,9 @@ export function createSyncWorker(options: SyncWorkerOptions): SyncWorker {
       metrics.jobs.inc({ ...labels, outcome: outcome.action === 'skipped' ? 'skipped' : 'processed' });
       const receivedMs = Date.parse(data.receivedAt);
       if (Number.isFinite(receivedMs)) metrics.jobLatency.observe(labels, Math.max(0, clock() - receivedMs) / 1000);
-      log.info({ outcome }, 'job done');
+      // A poll that found nothing runs every few seconds per hook: not worth a line at info.
+      if (outcome.action === 'glpi-poll') log.debug({ outcome }, 'job done');
+      else log.info({ outcome }, 'job done');
       return outcome;
     } catch (err) {
       if (err instanceof LockBusyError || isHandBack(err)) {

@@ -32,7 +32,11 @@ export function parseGlpiDate(text: string): number | undefined {
  * when the session does not say (then callers assume UTC and log it).
  */
 export async function discoverGlpiOffsetMin(client: GlpiClient, nowMs: number): Promise<number | undefined> {
-  const session = await client.getFullSession();
+  return offsetFromSession(await client.getFullSession(), nowMs);
+}
+
+/** The same from a session already read (`glpi_currenttime`). */
+export function offsetFromSession(session: Record<string, unknown>, nowMs: number): number | undefined {
   const current = session.glpi_currenttime;
   if (typeof current !== 'string') return undefined;
   const localMs = parseGlpiDate(current);

@@ -8,6 +8,7 @@ import type { RedisKeys } from '../queue/job.js';
  *   <root>:created:<user|contact>  set   GLPI ids the bridge created (the only ones it ever modifies; no expiry)
  *   <root>:conv:<conversationId>   hash  ticketId | ticketIntent, status, statusAt
  *   <root>:msgs:<conversationId>   hash  <messageId> -> followup id | "c" (used as ticket content) | "?<json>" (intent)
+ *   <root>:tickets                 hash  <ticketId> -> conversationId (reverse map: which tickets the bridge created)
  *   <root>:agent:<email>           string GLPI user id of an agent, "0" = none (expires)
  *   <root>:tz                      string GLPI's UTC offset in minutes (expires)
  *
@@ -105,6 +106,9 @@ export class MappingStore {
   private tzKey(): string {
     return `${this.root}:tz`;
   }
+  private ticketsKey(): string {
+    return `${this.root}:tickets`;
+  }
 
   /** Conversation, message slot, customer, agent and time zone in one pipeline. */
   async readMessageContext(
@@ -161,6 +165,8 @@ export class MappingStore {
     const multi = this.redis.multi();
     multi.hset(this.convKey(conversationId), 'ticketId', String(ticketId));
     multi.hdel(this.convKey(conversationId), 'ticketIntent');
+    // The GLPI -> Chatwoot poll only looks at tickets in this map.
+    multi.hset(this.ticketsKey(), String(ticketId), String(conversationId));
     if (contentIds.length > 0) {
       multi.hset(this.msgsKey(conversationId), Object.fromEntries(contentIds.map((id) => [String(id), 'c'])));
     }
@@ -173,6 +179,58 @@ export class MappingStore {
    */
   async forgetTicket(conversationId: number): Promise<void> {
     await this.redis.del(this.convKey(conversationId), this.msgsKey(conversationId));
+  }
+
+  /** Conversation of each ticket the bridge created, for those of `ticketIds` it knows. */
+  async conversationsOf(ticketIds: readonly number[]): Promise<Map<number, number>> {
+    const out = new Map<number, number>();
+    if (ticketIds.length === 0) return out;
+    const values = await this.redis.hmget(this.ticketsKey(), ...ticketIds.map(String));
+    ticketIds.forEach((ticketId, i) => {
+      const conversationId = num(values[i] ?? undefined);
+      if (conversationId !== undefined) out.set(ticketId, conversationId);
+    });
+    return out;
+  }
+
+  /**
+   * Adds the tickets recorded before the reverse map existed (conversation records written by an
+   * older version) to it; returns how many were added. SCAN, never KEYS: safe on a large Redis.
+   */
+  async indexExistingTickets(): Promise<number> {
+    let cursor = '0';
+    let added = 0;
+    const prefix = `${this.root}:conv:`;
+    do {
+      const [next, keys] = await this.redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
+      cursor = next;
+      if (keys.length === 0) continue;
+      const pipeline = this.redis.pipeline();
+      for (const key of keys) pipeline.hget(key, 'ticketId');
+      const ticketIds = await execPipeline(pipeline);
+      const entries: Record<string, string> = {};
+      keys.forEach((key, i) => {
+        const ticketId = num((ticketIds[i] as string | null) ?? undefined);
+        const conversationId = num(key.slice(prefix.length));
+        if (ticketId !== undefined && conversationId !== undefined) entries[String(ticketId)] = String(conversationId);
+      });
+      if (Object.keys(entries).length === 0) continue;
+      const multi = this.redis.multi();
+      for (const [ticketId, conversationId] of Object.entries(entries)) multi.hsetnx(this.ticketsKey(), ticketId, conversationId);
+      added += (await execPipeline(multi)).filter((r) => r === 1).length;
+    } while (cursor !== '0');
+    return added;
+  }
+
+  /** Followup ids the Chatwoot -> GLPI direction wrote for a conversation's messages. */
+  async followupIdsOf(conversationId: number): Promise<Set<number>> {
+    const values = await this.redis.hvals(this.msgsKey(conversationId));
+    return new Set(values.flatMap((v) => (/^\d+$/.test(v) ? [Number(v)] : [])));
+  }
+
+  /** The status class both sides agree on, set by whichever direction applied it last (no statusAt). */
+  async setAgreedStatus(conversationId: number, status: ConversationStatusClass): Promise<void> {
+    await this.redis.hset(this.convKey(conversationId), 'status', status);
   }
 
   async setStatus(conversationId: number, status: ConversationStatusClass, statusAt: number): Promise<void> {

@@ -167,6 +167,23 @@ describe('doctor: configuration, Redis and reachability', () => {
     expect(check(off.report, 'chatwoot.api').detail).toMatch(/no write-back/);
   });
 
+  it('checks that the Chatwoot token can post answers and change status when GLPI_TO_CHATWOOT is on', async () => {
+    const on = { CHATWOOT_BASE_URL: chatwoot.url, CHATWOOT_API_TOKEN: 'chatwoot-admin-token', GLPI_TO_CHATWOOT: 'true' };
+    const good = await doctor(baseEnv(on));
+    expect(check(good.report, 'chatwoot.glpi-to-chatwoot')).toMatchObject({ status: 'pass', detail: expect.stringMatching(/administrator of account 3/) });
+    const off = await doctor(baseEnv({ ...on, GLPI_TO_CHATWOOT: undefined }));
+    expect(off.report.checks.some((c) => c.id === 'chatwoot.glpi-to-chatwoot')).toBe(false);
+    const multi = await startChatwootApi({
+      tokens: { 'two-accounts-token': { id: 9, name: 'bridge', accounts: [{ id: 1, role: 'administrator' }, { id: 2, role: 'administrator' }] } },
+    });
+    try {
+      const two = await doctor(baseEnv({ ...on, CHATWOOT_BASE_URL: multi.url, CHATWOOT_API_TOKEN: 'two-accounts-token' }));
+      expect(check(two.report, 'chatwoot.glpi-to-chatwoot')).toMatchObject({ status: 'fail', code: 'CHATWOOT_ACCOUNT_UNKNOWN' });
+    } finally {
+      await multi.close();
+    }
+  });
+
   it('warns when no worker consumes the queue', async () => {
     const { report } = await doctor(baseEnv());
     expect(check(report, 'queue.worker')).toMatchObject({ status: 'warn' });

@@ -81,6 +81,10 @@ export interface ChatwootApiDoubleOptions {
 }
 
 const PAGE_AFTER = 100;
+
+function isHash(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
 const PAGE_CONVERSATIONS = 25;
 
 export async function startChatwootApi(options: ChatwootApiDoubleOptions = {}): Promise<ChatwootApiDouble> {
@@ -154,7 +158,7 @@ export async function startChatwootApi(options: ChatwootApiDoubleOptions = {}): 
     if (method === 'GET' && path === '/api/v1/profile') {
       return { status: 200, body: { id: user.id, name: user.name, email: 'bridge@example.org', accounts: user.accounts.map((a) => ({ id: a.id, name: `Account ${a.id}`, role: a.role })) } };
     }
-    const m = /^\/api\/v1\/accounts\/(\d+)\/conversations(?:\/(\d+))?(?:\/(messages|custom_attributes))?$/.exec(path);
+    const m = /^\/api\/v1\/accounts\/(\d+)\/conversations(?:\/(\d+))?(?:\/(messages|custom_attributes|toggle_status))?$/.exec(path);
     if (!m) return { status: 404, body: { error: 'Resource could not be found' } };
     const accountId = Number(m[1]);
     if (!user.accounts.some((a) => a.id === accountId)) return { status: 401, body: { error: 'You are not authorized to do this action' } };
@@ -182,6 +186,7 @@ export async function startChatwootApi(options: ChatwootApiDoubleOptions = {}): 
         message_type: input.message_type === 'incoming' ? 0 : 1,
         private: input.private === true,
         source_id: typeof input.source_id === 'string' ? input.source_id : null,
+        content_attributes: isHash(input.content_attributes) ? { ...input.content_attributes } : {},
         sender: { id: user.id, name: user.name, type: 'user' },
       });
       emitted.push({
@@ -190,7 +195,7 @@ export async function startChatwootApi(options: ChatwootApiDoubleOptions = {}): 
         id: message.id,
         content: message.content,
         content_type: 'text',
-        content_attributes: {},
+        content_attributes: { ...message.content_attributes },
         message_type: message.message_type === 0 ? 'incoming' : 'outgoing',
         private: message.private,
         created_at: new Date(message.created_at * 1000).toISOString(),
@@ -200,6 +205,19 @@ export async function startChatwootApi(options: ChatwootApiDoubleOptions = {}): 
         conversation: conversationJson(conversation, conversation.messages.filter((x) => !x.private).slice(-1)),
       });
       return { status: 200, body: { ...message, account_id: accountId } };
+    }
+    if (m[3] === 'toggle_status' && method === 'POST') {
+      const input = (body ?? {}) as Record<string, unknown>;
+      const status = input.status;
+      if (status !== 'open' && status !== 'resolved' && status !== 'pending' && status !== 'snoozed') return { status: 422, body: { error: 'invalid status' } };
+      // Chatwoot's toggle_status: the same status again changes nothing and sends no webhook.
+      if (conversation.status !== status) {
+        conversation.status = status;
+        clock += 1;
+        conversation.last_activity_at = clock;
+        emitted.push({ ...conversationJson(conversation, conversation.messages.filter((x) => !x.private).slice(-1)), event: 'conversation_status_changed', changed_attributes: null });
+      }
+      return { status: 200, body: { meta: {}, payload: { success: true, conversation_id: conversation.id, current_status: conversation.status } } };
     }
     if (m[3] === 'custom_attributes' && method === 'POST') {
       const input = (body ?? {}) as Record<string, unknown>;
@@ -233,7 +251,7 @@ export async function startChatwootApi(options: ChatwootApiDoubleOptions = {}): 
       conversation_id: conversation.id,
       message_type: input.message_type ?? 0,
       content_type: 'text',
-      content_attributes: {},
+      content_attributes: input.content_attributes ?? {},
       created_at: input.created_at ?? clock,
       private: input.private ?? false,
       source_id: input.source_id ?? null,

@@ -273,7 +273,11 @@ function matchOne(c: Criterion, row: SimRow, joined: Joined, db: SimDb, itemtype
     case 'morethan': {
       if (cell.value === null) return false;
       const a = cell.value;
-      const cmp = typeof a === 'number' ? a - numericPrefix(value) : String(a).localeCompare(value);
+      // A leading `=` makes the comparison inclusive (`morethan` + `=C` is `>= C`, observed on 10.0.3 and 11.0.8).
+      const inclusive = value.startsWith('=');
+      const bound = inclusive ? value.slice(1) : value;
+      const cmp = typeof a === 'number' ? a - numericPrefix(bound) : String(a).localeCompare(bound);
+      if (inclusive && cmp === 0) return true;
       return type === 'lessthan' ? cmp < 0 : cmp > 0;
     }
     default:
@@ -379,8 +383,9 @@ export function runSearch(req: SearchRequest): SearchAnswer {
     matched.push({ row, cells });
   }
 
-  const sortId = Number(phpString(req.query.sort) ?? '1');
-  const order = (phpString(req.query.order) ?? 'ASC').toUpperCase() === 'DESC' ? 'DESC' : 'ASC';
+  // `sort=19` or `sort[0]=19&sort[1]=2`: the first key decides, ties go by id (what `sort[1]=2` asks).
+  const sortId = Number(phpString(req.query.sort) ?? phpString(phpList(req.query.sort)[0]) ?? '1');
+  const order = (phpString(req.query.order) ?? phpString(phpList(req.query.order)[0]) ?? 'ASC').toUpperCase() === 'DESC' ? 'DESC' : 'ASC';
   const sortOption = def.options.find((o) => o.id === sortId) ?? (def.options[0] as SearchOption);
   const sortKey = (entry: { row: SimRow }) => {
     const dims0 = sortOption.dim ? combos(entry.row, [sortOption.dim], def, req.db)[0] ?? {} : {};

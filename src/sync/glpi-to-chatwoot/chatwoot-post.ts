@@ -1,0 +1,67 @@
+import type { ApiMessage } from '../../chatwoot/api-client.js';
+import { throwIfAborted } from '../context.js';
+import type { G2cContext } from './context.js';
+import type { ItemKey, ItemRecord } from './records.js';
+
+/** `source_id` prefix and content_attributes key of the messages the bridge posts from GLPI. */
+export const G2C_SOURCE_PREFIX = 'cgb-glpi:';
+export const G2C_ATTRIBUTE = 'glpi_bridge';
+
+/** The marker of one GLPI item's message: `<hookId>:ticket:<id>:<f|s><itemId>`. */
+export function itemMarker(hookId: string, ticketId: number, item: ItemKey): string {
+  return `${hookId}:ticket:${ticketId}:${item}`;
+}
+
+export interface PostRequest {
+  ticketId: number;
+  conversationId: number;
+  item: ItemKey;
+  content: string;
+  private: boolean;
+}
+
+export type PostOutcome = { action: 'posted' | 'recovered'; messageId: number } | { action: 'already'; messageId: number };
+
+/**
+ * Posts one GLPI item as one Chatwoot message, exactly once. Chatwoot's API has no idempotency
+ * key, so an intent is written first; finding one later means "the post may have happened": the
+ * conversation's messages are read (the only time they are) and the marker looked for before
+ * posting again. The marker travels twice: in `source_id` (which channels such as WhatsApp replace
+ * with their own id once sent) and in `content_attributes`, which they keep.
+ */
+export async function postOnce(ctx: G2cContext, req: PostRequest, record: ItemRecord): Promise<PostOutcome> {
+  if (record.state === 'posted') return { action: 'already', messageId: record.messageId };
+  const marker = itemMarker(ctx.hook.id, req.ticketId, req.item);
+  if (record.state === 'intent') {
+    const found = await findByMarker(ctx, req.conversationId, marker);
+    if (found !== undefined) {
+      ctx.logger.warn({ ticketId: req.ticketId, item: req.item, messageId: found }, 'recovered a Chatwoot message posted by an interrupted poll');
+      await ctx.records.markPosted(req.ticketId, req.item, found);
+      return { action: 'recovered', messageId: found };
+    }
+  }
+  await ctx.records.markIntent(req.ticketId, req.item, ctx.now());
+  throwIfAborted(ctx.signal);
+  const { id } = await ctx.chatwoot.createMessage(ctx.accountId, req.conversationId, {
+    content: req.content,
+    private: req.private,
+    sourceId: `${G2C_SOURCE_PREFIX}${marker}`,
+    contentAttributes: { [G2C_ATTRIBUTE]: marker },
+  });
+  ctx.fault?.('after-chatwoot-post', { ticketId: req.ticketId, item: req.item, messageId: id });
+  await ctx.records.markPosted(req.ticketId, req.item, id);
+  return { action: 'posted', messageId: id };
+}
+
+async function findByMarker(ctx: G2cContext, conversationId: number, marker: string): Promise<number | undefined> {
+  const messages = await ctx.chatwoot.listMessages(ctx.accountId, conversationId);
+  const hit = messages.find((m) => hasMarker(m, marker));
+  return hit?.id;
+}
+
+/** A message (API or webhook shape) that carries exactly this marker and is the bridge's kind (outgoing). */
+export function hasMarker(message: Pick<ApiMessage, 'source_id'> & Record<string, unknown>, marker: string): boolean {
+  const attrs = message.content_attributes;
+  const attr = typeof attrs === 'object' && attrs !== null ? (attrs as Record<string, unknown>)[G2C_ATTRIBUTE] : undefined;
+  return attr === marker || message.source_id === `${G2C_SOURCE_PREFIX}${marker}`;
+}

@@ -1,0 +1,133 @@
+import type { RedisConnection } from '../../redis.js';
+import type { Logger } from 'pino';
+import type { ChatwootApiClient } from '../../chatwoot/api-client.js';
+import { hookAccountId, writeBackKeys } from '../../chatwoot/write-back.js';
+import type { HookConfig } from '../../config/schema.js';
+import { ConfigError } from '../../errors.js';
+import type { GlpiClient } from '../../glpi/types.js';
+import type { Metrics } from '../../metrics/metrics.js';
+import type { RedisKeys, SyncJobData } from '../../queue/job.js';
+import { offsetFromSession } from '../glpi-time.js';
+import { HookLock, type HookLockOptions } from '../hook-lock.js';
+import { MappingStore } from '../mapping-store.js';
+import type { ProcessOptions, SyncOutcome } from '../processor.js';
+import type { G2cContext, G2cFault, G2cObserver } from './context.js';
+import { pollChanges } from './poll-changes.js';
+import { G2cRecords } from './records.js';
+
+/** Job name (and SyncJobData.event) of a poll: scheduled per hook, or a nudge from a GLPI webhook. */
+export const GLPI_POLL_EVENT = 'glpi_poll';
+
+export interface GlpiPollerDeps {
+  redis: RedisConnection;
+  keys: RedisKeys;
+  /** REDIS_KEY_PREFIX. */
+  keyPrefix: string;
+  hooks: ReadonlyMap<string, HookConfig>;
+  glpiFor: (hookId: string) => GlpiClient;
+  chatwootFor: (hookId: string) => ChatwootApiClient | undefined;
+  logger: Logger;
+  metrics?: Pick<Metrics, 'glpiChanges' | 'chatwootPosts' | 'glpiToChatwootLag' | 'lockWait'>;
+  clock?: () => number;
+  lock?: HookLockOptions;
+  fault?: G2cFault;
+}
+
+/** Session facts re-read this often: the bridge's own GLPI user and GLPI's UTC offset (DST). */
+const SESSION_FACTS_TTL_MS = 60 * 60_000;
+const USER_NAMES_MAX = 1_000;
+
+/**
+ * The job runner of the GLPI -> Chatwoot direction: one poll of one hook, under the same per-hook
+ * mutex as the Chatwoot -> GLPI jobs (so the two directions never interleave on a conversation,
+ * and two worker processes never poll one hook at once), with the hook's shared GLPI session.
+ * Errors are thrown as they are; the sync worker decides retry or failure as for every job.
+ */
+export function createGlpiPoller(deps: GlpiPollerDeps): { process(data: SyncJobData, options?: ProcessOptions): Promise<SyncOutcome> } {
+  const clock = deps.clock ?? Date.now;
+  const lock = new HookLock(deps.redis, deps.keys, deps.lock, (err) =>
+    deps.logger.debug({ err: { message: (err as Error).message } }, 'hook lock release failed (it expires on its own)'),
+  );
+  const facts = new Map<string, { ownUserId: number | undefined; tzOffsetMin: number; at: number }>();
+  const names = new Map<string, string>();
+
+  async function sessionFacts(hookId: string, glpi: GlpiClient) {
+    const known = facts.get(hookId);
+    if (known !== undefined && clock() - known.at < SESSION_FACTS_TTL_MS) return known;
+    const session = await glpi.getFullSession();
+    const own = Number(session.glpiID);
+    const tz = offsetFromSession(session, clock());
+    const fresh = { ownUserId: Number.isSafeInteger(own) && own > 0 ? own : undefined, tzOffsetMin: tz ?? 0, at: clock() };
+    if (fresh.ownUserId === undefined) deps.logger.warn({ hookId }, "GLPI did not tell the bridge's own user id; only the bridge's recorded followups are recognised as its own");
+    facts.set(hookId, fresh);
+    return fresh;
+  }
+
+  function observerFor(hookId: string): G2cObserver {
+    return {
+      change: (kind, action, reason) => deps.metrics?.glpiChanges.inc({ hook: hookId, kind, action, reason: reason ?? '' }),
+      posted: (kind, lagMs) => {
+        deps.metrics?.chatwootPosts.inc({ hook: hookId, kind });
+        if (lagMs !== undefined) deps.metrics?.glpiToChatwootLag.observe({ hook: hookId }, lagMs / 1000);
+      },
+    };
+  }
+
+  async function process(data: SyncJobData, options: ProcessOptions = {}): Promise<SyncOutcome> {
+    const hook = deps.hooks.get(data.hookId);
+    if (hook === undefined || !hook.enabled || !hook.glpiToChatwoot.enabled) {
+      // A schedule left by an older configuration; the runtime removes it at start.
+      return { action: 'skipped', reason: 'GLPI -> Chatwoot is off for this hook', glpiCalls: 0 };
+    }
+    const chatwoot = deps.chatwootFor(hook.id);
+    if (chatwoot === undefined) {
+      throw new ConfigError(`hook "${hook.id}": GLPI -> Chatwoot needs the Chatwoot API`, 'set CHATWOOT_BASE_URL and CHATWOOT_API_TOKEN');
+    }
+    const glpi = deps.glpiFor(hook.id);
+    const logger = deps.logger.child({ hookId: hook.id, event: GLPI_POLL_EVENT, jobId: options.jobId });
+    return lock.run(hook.id, async (run) => {
+      deps.metrics?.lockWait.observe({ hook: hook.id }, run.waitedMs / 1000);
+      const signal = options.signal ? AbortSignal.any([run.signal, options.signal]) : run.signal;
+      const { ownUserId, tzOffsetMin } = await sessionFacts(hook.id, glpi);
+      const ctx: G2cContext = {
+        hook,
+        glpi,
+        chatwoot,
+        accountId: await hookAccountId(deps.redis, writeBackKeys(deps.keyPrefix, deps.keys.options), hook, chatwoot),
+        store: new MappingStore(deps.redis, deps.keys, hook.id),
+        records: new G2cRecords(deps.redis, deps.keyPrefix, hook.id, deps.keys.options),
+        logger,
+        now: clock,
+        signal,
+        ownUserId,
+        tzOffsetMin,
+        userName: (userId) => userName(hook.id, glpi, userId),
+        observer: observerFor(hook.id),
+        fault: deps.fault,
+      };
+      const outcome = await pollChanges(ctx);
+      if (outcome.changedTickets > 0) logger.info({ ...outcome }, 'GLPI -> Chatwoot poll');
+      return { action: outcome.ourTickets > 0 ? 'glpi-changes' : 'glpi-poll', reason: outcome.cursor, glpiCalls: 0 };
+    });
+  }
+
+  async function userName(hookId: string, glpi: GlpiClient, userId: number): Promise<string> {
+    const key = `${hookId}:${userId}`;
+    const cached = names.get(key);
+    if (cached !== undefined) return cached;
+    let name = 'GLPI';
+    try {
+      const user = await glpi.getItem('User', userId);
+      const full = [user.firstname, user.realname].filter((v): v is string => typeof v === 'string' && v.trim() !== '').join(' ');
+      name = full !== '' ? full : typeof user.name === 'string' && user.name !== '' ? user.name : name;
+    } catch (err) {
+      deps.logger.debug({ hookId, userId, err: { message: (err as Error).message } }, 'could not read the GLPI user name; using "GLPI"');
+      return name;
+    }
+    if (names.size >= USER_NAMES_MAX) names.delete(names.keys().next().value as string);
+    names.set(key, name);
+    return name;
+  }
+
+  return { process };
+}

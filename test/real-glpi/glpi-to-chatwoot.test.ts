@@ -1,0 +1,159 @@
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createChatwootApiClient } from '../../src/chatwoot/api-client.js';
+import { createWriteBack, writeBackSeams } from '../../src/chatwoot/write-back.js';
+import { loadConfig } from '../../src/config/load.js';
+import type { HookConfig } from '../../src/config/schema.js';
+import { createGlpiClient, type GlpiClientHandle } from '../../src/glpi/client.js';
+import { createMetrics } from '../../src/metrics/metrics.js';
+import { redisKeys, type SyncJobData } from '../../src/queue/job.js';
+import { isGlpiToChatwootEcho } from '../../src/sync/glpi-to-chatwoot/echo.js';
+import { createGlpiPoller, GLPI_POLL_EVENT } from '../../src/sync/glpi-to-chatwoot/poller.js';
+import { G2cRecords } from '../../src/sync/glpi-to-chatwoot/records.js';
+import { createSyncProcessor } from '../../src/sync/processor.js';
+import { startChatwootApi, type ChatwootApiDouble } from '../support/chatwoot-api/index.js';
+import { deletePrefix, testPrefix, testRedis, waitFor } from '../support/redis.js';
+import { jobData, messageEvent } from '../sync/support.js';
+
+/**
+ * The "not done until" story of issue #13 against a REAL GLPI (10.0.3 or 11.0.8, shared/real-glpi;
+ * `. /tmp/real-glpi-<version>/env` first) and the Chatwoot API double: the bridge creates the ticket
+ * from a Chatwoot conversation with the super-admin token, the technician answers through the GLPI
+ * API with the technician token, and the double receives exactly one outgoing message within the
+ * poll interval plus 5 s. Skipped without GLPI_TEST_URL. Everything it creates has unique names.
+ */
+const env = process.env;
+const POLL_MS = 1_000;
+const ACCOUNT = 3;
+
+describe.skipIf(!env.GLPI_TEST_URL || !env.GLPI_TEST_TECH_TOKEN)(`GLPI ${env.GLPI_TEST_VERSION ?? '?'} (real) -> Chatwoot double`, () => {
+  let redis: Redis;
+  const prefix = testPrefix('real-g2c');
+  const keys = redisKeys(prefix);
+  const logger = pino({ level: 'silent' });
+  let chatwoot: ChatwootApiDouble;
+  let hook: HookConfig;
+  let glpi: GlpiClientHandle;
+  let tech: GlpiClientHandle;
+  let processor: ReturnType<typeof createSyncProcessor>;
+  let makePoller: (fault?: () => void) => ReturnType<typeof createGlpiPoller>;
+  const closers: (() => Promise<void>)[] = [];
+  const conversationId = 40_000 + Math.floor(Math.random() * 50_000);
+  let ticketId = 0;
+  const unique = randomUUID().slice(0, 8);
+
+  beforeAll(async () => {
+    redis = testRedis();
+    chatwoot = await startChatwootApi();
+    chatwoot.addConversation({
+      id: conversationId,
+      account_id: ACCOUNT,
+      contact: { id: conversationId, name: `G2C Customer ${unique}`, email: `g2c-${unique}@example.org`, phone_number: null },
+    });
+    hook = loadConfig({
+      HOOK_ID: 'real',
+      GLPI_API_URL: env.GLPI_TEST_URL,
+      GLPI_APP_TOKEN: env.GLPI_TEST_APP_TOKEN,
+      GLPI_USER_TOKEN: env.GLPI_TEST_USER_TOKEN,
+      ALLOW_UNAUTHENTICATED: 'true',
+      CHATWOOT_BASE_URL: chatwoot.url,
+      CHATWOOT_API_TOKEN: 'chatwoot-admin-token',
+      GLPI_TO_CHATWOOT: 'true',
+      GLPI_POLL_INTERVAL_MS: String(POLL_MS),
+    }).hooks.get('real')!;
+    glpi = createGlpiClient({ ...hook.glpi, hookId: hook.id });
+    tech = createGlpiClient({ ...hook.glpi, userToken: env.GLPI_TEST_TECH_TOKEN!, hookId: 'tech' });
+    const client = createChatwootApiClient(hook.chatwoot.api!);
+    closers.push(() => client.close(), () => glpi.close(), () => tech.close());
+    const writeBack = createWriteBack({ redis, keyPrefix: prefix, clientFor: () => client, logger, attempts: 1 });
+    const seams = writeBackSeams(writeBack);
+    const hooks = new Map([[hook.id, hook]]);
+    processor = createSyncProcessor({
+      redis, keys, hooks, glpiFor: () => glpi, logger, ...seams,
+      isOwnEcho: async (event, h) => (await seams.isOwnEcho(event, h)) || (await isGlpiToChatwootEcho(event, h.id, new G2cRecords(redis, prefix, h.id))),
+    });
+    makePoller = (fault) =>
+      createGlpiPoller({ redis, keys, keyPrefix: prefix, hooks, glpiFor: () => glpi, chatwootFor: () => client, logger, metrics: createMetrics(), ...(fault ? { fault } : {}) });
+    poller = makePoller();
+    const created = await processor.process(
+      jobData(messageEvent({ id: conversationId, contact: { id: conversationId, name: `G2C Customer ${unique}`, email: `g2c-${unique}@example.org` } }, { id: conversationId * 10, content: `Printer on fire ${unique}`, createdAt: new Date().toISOString() }), { hookId: 'real' }),
+    );
+    ticketId = created.ticketId!;
+    // The first poll sets the cursor: what GLPI held before is history.
+    await poll();
+  });
+
+  afterAll(async () => {
+    for (const close of closers) await close().catch(() => undefined);
+    await chatwoot?.close();
+    if (redis) {
+      await deletePrefix(redis, prefix);
+      redis.disconnect();
+    }
+  });
+
+  const pollData: SyncJobData = { hookId: 'real', event: GLPI_POLL_EVENT, deliveryId: 'poll:test', receivedAt: '', conversationId: undefined, payload: {} };
+  let poller: ReturnType<typeof createGlpiPoller>;
+  const poll = (p: ReturnType<typeof createGlpiPoller> = poller) => p.process(pollData);
+  const outgoing = () => chatwoot.conversation(ACCOUNT, conversationId)!.messages.filter((m) => m.message_type === 1 && !m.private).map((m) => m.content);
+  /** Polls every POLL_MS, as the scheduler does, until `n` outgoing messages are there (bounded: interval + 5 s). */
+  const untilOutgoing = (n: number) =>
+    waitFor(async () => {
+      await poll();
+      return outgoing().length >= n ? true : undefined;
+    }, `${n} outgoing messages`, Math.ceil((POLL_MS + 5_000) / POLL_MS), POLL_MS);
+
+  it("a technician's public followup gives exactly one outgoing message with its text", async () => {
+    await tech.addSubItem('Ticket', ticketId, 'ITILFollowup', { content: `<p>We are <b>on it</b> &amp; will call ${unique}</p>`, is_private: 0 });
+    await untilOutgoing(1);
+    await poll();
+    expect(outgoing()).toEqual([`tech (IT): We are on it & will call ${unique}`]);
+  });
+
+  it("a private followup, the bridge's own followups and the requester's own followup give no message", async () => {
+    const before = outgoing().length;
+    await tech.addSubItem('Ticket', ticketId, 'ITILFollowup', { content: `internal ${unique}`, is_private: 1 });
+    await glpi.addSubItem('Ticket', ticketId, 'ITILFollowup', { content: `by the bridge user ${unique}`, is_private: 0 });
+    await processor.process(jobData(messageEvent({ id: conversationId }, { id: conversationId * 10 + 1, content: `customer again ${unique}`, createdAt: new Date().toISOString() }), { hookId: 'real' }));
+    const requester = (await glpi.getSubItems('Ticket', ticketId, 'Ticket_User')).find((tu) => Number(tu.type) === 1);
+    await glpi.addSubItem('Ticket', ticketId, 'ITILFollowup', { content: `requester by mail ${unique}`, users_id: Number(requester!.users_id) });
+    // Several polls over more than two seconds: every pair settles, nothing is sent.
+    for (let i = 0; i < 3; i += 1) {
+      await poll();
+      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    }
+    expect(outgoing()).toHaveLength(before);
+  });
+
+  it('a restart between the GLPI change and the Chatwoot post still gives exactly one message', async () => {
+    const before = outgoing().length;
+    await tech.addSubItem('Ticket', ticketId, 'ITILFollowup', { content: `after restart ${unique}`, is_private: 0 });
+    const dying = makePoller(() => {
+      throw new Error('worker killed');
+    });
+    await waitFor(async () => {
+      try {
+        await poll(dying);
+        return undefined;
+      } catch {
+        return true;
+      }
+    }, 'the dying poll to post', Math.ceil((POLL_MS + 5_000) / POLL_MS), POLL_MS);
+    poller = makePoller();
+    await poll();
+    await poll();
+    expect(outgoing().slice(before)).toEqual([`tech (IT): after restart ${unique}`]);
+  });
+
+  it('a solution gives one "Solution:" message and one resolve', async () => {
+    const before = outgoing().length;
+    await tech.addItem('ITILSolution', { itemtype: 'Ticket', items_id: ticketId, content: `<p>Replaced the fuse ${unique}</p>` });
+    await untilOutgoing(before + 1);
+    await poll();
+    expect(outgoing().slice(before)).toEqual([`Solution: Replaced the fuse ${unique}`]);
+    const toggles = chatwoot.calls.filter((c) => c.path.endsWith('/toggle_status')).map((c) => (c.body as { status: string }).status);
+    expect(toggles).toEqual(['resolved']);
+  });
+});

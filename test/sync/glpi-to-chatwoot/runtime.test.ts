@@ -1,0 +1,106 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sign } from '../../../src/chatwoot/signature.js';
+import { loadConfig } from '../../../src/config/load.js';
+import { signGlpiWebhook } from '../../../src/glpi/webhook-signature.js';
+import { createGlpiClient } from '../../../src/glpi/client.js';
+import { startRuntime, type Runtime } from '../../../src/runtime.js';
+import { startChatwootApi, type ChatwootApiDouble } from '../../support/chatwoot-api/index.js';
+import { loadFixture } from '../../support/fixtures.js';
+import { startGlpiSimulator, type GlpiSimulator } from '../../support/glpi-simulator/index.js';
+import { REDIS_URL, deletePrefix, testPrefix, testRedis, waitFor } from '../../support/redis.js';
+
+const SECRET = 'runtime-test-secret';
+const GLPI_SECRET = 'glpi-webhook-secret-0123456789';
+const POLL_MS = 1_000;
+
+/**
+ * The whole service (ROLE=all) with GLPI -> Chatwoot on: the poll is a BullMQ job scheduled per
+ * hook and run by the sync worker; a technician's answer reaches the Chatwoot double within the
+ * poll interval plus 5 s; a GLPI 11 webhook only queues a poll.
+ */
+describe('GLPI -> Chatwoot in the running service (simulator 11.0.8, Chatwoot API double)', () => {
+  let sim: GlpiSimulator;
+  let chatwoot: ChatwootApiDouble;
+  let runtime: Runtime;
+  let prefix: string;
+  let spoolDir: string;
+
+  beforeAll(async () => {
+    sim = await startGlpiSimulator({
+      version: '11.0.8',
+      userTokens: { 'admin-user-token': { userId: 2, profile: 'super-admin' }, 'tech-user-token': { userId: 4, profile: 'super-admin' } },
+    });
+    chatwoot = await startChatwootApi();
+    chatwoot.addConversation({ id: 58, account_id: 3 });
+    prefix = testPrefix('g2c-runtime');
+    spoolDir = mkdtempSync(join(tmpdir(), 'cgb-g2c-'));
+    const config = loadConfig({
+      REDIS_URL,
+      REDIS_KEY_PREFIX: prefix,
+      SPOOL_DIR: spoolDir,
+      HOST: '127.0.0.1',
+      GLPI_API_URL: sim.url,
+      GLPI_USER_TOKEN: 'admin-user-token',
+      CHATWOOT_WEBHOOK_SECRET: SECRET,
+      CHATWOOT_BASE_URL: chatwoot.url,
+      CHATWOOT_API_TOKEN: 'chatwoot-admin-token',
+      GLPI_TO_CHATWOOT: 'true',
+      GLPI_POLL_INTERVAL_MS: String(POLL_MS),
+      GLPI_WEBHOOK_SECRET: GLPI_SECRET,
+    });
+    runtime = await startRuntime(config, pino({ level: 'silent' }), { port: 0 });
+  });
+
+  afterAll(async () => {
+    await runtime?.close();
+    await sim?.close();
+    await chatwoot?.close();
+    const redis = testRedis();
+    await deletePrefix(redis, prefix);
+    redis.disconnect();
+    rmSync(spoolDir, { recursive: true, force: true });
+  });
+
+  it("sends a technician's followup to the conversation within the poll interval plus 5 s, once", async () => {
+    const body = JSON.stringify(loadFixture('message_created.incoming'));
+    const ts = Math.floor(Date.now() / 1000);
+    const res = await request(`${runtime.address}/webhooks/chatwoot/default`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-chatwoot-delivery': `g2c-${ts}`, 'x-chatwoot-timestamp': String(ts), 'x-chatwoot-signature': sign(SECRET, ts, body) },
+      body,
+    });
+    await res.body.dump();
+    expect(res.statusCode).toBe(202);
+    const ticketId = await waitFor(() => sim.state.tickets[0]?.id, 'the ticket', 400);
+
+    const tech = createGlpiClient({ baseUrl: sim.url, appToken: undefined, userToken: 'tech-user-token', entityId: 0, syncType: 'user', ticketType: 1, categoryId: undefined, defaultUserId: undefined, timeoutMs: 5_000, hookId: 'tech' });
+    try {
+      await tech.addSubItem('Ticket', ticketId, 'ITILFollowup', { content: '<p>On my way</p>', is_private: 0 });
+    } finally {
+      await tech.close();
+    }
+    const outgoing = () => chatwoot.conversation(3, 58)!.messages.filter((m) => m.message_type === 1 && !m.private);
+    await waitFor(() => (outgoing().length > 0 ? true : undefined), 'the outgoing message', (POLL_MS + 5_000) / 50);
+    expect(outgoing().map((m) => m.content)).toEqual(['user4 (IT): On my way']);
+
+    // A GLPI 11 webhook queues a poll (answered 202 at once); nothing is sent twice.
+    const glpiBody = '{\n    "event": "new"\n}';
+    const glpiTs = Math.floor(Date.now() / 1000);
+    const nudge = await request(`${runtime.address}/webhooks/glpi/default`, {
+      method: 'POST',
+      headers: { 'x-glpi-signature': signGlpiWebhook(GLPI_SECRET, glpiBody, glpiTs), 'x-glpi-timestamp': String(glpiTs) },
+      body: glpiBody,
+    });
+    await nudge.body.dump();
+    expect(nudge.statusCode).toBe(202);
+    const metrics = await request(`${runtime.address}/metrics`);
+    const text = await metrics.body.text();
+    expect(text).toMatch(/cgb_chatwoot_messages_posted_total\{hook="default",kind="followup"\} 1/);
+    expect(outgoing()).toHaveLength(1);
+  });
+});
