@@ -179,6 +179,11 @@ describe('doctor: configuration, Redis and reachability', () => {
     try {
       const two = await doctor(baseEnv({ ...on, CHATWOOT_BASE_URL: multi.url, CHATWOOT_API_TOKEN: 'two-accounts-token' }));
       expect(check(two.report, 'chatwoot.glpi-to-chatwoot')).toMatchObject({ status: 'fail', code: 'CHATWOOT_ACCOUNT_UNKNOWN' });
+      // CHATWOOT_ACCOUNT_ID names the hook's account among them; an account the token is not in fails.
+      const chosen = await doctor(baseEnv({ ...on, CHATWOOT_BASE_URL: multi.url, CHATWOOT_API_TOKEN: 'two-accounts-token', CHATWOOT_ACCOUNT_ID: '2' }));
+      expect(check(chosen.report, 'chatwoot.glpi-to-chatwoot')).toMatchObject({ status: 'pass', detail: expect.stringMatching(/administrator of account 2/) });
+      const foreign = await doctor(baseEnv({ ...on, CHATWOOT_BASE_URL: multi.url, CHATWOOT_API_TOKEN: 'two-accounts-token', CHATWOOT_ACCOUNT_ID: '7' }));
+      expect(check(foreign.report, 'chatwoot.glpi-to-chatwoot')).toMatchObject({ status: 'fail', code: 'CHATWOOT_ACCOUNT_UNKNOWN' });
     } finally {
       await multi.close();
     }
