@@ -35,9 +35,12 @@ export interface IngestResult {
   bridge2xx: number;
   apiMemory: { peakRssMiB: number | null; rssAtEndMiB: number | null };
   bridgeLogLevel: string;
+  apiNodeOptions: string;
 }
 
 const SECRET = 'bench-webhook-secret-3f9a';
+/** The api's Node flags, as in docker-compose.yml. */
+export const API_NODE_OPTIONS = process.env.BENCH_API_NODE_OPTIONS ?? '--max-old-space-size=128';
 const TEMPLATE = fileURLToPath(new URL('test/fixtures/chatwoot/message_created.incoming.json', ROOT));
 
 function load(url: string, connections: number, durationS: number): Promise<LoadResult> {
@@ -76,6 +79,8 @@ export async function runIngest(redis: RedisChild, options: { connections: numbe
       GLPI_API_URL: 'http://127.0.0.1:9/apirest.php',
       GLPI_USER_TOKEN: 'bench-user-token',
       CHATWOOT_WEBHOOK_SECRET: SECRET,
+      // As docker-compose.yml runs the api (see docs/performance.md, Memory).
+      NODE_OPTIONS: API_NODE_OPTIONS,
     },
     { entry: 'dist', keepLines: false },
   ).catch((err: unknown) => {
@@ -116,6 +121,7 @@ export async function runIngest(redis: RedisChild, options: { connections: numbe
       bridge2xx,
       apiMemory,
       bridgeLogLevel: options.logLevel,
+      apiNodeOptions: API_NODE_OPTIONS,
     };
   } finally {
     await queue.close();

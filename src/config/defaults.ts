@@ -53,6 +53,8 @@ export const DEFAULTS = {
   signatureToleranceS: 300,
   /** How long a delivery id is remembered for dedupe. Chatwoot never redelivers, so a day is ample. */
   dedupeTtlS: 24 * 60 * 60,
+  /** Most webhooks stored in one group commit (one pipelined write of claims, one of jobs). */
+  ingestBatchMaxJobs: 128,
   job: {
     attempts: 12,
     backoffBaseMs: 2_000,

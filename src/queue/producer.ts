@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { DEFAULTS } from '../config/defaults.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { jobIdFor, SYNC_QUEUE_NAME, type RedisKeys, type SyncJobData } from './job.js';
+import { EnqueueBatcher } from './group-commit.js';
 import type { DiskSpool } from './spool.js';
 import { withTimeout } from '../util/timeout.js';
 import { BridgeError } from '../errors.js';
@@ -62,18 +63,6 @@ export class ReplicationLagError extends BridgeError {
   }
 }
 
-// Claims every dedupe key at once or none: a delivery is a duplicate if any of its keys was seen,
-// and then the answer names the job that first claimed it.
-const CLAIM_SCRIPT = `
-for i, k in ipairs(KEYS) do
-  local first = redis.call('GET', k)
-  if first then return first end
-end
-for i, k in ipairs(KEYS) do
-  redis.call('SET', k, ARGV[1], 'EX', ARGV[2])
-end
-return 0`;
-
 /**
  * Durable acceptance of a webhook: dedupe in Redis, then add the job; if Redis cannot answer,
  * write the event to the disk spool instead. Either way the event is on durable storage before
@@ -86,18 +75,19 @@ export class Ingest {
   private readonly waitReplicasTimeoutMs: number;
   private draining: Promise<void> | undefined;
 
-  /** The claim script as an ioredis command: sent by SHA (EVALSHA), not as text on every webhook. */
-  private readonly claim: (...args: (string | number)[]) => Promise<number | string>;
+  /** Concurrent deliveries share their Redis round trips (group commit); see group-commit.ts. */
+  private readonly batcher: EnqueueBatcher;
 
   constructor(private readonly deps: IngestDeps) {
     this.redisTimeoutMs = deps.redisTimeoutMs ?? 1_500;
     this.dedupeTtlS = deps.dedupeTtlS ?? DEFAULTS.dedupeTtlS;
     this.waitReplicas = deps.waitReplicas ?? DEFAULTS.redisWaitReplicas;
     this.waitReplicasTimeoutMs = deps.waitReplicasTimeoutMs ?? DEFAULTS.redisWaitReplicasTimeoutMs;
-    deps.redis.defineCommand('cgbClaimDedupe', { lua: CLAIM_SCRIPT });
-    // defineCommand adds the method at run time; ioredis cannot type it.
-    const client = deps.redis as unknown as { cgbClaimDedupe: (...args: (string | number)[]) => Promise<number | string> };
-    this.claim = (...args) => client.cgbClaimDedupe(...args);
+    this.batcher = new EnqueueBatcher(deps.redis, deps.queue, {
+      timeoutMs: this.redisTimeoutMs,
+      dedupeTtlS: this.dedupeTtlS,
+      maxBatchJobs: DEFAULTS.ingestBatchMaxJobs,
+    });
   }
 
   /**
@@ -108,20 +98,8 @@ export class Ingest {
     const jobId = jobIdFor(data.hookId, data.deliveryId);
     const keys = dedupeIds.map((id) => this.deps.keys.dedupe(data.hookId, id));
     try {
-      const seen = await withTimeout(
-        this.claim(keys.length, ...keys, jobId, String(this.dedupeTtlS)),
-        this.redisTimeoutMs,
-        'dedupe',
-      );
-      if (typeof seen === 'string') return { status: 'duplicate', jobId: seen };
-      try {
-        await withTimeout(this.deps.queue.add(data.event, data, { jobId }), this.redisTimeoutMs, 'enqueue');
-      } catch (err) {
-        // The claim succeeded but the job may not exist: release the claim so nothing blocks a
-        // legitimate later copy, then spool (a spooled event keeps its job id, so no double).
-        await this.deps.redis.del(...keys).catch(() => undefined);
-        throw err;
-      }
+      const stored = await this.batcher.submit({ jobId, data, dedupeKeys: keys });
+      if (stored.status === 'duplicate') return { status: 'duplicate', jobId: stored.jobId };
       // The job is on the master; a failover before a replica has it would lose it. Not confirmed
       // in time: it is spooled as well (the claim stays, the job id makes the second add a no-op).
       await this.replicated();

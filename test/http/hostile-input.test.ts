@@ -50,6 +50,26 @@ describe('hostile input at the webhook edge (secret and URL token both configure
   const post = (body: string, headers: Record<string, string>, query = '') =>
     t.app.inject({ method: 'POST', url: `/webhooks/chatwoot/acme${query}`, headers, payload: body });
 
+  it('refuses a body nested past 64 levels with a 400 and lets 64 levels through to the schema', async () => {
+    const before = await jobCount(t);
+    const nest = (levels: number) => `${'{"a":'.repeat(levels)}1${'}'.repeat(levels)}`;
+    // Inside a field the schema keeps as a free record (level 2 of the body): only the depth can refuse it.
+    const deep = (levels: number) => fixture('message_created.incoming', (p) => {
+      p.id = 880_000 + levels;
+      p.content_attributes = JSON.parse(nest(levels));
+    });
+    for (const body of [deep(62), deep(63)]) {
+      const res = await post(body, signedHeaders(body));
+      expect(res.statusCode).toBe(202);
+    }
+    for (const body of [deep(64), `[${'['.repeat(20_000)}${']'.repeat(20_000)}]`]) {
+      const res = await post(body, signedHeaders(body));
+      expect(res.statusCode).toBe(400);
+      expect(res.json()).toMatchObject({ error: 'invalid_payload', message: 'body is nested more than 64 levels deep' });
+    }
+    expect(await jobCount(t)).toBe(before + 2);
+  });
+
   it.each([
     ['a push message created_at of 1e20', (p: Json) => void (p.conversation.messages[0].created_at = 1e20)],
     ['a negative conversation created_at', (p: Json) => void (p.conversation.created_at = -1e20)],

@@ -60,6 +60,9 @@ describe('POST /webhooks/chatwoot/:hookId (signed hook)', () => {
     // The contact's ActionCable token is a credential: it is never stored.
     expect(vector.body).toContain('Xb7kQm2RvT9pLs4NwY6cZa3D');
     expect(JSON.stringify(job?.data)).not.toContain('pubsub_token');
+    // One line per delivery says who, what and where it went, enough to find it at 3 a.m.
+    const accepted = t.logLines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'webhook accepted');
+    expect(accepted).toMatchObject({ hookId: 'acme', event: 'message_created', deliveryId: vector.headers['X-Chatwoot-Delivery'], jobId: body.id, conversationId: 58, durable: 'queued' });
   });
 
   it('answers the same delivery again with 200 duplicate and enqueues nothing', async () => {

@@ -1,0 +1,105 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { createMetrics } from '../../src/metrics/metrics.js';
+import { jobIdFor, redisKeys, type RedisKeys, type SyncJobData } from '../../src/queue/job.js';
+import { createSyncQueue, Ingest } from '../../src/queue/producer.js';
+import { DiskSpool } from '../../src/queue/spool.js';
+import { createRedis, waitForReady } from '../../src/redis.js';
+import { deletePrefix, REDIS_URL, testPrefix } from '../support/redis.js';
+
+function event(deliveryId: string, messageId: number): SyncJobData {
+  return {
+    hookId: 'acme',
+    event: 'message_created',
+    deliveryId,
+    receivedAt: new Date(0).toISOString(),
+    conversationId: 7,
+    // What a customer controls, as it would reach the queue.
+    payload: { event: 'message_created', id: messageId, content: '<script>"\u0000 ${x} \u202e', sender: { name: "'; DROP TABLE --" } },
+  };
+}
+
+describe('Ingest group commit', () => {
+  let prefix: string;
+  let keys: RedisKeys;
+  let redis: Redis;
+  let queue: Queue<SyncJobData>;
+  let spoolDir: string;
+  let spool: DiskSpool;
+  let ingest: Ingest;
+
+  beforeEach(async () => {
+    prefix = testPrefix('group-commit');
+    keys = redisKeys(prefix);
+    redis = createRedis(REDIS_URL, 'producer');
+    await waitForReady(redis, 5_000);
+    queue = createSyncQueue(redis, keys);
+    queue.on('error', () => undefined);
+    spoolDir = mkdtempSync(join(tmpdir(), 'cgb-group-commit-'));
+    spool = new DiskSpool(spoolDir);
+    ingest = new Ingest({ queue, redis, keys, spool, metrics: createMetrics(), logger: pino({ level: 'silent' }), redisTimeoutMs: 5_000 });
+  });
+
+  afterEach(async () => {
+    ingest.close();
+    await queue.close().catch(() => undefined);
+    await deletePrefix(redis, prefix);
+    redis.disconnect();
+    rmSync(spoolDir, { recursive: true, force: true });
+  });
+
+  it('stores a burst of concurrent deliveries in shared pipelined writes, each answered only once its job is in Redis', async () => {
+    const pipelines = vi.spyOn(redis, 'pipeline');
+    const single = vi.spyOn(queue, 'add');
+    const n = 40;
+    const outcomes = await Promise.all(
+      Array.from({ length: n }, async (_, i) => {
+        const outcome = await ingest.accept(event(`burst-${i}`, 5_000 + i), [`burst-${i}`, `message:${5_000 + i}`]);
+        // Checked the moment this caller is answered, before the rest of the burst settles.
+        const job = await queue.getJob(outcome.jobId);
+        return { outcome, stored: job?.data.deliveryId };
+      }),
+    );
+    outcomes.forEach(({ outcome, stored }, i) => {
+      expect(outcome).toEqual({ status: 'queued', jobId: jobIdFor('acme', `burst-${i}`) });
+      expect(stored).toBe(`burst-${i}`);
+    });
+    expect(single).not.toHaveBeenCalled();
+    // One pipeline of claims and one of jobs per batch; the burst arrived in one turn of the loop.
+    expect(pipelines.mock.calls.length).toBeGreaterThan(0);
+    expect(pipelines.mock.calls.length).toBeLessThanOrEqual(4);
+    expect(await queue.getWaitingCount()).toBe(n);
+  });
+
+  it('still meets copies of one delivery, and one message under new delivery ids, inside the same batch', async () => {
+    const copies = await Promise.all([
+      ...Array.from({ length: 10 }, () => ingest.accept(event('same-delivery', 9_001), ['same-delivery', 'message:9001'])),
+      // Chatwoot's listener retry: the same message under fresh delivery ids, in the same burst.
+      ...Array.from({ length: 10 }, (_, i) => ingest.accept(event(`retry-${i}`, 9_001), [`retry-${i}`, 'message:9001'])),
+    ]);
+    const queued = copies.filter((c) => c.status === 'queued');
+    expect(queued).toHaveLength(1);
+    const winner = queued[0]?.jobId;
+    for (const copy of copies.filter((c) => c.status !== 'queued')) expect(copy).toEqual({ status: 'duplicate', jobId: winner });
+    expect(await queue.getWaitingCount()).toBe(1);
+  });
+
+  it('spools every delivery of a batch whose job write fails, releases their claims, and drains them once', async () => {
+    vi.spyOn(queue, 'addBulk').mockRejectedValueOnce(new Error('READONLY You cannot write against a read only replica.'));
+    const n = 12;
+    const outcomes = await Promise.all(Array.from({ length: n }, (_, i) => ingest.accept(event(`failing-${i}`, 7_000 + i), [`failing-${i}`, `message:${7_000 + i}`])));
+    for (const outcome of outcomes) expect(outcome.status).toBe('spooled');
+    expect(await spool.size()).toBe(n);
+    // Released: a later legitimate copy is not refused as a duplicate of a job that may not exist.
+    expect(await redis.exists(keys.dedupe('acme', 'failing-0'), keys.dedupe('acme', 'message:7000'))).toBe(0);
+    expect(await ingest.drainSpool()).toBe(0);
+    const again = await ingest.accept(event('failing-0', 7_000), ['failing-0', 'message:7000']);
+    expect(again.jobId).toBe(jobIdFor('acme', 'failing-0'));
+    expect(await queue.getWaitingCount()).toBe(n);
+  });
+});
