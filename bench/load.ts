@@ -22,7 +22,9 @@ interface LoadOptions {
 const options = JSON.parse(process.argv[2] ?? '{}') as LoadOptions;
 const template = JSON.parse(readFileSync(options.template, 'utf8')) as Record<string, unknown> & { conversation: Record<string, unknown> };
 // A run-unique base keeps ids distinct across runs that share a Redis.
-let messageId = Math.floor(Date.now() / 1000) * 1000;
+// Millisecond base x 1000: the warm-up and the measured run (separate processes, seconds apart)
+// never reuse a message id, which the bridge would rightly answer as a duplicate.
+let messageId = Date.now() * 1000;
 const conversations = options.conversations ?? 50;
 
 function nextBody(): string {

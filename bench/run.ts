@@ -71,7 +71,7 @@ async function main(): Promise<void> {
   for (const [name, r] of [['bare Fastify (parse + 202)', ingest.bare], ['bridge (api role)', ingest.bridge]] as const) {
     console.log(`| ${name} | ${f(r.requestsPerS)} | ${f(r.latencyMs.p50)} | ${f(r.latencyMs.p99)} | ${r.non2xx} | ${r.errors + r.timeouts} |`);
   }
-  console.log(`ratio bridge/bare: ${ingest.ratio}; jobs enqueued ${ingest.jobsEnqueued} for ${ingest.bridge2xx} 2xx answers; api peak RSS ${f(ingest.apiMemory.peakRssMiB, 1)} MiB`);
+  console.log(`ratio bridge/bare: ${ingest.ratio}; jobs enqueued ${ingest.jobsEnqueued} for ${ingest.bridge2xx} 2xx answers (spooled first: up to ${ingest.spoolPeak}, left in the spool: ${ingest.spoolLeft}); api peak RSS ${f(ingest.apiMemory.peakRssMiB, 1)} MiB`);
   console.log('');
   console.log('| sync | value |');
   console.log('|---|---:|');
