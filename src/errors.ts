@@ -116,3 +116,17 @@ export function errorAdvice(err: unknown): string | undefined {
   if (err instanceof BridgeError) return err.advice;
   return isProgrammingError(err) ? PROGRAMMING_ERROR_ADVICE : undefined;
 }
+
+/**
+ * Fewer replicas than REDIS_WAIT_REPLICAS confirmed a write in time: the api spools the webhook as
+ * well; the worker retries the job (its intent may not survive a failover yet).
+ */
+export class ReplicationLagError extends BridgeError {
+  constructor(wanted: number, got: number) {
+    super('REDIS_NOT_REPLICATED', `only ${got} of ${wanted} Redis replica(s) confirmed the write in time`, {
+      transient: true,
+      advice: 'check the replicas (INFO replication on the master); until they catch up, webhooks also go to the disk spool',
+    });
+    this.name = 'ReplicationLagError';
+  }
+}

@@ -164,6 +164,7 @@ function startWorkerRole(
   const chatwootToGlpi = createSyncProcessor({
     redis: command,
     keys,
+    replicaWait: { replicas: config.redisWaitReplicas, timeoutMs: config.redisWaitTimeoutMs },
     hooks: config.hooks,
     glpiFor: (hookId) => glpi.get(hookId),
     logger,

@@ -7,7 +7,7 @@ import { jobIdFor, SYNC_QUEUE_NAME, type RedisKeys, type SyncJobData } from './j
 import { EnqueueBatcher } from './group-commit.js';
 import type { DiskSpool } from './spool.js';
 import { withTimeout } from '../util/timeout.js';
-import { BridgeError } from '../errors.js';
+import { ReplicationLagError } from '../errors.js';
 
 /** Name of the custom backoff strategy the worker implements (exponential with full jitter). */
 export const BACKOFF_TYPE = 'jitter';
@@ -52,16 +52,6 @@ export interface IngestDeps {
   waitReplicasTimeoutMs?: number;
 }
 
-/** Fewer replicas than REDIS_WAIT_REPLICAS confirmed the job in time: it is spooled as well. */
-export class ReplicationLagError extends BridgeError {
-  constructor(wanted: number, got: number) {
-    super('REDIS_NOT_REPLICATED', `only ${got} of ${wanted} Redis replica(s) confirmed the write in time`, {
-      transient: true,
-      advice: 'check the replicas (INFO replication on the master); until they catch up, webhooks also go to the disk spool',
-    });
-    this.name = 'ReplicationLagError';
-  }
-}
 
 /**
  * Durable acceptance of a webhook: dedupe in Redis, then add the job; if Redis cannot answer,

@@ -1,3 +1,4 @@
+import { ReplicationLagError } from '../errors.js';
 import type { RedisConnection } from '../redis.js';
 import type { RedisKeys } from '../queue/job.js';
 
@@ -40,6 +41,12 @@ export interface CustomerRecord {
 }
 
 export type ConversationStatusClass = 'open' | 'pending' | 'solved';
+
+/** Replicas a write must reach (Redis WAIT) and how long to wait for them; 0 replicas: no wait. */
+export interface ReplicaWait {
+  replicas: number;
+  timeoutMs: number;
+}
 
 export interface TicketIntent {
   at: number;
@@ -84,8 +91,22 @@ export class MappingStore {
     private readonly redis: RedisConnection,
     keys: RedisKeys,
     readonly hookId: string,
+    /** REDIS_WAIT_REPLICAS: intents must reach this many replicas before the GLPI write they guard. */
+    private readonly replicaWait: ReplicaWait = { replicas: 0, timeoutMs: 0 },
   ) {
     this.root = keys.mapping(hookId);
+  }
+
+  /**
+   * An intent only protects the GLPI write after it if it survives a failover: a master that
+   * acknowledged it and died before its replica had it would leave no trace, and the retry would
+   * create the ticket or followup a second time. With replicas configured, wait for them; too few
+   * in time is transient (the job retries, and finds its intent).
+   */
+  private async replicated(): Promise<void> {
+    if (this.replicaWait.replicas <= 0) return;
+    const got = await this.redis.wait(this.replicaWait.replicas, this.replicaWait.timeoutMs);
+    if (got < this.replicaWait.replicas) throw new ReplicationLagError(this.replicaWait.replicas, got);
   }
 
   private contactKey(contactId: number): string {
@@ -158,6 +179,7 @@ export class MappingStore {
 
   async setTicketIntent(conversationId: number, intent: TicketIntent): Promise<void> {
     await this.redis.hset(this.convKey(conversationId), 'ticketIntent', JSON.stringify(intent));
+    await this.replicated();
   }
 
   /** Records a ticket and the messages its content came from, atomically (MULTI). */
@@ -239,6 +261,7 @@ export class MappingStore {
 
   async setFollowupIntent(conversationId: number, messageId: number, at: number, documentIds: Record<string, number>): Promise<void> {
     await this.redis.hset(this.msgsKey(conversationId), String(messageId), `?${JSON.stringify({ at, documentIds })}`);
+    await this.replicated();
   }
 
   async setFollowup(conversationId: number, messageId: number, followupId: number): Promise<void> {

@@ -21,7 +21,7 @@ import { changesIdentity, resolveCustomer, syncContactEvent } from './customers.
 import { authorFor, postFollowup } from './followups.js';
 import { discoverGlpiOffsetMin } from './glpi-time.js';
 import { HookLock, LockLostError, type HookLockOptions } from './hook-lock.js';
-import { MappingStore, type ConversationRecord } from './mapping-store.js';
+import { MappingStore, type ConversationRecord, type ReplicaWait } from './mapping-store.js';
 import { GLPI_STATUS, syncStatus } from './status.js';
 import { ensureTicket, toChatMessage, type TicketResult } from './tickets.js';
 
@@ -41,6 +41,8 @@ export interface SyncProcessorDeps extends SyncHooks {
    * session (`glpi_currenttime`) and cached in Redis for an hour.
    */
   glpiUtcOffsetMin?: (hookId: string) => number | undefined;
+  /** REDIS_WAIT_REPLICAS for the write intents (see MappingStore); default none. */
+  replicaWait?: ReplicaWait;
 }
 
 export interface ProcessOptions {
@@ -145,7 +147,7 @@ export function createSyncProcessor(deps: SyncProcessorDeps): SyncProcessor {
     });
     const counter = { count: 0 };
     const glpi = countingClient(deps.glpiFor(hook.id), counter);
-    const store = new MappingStore(deps.redis, deps.keys, hook.id);
+    const store = new MappingStore(deps.redis, deps.keys, hook.id, deps.replicaWait);
     try {
       const outcome = await lock.run(hook.id, async (run) => {
         deps.metrics?.lockWait.observe({ hook: hook.id }, run.waitedMs / 1000);
