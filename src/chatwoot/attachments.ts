@@ -117,6 +117,27 @@ function humanBytes(bytes: number): string {
  * only the job's own abort (and close()) throws, so the job is handed back instead of posting a
  * followup that says "refused" about a file nobody refused.
  */
+/**
+ * Whether a link may be written into GLPI as clickable, judged without a network call (the ticket
+ * description is written before any download): a link to a private or reserved address literal
+ * (or `localhost`) outside Chatwoot's origin and the allowed hosts is named, never linked, as the
+ * followups do after a refused download.
+ */
+export function linkRefusal(dataUrl: string | null | undefined, policy: AttachmentPolicy): { refused: string; hideLink: true } | undefined {
+  if (typeof dataUrl !== 'string') return undefined;
+  let url: URL;
+  try {
+    url = new URL(dataUrl);
+  } catch {
+    return undefined; // not a link at all: safeHref keeps it as text
+  }
+  if (isTrusted(url, policy)) return undefined;
+  const host = url.hostname.toLowerCase();
+  const literal = ipLiteral(host);
+  const privateHost = literal !== undefined ? !isPublicAddress(literal) : host === 'localhost' || host.endsWith('.localhost');
+  return privateHost ? { refused: PRIVATE_REASON, hideLink: true } : undefined;
+}
+
 export function createAttachmentFetcher(options: AttachmentFetcherOptions = {}): AttachmentFetcher {
   const maxRedirects = options.maxRedirects ?? DEFAULTS.attachments.maxRedirects;
   const timeout = options.connectTimeoutMs ?? DEFAULTS.attachments.connectTimeoutMs;

@@ -162,6 +162,8 @@ export interface TicketContentInput {
   conversationId: number;
   messages: readonly ContentMessage[];
   documentIds: ReadonlyMap<number, number>;
+  /** Attachments whose link must not be clickable (see chatwoot/attachments.ts linkRefusal). */
+  notes?: ReadonlyMap<number, AttachmentNote>;
   /** Link to the conversation in Chatwoot's UI, when the hook knows Chatwoot's address. */
   conversationUrl: string | undefined;
   inboxName: string | undefined;
@@ -172,7 +174,7 @@ export function ticketContent(input: TicketContentInput): string {
     .map((m) => {
       const author = m.authorName ? `<p><strong>${escapeHtml(m.authorName)}</strong>:</p>` : '';
       const text = m.text && m.text.trim() !== '' ? textToHtml(m.text) : '';
-      return `<div ${messageMarker(m.id)}>${author}${text}${attachmentsHtml(m.attachments, input.documentIds)}</div>`;
+      return `<div ${messageMarker(m.id)}>${author}${text}${attachmentsHtml(m.attachments, input.documentIds, input.notes)}</div>`;
     })
     .join('');
   const label = `Chatwoot conversation #${input.conversationId}`;

@@ -5,6 +5,7 @@ import { attachmentBudget } from './attachment-budget.js';
 import { JobAbortedError, throwIfAborted, type SyncContext } from './context.js';
 import { resolveCustomer } from './customers.js';
 import { toGlpiDate } from './glpi-time.js';
+import { linkRefusal } from '../chatwoot/attachments.js';
 import { conversationRef, hasConversationRef, ticketContent, ticketTitle, type AttachmentNote, type ContentMessage } from './html.js';
 import type { ConversationRecord, CustomerRecord } from './mapping-store.js';
 
@@ -100,6 +101,7 @@ export async function ensureTicket(ctx: SyncContext, req: TicketRequest): Promis
       conversationId,
       messages: content,
       documentIds: new Map(),
+      notes: linkNotes(ctx, messages),
       conversationUrl: conversationUrl(ctx, req.accountId, conversationId),
       inboxName: req.inboxName,
     }),
@@ -195,6 +197,16 @@ async function findTicketByRef(ctx: SyncContext, conversationId: number): Promis
     if (hasConversationRef(content, ctx.hook.id, conversationId)) ids.push(id);
   }
   return ids.length === 0 ? undefined : Math.min(...ids);
+}
+
+/** Attachments of the description whose link points inside the network: named, not linked. */
+function linkNotes(ctx: SyncContext, messages: readonly ChatMessage[]): Map<number, AttachmentNote> {
+  const notes = new Map<number, AttachmentNote>();
+  for (const attachment of messages.flatMap((m) => m.attachments)) {
+    const refusal = linkRefusal(attachment.data_url, ctx.hook.attachments);
+    if (refusal !== undefined) notes.set(attachment.id, { reason: refusal.refused, hideLink: true });
+  }
+  return notes;
 }
 
 /**

@@ -134,6 +134,38 @@ describe('attachments from a hostile message', () => {
     expect(content).not.toContain(':6379');
   });
 
+  it('the ticket description names internal links of its first message without making them clickable', async () => {
+    const chat = `http://127.0.0.1:${chatwootPort}`;
+    nextConversation += 1;
+    nextMessage += 1;
+    const c: ConversationSpec = { id: nextConversation, lastMessage: { id: nextMessage, createdAt: at(0) } };
+    const before = internalHits;
+    // The first event is the message itself: it becomes the ticket's description.
+    await processorFor(hook()).process(
+      jobData(
+        messageEvent(c, {
+          id: nextMessage,
+          createdAt: at(0),
+          content: 'my printer',
+          attachments: [
+            file(1, `${chat}/rails/active_storage/blobs/redirect/abc--def/photo.png`, 'photo.png'),
+            file(2, `http://127.0.0.1:${internalPort}/loopback.txt`),
+            file(3, `http://localhost:${internalPort}/localhost.txt`),
+            file(4, `http://[::1]:${internalPort}/v6.txt`),
+          ],
+        }),
+      ),
+    );
+    const ticket = h.sim.state.tickets.find((t) => text(t.content).includes(`conversation:${c.id})`));
+    const content = text(ticket?.content);
+    expect(content).toContain('my printer');
+    expect(internalHits).toBe(before);
+    for (const name of ['loopback.txt', 'localhost.txt', 'v6.txt']) expect(content).toContain(`<li>${name} (file) (not copied to GLPI: the link points to a private or reserved network address)</li>`);
+    expect(content).not.toContain(`:${internalPort}`);
+    // Chatwoot's own link stays a link (tests reach no address outside this machine).
+    expect(content).toContain(`<a href="${chat}/rails/active_storage/blobs/redirect/abc--def/photo.png">photo.png</a>`);
+  });
+
   it('a malformed attachment URL is a line in the followup, not a URIError in the worker', async () => {
     const { outcome, plain } = await syncMessage(processorFor(hook()), [
       file(1, `http://127.0.0.1:${chatwootPort}/blob/%E0%A4%A.png`),
