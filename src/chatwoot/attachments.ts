@@ -133,9 +133,14 @@ export function linkRefusal(dataUrl: string | null | undefined, policy: Attachme
   }
   if (isTrusted(url, policy)) return undefined;
   const host = url.hostname.toLowerCase();
-  const literal = ipLiteral(host);
-  const privateHost = literal !== undefined ? !isPublicAddress(literal) : host === 'localhost' || host.endsWith('.localhost');
-  return privateHost ? { refused: PRIVATE_REASON, hideLink: true } : undefined;
+  // `localhost` too: the description cannot wait for the connect-time check a download gets.
+  return isPrivateLiteral(url) || host === 'localhost' || host.endsWith('.localhost') ? { refused: PRIVATE_REASON, hideLink: true } : undefined;
+}
+
+/** The host is an IP literal outside public unicast (decimal, octal and hex forms parse to one). */
+function isPrivateLiteral(url: URL): boolean {
+  const literal = ipLiteral(url.hostname);
+  return literal !== undefined && !isPublicAddress(literal);
 }
 
 export function createAttachmentFetcher(options: AttachmentFetcherOptions = {}): AttachmentFetcher {
@@ -162,9 +167,8 @@ export function createAttachmentFetcher(options: AttachmentFetcherOptions = {}):
       if (url.protocol !== 'http:' && url.protocol !== 'https:') return { refused: 'only http(s) links are fetched', hideLink: true };
       at.origin = url.origin;
       const trustedHop = isTrusted(url, hook.attachments);
-      const literal = ipLiteral(url.hostname);
       // net.connect does not look IP literals up, so the connect-time check never sees them.
-      if (!trustedHop && literal !== undefined && !isPublicAddress(literal)) return { refused: PRIVATE_REASON, hideLink: true };
+      if (!trustedHop && isPrivateLiteral(url)) return { refused: PRIVATE_REASON, hideLink: true };
       const res = await request(url, {
         method: 'GET',
         dispatcher: trustedHop ? trusted : publicOnly,
