@@ -172,14 +172,13 @@ function startWorkerRole(
     ...seams,
     // The messages the GLPI -> Chatwoot direction posted come back as webhooks too.
     isOwnEcho: async (event, hook) =>
-      (await seams.isOwnEcho(event, hook)) || (await isGlpiToChatwootEcho(event, hook.id, new G2cRecords(command, config.redisKeyPrefix, hook.id, keys.options))),
+      (await seams.isOwnEcho(event, hook)) || (await isGlpiToChatwootEcho(event, hook.id, new G2cRecords(command, keys, hook.id))),
     fetchAttachment: (hook, attachment, request) => attachments.fetch(hook, attachment, request),
     lock: hookLock,
   });
   const glpiToChatwoot = createGlpiPoller({
     redis: command,
     keys,
-    keyPrefix: config.redisKeyPrefix,
     hooks: config.hooks,
     glpiFor: (hookId) => glpi.get(hookId),
     chatwootFor: (hookId) => chatwoot.get(hookId),

@@ -58,6 +58,9 @@ export function redisKeys(prefix: string, options: RedisKeyOptions = {}) {
     configFingerprint: `${prefix}:config-fingerprint`,
     /** Root of the sync engine's mapping keys for a hook. */
     mapping: (hookId: string) => `${prefix}:map:${hook(hookId)}`,
+    /** Root of the GLPI -> Chatwoot direction's keys for a hook (see sync/glpi-to-chatwoot/records.ts). */
+    g2c: (hookId: string) => `${prefix}:g2c:${hook(hookId)}`,
+    prefix,
     options,
   };
 }

@@ -72,10 +72,10 @@ describe.skipIf(!env.GLPI_TEST_URL || !env.GLPI_TEST_TECH_TOKEN)(`GLPI ${env.GLP
     const hooks = new Map([[hook.id, hook]]);
     processor = createSyncProcessor({
       redis, keys, hooks, glpiFor: () => glpi, logger, ...seams,
-      isOwnEcho: async (event, h) => (await seams.isOwnEcho(event, h)) || (await isGlpiToChatwootEcho(event, h.id, new G2cRecords(redis, prefix, h.id))),
+      isOwnEcho: async (event, h) => (await seams.isOwnEcho(event, h)) || (await isGlpiToChatwootEcho(event, h.id, new G2cRecords(redis, keys, h.id))),
     });
     makePoller = (fault) =>
-      createGlpiPoller({ redis, keys, keyPrefix: prefix, hooks, glpiFor: () => glpi, chatwootFor: () => client, logger, metrics: createMetrics(), ...(fault ? { fault } : {}) });
+      createGlpiPoller({ redis, keys, hooks, glpiFor: () => glpi, chatwootFor: () => client, logger, metrics: createMetrics(), ...(fault ? { fault } : {}) });
     poller = makePoller();
     const created = await processor.process(
       jobData(messageEvent({ id: conversationId, contact: { id: conversationId, name: `G2C Customer ${unique}`, email: `g2c-${unique}@example.org` } }, { id: conversationId * 10, content: `Printer on fire ${unique}`, createdAt: new Date().toISOString() }), { hookId: 'real' }),

@@ -66,7 +66,7 @@ export function glpiWebhookRoutes(app: FastifyInstance, deps: AppDeps): void {
     // GLPI re-sends the same request (same timestamp and signature) after a timeout or a 5xx.
     const digest = createHash('sha256').update(String(signature)).digest('hex').slice(0, 32);
     try {
-      const records = new G2cRecords(deps.redis, deps.config.redisKeyPrefix, hook.id, deps.keys.options);
+      const records = new G2cRecords(deps.redis, deps.keys, hook.id);
       const first = await withTimeout(records.claimNudge(digest, DEFAULTS.glpiToChatwoot.webhookDedupeTtlS), 1_500, 'dedupe');
       if (!first) {
         deps.metrics.webhooks.inc({ hook: hook.id, event: 'glpi', outcome: 'duplicate' });

@@ -22,7 +22,6 @@ export interface GlpiPollerDeps {
   redis: RedisConnection;
   keys: RedisKeys;
   /** REDIS_KEY_PREFIX. */
-  keyPrefix: string;
   hooks: ReadonlyMap<string, HookConfig>;
   glpiFor: (hookId: string) => GlpiClient;
   chatwootFor: (hookId: string) => ChatwootApiClient | undefined;
@@ -93,9 +92,9 @@ export function createGlpiPoller(deps: GlpiPollerDeps): { process(data: SyncJobD
         hook,
         glpi,
         chatwoot,
-        accountId: await hookAccountId(deps.redis, writeBackKeys(deps.keyPrefix, deps.keys.options), hook, chatwoot),
+        accountId: await hookAccountId(deps.redis, writeBackKeys(deps.keys.prefix, deps.keys.options), hook, chatwoot),
         store: new MappingStore(deps.redis, deps.keys, hook.id),
-        records: new G2cRecords(deps.redis, deps.keyPrefix, hook.id, deps.keys.options),
+        records: new G2cRecords(deps.redis, deps.keys, hook.id),
         logger,
         now: clock,
         signal,

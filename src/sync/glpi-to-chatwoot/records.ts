@@ -1,4 +1,4 @@
-import { hookSegment, type RedisKeyOptions } from '../../queue/job.js';
+import type { RedisKeys } from '../../queue/job.js';
 import type { RedisConnection } from '../../redis.js';
 
 /**
@@ -29,9 +29,8 @@ export interface CursorState {
 /** The bridge's own Chatwoot messages are remembered this long (their webhook arrives within seconds). */
 const ECHO_TTL_S = 7 * 24 * 60 * 60;
 
-/** On a Redis Cluster the hook's part is a hash tag, so the hook's keys share one slot (MULTI). */
-export function g2cKeys(prefix: string, hookId: string, options: RedisKeyOptions = {}) {
-  const root = `${prefix}:g2c:${hookSegment(hookId, options)}`;
+/** Under `keys.g2c(hookId)`: on a Redis Cluster a hash tag, so the hook's keys share one slot (MULTI). */
+function g2cKeys(root: string) {
   return {
     root,
     cursor: `${root}:cursor`,
@@ -46,11 +45,10 @@ export class G2cRecords {
 
   constructor(
     private readonly redis: RedisConnection,
-    prefix: string,
+    keys: RedisKeys,
     readonly hookId: string,
-    keyOptions: RedisKeyOptions = {},
   ) {
-    this.keys = g2cKeys(prefix, hookId, keyOptions);
+    this.keys = g2cKeys(keys.g2c(hookId));
   }
 
   async readCursor(): Promise<CursorState> {

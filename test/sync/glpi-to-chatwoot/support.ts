@@ -107,13 +107,12 @@ export async function startG2cHarness(options: G2cHarnessOptions = {}): Promise<
     logger,
     metrics,
     ...seams,
-    isOwnEcho: async (event, h) => (await seams.isOwnEcho(event, h)) || (await isGlpiToChatwootEcho(event, h.id, new G2cRecords(redis, prefix, h.id))),
+    isOwnEcho: async (event, h) => (await seams.isOwnEcho(event, h)) || (await isGlpiToChatwootEcho(event, h.id, new G2cRecords(redis, keys, h.id))),
   });
   const makePoller = (fault?: G2cFault) =>
     createGlpiPoller({
       redis,
       keys,
-      keyPrefix: prefix,
       hooks,
       glpiFor: () => glpi,
       chatwootFor: () => api,
