@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { redisKeys, SYNC_QUEUE_NAME } from '../src/queue/job.js';
+import { redisKeys } from '../src/redis/keys.js';
+import { SYNC_QUEUE_NAME } from '../src/queue/job.js';
 import { freePort, type RedisChild, startBridgeProcess } from '../test/reliability/support.js';
 import { ROOT, runTsxJson, sampleMemory, spawnTsxServer, stopChild } from './proc.js';
 

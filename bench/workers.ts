@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { Redis } from 'ioredis';
-import { redisKeys } from '../src/queue/job.js';
+import { redisKeys } from '../src/redis/keys.js';
 import { RedisChild } from '../test/reliability/support.js';
 import { waitFor } from '../test/support/redis.js';
 import { startScaleRig } from '../test/scaling/support.js';

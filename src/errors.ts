@@ -130,3 +130,11 @@ export class ReplicationLagError extends BridgeError {
     this.name = 'ReplicationLagError';
   }
 }
+
+/** The job was asked to stop (worker shutdown) before its next GLPI write; it goes back to the queue. */
+export class JobAbortedError extends BridgeError {
+  constructor(reason: unknown) {
+    super('JOB_ABORTED', `job stopped before its next GLPI write (${typeof reason === 'string' ? reason : 'aborted'})`, { transient: true });
+    this.name = 'JobAbortedError';
+  }
+}

@@ -8,7 +8,7 @@ import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sign } from '../src/chatwoot/signature.js';
 import { loadConfig } from '../src/config/load.js';
-import { redisKeys } from '../src/queue/job.js';
+import { redisKeys } from '../src/redis/keys.js';
 import { createSyncQueue } from '../src/queue/producer.js';
 import { startRuntime, type Runtime } from '../src/runtime.js';
 import { loadFixture } from './support/fixtures.js';

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sign } from '../src/chatwoot/signature.js';
 import { loadConfig } from '../src/config/load.js';
 import { startRuntime, type Runtime } from '../src/runtime.js';
-import { escapeHtml } from '../src/sync/html.js';
+import { escapeHtml } from '../src/util/html.js';
 import { loadFixture } from './support/fixtures.js';
 import { glpiDecode, SIM_GLPI_VERSIONS, startGlpiSimulator, type GlpiSimulator } from './support/glpi-simulator/index.js';
 import { REDIS_URL, deletePrefix, testPrefix, testRedis, waitFor } from './support/redis.js';

@@ -4,10 +4,9 @@ import type { ChatwootAttachment } from './events.js';
 import { ipLiteral, isPublicAddress } from './address-policy.js';
 import type { AttachmentPolicy, HookConfig } from '../config/schema.js';
 import { DEFAULTS } from '../config/defaults.js';
-import { errorCode } from '../errors.js';
+import { JobAbortedError, errorCode } from '../errors.js';
 import type { UploadFile } from '../glpi/types.js';
-import { JobAbortedError } from '../sync/context.js';
-import { attachmentName } from '../sync/html.js';
+import { safeDecode, safeHref } from '../util/html.js';
 
 /**
  * A download either brings the file or says, in words a GLPI technician can read, why the file
@@ -240,4 +239,15 @@ export function createAttachmentFetcher(options: AttachmentFetcherOptions = {}):
       if (options.dispatcher === undefined) await Promise.all([trusted.destroy(), publicOnly.destroy()]);
     },
   };
+}
+
+/** File name of an attachment as people see it (the last path segment of its URL). */
+export function attachmentName(attachment: ChatwootAttachment): string {
+  const href = safeHref(attachment.data_url);
+  if (href !== undefined) {
+    const last = safeDecode(new URL(href).pathname.split('/').pop() ?? '');
+    if (last !== '' && !/^redirect$/i.test(last)) return last;
+  }
+  const ext = attachment.extension ? `.${attachment.extension}` : '';
+  return `attachment-${attachment.id}${ext}`;
 }

@@ -1,23 +1,11 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { VerifyInput, VerifyResult } from '../util/signature.js';
 
 /**
  * Chatwoot's webhook signature (lib/webhooks/trigger.rb): `X-Chatwoot-Signature: sha256=<hex>` where
  * hex = HMAC-SHA256(secret, `${X-Chatwoot-Timestamp}.${raw body}`). Always over the raw bytes:
  * re-serialised JSON differs (Ruby escapes &, <, > as \u0026...).
  */
-
-export type SignatureFailure = 'missing-headers' | 'malformed' | 'stale' | 'future' | 'mismatch';
-export type VerifyResult = { ok: true } | { ok: false; reason: SignatureFailure };
-
-export interface VerifyInput {
-  rawBody: Buffer | string;
-  signature: string | undefined;
-  timestamp: string | undefined;
-  /** Accepted secrets (rotation: new and old). */
-  secrets: readonly string[];
-  toleranceS: number;
-  nowMs: number;
-}
 
 export function sign(secret: string, timestamp: string | number, rawBody: Buffer | string): string {
   const mac = createHmac('sha256', secret).update(`${timestamp}.`).update(rawBody).digest('hex');

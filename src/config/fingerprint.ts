@@ -1,6 +1,11 @@
 import { createHash } from 'node:crypto';
-import type { RedisConnection } from '../redis.js';
 import type { ServiceConfig } from './schema.js';
+
+/** The two hash commands used here (config stays below the Redis module: any ioredis client fits). */
+interface HashStore {
+  hset(key: string, field: string, value: string): Promise<unknown>;
+  hgetall(key: string): Promise<Record<string, string>>;
+}
 
 /**
  * A fixed configuration only takes effect after a restart, and nothing said so: `doctor` read the
@@ -41,13 +46,13 @@ function canonicalJson(value: unknown): string {
   });
 }
 
-export async function publishFingerprint(redis: RedisConnection, key: string, config: ServiceConfig, now = new Date()): Promise<void> {
+export async function publishFingerprint(redis: HashStore, key: string, config: ServiceConfig, now = new Date()): Promise<void> {
   const entry: PublishedFingerprint = { role: config.role, fingerprint: configFingerprint(config), publishedAt: now.toISOString() };
   await redis.hset(key, config.role, JSON.stringify(entry));
 }
 
 /** What running services published whose fingerprint differs from `config`'s (empty: all agree or none published). */
-export async function differingFingerprints(redis: RedisConnection, key: string, config: ServiceConfig): Promise<{ mine: string; published: PublishedFingerprint[]; differing: PublishedFingerprint[] }> {
+export async function differingFingerprints(redis: HashStore, key: string, config: ServiceConfig): Promise<{ mine: string; published: PublishedFingerprint[]; differing: PublishedFingerprint[] }> {
   const mine = configFingerprint(config);
   const published: PublishedFingerprint[] = [];
   for (const raw of Object.values(await redis.hgetall(key))) {

@@ -8,7 +8,8 @@ import { DEFAULTS } from '../config/defaults.js';
 import { errorCode } from '../errors.js';
 import { scrubSecrets } from '../logger.js';
 import { GlpiError, glpiErrorFromBody, isGlpiError } from './errors.js';
-import { buildSearchQuery, decodeEntities, formatRange, parseSearchBody } from './search.js';
+import { decodeEntities } from '../util/html.js';
+import { buildSearchQuery, formatRange, parseSearchBody } from './search.js';
 import { GlpiSession } from './session.js';
 import type {
   GlpiCallObserver,

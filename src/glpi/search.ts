@@ -111,18 +111,3 @@ export function rowId(row: Record<string, unknown>): number | undefined {
   const id = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\d+$/.test(raw) ? Number(raw) : NaN;
   return Number.isSafeInteger(id) && id > 0 ? id : undefined;
 }
-
-const ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
-
-/** GLPI 10 stores text HTML-encoded (`&#38;`, `&#60;`) and search cells come back that way: one decoding pass. */
-export function decodeEntities(text: string): string {
-  return text.replace(/&(#\d+|#x[0-9a-f]+|[a-z]+);/gi, (match, name: string) => {
-    if (name.startsWith('#x') || name.startsWith('#X')) return safeCodePoint(parseInt(name.slice(2), 16), match);
-    if (name.startsWith('#')) return safeCodePoint(parseInt(name.slice(1), 10), match);
-    return ENTITIES[name.toLowerCase()] ?? match;
-  });
-}
-
-function safeCodePoint(code: number, fallback: string): string {
-  return Number.isInteger(code) && code > 0 && code <= 0x10ffff ? String.fromCodePoint(code) : fallback;
-}

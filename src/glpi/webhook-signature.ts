@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import type { VerifyInput, VerifyResult } from '../chatwoot/signature.js';
+import type { VerifyInput, VerifyResult } from '../util/signature.js';
 
 /**
  * GLPI 11's webhook signature (observed on 11.0.8, shared/reference/glpi-changes-observed.md §3):

@@ -1,11 +1,12 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync, type FastifyReply } from 'fastify';
 import type { Queue } from 'bullmq';
-import type { RedisConnection } from '../redis.js';
+import type { RedisConnection } from '../redis/connection.js';
 import type { Logger } from 'pino';
 import { DEFAULTS } from '../config/defaults.js';
 import type { ServiceConfig } from '../config/schema.js';
 import type { Metrics } from '../metrics/metrics.js';
-import type { RedisKeys, SyncJobData } from '../queue/job.js';
+import type { RedisKeys } from '../redis/keys.js';
+import type { SyncJobData } from '../sync/job.js';
 import type { Ingest } from '../queue/producer.js';
 import type { DiskSpool } from '../queue/spool.js';
 import { healthRoutes } from './routes/health.js';

@@ -10,9 +10,10 @@ import { createGlpiClient, glpiMajor, type GlpiClientHandle } from '../glpi/clie
 import { glpiWebhookCheck } from './doctor-glpi-webhooks.js';
 import { isGlpiError, type GlpiError } from '../glpi/errors.js';
 import type { ItemType } from '../glpi/types.js';
-import { keyOptionsFor, redisKeys, type SyncJobData } from '../queue/job.js';
+import { keyOptionsFor, redisKeys } from '../redis/keys.js';
+import { type SyncJobData } from '../sync/job.js';
 import { SPOOL_DIR_ADVICE, spoolDirProblem } from '../queue/spool.js';
-import { connectionDb, describeRedis, type RedisConnection, type RedisTarget } from '../redis.js';
+import { connectionDb, describeRedis, type RedisConnection, type RedisTarget } from '../redis/connection.js';
 import { canReadProfiles, missingRights, requiredRights, superAdminRights } from './glpi-rights.js';
 
 /**

@@ -1,7 +1,7 @@
 import type { Job, Queue } from 'bullmq';
 import { chatwootAdvice } from '../chatwoot/api-client.js';
 import { glpiAdvice } from '../glpi/errors.js';
-import type { SyncJobData } from '../queue/job.js';
+import type { SyncJobData } from '../sync/job.js';
 
 /**
  * failed / replay / status, shared by the CLI and the admin routes. Job ids are

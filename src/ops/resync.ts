@@ -2,7 +2,8 @@ import type { Queue } from 'bullmq';
 import { singleAccountId, type ApiConversation, type ApiMessage, type ChatwootApiClient } from '../chatwoot/api-client.js';
 import { MESSAGE_TYPES, parseChatwootEvent } from '../chatwoot/events.js';
 import { NOTE_SOURCE_PREFIX } from '../chatwoot/write-back.js';
-import { jobIdFor, type SyncJobData } from '../queue/job.js';
+import { jobIdFor } from '../queue/job.js';
+import { type SyncJobData } from '../sync/job.js';
 
 /**
  * Backfill. Chatwoot never redelivers a webhook, so a conversation whose events were lost is

@@ -2,7 +2,7 @@ import type { JobsOptions, Queue } from 'bullmq';
 import type { Logger } from 'pino';
 import type { HookConfig } from '../config/schema.js';
 import { GLPI_POLL_EVENT } from '../sync/glpi-to-chatwoot/poller.js';
-import type { SyncJobData } from './job.js';
+import type { SyncJobData } from '../sync/job.js';
 
 /**
  * Poll jobs go through the sync queue like webhook jobs (same worker, same retry decisions, same

@@ -1,7 +1,7 @@
 import type { Queue } from 'bullmq';
-import type { RedisConnection } from '../redis.js';
+import type { RedisConnection } from '../redis/connection.js';
 import { withTimeout } from '../util/timeout.js';
-import type { SyncJobData } from './job.js';
+import type { SyncJobData } from '../sync/job.js';
 
 /**
  * Claims every dedupe key at once or none: a delivery is a duplicate if any of its keys was seen,

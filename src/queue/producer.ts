@@ -1,9 +1,11 @@
 import { Queue, type JobsOptions } from 'bullmq';
-import type { RedisConnection } from '../redis.js';
+import type { RedisConnection } from '../redis/connection.js';
 import type { Logger } from 'pino';
 import { DEFAULTS } from '../config/defaults.js';
 import type { Metrics } from '../metrics/metrics.js';
-import { jobIdFor, SYNC_QUEUE_NAME, type RedisKeys, type SyncJobData } from './job.js';
+import { jobIdFor, SYNC_QUEUE_NAME } from './job.js';
+import { type RedisKeys } from '../redis/keys.js';
+import { type SyncJobData } from '../sync/job.js';
 import { EnqueueBatcher } from './group-commit.js';
 import type { DiskSpool } from './spool.js';
 import { withTimeout } from '../util/timeout.js';

@@ -1,7 +1,7 @@
 import { constants } from 'node:fs';
 import { access, mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import type { SyncJobData } from './job.js';
+import type { SyncJobData } from '../sync/job.js';
 
 /**
  * The promise behind every 202: when Redis cannot take an accepted event, it is written here

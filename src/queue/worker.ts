@@ -1,14 +1,16 @@
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
-import type { RedisConnection } from '../redis.js';
+import type { RedisConnection } from '../redis/connection.js';
 import type { Logger } from 'pino';
 import { DEFAULTS } from '../config/defaults.js';
 import { LockBusyError, errorAdvice, errorCode, isTransient } from '../errors.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { SyncOutcome, SyncProcessor } from '../sync/processor.js';
-import { JobAbortedError } from '../sync/context.js';
+import { JobAbortedError } from '../errors.js';
 import { LockLostError } from '../sync/hook-lock.js';
 import { BACKOFF_TYPE as PRODUCER_BACKOFF_TYPE } from './producer.js';
-import { SYNC_QUEUE_NAME, redisKeys, type RedisKeyOptions, type SyncJobData } from './job.js';
+import { SYNC_QUEUE_NAME } from './job.js';
+import { redisKeys, type RedisKeyOptions } from '../redis/keys.js';
+import { type SyncJobData } from '../sync/job.js';
 
 /** The custom backoff type the producer sets on jobs (`backoff: { type: 'jitter', delay }`). */
 export const BACKOFF_TYPE: typeof PRODUCER_BACKOFF_TYPE = PRODUCER_BACKOFF_TYPE;

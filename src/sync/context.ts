@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { BridgeError } from '../errors.js';
+import { BridgeError, JobAbortedError } from '../errors.js';
 import type { ChatwootAttachment, ChatwootConversation, ChatwootEvent } from '../chatwoot/events.js';
 import type { HookConfig } from '../config/schema.js';
 import type { AttachmentDownload, DownloadRequest } from '../chatwoot/attachments.js';
@@ -47,14 +47,6 @@ export interface SyncHooks {
   onCustomerBinding?: (hookId: string, result: 'bound' | 'refused', reason: string) => void;
   /** Test seam: throw here to simulate a process dying after a GLPI write, before its record. */
   fault?: (point: FaultPoint, detail: { conversationId: number; messageId?: number; glpiId: number }) => void;
-}
-
-/** The job was asked to stop (worker shutdown) before its next GLPI write; it goes back to the queue. */
-export class JobAbortedError extends BridgeError {
-  constructor(reason: unknown) {
-    super('JOB_ABORTED', `job stopped before its next GLPI write (${typeof reason === 'string' ? reason : 'aborted'})`, { transient: true });
-    this.name = 'JobAbortedError';
-  }
 }
 
 export function throwIfAborted(signal: AbortSignal): void {

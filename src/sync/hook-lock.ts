@@ -1,8 +1,8 @@
 import { ExecutionError, Redlock, type Lock } from '@sesamecare-oss/redlock';
-import { connectionDb, type RedisConnection } from '../redis.js';
+import { connectionDb, type RedisConnection } from '../redis/connection.js';
 import { DEFAULTS } from '../config/defaults.js';
 import { BridgeError, LockBusyError } from '../errors.js';
-import type { RedisKeys } from '../queue/job.js';
+import type { RedisKeys } from '../redis/keys.js';
 
 export interface HookLockOptions {
   /** Lock lifetime; extended while the job runs. */

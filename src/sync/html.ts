@@ -1,16 +1,12 @@
 import type { ChatwootAttachment } from '../chatwoot/events.js';
 import { DEFAULTS } from '../config/defaults.js';
+import { attachmentName } from '../chatwoot/attachments.js';
+import { escapeHtml, safeHref } from '../util/html.js';
 
 /**
  * Everything the sync writes into GLPI's rich-text fields. Customer text is data, never markup:
  * it is escaped here, once, and only this module builds HTML.
  */
-
-const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
-
-export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c] ?? c);
-}
 
 /** Plain text to HTML paragraphs: blank lines split paragraphs, single newlines become <br>. */
 export function textToHtml(text: string): string {
@@ -20,37 +16,6 @@ export function textToHtml(text: string): string {
     .map((p) => p.trim())
     .filter((p) => p !== '');
   return paragraphs.map((p) => `<p>${escapeHtml(p).replace(/\n/g, '<br>')}</p>`).join('');
-}
-
-/** Only http(s) links are written into GLPI; anything else (javascript:, data:) stays text. */
-export function safeHref(url: string | null | undefined): string | undefined {
-  if (typeof url !== 'string') return undefined;
-  try {
-    const parsed = new URL(url);
-    return parsed.protocol === 'http:' || parsed.protocol === 'https:' ? parsed.toString() : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** A customer writes the URL: `%E0%A4%A` must not throw URIError into the job. */
-function safeDecode(segment: string): string {
-  try {
-    return decodeURIComponent(segment);
-  } catch {
-    return segment;
-  }
-}
-
-/** File name of an attachment as people see it (the last path segment of its URL). */
-export function attachmentName(attachment: ChatwootAttachment): string {
-  const href = safeHref(attachment.data_url);
-  if (href !== undefined) {
-    const last = safeDecode(new URL(href).pathname.split('/').pop() ?? '');
-    if (last !== '' && !/^redirect$/i.test(last)) return last;
-  }
-  const ext = attachment.extension ? `.${attachment.extension}` : '';
-  return `attachment-${attachment.id}${ext}`;
 }
 
 function humanSize(bytes: number | null | undefined): string | undefined {

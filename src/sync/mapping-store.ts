@@ -1,6 +1,6 @@
 import { ReplicationLagError } from '../errors.js';
-import type { RedisConnection } from '../redis.js';
-import type { RedisKeys } from '../queue/job.js';
+import type { RedisConnection } from '../redis/connection.js';
+import type { RedisKeys } from '../redis/keys.js';
 
 /**
  * The sync engine's memory, in Redis, per hook (all under `redisKeys(prefix).mapping(hookId)`):

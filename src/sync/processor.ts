@@ -1,4 +1,4 @@
-import type { RedisConnection } from '../redis.js';
+import type { RedisConnection } from '../redis/connection.js';
 import type { Logger } from 'pino';
 import {
   contactOf,
@@ -10,16 +10,18 @@ import {
 } from '../chatwoot/events.js';
 import { DEFAULTS } from '../config/defaults.js';
 import type { HookConfig } from '../config/schema.js';
-import { BridgeError, ConfigError, LockBusyError, errorAdvice, errorCode, isProgrammingError } from '../errors.js';
+import { BridgeError, ConfigError, JobAbortedError, LockBusyError, errorAdvice, errorCode, isProgrammingError } from '../errors.js';
 import { isGlpiError, isGlpiNotFound } from '../glpi/errors.js';
 import { ProfileInterfaceCache } from '../glpi/profiles.js';
 import type { GlpiClient } from '../glpi/types.js';
 import type { Metrics } from '../metrics/metrics.js';
-import type { RedisKeys, SyncJobData } from '../queue/job.js';
-import { JobAbortedError, type SyncContext, type SyncHooks } from './context.js';
+import type { RedisKeys } from '../redis/keys.js';
+import type { SyncJobData } from './job.js';
+import type { SyncContext, SyncHooks } from './context.js';
 import { changesIdentity, resolveCustomer, syncContactEvent } from './customers.js';
 import { authorFor, postFollowup } from './followups.js';
 import { discoverGlpiOffsetMin } from './glpi-time.js';
+import { HookStateStore } from './hook-state.js';
 import { HookLock, LockLostError, type HookLockOptions } from './hook-lock.js';
 import { MappingStore, type ConversationRecord, type ReplicaWait } from './mapping-store.js';
 import { GLPI_STATUS, syncStatus } from './status.js';
@@ -102,17 +104,14 @@ export function createSyncProcessor(deps: SyncProcessorDeps): SyncProcessor {
   // lastGlpiSuccessAt is for /ready, not an audit trail: written at most every few seconds per
   // hook instead of one more Redis round trip per job, but always right after an error so the
   // hook shows healthy again as soon as GLPI answers.
+  const hookStates = new HookStateStore(deps.redis, deps.keys);
   const successWrittenAt = new Map<string, number>();
   async function noteGlpiSuccess(hookId: string): Promise<void> {
     const now = clock();
     if (now - (successWrittenAt.get(hookId) ?? -Infinity) < SUCCESS_WRITE_EVERY_MS) return;
     successWrittenAt.set(hookId, now);
     // The version the hook's GLPI reported when its session opened, for /ready.
-    const glpiVersion = deps.glpiFor(hookId).glpiVersion;
-    await deps.redis.hset(deps.keys.hookState(hookId), {
-      lastGlpiSuccessAt: new Date(now).toISOString(),
-      ...(glpiVersion === undefined ? {} : { glpiVersion }),
-    });
+    await hookStates.noteSuccess(hookId, new Date(now), deps.glpiFor(hookId).glpiVersion);
   }
 
   async function process(data: SyncJobData, options: ProcessOptions = {}): Promise<SyncOutcome> {
@@ -184,7 +183,7 @@ export function createSyncProcessor(deps: SyncProcessorDeps): SyncProcessor {
       // them out of /ready (the failed job carries the bug's code and advice).
       if (!(err instanceof LockBusyError || err instanceof JobAbortedError || err instanceof LockLostError || isProgrammingError(err))) {
         successWrittenAt.delete(hook.id);
-        await recordHookError(deps, hook.id, err, clock).catch(() => undefined);
+        await hookStates.noteError(hook.id, new Date(clock()), errorCode(err) ?? 'UNKNOWN', errorAdvice(err)).catch(() => undefined);
       }
       throw err;
     }
@@ -315,15 +314,6 @@ async function ticketState(ctx: SyncContext, ticketId: number): Promise<'gone' |
 
 function emptyRecord(): ConversationRecord {
   return { ticketId: undefined, ticketIntent: undefined, status: undefined, statusAt: undefined };
-}
-
-async function recordHookError(deps: SyncProcessorDeps, hookId: string, err: unknown, clock: () => number): Promise<void> {
-  const code = errorCode(err) ?? 'UNKNOWN';
-  await deps.redis.hset(deps.keys.hookState(hookId), {
-    lastErrorAt: new Date(clock()).toISOString(),
-    lastErrorCode: code,
-    lastErrorAdvice: errorAdvice(err) ?? '',
-  });
 }
 
 /** The hook's client, counting calls for the hook state and the job's outcome. */

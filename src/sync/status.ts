@@ -1,7 +1,7 @@
 import type { ChatwootConversation, ConversationStatus } from '../chatwoot/events.js';
 import { isGlpiError } from '../glpi/errors.js';
 import { throwIfAborted, type SyncContext } from './context.js';
-import { escapeHtml } from './html.js';
+import { escapeHtml } from '../util/html.js';
 import type { ConversationRecord, ConversationStatusClass } from './mapping-store.js';
 
 /** GLPI ticket statuses the sync sets (CommonITILObject). */

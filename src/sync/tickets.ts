@@ -2,7 +2,8 @@ import type { ChatwootContact, ChatwootAttachment, ChatwootConversation, Chatwoo
 import { isGlpiError, isGlpiNotFound } from '../glpi/errors.js';
 import type { GlpiInput } from '../glpi/types.js';
 import { attachmentBudget } from './attachment-budget.js';
-import { JobAbortedError, throwIfAborted, type SyncContext } from './context.js';
+import { JobAbortedError } from '../errors.js';
+import { throwIfAborted, type SyncContext } from './context.js';
 import { resolveCustomer } from './customers.js';
 import { toGlpiDate } from './glpi-time.js';
 import { linkRefusal } from '../chatwoot/attachments.js';

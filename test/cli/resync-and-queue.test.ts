@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseChatwootEvent } from '../../src/chatwoot/events.js';
 import { main } from '../../src/cli/main.js';
-import { jobIdFor, type SyncJobData } from '../../src/queue/job.js';
+import { jobIdFor } from '../../src/queue/job.js';
+import { type SyncJobData } from '../../src/sync/job.js';
 import { startChatwootApi, type ChatwootApiDouble } from '../support/chatwoot-api/index.js';
 import { REDIS_URL, testPrefix } from '../support/redis.js';
 import { queueFixture, type QueueFixture } from '../ops/support.js';

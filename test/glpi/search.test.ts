@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { buildSearchQuery, cellValues, decodeEntities, digitsInOrder, exactMatch, rowId } from '../../src/glpi/search.js';
+import { buildSearchQuery, cellValues, digitsInOrder, exactMatch, rowId } from '../../src/glpi/search.js';
+import { decodeEntities } from '../../src/util/html.js';
 import { clientFor, createMockGlpi, withSession, type MockGlpi } from './mock-glpi.js';
 
 let mock: MockGlpi | undefined;

@@ -1,8 +1,10 @@
 import { UnrecoverableError, Worker, type Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { jobIdFor, redisKeys, SYNC_QUEUE_NAME, type SyncJobData } from '../../src/queue/job.js';
+import { jobIdFor, SYNC_QUEUE_NAME } from '../../src/queue/job.js';
+import { redisKeys } from '../../src/redis/keys.js';
+import { type SyncJobData } from '../../src/sync/job.js';
 import { createSyncQueue } from '../../src/queue/producer.js';
-import { createRedis, waitForReady } from '../../src/redis.js';
+import { createRedis, waitForReady } from '../../src/redis/connection.js';
 import { REDIS_URL, deletePrefix, testRedis, waitFor } from '../support/redis.js';
 
 /** A queue on its own prefix plus helpers to put jobs into the failed set the way a worker does. */

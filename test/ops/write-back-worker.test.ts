@@ -5,7 +5,8 @@ import { createWriteBack, writeBackSeams, type WriteBack } from '../../src/chatw
 import { loadConfig } from '../../src/config/load.js';
 import type { ServiceConfig } from '../../src/config/schema.js';
 import { createGlpiClients, type GlpiClients } from '../../src/glpi/registry.js';
-import { redisKeys, type SyncJobData } from '../../src/queue/job.js';
+import { redisKeys } from '../../src/redis/keys.js';
+import { type SyncJobData } from '../../src/sync/job.js';
 import { createSyncProcessor, type SyncProcessor } from '../../src/sync/processor.js';
 import { startChatwootApi, type ChatwootApiDouble } from '../support/chatwoot-api/index.js';
 import { loadFixture } from '../support/fixtures.js';

@@ -6,10 +6,12 @@ import type { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createMetrics } from '../../src/metrics/metrics.js';
-import { jobIdFor, redisKeys, type RedisKeys, type SyncJobData } from '../../src/queue/job.js';
+import { jobIdFor } from '../../src/queue/job.js';
+import { redisKeys, type RedisKeys } from '../../src/redis/keys.js';
+import { type SyncJobData } from '../../src/sync/job.js';
 import { createSyncQueue, Ingest } from '../../src/queue/producer.js';
 import { DiskSpool } from '../../src/queue/spool.js';
-import { createRedis, waitForReady } from '../../src/redis.js';
+import { createRedis, waitForReady } from '../../src/redis/connection.js';
 import { deletePrefix, REDIS_URL, testPrefix } from '../support/redis.js';
 
 function event(deliveryId: string, messageId: number): SyncJobData {

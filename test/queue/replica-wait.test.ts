@@ -1,6 +1,7 @@
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { jobIdFor, type SyncJobData } from '../../src/queue/job.js';
+import { jobIdFor } from '../../src/queue/job.js';
+import { type SyncJobData } from '../../src/sync/job.js';
 import { Ingest } from '../../src/queue/producer.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 

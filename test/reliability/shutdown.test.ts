@@ -1,6 +1,6 @@
 import type { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SyncJobData } from '../../src/queue/job.js';
+import type { SyncJobData } from '../../src/sync/job.js';
 import { glpiDecode, type GlpiSimulator } from '../support/glpi-simulator/index.js';
 import { waitFor } from '../support/redis.js';
 import { checkGlpiResult, mapLimit, signedHeaders, startBridgeProcess, startWorkerRig, syncScenario, type BridgeProcess, type WorkerRig } from './support.js';

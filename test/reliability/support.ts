@@ -7,7 +7,9 @@ import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { sign } from '../../src/chatwoot/signature.js';
-import { redisKeys, SYNC_QUEUE_NAME, type SyncJobData } from '../../src/queue/job.js';
+import { redisKeys } from '../../src/redis/keys.js';
+import { SYNC_QUEUE_NAME } from '../../src/queue/job.js';
+import { type SyncJobData } from '../../src/sync/job.js';
 import { loadFixture } from '../support/fixtures.js';
 import { startGlpiSimulator, type GlpiSimulator } from '../support/glpi-simulator/index.js';
 

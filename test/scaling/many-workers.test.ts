@@ -1,7 +1,8 @@
 import type { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { redisKeys, type SyncJobData } from '../../src/queue/job.js';
+import { redisKeys } from '../../src/redis/keys.js';
+import { type SyncJobData } from '../../src/sync/job.js';
 import { RedisChild } from '../reliability/support.js';
 import { waitFor } from '../support/redis.js';
 import { startScaleRig, type ScaleRig } from './support.js';

@@ -1,7 +1,8 @@
 import type { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { redisKeys, type SyncJobData } from '../../src/queue/job.js';
-import { createRedis, type RedisConnection } from '../../src/redis.js';
+import { redisKeys } from '../../src/redis/keys.js';
+import { type SyncJobData } from '../../src/sync/job.js';
+import { createRedis, type RedisConnection } from '../../src/redis/connection.js';
 import { HookLock } from '../../src/sync/hook-lock.js';
 import { waitFor } from '../support/redis.js';
 import { startRedisCluster, type RedisClusterChild } from '../support/redis-topology.js';

@@ -1,7 +1,8 @@
 import type { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { redisKeys, type SyncJobData } from '../../src/queue/job.js';
-import { createRedis, type RedisConnection } from '../../src/redis.js';
+import { redisKeys } from '../../src/redis/keys.js';
+import { type SyncJobData } from '../../src/sync/job.js';
+import { createRedis, type RedisConnection } from '../../src/redis/connection.js';
 import { waitFor } from '../support/redis.js';
 import { startRedisSentinel, type RedisSentinelChild } from '../support/redis-topology.js';
 import { startScaleRig, type ScaleRig } from './support.js';

@@ -2,8 +2,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
-import type { RedisConnection } from '../../src/redis.js';
-import { SYNC_QUEUE_NAME, type SyncJobData } from '../../src/queue/job.js';
+import type { RedisConnection } from '../../src/redis/connection.js';
+import { SYNC_QUEUE_NAME } from '../../src/queue/job.js';
+import { type SyncJobData } from '../../src/sync/job.js';
 import { glpiDecode, startGlpiSimulator, type GlpiSimulator } from '../support/glpi-simulator/index.js';
 import { checkGlpiResult, mapLimit, signedHeaders, startBridgeProcess, syncScenario, type BridgeProcess, type ScenarioMessage } from '../reliability/support.js';
 

@@ -9,10 +9,11 @@ import { loadConfig } from '../../src/config/load.js';
 import type { ServiceConfig } from '../../src/config/schema.js';
 import { buildApp } from '../../src/http/app.js';
 import { createMetrics, type Metrics } from '../../src/metrics/metrics.js';
-import { redisKeys, type RedisKeys, type SyncJobData } from '../../src/queue/job.js';
+import { redisKeys, type RedisKeys } from '../../src/redis/keys.js';
+import { type SyncJobData } from '../../src/sync/job.js';
 import { createSyncQueue, Ingest } from '../../src/queue/producer.js';
 import { DiskSpool } from '../../src/queue/spool.js';
-import { createRedis, waitForReady } from '../../src/redis.js';
+import { createRedis, waitForReady } from '../../src/redis/connection.js';
 import { REDIS_URL, deletePrefix, testPrefix, testRedis } from './redis.js';
 
 export const TEST_SECRET = 'kq3vZ8yTn6Lw2XfHc9RbPd4M';

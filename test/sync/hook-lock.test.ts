@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { LockBusyError } from '../../src/errors.js';
-import { redisKeys } from '../../src/queue/job.js';
+import { redisKeys } from '../../src/redis/keys.js';
 import { HookLock } from '../../src/sync/hook-lock.js';
 import { Redis } from 'ioredis';
 import { REDIS_URL, deletePrefix, testPrefix, testRedis, waitFor } from '../support/redis.js';

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { toGlpiDate } from '../../src/sync/glpi-time.js';
-import { escapeHtml, followupContent, hasConversationRef, hasMessageMarker, messageMarker, safeHref, textToHtml, ticketTitle } from '../../src/sync/html.js';
+import { followupContent, hasConversationRef, hasMessageMarker, messageMarker, textToHtml, ticketTitle } from '../../src/sync/html.js';
+import { escapeHtml, safeHref } from '../../src/util/html.js';
 
 describe('html building', () => {
   it('escapes customer text so it is never markup', () => {

@@ -1,7 +1,7 @@
 import type { Queue } from 'bullmq';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { listFailed, queueStatus, replay, type ReplaySelector } from '../../ops/queue-ops.js';
-import type { SyncJobData } from '../../queue/job.js';
+import type { SyncJobData } from '../../sync/job.js';
 import { tokenMatches } from '../token.js';
 
 export interface AdminRouteDeps {

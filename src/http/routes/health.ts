@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { queueStatus, type QueueCounts } from '../../ops/queue-ops.js';
 import type { AppDeps } from '../app.js';
+import { HookStateStore, type HookState } from '../../sync/hook-state.js';
 import { withTimeout } from '../../util/timeout.js';
 import { tokenMatches } from '../token.js';
 import { presentedToken } from './admin.js';
@@ -12,22 +13,12 @@ import { presentedToken } from './admin.js';
  */
 const PER_HOOK_DEPTH_MAX_JOBS = 2_000;
 
-export interface HookReadiness {
+/** A hook's entry in /ready: its stored state (see sync/hook-state.ts) and its queue. */
+export interface HookReadiness extends HookState {
   enabled: boolean;
-  /**
-   * false while the last GLPI error is newer than the last success; null (unknown, and `glpi` says
-   * so) until this hook reached GLPI once: a hook that never ran a job is not known to work.
-   */
-  glpiOk: boolean | null;
   glpi: 'ok' | 'failing' | 'not reached yet';
   /** Jobs of this hook in the queue (null when the backlog is too large to count per hook). */
   queue: QueueCounts | null;
-  lastGlpiSuccessAt: string | null;
-  /** GLPI's version ("11.0.8") as the worker's session last reported it; null before the first success. */
-  glpiVersion: string | null;
-  lastErrorAt: string | null;
-  lastErrorCode: string | null;
-  lastErrorAdvice: string | null;
   warnings: string[];
 }
 
@@ -39,16 +30,17 @@ export function healthRoutes(app: FastifyInstance, deps: AppDeps): void {
   const { adminToken } = deps.config;
   const showDetails = (req: FastifyRequest) => adminToken === undefined || tokenMatches(presentedToken(req), adminToken);
 
+  const hookStates = new HookStateStore(deps.redis, deps.keys);
+  const emptyState: HookState = { lastGlpiSuccessAt: null, glpiVersion: null, lastErrorAt: null, lastErrorCode: null, lastErrorAdvice: null, glpiOk: null };
+
   app.get('/ready', async (req, reply) => {
     const details = showDetails(req);
     const spooled = await deps.spool.size().catch(() => null);
     try {
       await withTimeout(deps.redis.ping(), 1_000, 'Redis PING');
       const hookIds = [...deps.config.hooks.keys()];
-      // One HGETALL per hook, not one pipeline: on a Redis Cluster each hook's state sits in its
-      // own slot (a cross-slot pipeline is refused); ioredis still writes them back to back.
       const [states, counts] = await withTimeout(
-        Promise.all([Promise.all(hookIds.map((id) => deps.redis.hgetall(deps.keys.hookState(id)))), deps.queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'prioritized', 'waiting-children')]),
+        Promise.all([hookStates.readMany(hookIds), deps.queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'prioritized', 'waiting-children')]),
         2_000,
         'Redis state and queue counts',
       );
@@ -61,22 +53,19 @@ export function healthRoutes(app: FastifyInstance, deps: AppDeps): void {
             ? await withTimeout(queueStatus(deps.queue, hookIds), 2_000, 'queue depth per hook')
             : undefined;
       const hooks: Record<string, HookReadiness> = {};
-      hookIds.forEach((id, i) => {
-        const state: Record<string, string> = states[i] ?? {};
+      hookIds.forEach((id) => {
+        const state = states.get(id) ?? emptyState;
         const hook = deps.config.hooks.get(id);
-        const lastOk = epochMs(state.lastGlpiSuccessAt);
-        const lastError = epochMs(state.lastErrorAt);
-        const glpiOk = lastOk === 0 && lastError === 0 ? null : lastError === 0 || lastOk >= lastError;
         hooks[id] = {
           enabled: hook?.enabled ?? false,
-          glpiOk,
-          glpi: glpiOk === null ? 'not reached yet' : glpiOk ? 'ok' : 'failing',
+          glpiOk: state.glpiOk,
+          glpi: state.glpiOk === null ? 'not reached yet' : state.glpiOk ? 'ok' : 'failing',
           queue: perHook?.hooks[id] ?? null,
-          lastGlpiSuccessAt: state.lastGlpiSuccessAt ?? null,
-          glpiVersion: state.glpiVersion ?? null,
-          lastErrorAt: state.lastErrorAt ?? null,
-          lastErrorCode: state.lastErrorCode ?? null,
-          lastErrorAdvice: state.lastErrorAdvice ?? null,
+          lastGlpiSuccessAt: state.lastGlpiSuccessAt,
+          glpiVersion: state.glpiVersion,
+          lastErrorAt: state.lastErrorAt,
+          lastErrorCode: state.lastErrorCode,
+          lastErrorAdvice: state.lastErrorAdvice,
           warnings: hook?.warnings ?? [],
         };
       });
@@ -85,10 +74,4 @@ export function healthRoutes(app: FastifyInstance, deps: AppDeps): void {
       return reply.code(503).send(details ? { status: 'not_ready', redis: 'down', error: (err as Error).message, spooled } : { status: 'not_ready' });
     }
   });
-}
-
-/** A stored ISO time as epoch ms; 0 when missing or unreadable (never NaN, which compares as neither). */
-function epochMs(iso: string | undefined): number {
-  const ms = iso === undefined ? Number.NaN : Date.parse(iso);
-  return Number.isFinite(ms) ? ms : 0;
 }

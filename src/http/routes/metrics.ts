@@ -2,7 +2,7 @@ import type { Queue } from 'bullmq';
 import type { FastifyPluginAsync } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { Metrics } from '../../metrics/metrics.js';
-import type { SyncJobData } from '../../queue/job.js';
+import type { SyncJobData } from '../../sync/job.js';
 import { adminAuth } from './admin.js';
 
 export interface MetricsRouteDeps {

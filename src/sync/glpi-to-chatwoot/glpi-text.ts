@@ -1,5 +1,4 @@
-import { decodeEntities } from '../../glpi/search.js';
-import { safeHref } from '../html.js';
+import { decodeEntities, safeHref } from '../../util/html.js';
 
 /**
  * GLPI rich text (HTML, as the client reads it on 10 and 11) -> the plain text of a Chatwoot

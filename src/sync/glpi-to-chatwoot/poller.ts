@@ -1,4 +1,4 @@
-import type { RedisConnection } from '../../redis.js';
+import type { RedisConnection } from '../../redis/connection.js';
 import type { Logger } from 'pino';
 import type { ChatwootApiClient } from '../../chatwoot/api-client.js';
 import { hookAccountId, writeBackKeys } from '../../chatwoot/write-back.js';
@@ -6,7 +6,8 @@ import type { HookConfig } from '../../config/schema.js';
 import { ConfigError } from '../../errors.js';
 import type { GlpiClient } from '../../glpi/types.js';
 import type { Metrics } from '../../metrics/metrics.js';
-import type { RedisKeys, SyncJobData } from '../../queue/job.js';
+import type { RedisKeys } from '../../redis/keys.js';
+import type { SyncJobData } from '../job.js';
 import { offsetFromSession } from '../glpi-time.js';
 import { HookLock, type HookLockOptions } from '../hook-lock.js';
 import { MappingStore } from '../mapping-store.js';

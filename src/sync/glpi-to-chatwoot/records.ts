@@ -1,5 +1,5 @@
-import type { RedisKeys } from '../../queue/job.js';
-import type { RedisConnection } from '../../redis.js';
+import type { RedisKeys } from '../../redis/keys.js';
+import type { RedisConnection } from '../../redis/connection.js';
 
 /**
  * The GLPI -> Chatwoot direction's memory, per hook (all under `<prefix>:g2c:<hookId>`):

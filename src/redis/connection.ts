@@ -1,5 +1,5 @@
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
-import type { RedisTopology } from './config/schema.js';
+import type { RedisTopology } from '../config/schema.js';
 
 /**
  * Three kinds of connection, because they must fail differently:
