@@ -48,6 +48,17 @@ export const DEFAULTS = {
   profileCacheTtlMs: 10 * 60_000,
   glpiTimeoutMs: 15_000,
   glpiConnectTimeoutMs: 5_000,
+  /** The GLPI REST client (src/glpi/client.ts, transport.ts). */
+  glpiClient: {
+    /** Items per request when listing sub-items. */
+    pageSize: 100,
+    /** Bounds any listing, so a GLPI that keeps answering 206 cannot keep us paging forever. */
+    maxPages: 1_000,
+    /** Keep-alive connections of the default Pool per GLPI origin. */
+    poolConnections: 16,
+    /** Below Apache's default KeepAliveTimeout (5 s), so we drop idle sockets before the server does. */
+    keepAliveTimeoutMs: 4_000,
+  },
   chatwootTimeoutMs: 10_000,
   /** Chatwoot signs `{timestamp}.{body}`; older or newer than this is refused (replay window). */
   signatureToleranceS: 300,

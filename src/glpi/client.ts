@@ -1,27 +1,24 @@
-import { randomUUID } from 'node:crypto';
-import type { IncomingHttpHeaders } from 'node:http';
-import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
-import { Pool, type Dispatcher } from 'undici';
-import type { GlpiHookConfig } from '../config/schema.js';
+import type { Dispatcher } from 'undici';
 import { DEFAULTS } from '../config/defaults.js';
 import { errorCode } from '../errors.js';
-import { scrubSecrets } from '../logger.js';
+import { field } from '../util/json.js';
+import { asItem, asItemList, asRecord, createdId, parseContentRange, unexpectedAnswer, uploadFailure } from './answers.js';
 import { GlpiError, glpiErrorFromBody, isGlpiError } from './errors.js';
-import { decodeEntities } from '../util/html.js';
+import { GLPI_VERSION_SHAPE, decodeRow, glpiMajor, protectForGlpi10 } from './glpi-version.js';
+import { checkId, encodeDocumentUpload, withParentLink } from './requests.js';
 import { buildSearchQuery, formatRange, parseSearchBody } from './search.js';
 import { GlpiSession } from './session.js';
-import type {
-  GlpiCallObserver,
-  GlpiClient,
-  GlpiInput,
-  GlpiItem,
-  ItemType,
-  SearchOptions,
-  SearchResult,
-  UploadFile,
-} from './types.js';
-import { field } from '../util/json.js';
+import { createGlpiPool, GlpiTransport, type Answer, type Call, type GlpiClientHook } from './transport.js';
+import type { GlpiCallObserver, GlpiClient, GlpiInput, GlpiItem, ItemType, SearchOptions, SearchResult, UploadFile } from './types.js';
+
+/**
+ * The GLPI REST client of one hook: a shared session (renewed once on expiry), item, search and
+ * document calls, and the few session calls doctor uses. HTTP and answer decoding are in
+ * transport.ts, answer shapes in answers.ts, what differs on GLPI 10 in glpi-version.ts.
+ */
+
+export type { GlpiClientHook } from './transport.js';
 
 export interface GlpiClientDeps {
   /** undici dispatcher (tests: a MockAgent). Default: a keep-alive Pool for the GLPI origin, owned by the client. */
@@ -39,56 +36,12 @@ export interface GlpiClientHandle extends GlpiClient {
   close(): Promise<void>;
 }
 
-export type GlpiClientHook = GlpiHookConfig & { hookId: string };
-
-const DEFAULT_PAGE_SIZE = 100;
-/** Bounds any listing, so a GLPI that keeps answering 206 cannot keep us paging forever. */
-const MAX_PAGES = 1_000;
-const POOL_CONNECTIONS = 16;
-/** Below Apache's default KeepAliveTimeout (5 s), so we drop idle sockets before the server does. */
-const KEEP_ALIVE_TIMEOUT_MS = 4_000;
 /**
  * Session tokens are opaque: GLPI 10 answers the 26-char PHP session id, GLPI 11.0.8 a 120-char
  * base64 string (`+`, `/`, `=`). The only requirement is that it travels safely in the
  * `Session-Token` header: visible ASCII, no spaces, quotes or control characters, bounded length.
  */
 const SESSION_TOKEN_SHAPE = /^[\x21-\x7E]{1,1024}$/;
-/** What cfg_glpi.version looks like ("10.0.3", "11.0.8"); anything else is not trusted as a version. */
-const GLPI_VERSION_SHAPE = /^\d{1,3}\.\d{1,3}(\.\d{1,3})?([-+.~][0-9A-Za-z.-]{1,32})?$/;
-/** Sub-items linked to their parent by itemtype + items_id rather than a `<parent>s_id` column. */
-const POLYMORPHIC_CHILDREN = new Set<ItemType>(['ITILFollowup', 'ITILSolution', 'Document_Item']);
-
-type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
-
-interface Call {
-  method: HttpMethod;
-  /** Relative to the base URL, no leading slash (a leading slash would drop `apirest.php`). */
-  path: string;
-  query?: URLSearchParams;
-  /** Template for metrics and errors, e.g. "POST /Ticket/:id/ITILFollowup". */
-  endpoint: string;
-  json?: unknown;
-  multipart?: { boundary: string; data: Buffer };
-}
-
-type Credentials = { kind: 'session'; token: string } | { kind: 'login' };
-
-interface Answer {
-  status: number;
-  headers: IncomingHttpHeaders;
-  json: unknown;
-}
-
-/** A default keep-alive Pool for one GLPI origin (shared by hooks on the same GLPI via the registry). */
-export function createGlpiPool(baseUrl: string, options: { timeoutMs: number; connectTimeoutMs?: number }): Pool {
-  return new Pool(new URL(baseUrl).origin, {
-    connections: POOL_CONNECTIONS,
-    keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
-    connect: { timeout: options.connectTimeoutMs ?? DEFAULTS.glpiConnectTimeoutMs },
-    headersTimeout: options.timeoutMs,
-    bodyTimeout: options.timeoutMs,
-  });
-}
 
 export function createGlpiClient(hook: GlpiClientHook, deps: GlpiClientDeps = {}): GlpiClientHandle {
   return new UndiciGlpiClient(hook, deps);
@@ -96,28 +49,29 @@ export function createGlpiClient(hook: GlpiClientHook, deps: GlpiClientDeps = {}
 
 class UndiciGlpiClient implements GlpiClientHandle {
   readonly hookId: string;
-  private readonly baseUrl: URL;
   private readonly dispatcher: Dispatcher;
   private readonly ownsDispatcher: boolean;
+  private readonly transport: GlpiTransport;
   private readonly session: GlpiSession;
   private readonly pageSize: number;
   private lastSessionToken: string | undefined;
   private version: string | undefined;
 
   constructor(
-    private readonly hook: GlpiClientHook,
+    hook: GlpiClientHook,
     private readonly deps: GlpiClientDeps,
   ) {
     this.hookId = hook.hookId;
-    this.baseUrl = new URL(hook.baseUrl);
-    if (!this.baseUrl.pathname.endsWith('/')) {
-      // checkGlpiApiUrl guarantees this; relative resolution would silently drop "apirest.php".
-      this.baseUrl.pathname = `${this.baseUrl.pathname}/`;
-    }
     this.ownsDispatcher = deps.dispatcher === undefined;
     this.dispatcher =
       deps.dispatcher ?? createGlpiPool(hook.baseUrl, { timeoutMs: hook.timeoutMs, connectTimeoutMs: deps.connectTimeoutMs });
-    this.pageSize = deps.pageSize ?? DEFAULT_PAGE_SIZE;
+    this.transport = new GlpiTransport(hook, {
+      dispatcher: this.dispatcher,
+      observer: deps.observer,
+      logger: deps.logger,
+      sessionToken: () => this.lastSessionToken,
+    });
+    this.pageSize = deps.pageSize ?? DEFAULTS.glpiClient.pageSize;
     this.session = new GlpiSession(
       () => this.login(),
       (token) => this.logout(token),
@@ -149,7 +103,7 @@ class UndiciGlpiClient implements GlpiClientHandle {
 
   private async login(): Promise<string> {
     const endpoint = 'GET /initSession';
-    const answer = await this.exchange({ method: 'GET', path: 'initSession', endpoint }, { kind: 'login' });
+    const answer = await this.transport.exchange({ method: 'GET', path: 'initSession', endpoint }, { kind: 'login' });
     const token = field(answer.json, 'session_token');
     if (typeof token !== 'string' || !SESSION_TOKEN_SHAPE.test(token)) {
       throw new GlpiError('GLPI_UNEXPECTED_RESPONSE', `GLPI ${endpoint} answered without a usable session_token`, {
@@ -171,7 +125,7 @@ class UndiciGlpiClient implements GlpiClientHandle {
   private async learnVersion(token: string): Promise<void> {
     const endpoint = 'GET /getGlpiConfig';
     try {
-      const answer = await this.exchange({ method: 'GET', path: 'getGlpiConfig', endpoint }, { kind: 'session', token });
+      const answer = await this.transport.exchange({ method: 'GET', path: 'getGlpiConfig', endpoint }, { kind: 'session', token });
       const version = field(field(answer.json, 'cfg_glpi'), 'version');
       if (typeof version === 'string' && GLPI_VERSION_SHAPE.test(version)) {
         if (this.version !== undefined && this.version !== version) {
@@ -200,7 +154,7 @@ class UndiciGlpiClient implements GlpiClientHandle {
 
   private async logout(token: string): Promise<void> {
     try {
-      await this.exchange({ method: 'GET', path: 'killSession', endpoint: 'GET /killSession' }, { kind: 'session', token });
+      await this.transport.exchange({ method: 'GET', path: 'killSession', endpoint: 'GET /killSession' }, { kind: 'session', token });
       this.deps.logger?.debug({ hookId: this.hookId }, 'GLPI session closed');
     } catch (err) {
       // Already gone (expired or killed elsewhere) is what we wanted anyway.
@@ -219,12 +173,12 @@ class UndiciGlpiClient implements GlpiClientHandle {
     const glpi10 = this.version !== undefined && glpiMajor(this.version) < 11;
     const call = original.json !== undefined && glpi10 ? { ...original, json: protectForGlpi10(original.json) } : original;
     try {
-      return await this.exchange(call, { kind: 'session', token });
+      return await this.transport.exchange(call, { kind: 'session', token });
     } catch (err) {
       if (!isGlpiError(err, 'ERROR_SESSION_TOKEN_INVALID')) throw err;
       this.deps.logger?.info({ hookId: this.hookId, endpoint: call.endpoint }, 'GLPI session expired; opening a new one');
       const fresh = await this.session.renew(token);
-      return this.exchange(call, { kind: 'session', token: fresh });
+      return this.transport.exchange(call, { kind: 'session', token: fresh });
     }
   }
 
@@ -253,7 +207,7 @@ class UndiciGlpiClient implements GlpiClientHandle {
   private async listAll(path: string, endpoint: string): Promise<GlpiItem[]> {
     const items: GlpiItem[] = [];
     let start = 0;
-    for (let page = 0; page < MAX_PAGES; page += 1) {
+    for (let page = 0; page < DEFAULTS.glpiClient.maxPages; page += 1) {
       const query = new URLSearchParams({ get_hateoas: 'false', range: formatRange([start, start + this.pageSize - 1]) });
       let answer: Answer;
       try {
@@ -308,7 +262,7 @@ class UndiciGlpiClient implements GlpiClientHandle {
     const first: unknown = Array.isArray(answer.json) ? answer.json[0] : answer.json;
     if (field(first, String(id)) === false) {
       const message = field(first, 'message');
-      throw glpiErrorFromBody('ERROR_GLPI_UPDATE', message, answer.status, endpoint, (t) => this.scrub(t));
+      throw glpiErrorFromBody('ERROR_GLPI_UPDATE', message, answer.status, endpoint, (t) => this.transport.scrub(t));
     }
   }
 
@@ -337,14 +291,14 @@ class UndiciGlpiClient implements GlpiClientHandle {
     // GLPI overwrites _filename with the uploaded names but needs the key; _only_if_upload_succeed
     // stops it from creating an empty Document when the file is refused.
     const manifest = { input: { name: file.filename, ...input, _filename: [file.filename], _only_if_upload_succeed: 1 } };
-    const answer = await this.call({ method: 'POST', path: 'Document', endpoint, multipart: buildMultipart(manifest, file) });
+    const answer = await this.call({ method: 'POST', path: 'Document', endpoint, multipart: await encodeDocumentUpload(manifest, file) });
     const id = createdId(answer.json, endpoint, answer.status);
     const failure = uploadFailure(field(answer.json, 'upload_result'));
     if (failure !== undefined) {
-      throw new GlpiError('GLPI_UPLOAD_FAILED', `GLPI created Document ${id} but refused the file: ${this.scrub(failure)}`, {
+      throw new GlpiError('GLPI_UPLOAD_FAILED', `GLPI created Document ${id} but refused the file: ${this.transport.scrub(failure)}`, {
         endpoint,
         status: answer.status,
-        glpiMessage: this.scrub(failure),
+        glpiMessage: this.transport.scrub(failure),
       });
     }
     return { id };
@@ -383,249 +337,4 @@ class UndiciGlpiClient implements GlpiClientHandle {
     delete session.valid_id;
     return session;
   }
-
-  // ---- transport -----------------------------------------------------------------------------
-
-  private async exchange(call: Call, credentials: Credentials): Promise<Answer> {
-    const url = new URL(call.path, this.baseUrl);
-    if (call.query !== undefined) url.search = call.query.toString();
-    const headers: Record<string, string> = {
-      accept: 'application/json',
-      'content-type': call.multipart ? `multipart/form-data; boundary=${call.multipart.boundary}` : 'application/json',
-      // GLPI 10 returns stored text HTML-encoded unless told not to (GLPI 11 ignores the header).
-      'x-glpi-sanitized-content': 'false',
-      'user-agent': 'chatwoot-glpi-bridge',
-    };
-    if (this.hook.appToken !== undefined) headers['app-token'] = this.hook.appToken;
-    if (credentials.kind === 'login') headers.authorization = `user_token ${this.hook.userToken}`;
-    else headers['session-token'] = credentials.token;
-
-    const body = call.multipart ? call.multipart.data : call.json === undefined ? undefined : JSON.stringify(call.json);
-    const started = performance.now();
-    let status: number;
-    let responseHeaders: IncomingHttpHeaders;
-    let text: string;
-    try {
-      const response = await this.dispatcher.request({
-        origin: url.origin,
-        path: `${url.pathname}${url.search}`,
-        method: call.method,
-        headers,
-        body,
-        headersTimeout: this.hook.timeoutMs,
-        bodyTimeout: this.hook.timeoutMs,
-        // Bounds the whole exchange; headers/body timeouts only bound the gaps between bytes.
-        signal: AbortSignal.timeout(this.hook.timeoutMs),
-      });
-      status = response.statusCode;
-      responseHeaders = response.headers;
-      text = await response.body.text();
-    } catch (err) {
-      this.observe(call.endpoint, 'network-error', started);
-      throw this.networkError(err, call.endpoint);
-    }
-    this.observe(call.endpoint, status, started);
-    return this.interpret(call.endpoint, status, responseHeaders, text);
-  }
-
-  private interpret(endpoint: string, status: number, headers: IncomingHttpHeaders, text: string): Answer {
-    const json = parseJson(text);
-    if (Array.isArray(json) && typeof json[0] === 'string' && /^ERROR/.test(json[0]) && (status >= 400 || status === 207)) {
-      throw glpiErrorFromBody(json[0], json[1], status, endpoint, (t) => this.scrub(t));
-    }
-    if (status >= 200 && status < 300) {
-      if (text.trim() === '') {
-        throw new GlpiError('GLPI_EMPTY_RESPONSE', `GLPI ${endpoint} answered ${status} with an empty body`, { endpoint, status });
-      }
-      if (json === undefined) {
-        throw new GlpiError(
-          'GLPI_INVALID_RESPONSE',
-          `GLPI ${endpoint} answered ${status} with a body that is not JSON: ${this.scrub(snippet(text))}`,
-          { endpoint, status },
-        );
-      }
-      return { status, headers, json };
-    }
-    if (status >= 300 && status < 400) {
-      const location = typeof headers.location === 'string' ? stripQuery(headers.location) : 'elsewhere';
-      throw new GlpiError('GLPI_REDIRECTED', `GLPI ${endpoint} answered ${status}, redirecting to ${location}`, { endpoint, status });
-    }
-    const code =
-      status === 429 ? 'GLPI_RATE_LIMITED' : status >= 500 ? 'GLPI_SERVER_ERROR' : status === 404 ? 'GLPI_HTTP_NOT_FOUND' : status === 408 ? 'GLPI_TIMEOUT' : 'GLPI_HTTP_ERROR';
-    const detail = text.trim() === '' ? '' : `: ${this.scrub(snippet(text))}`;
-    throw new GlpiError(code, `GLPI ${endpoint} answered ${status}${detail}`, { endpoint, status });
-  }
-
-  private networkError(err: unknown, endpoint: string): GlpiError {
-    const code = errorCode(err) ?? errorCode(causeOf(err));
-    const name = err instanceof Error ? err.name : '';
-    const reason = this.scrub(code ?? (err instanceof Error ? err.message : String(err)));
-    if (name === 'TimeoutError' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
-      return new GlpiError('GLPI_TIMEOUT', `GLPI ${endpoint} did not answer within ${this.hook.timeoutMs} ms (${reason})`, {
-        endpoint,
-        cause: err,
-      });
-    }
-    if (code !== undefined && /CERT|SELF_SIGNED|UNABLE_TO_|ERR_TLS|ERR_SSL/.test(code)) {
-      return new GlpiError('GLPI_TLS_ERROR', `GLPI ${endpoint}: TLS failed (${reason})`, { endpoint, cause: err });
-    }
-    return new GlpiError('GLPI_NETWORK_ERROR', `GLPI ${endpoint} could not be reached (${reason})`, { endpoint, cause: err });
-  }
-
-  private observe(endpoint: string, status: number | 'network-error', started: number): void {
-    const observer = this.deps.observer;
-    if (observer === undefined) return;
-    try {
-      observer({ endpoint, status, durationMs: performance.now() - started });
-    } catch (err) {
-      // Metrics must never break a sync.
-      this.deps.logger?.warn({ hookId: this.hookId, err }, 'GLPI call observer failed');
-    }
-  }
-
-  private scrub(text: string): string {
-    const secrets = [this.hook.userToken, this.hook.appToken, this.lastSessionToken].filter(
-      (s): s is string => s !== undefined,
-    );
-    return scrubSecrets(text, secrets);
-  }
-}
-
-// ---- helpers ---------------------------------------------------------------------------------
-
-/** Major version number; 10 (the encoding GLPI 10 uses) when the version is unknown. */
-export function glpiMajor(version: string | undefined): number {
-  const major = version === undefined ? NaN : Number.parseInt(version, 10);
-  return Number.isInteger(major) ? major : 10;
-}
-
-/**
- * Text GLPI 10 would take for already encoded and store unencoded (Sanitizer::isHtmlEncoded: no
- * `<`, `>` or bare `&`, but an `&#60;`-style or `&lt;`-style entity): read back, it is decoded,
- * so a title the customer typed as `&#60;b&#62;` would come back as `<b>`. Encoding its `&` as
- * `&#38;` makes GLPI store it as given and decode it back to exactly what was written (observed
- * on 10.0.3). Everything else (HTML with real tags, plain text) GLPI encodes itself.
- */
-const LOOKS_ENCODED = /&#38;|&#60;|&#62;|&lt;|&gt;/;
-const RAW_SPECIAL = /<|>|&(?!#?[a-z0-9]+;)/i;
-
-export function protectForGlpi10<T>(value: T): T {
-  if (typeof value === 'string') {
-    return (LOOKS_ENCODED.test(value) && !RAW_SPECIAL.test(value) ? value.replace(/&/g, '&#38;') : value) as T;
-  }
-  if (Array.isArray(value)) return value.map((v: unknown) => protectForGlpi10(v)) as T;
-  if (typeof value === 'object' && value !== null) {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, protectForGlpi10(v)])) as T;
-  }
-  return value;
-}
-
-/** A search row with GLPI 10's HTML-encoding of its text cells undone (one pass: `&#38;lt;` is the typed `&lt;`). */
-function decodeRow(row: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [key, cell] of Object.entries(row)) {
-    out[key] = typeof cell === 'string' ? decodeEntities(cell) : Array.isArray(cell) ? cell.map((v: unknown) => (typeof v === 'string' ? decodeEntities(v) : v)) : cell;
-  }
-  return out;
-}
-
-function checkId(id: number): number {
-  if (!Number.isSafeInteger(id) || id < 0) {
-    throw new GlpiError('GLPI_INVALID_ARGUMENT', `invalid GLPI id ${String(id)}`);
-  }
-  return id;
-}
-
-/** GLPI's foreign key for an itemtype: Ticket -> tickets_id, Entity -> entities_id. */
-export function foreignKeyFor(itemtype: ItemType): string {
-  const lower = itemtype.toLowerCase();
-  return lower.endsWith('y') ? `${lower.slice(0, -1)}ies_id` : `${lower}s_id`;
-}
-
-/** Input of a sub-item with its parent link filled from the URL's parent (the URL wins). */
-export function withParentLink(parent: ItemType, parentId: number, subtype: ItemType, input: GlpiInput): GlpiInput {
-  if (POLYMORPHIC_CHILDREN.has(subtype)) return { ...input, itemtype: parent, items_id: parentId };
-  return { ...input, [foreignKeyFor(parent)]: parentId };
-}
-
-export function parseContentRange(header: string | string[] | undefined): { start: number; end: number; total: number } | undefined {
-  const value = Array.isArray(header) ? header[0] : header;
-  const match = value === undefined ? null : /^\s*(\d+)-(-?\d+)\/(\d+)\s*$/.exec(value);
-  if (!match) return undefined;
-  return { start: Number(match[1]), end: Number(match[2]), total: Number(match[3]) };
-}
-
-function parseJson(text: string): unknown {
-  if (text.trim() === '') return undefined;
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return undefined;
-  }
-}
-
-function asRecord(value: unknown, endpoint: string, status: number): Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw unexpectedAnswer(endpoint, status, 'not an object');
-  return value as Record<string, unknown>;
-}
-
-function asItem(value: unknown, endpoint: string, status: number): GlpiItem {
-  const record = asRecord(value, endpoint, status);
-  if (typeof record.id !== 'number') throw unexpectedAnswer(endpoint, status, 'an item without id');
-  return record as GlpiItem;
-}
-
-function asItemList(value: unknown, endpoint: string, status: number): GlpiItem[] {
-  if (!Array.isArray(value)) throw unexpectedAnswer(endpoint, status, 'not a list');
-  return value.map((entry: unknown) => asItem(entry, endpoint, status));
-}
-
-function createdId(value: unknown, endpoint: string, status: number): number {
-  const id = field(value, 'id');
-  if (typeof id !== 'number' || !Number.isSafeInteger(id) || id <= 0) {
-    throw unexpectedAnswer(endpoint, status, 'a creation result without id');
-  }
-  return id;
-}
-
-function unexpectedAnswer(endpoint: string, status: number, what: string): GlpiError {
-  return new GlpiError('GLPI_UNEXPECTED_RESPONSE', `GLPI ${endpoint} answered ${status} with ${what}`, { endpoint, status });
-}
-
-function uploadFailure(result: unknown): string | undefined {
-  if (typeof result !== 'object' || result === null) return undefined;
-  for (const files of Object.values(result)) {
-    for (const file of Array.isArray(files) ? files : []) {
-      const error = field(file, 'error');
-      if (typeof error === 'string' && error !== '') return error;
-    }
-  }
-  return undefined;
-}
-
-function buildMultipart(manifest: unknown, file: UploadFile): { boundary: string; data: Buffer } {
-  const boundary = `----cgb-${randomUUID()}`;
-  const headerSafe = (s: string) => s.replace(/[\r\n"\\]/g, '_');
-  const head =
-    `--${boundary}\r\nContent-Disposition: form-data; name="uploadManifest"\r\nContent-Type: application/json\r\n\r\n` +
-    `${JSON.stringify(manifest)}\r\n` +
-    `--${boundary}\r\nContent-Disposition: form-data; name="filename[0]"; filename="${headerSafe(file.filename)}"\r\n` +
-    `Content-Type: ${headerSafe(file.contentType) || 'application/octet-stream'}\r\n\r\n`;
-  return {
-    boundary,
-    data: Buffer.concat([Buffer.from(head, 'utf8'), Buffer.from(file.data), Buffer.from(`\r\n--${boundary}--\r\n`, 'utf8')]),
-  };
-}
-
-function causeOf(err: unknown): unknown {
-  return err instanceof Error ? err.cause : undefined;
-}
-
-function snippet(text: string): string {
-  const flat = text.replace(/\s+/g, ' ').trim();
-  return flat.length > 160 ? `${flat.slice(0, 160)}...` : flat;
-}
-
-function stripQuery(location: string): string {
-  return location.replace(/[?#].*$/, '');
 }

@@ -3,7 +3,8 @@ import type { Dispatcher } from 'undici';
 import type { HookConfig } from '../config/schema.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { ConfigError, errorCode } from '../errors.js';
-import { createGlpiClient, createGlpiPool, type GlpiClientHandle } from './client.js';
+import { createGlpiClient, type GlpiClientHandle } from './client.js';
+import { createGlpiPool } from './transport.js';
 import type { GlpiCallObserver, GlpiClient } from './types.js';
 
 export interface GlpiClientsDeps {

@@ -1,6 +1,6 @@
 import type { HookConfig } from '../config/schema.js';
 import { errorCode } from '../errors.js';
-import { glpiMajor } from '../glpi/client.js';
+import { glpiMajor } from '../glpi/glpi-version.js';
 import type { GlpiClient } from '../glpi/types.js';
 import type { DoctorCheck } from './doctor.js';
 

@@ -618,7 +618,10 @@ describe('items', () => {
     expect(post?.body).toContain('name="uploadManifest"');
     expect(post?.body).toContain('name="filename[0]"; filename="report _v1_.txt"');
     expect(post?.body).toContain('\r\n\r\nhello\r\n');
-    const manifest = JSON.parse(/name="uploadManifest"\r\nContent-Type: application\/json\r\n\r\n(.*)\r\n/.exec(post?.body ?? '')?.[1] ?? '');
+    // A plain form field (undici's FormData writes no Content-Type for it), so PHP puts it in $_POST.
+    const manifestPart = /name="uploadManifest"\r\n\r\n(.*)\r\n/.exec(post?.body ?? '');
+    expect(post?.body).toContain('Content-Type: text/plain\r\n\r\nhello');
+    const manifest = JSON.parse(manifestPart?.[1] ?? '');
     expect(manifest.input).toMatchObject({ itemtype: 'Ticket', items_id: 3, _filename: ['report "v1".txt'], _only_if_upload_succeed: 1 });
   });
 
