@@ -1,4 +1,4 @@
-import type { DoctorCheck, DoctorReport } from '../ops/doctor.js';
+import type { DoctorCheck, DoctorReport } from '../ops/doctor/types.js';
 import type { FailedEvent, QueueStatus, ReplayResult } from '../ops/queue-ops.js';
 import type { ResyncResult } from '../ops/resync.js';
 

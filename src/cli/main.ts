@@ -10,7 +10,7 @@ import { keyOptionsFor, redisKeys } from '../redis/keys.js';
 import { type SyncJobData } from '../sync/job.js';
 import { createSyncQueue } from '../queue/producer.js';
 import { createRedis, waitForReady, type RedisConnection } from '../redis/connection.js';
-import { runDoctor } from '../ops/doctor.js';
+import { runDoctor } from '../ops/doctor/runner.js';
 import { listFailed, queueStatus, replay, type ReplaySelector } from '../ops/queue-ops.js';
 import { resyncConversations, resyncSince, type ResyncResult } from '../ops/resync.js';
 import { formatDoctor, formatFailed, formatReplay, formatResync, formatStatus } from './format.js';

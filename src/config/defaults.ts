@@ -60,6 +60,8 @@ export const DEFAULTS = {
     keepAliveTimeoutMs: 4_000,
   },
   chatwootTimeoutMs: 10_000,
+  /** doctor reports a GLPI slower than this to open a session (initSession) as a warning. */
+  doctorSlowGlpiMs: 2_000,
   /** Chatwoot signs `{timestamp}.{body}`; older or newer than this is refused (replay window). */
   signatureToleranceS: 300,
   /** How long a delivery id is remembered for dedupe. Chatwoot never redelivers, so a day is ample. */

@@ -4,7 +4,7 @@ import { cellValues, digitsInOrder, exactMatch, rowId } from './search.js';
 import type { GlpiClient, ItemType, SearchCriterion, SearchOptions } from './types.js';
 
 /** Search option ids (identical in GLPI 10.0 and 11). */
-export const SEARCH_OPTIONS = {
+const SEARCH_OPTIONS = {
   User: { login: 1, email: 5, phones: [6, 10, 11] },
   Contact: { email: 6, phones: [3, 4, 10] },
 } as const;

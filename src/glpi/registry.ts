@@ -7,7 +7,7 @@ import { createGlpiClient, type GlpiClientHandle } from './client.js';
 import { createGlpiPool } from './transport.js';
 import type { GlpiCallObserver, GlpiClient } from './types.js';
 
-export interface GlpiClientsDeps {
+interface GlpiClientsDeps {
   /** One dispatcher for every hook (tests). Default: one keep-alive Pool per GLPI origin, shared by its hooks. */
   dispatcher?: Dispatcher;
   /** Observer per hook (metrics label the hook). */

@@ -13,7 +13,7 @@ import { type SyncJobData } from '../sync/job.js';
  * and the sync engine's idempotency makes GLPI receive only what it misses.
  */
 
-export interface ResyncDeps {
+interface ResyncDeps {
   hookId: string;
   client: ChatwootApiClient;
   queue: Queue<SyncJobData>;
@@ -22,7 +22,7 @@ export interface ResyncDeps {
   now?: () => Date;
 }
 
-export interface ResyncConversationResult {
+interface ResyncConversationResult {
   conversationId: number;
   queued: number;
   /** Jobs that already exist (a previous resync or the same events still in the queue). */
@@ -37,7 +37,7 @@ export interface ResyncResult {
   conversations: ResyncConversationResult[];
 }
 
-export async function resolveAccountId(client: ChatwootApiClient, given: number | undefined): Promise<number> {
+async function resolveAccountId(client: ChatwootApiClient, given: number | undefined): Promise<number> {
   return given ?? (await singleAccountId(client, 'no --account given'));
 }
 

@@ -3,7 +3,7 @@ import { loadConfig } from '../../src/config/load.js';
 import type { HookConfig } from '../../src/config/schema.js';
 import { GlpiError } from '../../src/glpi/errors.js';
 import type { GlpiItem } from '../../src/glpi/types.js';
-import { glpiWebhookCheck } from '../../src/ops/doctor-glpi-webhooks.js';
+import { glpiWebhookCheck } from '../../src/ops/doctor/glpi-webhook.js';
 import { createGlpiClient } from '../../src/glpi/client.js';
 
 function hook(env: Record<string, string> = {}): HookConfig {

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
-import type { DoctorCheck, DoctorReport } from '../../src/ops/doctor.js';
+import type { DoctorCheck, DoctorReport } from '../../src/ops/doctor/types.js';
 import { SIM_GLPI_VERSIONS, startGlpiSimulator, type GlpiSimulator } from '../support/glpi-simulator/index.js';
 import { REDIS_URL, deletePrefix, testPrefix, testRedis } from '../support/redis.js';
 

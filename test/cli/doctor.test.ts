@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { redisKeys } from '../../src/redis/keys.js';
 import { SYNC_QUEUE_NAME } from '../../src/queue/job.js';
-import type { DoctorCheck, DoctorReport } from '../../src/ops/doctor.js';
+import type { DoctorCheck, DoctorReport } from '../../src/ops/doctor/types.js';
 import { startChatwootApi, type ChatwootApiDouble } from '../support/chatwoot-api/index.js';
 import { REDIS_URL, deletePrefix, testPrefix, testRedis } from '../support/redis.js';
 

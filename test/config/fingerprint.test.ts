@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { configFingerprint } from '../../src/config/fingerprint.js';
 import { loadConfig } from '../../src/config/load.js';
-import type { DoctorReport } from '../../src/ops/doctor.js';
+import type { DoctorReport } from '../../src/ops/doctor/types.js';
 import { redisKeys } from '../../src/redis/keys.js';
 import { startRuntime, type Runtime } from '../../src/runtime.js';
 import { REDIS_URL, deletePrefix, testPrefix, testRedis } from '../support/redis.js';

@@ -10,7 +10,7 @@ import { checkGlpiApiUrl } from '../../src/config/glpi-url.js';
 import { createGlpiClient, type GlpiClientHandle } from '../../src/glpi/client.js';
 import { profileIdsOfUser, ProfileInterfaceCache } from '../../src/glpi/profiles.js';
 import type { GlpiClient } from '../../src/glpi/types.js';
-import { canReadProfiles, superAdminRights } from '../../src/ops/glpi-rights.js';
+import { canReadProfiles, superAdminRights } from '../../src/ops/doctor/glpi-rights.js';
 import type { GlpiSimulator } from '../support/glpi-simulator/api.js';
 import { startGlpiSimulator } from '../support/glpi-simulator/index.js';
 

@@ -25,7 +25,7 @@ import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { loadConfig } from '../../src/config/load.js';
-import type { DoctorReport } from '../../src/ops/doctor.js';
+import type { DoctorReport } from '../../src/ops/doctor/types.js';
 import { redisKeys } from '../../src/redis/keys.js';
 import { SYNC_QUEUE_NAME } from '../../src/queue/job.js';
 import { type SyncJobData } from '../../src/sync/job.js';

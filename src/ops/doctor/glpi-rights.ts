@@ -3,7 +3,7 @@
  * (GLPI 10.0 / 11 `CommonDBTM` constants plus the Ticket and ITILFollowup specific ones).
  * Reading them lets doctor say which right is missing without creating anything in GLPI.
  */
-export const RIGHT = {
+const RIGHT = {
   READ: 1,
   UPDATE: 2,
   CREATE: 4,
@@ -12,13 +12,11 @@ export const RIGHT = {
 } as const;
 
 /** Ticket::READALL: see every ticket, not only the bridge user's own. */
-export const TICKET_READALL = 1024;
-/** ITILFollowup: add followups to my tickets / my groups' tickets / all tickets. */
-export const FOLLOWUP_ADDMYTICKET = 4;
-export const FOLLOWUP_ADDGROUPTICKET = 2048;
-export const FOLLOWUP_ADDALLTICKET = 4096;
+const TICKET_READALL = 1024;
+/** ITILFollowup: add followups to all tickets (ADDMYTICKET 4 and ADDGROUPTICKET 2048 are not enough for the bridge). */
+const FOLLOWUP_ADDALLTICKET = 4096;
 
-export interface RightRequirement {
+interface RightRequirement {
   /** What doctor prints: "Users", "Tickets"... */
   label: string;
   /** Key in active_profile ("user", "contact_enterprise", "ticket", "followup"). */

@@ -1,8 +1,8 @@
-import type { HookConfig } from '../config/schema.js';
-import { errorCode } from '../errors.js';
-import { glpiMajor } from '../glpi/glpi-version.js';
-import type { GlpiClient } from '../glpi/types.js';
-import type { DoctorCheck } from './doctor.js';
+import type { HookConfig } from '../../config/schema.js';
+import { errorCode } from '../../errors.js';
+import { glpiMajor } from '../../glpi/glpi-version.js';
+import type { GlpiClient } from '../../glpi/types.js';
+import type { DoctorCheck } from './types.js';
 
 /**
  * GLPI 11 with GLPI_TO_CHATWOOT: is there an active GLPI webhook to this hook's route? Only a
