@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import type { Queue } from 'bullmq';
 import { createChatwootApiClient } from '../chatwoot/api-client.js';
 import { differingFingerprints, restartAdvice } from '../config/fingerprint.js';
+import { DEFAULTS } from '../config/defaults.js';
 import { dotEnvHint } from '../config/dotenv-hint.js';
 import { loadConfig, loadDotEnv } from '../config/load.js';
 import type { ServiceConfig } from '../config/schema.js';
@@ -42,7 +43,7 @@ export async function main(argv: string[], io: Partial<CliIo> = {}): Promise<num
     out: io.out ?? ((t) => process.stdout.write(t.endsWith('\n') ? t : `${t}\n`)),
     err: io.err ?? ((t) => process.stderr.write(t.endsWith('\n') ? t : `${t}\n`)),
     loadDotEnv: io.loadDotEnv ?? io.env === undefined,
-    redisTimeoutMs: io.redisTimeoutMs ?? 3_000,
+    redisTimeoutMs: io.redisTimeoutMs ?? DEFAULTS.cliRedisTimeoutMs,
   };
   const [command, ...rest] = argv;
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {

@@ -58,8 +58,32 @@ export const DEFAULTS = {
     poolConnections: 16,
     /** Below Apache's default KeepAliveTimeout (5 s), so we drop idle sockets before the server does. */
     keepAliveTimeoutMs: 4_000,
+    /** Rows of a search that names no range (range 0-49). */
+    searchPageSize: 50,
+    /** Rows per page when looking up a requester by e-mail or phone. */
+    finderPageSize: 50,
+    /** Candidates looked at per lookup; an exact e-mail has one or two, a phone pattern a handful. */
+    finderMaxCandidates: 200,
   },
   chatwootTimeoutMs: 10_000,
+  /** Bounds any Chatwoot listing, so a misbehaving server cannot keep us paging forever. */
+  chatwootMaxPages: 1_000,
+  /** Redis connections by role (src/redis/connection.ts): a webhook answer must not wait long for Redis. */
+  redisConnection: {
+    producerConnectTimeoutMs: 2_000,
+    producerCommandTimeoutMs: 2_000,
+    commandConnectTimeoutMs: 5_000,
+  },
+  /** How long the CLI (doctor, status, replay...) waits for Redis before saying it is down. */
+  cliRedisTimeoutMs: 3_000,
+  /** How long a webhook's answer waits for Redis to store its job before spooling it to disk. */
+  ingestRedisTimeoutMs: 1_500,
+  /** Page size when the queue commands list job ids. */
+  queueOpsPageSize: 200,
+  /** /ready counts jobs per hook only up to this backlog (ids are listed to count them). */
+  readyPerHookDepthMaxJobs: 2_000,
+  /** A hook's last-success time is written to Redis at most this often (per hook, for /ready). */
+  hookStateSuccessWriteEveryMs: 5_000,
   /** doctor reports a GLPI slower than this to open a session (initSession) as a warning. */
   doctorSlowGlpiMs: 2_000,
   /** Chatwoot signs `{timestamp}.{body}`; older or newer than this is refused (replay window). */
@@ -75,6 +99,26 @@ export const DEFAULTS = {
     /** Completed jobs are kept briefly for inspection; failed ones until replayed or trimmed. */
     keepCompletedCount: 1_000,
     keepFailedAgeS: 30 * 24 * 60 * 60,
+    /** A job that could not take its hook's lock is handed back to the queue this much later. */
+    lockRetryDelayMs: 250,
+  },
+  /** Ticket links written back to Chatwoot's conversation (custom attribute and private note). */
+  writeBack: {
+    attempts: 3,
+    retryDelayMs: 500,
+    /** How long note ids are remembered for echo recognition (the echo arrives within seconds). */
+    echoTtlS: 7 * 24 * 60 * 60,
+    /** A worker's claim on a parked write-back: longer than any retry of it takes. */
+    claimTtlMs: 5 * 60_000,
+  },
+  /** Look-ups cached in Redis by the sync. */
+  mappings: {
+    /** A Chatwoot agent's GLPI user id. */
+    agentTtlS: 6 * 60 * 60,
+    /** An agent with no GLPI user, asked again after this. */
+    agentMissTtlS: 15 * 60,
+    /** GLPI's UTC offset: short enough to follow a daylight-saving change within the hour. */
+    tzTtlS: 60 * 60,
   },
   /** Attachment downloads (hostile input: a customer chooses files, sizes and sometimes links). */
   attachments: {
@@ -112,6 +156,16 @@ export const DEFAULTS = {
     webhookToleranceS: 24 * 60 * 60,
     /** How long a GLPI webhook (event, item, date_mod) is remembered for dedupe. */
     webhookDedupeTtlS: 2 * 24 * 60 * 60,
+    /** Search pages one poll reads at most; the cursor moves on and the next poll continues. */
+    pollMaxPages: 20,
+    /** date_mod has 1 s resolution; 1 s more covers clock skew between the bridge and GLPI. */
+    settledAfterMs: 2_000,
+    /** Session facts (the bridge's own GLPI user, GLPI's UTC offset) re-read this often. */
+    sessionFactsTtlMs: 60 * 60_000,
+    /** GLPI user names cached per hook. */
+    userNamesMax: 1_000,
+    /** The bridge's own Chatwoot messages are remembered this long (their webhook arrives within seconds). */
+    echoTtlS: 7 * 24 * 60 * 60,
   },
   lock: {
     ttlMs: 30_000,
@@ -119,5 +173,7 @@ export const DEFAULTS = {
     extendThresholdMs: 10_000,
     /** How long a job waits for the hook's mutex before handing itself back to the queue. */
     acquireWaitMs: 5_000,
+    /** Pause between two tries to take a hook's lock while waiting for it. */
+    retryDelayMs: 50,
   },
 } as const;

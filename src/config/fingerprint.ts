@@ -17,7 +17,7 @@ interface HashStore {
  * against it. Per-process settings (role, port, host, log level, concurrency, file paths, the Redis
  * URL the reader already shares) are left out, so the api and the worker of one deployment agree.
  */
-export interface PublishedFingerprint {
+interface PublishedFingerprint {
   role: string;
   fingerprint: string;
   publishedAt: string;

@@ -1,6 +1,6 @@
 import { ConfigError } from '../errors.js';
 
-export interface GlpiUrlCheck {
+interface GlpiUrlCheck {
   /** Normalised base, always ending in `/` so relative paths keep `apirest.php`. */
   baseUrl: string;
   warnings: string[];

@@ -20,7 +20,7 @@ function describeIssues(error: z.ZodError, name: (path: PropertyKey[]) => string
 }
 
 /** `${VAR}` and `${VAR:-default}` in HOOKS_FILE values; an unset variable is an error, never "". */
-export function interpolateEnv(value: unknown, env: Env, where: string): unknown {
+function interpolateEnv(value: unknown, env: Env, where: string): unknown {
   if (typeof value === 'string') {
     return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (_m, name: string, fallback?: string) => {
       const resolved = env[name] ?? fallback;

@@ -6,7 +6,7 @@ import type { RedisNode, RedisTopology, ServiceEnv } from './schema.js';
  * `host:port,host:port` (port optional, IPv6 as `[::1]:26379`) into nodes. Anything else (a
  * scheme, credentials, a path) is refused with the variable's name, never echoing a password.
  */
-export function parseRedisNodes(variable: string, list: string, defaultPort: number): RedisNode[] {
+function parseRedisNodes(variable: string, list: string, defaultPort: number): RedisNode[] {
   const entries = list
     .split(',')
     .map((s) => s.trim())
@@ -29,7 +29,7 @@ export function parseRedisNodes(variable: string, list: string, defaultPort: num
 }
 
 /** The database REDIS_URL selects (`/3`), 0 when it names none. */
-export function redisUrlDb(url: string): number {
+function redisUrlDb(url: string): number {
   const path = new URL(url).pathname.replace(/^\//, '');
   return path === '' ? 0 : Number(path);
 }

@@ -44,8 +44,8 @@ const secretList = stringList.refine((list) => list.every(isLongEnough), TOO_SHO
  * as requester): `self-service` accounts whose every profile has the simplified (helpdesk)
  * interface, `created-only` accounts the bridge created itself, `any` every account (unsafe).
  */
-export const CUSTOMER_BINDING_POLICIES = ['self-service', 'created-only', 'any'] as const;
-export type CustomerBindingPolicy = (typeof CUSTOMER_BINDING_POLICIES)[number];
+const CUSTOMER_BINDING_POLICIES = ['self-service', 'created-only', 'any'] as const;
+type CustomerBindingPolicy = (typeof CUSTOMER_BINDING_POLICIES)[number];
 
 /** Service-level settings (environment only). Keys are the environment variable names. */
 export const serviceEnvSchema = z.object({
@@ -135,7 +135,6 @@ export const hookInputSchema = z.object({
   glpiPrivateAsNotes: boolish.default(DEFAULTS.glpiToChatwoot.privateAsNotes),
   glpiWebhookSecret: secretList.default([]),
 });
-export type HookInput = z.input<typeof hookInputSchema>;
 
 /** Environment variable for each hook key (single-hook setup). */
 export const HOOK_ENV_NAMES = {
@@ -184,7 +183,7 @@ export interface GlpiHookConfig {
   timeoutMs: number;
 }
 
-export interface ChatwootHookConfig {
+interface ChatwootHookConfig {
   /** Accepted signing secrets, newest first; empty when the hook does not verify signatures. */
   webhookSecrets: string[];
   webhookToken: string | undefined;
@@ -210,7 +209,7 @@ export interface AttachmentPolicy {
 }
 
 /** GLPI -> Chatwoot direction of a hook (off unless glpiToChatwoot). */
-export interface GlpiToChatwootConfig {
+interface GlpiToChatwootConfig {
   enabled: boolean;
   pollIntervalMs: number;
   /** Name shown before a technician's text, `{name}` replaced. */

@@ -1,4 +1,5 @@
 import type { CountryCode } from 'libphonenumber-js';
+import { DEFAULTS } from '../config/defaults.js';
 import { parsePhone, normalizePhone } from './phone.js';
 import { cellValues, digitsInOrder, exactMatch, rowId } from './search.js';
 import type { GlpiClient, ItemType, SearchCriterion, SearchOptions } from './types.js';
@@ -9,9 +10,7 @@ const SEARCH_OPTIONS = {
   Contact: { email: 6, phones: [3, 4, 10] },
 } as const;
 
-const PAGE_SIZE = 50;
-/** Candidates looked at per lookup; an exact e-mail has one or two, a phone pattern a handful. */
-const MAX_CANDIDATES = 200;
+const { finderPageSize: PAGE_SIZE, finderMaxCandidates: MAX_CANDIDATES } = DEFAULTS.glpiClient;
 
 /** GLPI User with this e-mail (any of its addresses, case-insensitive); the oldest if several. */
 export function findUserByEmail(client: GlpiClient, email: string): Promise<number | undefined> {

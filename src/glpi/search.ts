@@ -1,7 +1,8 @@
+import { DEFAULTS } from '../config/defaults.js';
 import { GlpiError } from './errors.js';
 import type { SearchOptions, SearchResult } from './types.js';
 
-export const DEFAULT_SEARCH_RANGE: [number, number] = [0, 49];
+const DEFAULT_SEARCH_RANGE: [number, number] = [0, DEFAULTS.glpiClient.searchPageSize - 1];
 const ID_OPTION = 2;
 
 /**

@@ -1,4 +1,5 @@
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+import { DEFAULTS } from '../config/defaults.js';
 import type { RedisTopology } from '../config/schema.js';
 
 /**
@@ -17,9 +18,14 @@ export type RedisConnection = Redis | Cluster;
 export type RedisTarget = string | RedisTopology;
 
 const byRole: Record<RedisRole, RedisOptions> = {
-  producer: { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2_000, commandTimeout: 2_000 },
+  producer: {
+    maxRetriesPerRequest: 1,
+    enableOfflineQueue: false,
+    connectTimeout: DEFAULTS.redisConnection.producerConnectTimeoutMs,
+    commandTimeout: DEFAULTS.redisConnection.producerCommandTimeoutMs,
+  },
   worker: { maxRetriesPerRequest: null },
-  command: { maxRetriesPerRequest: 3, connectTimeout: 5_000 },
+  command: { maxRetriesPerRequest: 3, connectTimeout: DEFAULTS.redisConnection.commandConnectTimeoutMs },
 };
 
 /** Reconnect forever with a capped delay; failures surface per command, not as a dead client. */
