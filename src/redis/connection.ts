@@ -9,7 +9,7 @@ import type { RedisTopology } from '../config/schema.js';
  * - `worker`: BullMQ workers block on Redis and must never give up (`maxRetriesPerRequest: null`).
  * - `command`: short commands from the CLI and the worker's own state (mappings, locks).
  */
-export type RedisRole = 'producer' | 'worker' | 'command';
+type RedisRole = 'producer' | 'worker' | 'command';
 
 /** What every module receives: one Redis (single or behind Sentinel) or a Redis Cluster client. */
 export type RedisConnection = Redis | Cluster;
