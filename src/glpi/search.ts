@@ -1,4 +1,4 @@
-import { GlpiError } from './errors.js';
+import { GlpiError } from '../errors/index.js';
 import type { SearchOptions, SearchResult } from './types.js';
 
 export const DEFAULT_SEARCH_RANGE: [number, number] = [0, 49];

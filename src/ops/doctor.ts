@@ -5,10 +5,9 @@ import type { HookConfig, ServiceConfig } from '../config/schema.js';
 import { differingFingerprints, restartAdvice } from '../config/fingerprint.js';
 import { createChatwootApiClient, type ChatwootApiClient } from '../chatwoot/api-client.js';
 import { writeBackKeys, type PendingWriteBack } from '../chatwoot/write-back.js';
-import { errorAdvice, errorCode } from '../errors.js';
+import { errorAdvice, errorCode, hasCode, isGlpiError, type GlpiError } from '../errors/index.js';
 import { createGlpiClient, glpiMajor, type GlpiClientHandle } from '../glpi/client.js';
 import { glpiWebhookCheck } from './doctor-glpi-webhooks.js';
-import { isGlpiError, type GlpiError } from '../glpi/errors.js';
 import type { ItemType } from '../glpi/types.js';
 import { keyOptionsFor, redisKeys } from '../redis/keys.js';
 import { type SyncJobData } from '../sync/job.js';
@@ -318,10 +317,9 @@ const SESSION_STEPS = [
 
 /** Which session step an initSession failure belongs to. */
 function failedStep(err: unknown): (typeof SESSION_STEPS)[number]['id'] {
-  const code = errorCode(err);
-  if (code === 'GLPI_API_DISABLED') return 'glpi.api-enabled';
-  if (code === 'ERROR_NOT_ALLOWED_IP') return 'glpi.api-client';
-  if (code === 'ERROR_APP_TOKEN_PARAMETERS_MISSING' || code === 'ERROR_WRONG_APP_TOKEN_PARAMETER') return 'glpi.app-token';
+  if (hasCode(err, 'GLPI_API_DISABLED')) return 'glpi.api-enabled';
+  if (hasCode(err, 'ERROR_NOT_ALLOWED_IP')) return 'glpi.api-client';
+  if (hasCode(err, 'ERROR_APP_TOKEN_PARAMETERS_MISSING') || hasCode(err, 'ERROR_WRONG_APP_TOKEN_PARAMETER')) return 'glpi.app-token';
   if (isGlpiError(err) && err.category === 'auth') return 'glpi.user-token';
   return 'glpi.reachable';
 }

@@ -9,7 +9,7 @@ import { type SyncJobData } from '../sync/job.js';
 import { EnqueueBatcher } from './group-commit.js';
 import type { DiskSpool } from './spool.js';
 import { withTimeout } from '../util/timeout.js';
-import { ReplicationLagError } from '../errors.js';
+import { ReplicationLagError } from '../errors/index.js';
 
 /** Name of the custom backoff strategy the worker implements (exponential with full jitter). */
 export const BACKOFF_TYPE = 'jitter';

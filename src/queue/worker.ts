@@ -2,11 +2,9 @@ import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { RedisConnection } from '../redis/connection.js';
 import type { Logger } from 'pino';
 import { DEFAULTS } from '../config/defaults.js';
-import { LockBusyError, errorAdvice, errorCode, isTransient } from '../errors.js';
+import { dispositionOf, errorCode, failureOf, failureReason, type JobFailure } from '../errors/index.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { SyncOutcome, SyncProcessor } from '../sync/processor.js';
-import { JobAbortedError } from '../errors.js';
-import { LockLostError } from '../sync/hook-lock.js';
 import { BACKOFF_TYPE as PRODUCER_BACKOFF_TYPE } from './producer.js';
 import { SYNC_QUEUE_NAME } from './job.js';
 import { redisKeys, type RedisKeyOptions } from '../redis/keys.js';
@@ -15,16 +13,7 @@ import { type SyncJobData } from '../sync/job.js';
 /** The custom backoff type the producer sets on jobs (`backoff: { type: 'jitter', delay }`). */
 export const BACKOFF_TYPE: typeof PRODUCER_BACKOFF_TYPE = PRODUCER_BACKOFF_TYPE;
 
-/** Structured failure stored in job.data.lastError, read by `failed` (src/ops/queue-ops.ts). */
-export interface JobFailure {
-  code: string;
-  advice: string | undefined;
-  message: string;
-  at: string;
-  /** false: failed at once (permanent); true: attempts exhausted on a transient error. */
-  transient: boolean;
-}
-
+/** A job's data once it failed: `lastError` is read by `failed` (src/ops/queue-ops.ts). */
 export type SyncJobDataWithFailure = SyncJobData & { lastError?: JobFailure };
 
 export interface SyncWorkerOptions {
@@ -69,18 +58,6 @@ export function jitterBackoffMs(attemptsMade: number, baseMs: number, maxMs: num
   return Math.round(step / 2 + random() * (step / 2));
 }
 
-/** Why a job stopped before finishing: shutdown or a lost lock. It goes back to the queue. */
-function isHandBack(err: unknown): boolean {
-  return err instanceof LockLostError || err instanceof JobAbortedError;
-}
-
-/** "CODE: message" so the failed list shows the stable code even without the stored data. */
-function reasonOf(err: unknown): string {
-  const code = errorCode(err);
-  const message = err instanceof Error ? err.message : String(err);
-  return code !== undefined && !message.includes(code) ? `${code}: ${message}` : message;
-}
-
 export function createSyncWorker(options: SyncWorkerOptions): SyncWorker {
   const clock = options.clock ?? Date.now;
   const lockRetryDelayMs = options.lockRetryDelayMs ?? 250;
@@ -102,28 +79,24 @@ export function createSyncWorker(options: SyncWorkerOptions): SyncWorker {
       else log.info({ outcome }, 'job done');
       return outcome;
     } catch (err) {
-      if (err instanceof LockBusyError || isHandBack(err)) {
-        // Not a failure: the job goes back to `delayed` without using an attempt (DelayedError
-        // tells BullMQ the job was moved on purpose). Jittered, so busy jobs do not return in step.
+      const disposition = dispositionOf(err);
+      if (disposition === 'hand-back') {
+        // Not a failure (hook busy, shutdown, lock lost): the job goes back to `delayed` without
+        // using an attempt (DelayedError tells BullMQ the job was moved on purpose). Jittered, so
+        // busy jobs do not return in step.
         const delayMs = Math.round(lockRetryDelayMs * (0.5 + Math.random()));
         await job.moveToDelayed(clock() + delayMs, token);
         log.debug({ code: errorCode(err), delayMs }, 'job handed back to the queue');
         throw new DelayedError();
       }
-      const code = errorCode(err) ?? 'UNKNOWN';
-      const failure: JobFailure = {
-        code,
-        advice: errorAdvice(err),
-        message: err instanceof Error ? err.message : String(err),
-        at: new Date(clock()).toISOString(),
-        transient: isTransient(err),
-      };
-      if (!failure.transient) {
+      const failure = failureOf(err, clock());
+      const { code } = failure;
+      if (disposition === 'fail') {
         await storeFailure(job, failure);
         metrics.jobs.inc({ ...labels, outcome: 'failed' });
         log.error({ code, advice: failure.advice, err: { message: failure.message } }, 'job failed permanently; fix the cause, then replay it');
         // UnrecoverableError: no more attempts, straight to the failed set.
-        throw new UnrecoverableError(reasonOf(err));
+        throw new UnrecoverableError(failureReason(failure));
       }
       const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
       if (lastAttempt) {
@@ -134,8 +107,7 @@ export function createSyncWorker(options: SyncWorkerOptions): SyncWorker {
         metrics.jobs.inc({ ...labels, outcome: 'retried' });
         log.warn({ code, attempt: job.attemptsMade + 1, err: { message: failure.message } }, 'job will be retried');
       }
-      const rethrown = new Error(reasonOf(err), { cause: err });
-      throw rethrown;
+      throw new Error(failureReason(failure), { cause: err });
     } finally {
       metrics.jobDuration.observe(labels, Math.max(0, clock() - started) / 1000);
     }

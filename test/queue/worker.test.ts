@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { listFailed, replay } from '../../src/ops/queue-ops.js';
 import { SYNC_QUEUE_NAME, jobIdFor } from '../../src/queue/job.js';
 import { type SyncJobData } from '../../src/sync/job.js';
-import { BACKOFF_TYPE, createSyncWorker, jitterBackoffMs, type SyncWorker } from '../../src/queue/worker.js';
+import { BACKOFF_TYPE, createSyncWorker, jitterBackoffMs, type SyncJobDataWithFailure, type SyncWorker } from '../../src/queue/worker.js';
 import { HookLock } from '../../src/sync/hook-lock.js';
 import { glpiDecode } from '../support/glpi-simulator/index.js';
 import { REDIS_URL, waitFor } from '../support/redis.js';
@@ -52,9 +52,9 @@ function startWorker(concurrency = 1, processor = h.processor): Promise<SyncWork
   return worker.start().then(() => worker as SyncWorker);
 }
 
-async function add(payload: Record<string, unknown>) {
+async function add(payload: Record<string, unknown>, options: Partial<typeof JOB_OPTIONS> = {}) {
   const data = jobData(payload);
-  return queue.add(data.event, data, { ...JOB_OPTIONS, jobId: jobIdFor(data.hookId, data.deliveryId) });
+  return queue.add(data.event, data, { ...JOB_OPTIONS, ...options, jobId: jobIdFor(data.hookId, data.deliveryId) });
 }
 
 async function drained(): Promise<void> {
@@ -85,6 +85,22 @@ describe('sync worker', () => {
     expect(Date.parse(state.lastGlpiSuccessAt!)).toBeGreaterThanOrEqual(Date.parse(state.lastErrorAt!));
   });
 
+  it('stores the failure typed when a retryable error outlasts the attempts', async () => {
+    nextConversation += 1;
+    const c = { id: nextConversation, lastMessage: { id: 90_007, createdAt: at(0) } };
+    h.sim.failAll({ kind: 'status', status: 503 });
+    await startWorker();
+    const job = await add(conversationEvent('conversation_created', c), { attempts: 2 });
+    await waitFor(async () => ((await job.getState()) === 'failed' ? true : undefined), 'job failed');
+    const failed = (await queue.getJob(job.id!))!;
+    expect(failed.attemptsMade).toBe(2);
+    expect((failed.data as SyncJobDataWithFailure).lastError).toMatchObject({ code: 'GLPI_SERVER_ERROR', disposition: 'retry', advice: expect.stringMatching(/5xx/) as unknown });
+    expect(failed.failedReason).toMatch(/^GLPI_SERVER_ERROR: /);
+    const [listed] = (await listFailed(queue, { hookId: HOOK_ID })).events.filter((e) => e.jobId === job.id);
+    expect(listed).toMatchObject({ code: 'GLPI_SERVER_ERROR', advice: expect.stringMatching(/5xx/) as unknown });
+    await job.remove();
+  });
+
   it('fails a permanent GLPI error at once with its code and advice, and replays after the fix', async () => {
     nextConversation += 1;
     const c = { id: nextConversation, lastMessage: { id: 90_002, createdAt: at(0) } };
@@ -95,6 +111,7 @@ describe('sync worker', () => {
     const failed = (await queue.getJob(job.id!))!;
     expect(failed.attemptsMade).toBe(1);
     expect(failed.failedReason).toContain('ERROR_GLPI_ADD');
+    expect((failed.data as SyncJobDataWithFailure).lastError).toMatchObject({ code: 'ERROR_GLPI_ADD', disposition: 'fail' });
     const [listed] = (await listFailed(queue, { hookId: HOOK_ID })).events.filter((e) => e.jobId === job.id);
     expect(listed?.code).toBe('ERROR_GLPI_ADD');
     expect(listed?.advice).toMatch(/rights/);
