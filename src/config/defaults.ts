@@ -58,6 +58,12 @@ export const DEFAULTS = {
   job: {
     attempts: 12,
     backoffBaseMs: 2_000,
+    /**
+     * Share of each backoff step that is random: 0.5 keeps at least half the step ("equal
+     * jitter"), so no retry comes sooner than half its step, as full jitter would allow.
+     */
+    backoffJitter: 0.5,
+    /** Caps only the backoff of jobs enqueued with the previous release's 'jitter' type (see the worker). */
     backoffMaxMs: 10 * 60_000,
     /** Completed jobs are kept briefly for inspection; failed ones until replayed or trimmed. */
     keepCompletedCount: 1_000,

@@ -5,13 +5,9 @@ import { DEFAULTS } from '../config/defaults.js';
 import { dispositionOf, errorCode, failureOf, failureReason, type JobFailure } from '../errors/index.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { SyncOutcome, SyncProcessor } from '../sync/processor.js';
-import { BACKOFF_TYPE as PRODUCER_BACKOFF_TYPE } from './producer.js';
 import { SYNC_QUEUE_NAME } from './job.js';
 import { redisKeys, type RedisKeyOptions } from '../redis/keys.js';
 import { type SyncJobData } from '../sync/job.js';
-
-/** The custom backoff type the producer sets on jobs (`backoff: { type: 'jitter', delay }`). */
-export const BACKOFF_TYPE: typeof PRODUCER_BACKOFF_TYPE = PRODUCER_BACKOFF_TYPE;
 
 /** A job's data once it failed: `lastError` is read by `failed` (src/ops/queue-ops.ts). */
 export type SyncJobDataWithFailure = SyncJobData & { lastError?: JobFailure };
@@ -30,7 +26,10 @@ export interface SyncWorkerOptions {
   clock?: () => number;
   /** How long a job whose hook is busy waits in `delayed` before trying again (jittered). */
   lockRetryDelayMs?: number;
-  /** Upper bound of the exponential backoff. */
+  /**
+   * Upper bound of the backoff of jobs enqueued with the previous release's 'jitter' type (see
+   * legacyJitterBackoffMs). Jobs enqueued now use BullMQ's exponential backoff, which has no cap.
+   */
   backoffMaxMs?: number;
   /** close(): how long in-flight jobs may run before they are asked to stop and handed back. */
   closeTimeoutMs?: number;
@@ -49,13 +48,15 @@ export interface SyncWorker {
 }
 
 /**
- * Exponential backoff with "equal jitter": half of the exponential step is kept, the other half
- * is random. Workers that failed together (GLPI down) then come back spread out, yet none
- * retries sooner than half its step, which full jitter would allow.
+ * The previous release's own backoff strategy, kept only for jobs it enqueued: they carry
+ * `backoff: { type: 'jitter', delay }`, a type BullMQ does not know, and without a strategy for it their
+ * first retry after an upgrade would throw "Unknown backoff strategy" instead of waiting.
+ * Exponential with "equal jitter" (half the step kept, half random), capped at maxMs: the same
+ * curve as BullMQ's `exponential` with `jitter: 0.5` that new jobs use, plus the cap.
  */
-export function jitterBackoffMs(attemptsMade: number, baseMs: number, maxMs: number, random: () => number = Math.random): number {
+function legacyJitterBackoffMs(attemptsMade: number, baseMs: number, maxMs: number): number {
   const step = Math.min(maxMs, baseMs * 2 ** Math.max(0, attemptsMade - 1));
-  return Math.round(step / 2 + random() * (step / 2));
+  return Math.round(step / 2 + Math.random() * (step / 2));
 }
 
 export function createSyncWorker(options: SyncWorkerOptions): SyncWorker {
@@ -121,12 +122,12 @@ export function createSyncWorker(options: SyncWorkerOptions): SyncWorker {
     ...(options.lockDurationMs !== undefined ? { lockDuration: options.lockDurationMs } : {}),
     ...(options.stalledIntervalMs !== undefined ? { stalledInterval: options.stalledIntervalMs } : {}),
     settings: {
-      // Called for every backoff type BullMQ does not know itself, i.e. BACKOFF_TYPE; jobs with a
-      // built-in type ('fixed', 'exponential') never reach it.
+      // Called only for backoff types BullMQ does not know itself, i.e. the legacy 'jitter': jobs
+      // of the current producer use the built-in 'exponential' and never reach it.
       backoffStrategy: (attemptsMade, _type, _err, job) => {
         const backoff = job?.opts.backoff;
         const baseMs = typeof backoff === 'object' && backoff.delay !== undefined ? backoff.delay : DEFAULTS.job.backoffBaseMs;
-        return jitterBackoffMs(attemptsMade, baseMs, backoffMaxMs);
+        return legacyJitterBackoffMs(attemptsMade, baseMs, backoffMaxMs);
       },
     },
   });
