@@ -4,7 +4,7 @@
  * a BridgeError whose disposition, category and advice come from there; dispositionOf() is what
  * the worker and anyone else deciding "retry, fail or hand back" asks.
  */
-export type { CatalogueEntry, Disposition, ErrorCategory } from './types.js';
+export type { CatalogueEntry } from './types.js';
 export { ERROR_CATALOGUE, type ErrorCode } from './catalogue.js';
 export { GLPI_ERROR_CODES, RIGHTS_ADVICE, isGlpiOwnCode } from './glpi-codes.js';
 export {
