@@ -1,6 +1,6 @@
 import { loadConfig, loadDotEnv } from './config/load.js';
 import { dotEnvHint } from './config/dotenv-hint.js';
-import { ConfigError } from './errors.js';
+import { ConfigError } from './errors/index.js';
 import { createLogger } from './logger.js';
 import { startRuntime, type RuntimeOptions } from './runtime.js';
 

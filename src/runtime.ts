@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { ServiceConfig } from './config/schema.js';
 import { publishFingerprint } from './config/fingerprint.js';
-import { ConfigError } from './errors.js';
+import { ConfigError } from './errors/index.js';
 import { buildApp } from './http/app.js';
 import { adminRoutes } from './http/routes/admin.js';
 import { metricsRoutes } from './http/routes/metrics.js';

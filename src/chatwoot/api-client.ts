@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { Agent, type Dispatcher } from 'undici';
 import type { HookConfig } from '../config/schema.js';
 import { DEFAULTS } from '../config/defaults.js';
-import { BridgeError, errorCode } from '../errors.js';
+import { ChatwootError, errorCode } from '../errors/index.js';
 import { scrubSecrets } from '../logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { field } from '../util/json.js';
@@ -11,94 +11,6 @@ import { field } from '../util/json.js';
  * The Chatwoot application API, as much as write-back and backfill need (reference:
  * chatwoot-webhooks.md section 5). Conversation ids in URLs are display ids, like in webhooks.
  */
-
-export type ChatwootErrorCategory = 'auth' | 'permission' | 'not-found' | 'invalid-request' | 'server' | 'network';
-
-interface CodeInfo {
-  transient: boolean;
-  category: ChatwootErrorCategory;
-  advice: string;
-}
-
-export const CHATWOOT_ERROR_CODES: Readonly<Record<string, CodeInfo>> = {
-  CHATWOOT_UNAUTHORIZED: {
-    transient: false,
-    category: 'auth',
-    advice:
-      'CHATWOOT_API_TOKEN is not accepted: copy the access token of a dedicated Chatwoot administrator (Profile settings > Access token) into CHATWOOT_API_TOKEN',
-  },
-  CHATWOOT_FORBIDDEN: {
-    transient: false,
-    category: 'permission',
-    advice:
-      "the Chatwoot token's user may not do this: use an administrator's token (agents only see their inboxes' conversations; agent-bot tokens cannot read contacts or list messages)",
-  },
-  CHATWOOT_NOT_FOUND: {
-    transient: false,
-    category: 'not-found',
-    advice:
-      'Chatwoot has no such account or conversation for this token (deleted, or the token belongs to another account); check CHATWOOT_BASE_URL points at the Chatwoot root, e.g. https://app.chatwoot.com',
-  },
-  CHATWOOT_INVALID_REQUEST: {
-    transient: false,
-    category: 'invalid-request',
-    advice: 'Chatwoot refused the request (see its message); a bridge bug or an unsupported Chatwoot version',
-  },
-  CHATWOOT_INVALID_RESPONSE: {
-    transient: false,
-    category: 'invalid-request',
-    advice:
-      'Chatwoot answered something that is not its API JSON: CHATWOOT_BASE_URL must be the Chatwoot root (https://chatwoot.example.com), without /app or /api/v1',
-  },
-  CHATWOOT_RATE_LIMITED: {
-    transient: true,
-    category: 'server',
-    advice: 'Chatwoot rate-limits the bridge (HTTP 429, RACK_ATTACK_LIMIT); the bridge retries later',
-  },
-  CHATWOOT_SERVER_ERROR: {
-    transient: true,
-    category: 'server',
-    advice: "Chatwoot or a proxy in front of it failed (HTTP 5xx); see Chatwoot's logs",
-  },
-  CHATWOOT_NETWORK_ERROR: {
-    transient: true,
-    category: 'network',
-    advice: "Chatwoot could not be reached: check CHATWOOT_BASE_URL's host and port, DNS and firewalls",
-  },
-  CHATWOOT_TLS_ERROR: {
-    transient: true,
-    category: 'network',
-    advice: "Chatwoot's TLS certificate was refused: fix it, or give Node the CA with NODE_EXTRA_CA_CERTS",
-  },
-  CHATWOOT_TIMEOUT: {
-    transient: true,
-    category: 'network',
-    advice: 'Chatwoot did not answer in time; check its load',
-  },
-  CHATWOOT_ACCOUNT_UNKNOWN: {
-    transient: false,
-    category: 'invalid-request',
-    advice:
-      'the bridge could not tell which Chatwoot account is meant: give the token of a user that belongs to exactly one account (resync also takes --account N)',
-  },
-};
-
-export class ChatwootError extends BridgeError {
-  readonly category: ChatwootErrorCategory;
-  readonly endpoint: string | undefined;
-
-  constructor(code: keyof typeof CHATWOOT_ERROR_CODES, message: string, options: { status?: number; endpoint?: string; cause?: unknown } = {}) {
-    const info = CHATWOOT_ERROR_CODES[code] ?? CHATWOOT_ERROR_CODES.CHATWOOT_INVALID_REQUEST!;
-    super(code, message, { transient: info.transient, advice: info.advice, status: options.status, cause: options.cause });
-    this.name = 'ChatwootError';
-    this.category = info.category;
-    this.endpoint = options.endpoint;
-  }
-}
-
-export function chatwootAdvice(code: string): string | undefined {
-  return CHATWOOT_ERROR_CODES[code]?.advice;
-}
 
 export interface ChatwootProfile {
   id: number;

@@ -4,7 +4,7 @@ import type { ChatwootAttachment } from './events.js';
 import { ipLiteral, isPublicAddress } from './address-policy.js';
 import type { AttachmentPolicy, HookConfig } from '../config/schema.js';
 import { DEFAULTS } from '../config/defaults.js';
-import { JobAbortedError, errorCode } from '../errors.js';
+import { AddressRefusedError, JobAbortedError, errorCode, hasCode } from '../errors/index.js';
 import type { UploadFile } from '../glpi/types.js';
 import { safeDecode, safeHref } from '../util/html.js';
 
@@ -52,15 +52,6 @@ export interface AttachmentFetcher {
   close(): Promise<void>;
 }
 
-/** Thrown by the connect-time lookup; its code is how the fetcher recognises it through undici. */
-class AddressRefusedError extends Error {
-  readonly code = 'ATTACHMENT_ADDRESS_REFUSED';
-  constructor(hostname: string, address: string) {
-    super(`${hostname} resolves to ${address}, which is not a public address`);
-    this.name = 'AddressRefusedError';
-  }
-}
-
 const PRIVATE_REASON = 'the link points to a private or reserved network address';
 
 /**
@@ -92,7 +83,7 @@ function isTrusted(url: URL, policy: AttachmentPolicy): boolean {
 /** The lookup's refusal, however deep undici wrapped it. */
 function addressRefusal(err: unknown): Error | undefined {
   for (let e: unknown = err, depth = 0; e !== undefined && e !== null && depth < 5; depth += 1) {
-    if (errorCode(e) === 'ATTACHMENT_ADDRESS_REFUSED') return e as Error;
+    if (hasCode(e, 'ATTACHMENT_ADDRESS_REFUSED')) return e as Error;
     e = (e as { cause?: unknown }).cause;
   }
   return undefined;

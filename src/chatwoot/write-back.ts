@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { RedisConnection } from '../redis/connection.js';
 import type { Logger } from 'pino';
 import type { HookConfig } from '../config/schema.js';
-import { errorAdvice, errorCode, isTransient } from '../errors.js';
+import { errorAdvice, errorCode, isTransient } from '../errors/index.js';
 import type { ChatwootEvent } from './events.js';
 import { hookSegment, type RedisKeyOptions } from '../redis/keys.js';
 import { singleAccountId, type ChatwootApiClient } from './api-client.js';

@@ -6,7 +6,7 @@ import { DEFAULTS } from '../config/defaults.js';
 import { dotEnvHint } from '../config/dotenv-hint.js';
 import { loadConfig, loadDotEnv } from '../config/load.js';
 import type { ServiceConfig } from '../config/schema.js';
-import { errorAdvice } from '../errors.js';
+import { errorAdvice, hasCode } from '../errors/index.js';
 import { keyOptionsFor, redisKeys } from '../redis/keys.js';
 import { type SyncJobData } from '../sync/job.js';
 import { createSyncQueue } from '../queue/producer.js';
@@ -74,9 +74,9 @@ export async function main(argv: string[], io: Partial<CliIo> = {}): Promise<num
       return 2;
     }
     const advice = errorAdvice(err);
-    const hint = (err as { code?: string }).code === 'CONFIG_INVALID' && ctx.loadDotEnv ? dotEnvHint(ctx.env) : undefined;
+    const hint = hasCode(err, 'CONFIG_INVALID') && ctx.loadDotEnv ? dotEnvHint(ctx.env) : undefined;
     ctx.err(`chatwoot-glpi-bridge ${command}: ${err instanceof Error ? err.message : String(err)}${advice ? `\n  fix: ${advice}` : ''}${hint ? `\n  ${hint}` : ''}`);
-    return (err as { code?: string }).code === 'CONFIG_INVALID' ? 78 : 1;
+    return hasCode(err, 'CONFIG_INVALID') ? 78 : 1;
   }
 }
 

@@ -93,8 +93,18 @@ export const DEFAULTS = {
   /** Most webhooks stored in one group commit (one pipelined write of claims, one of jobs). */
   ingestBatchMaxJobs: 128,
   job: {
-    attempts: 12,
+    /**
+     * With backoffBaseMs and BullMQ's uncapped exponential backoff, 11 attempts retry for 17 to
+     * 34 minutes in all (docs/guarantees.md), as 12 did under the previous 10-minute cap.
+     */
+    attempts: 11,
     backoffBaseMs: 2_000,
+    /**
+     * Share of each backoff step that is random: 0.5 keeps at least half the step ("equal
+     * jitter"), so no retry comes sooner than half its step, as full jitter would allow.
+     */
+    backoffJitter: 0.5,
+    /** Caps only the backoff of jobs enqueued with the previous release's 'jitter' type (see the worker). */
     backoffMaxMs: 10 * 60_000,
     /** Completed jobs are kept briefly for inspection; failed ones until replayed or trimmed. */
     keepCompletedCount: 1_000,

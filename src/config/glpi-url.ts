@@ -1,4 +1,4 @@
-import { ConfigError } from '../errors.js';
+import { ConfigError } from '../errors/index.js';
 
 interface GlpiUrlCheck {
   /** Normalised base, always ending in `/` so relative paths keep `apirest.php`. */

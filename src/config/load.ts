@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
-import { ConfigError } from '../errors.js';
+import { ConfigError } from '../errors/index.js';
 import { DEFAULTS } from './defaults.js';
 import { checkGlpiApiUrl } from './glpi-url.js';
 import { redisTopologyFrom } from './redis-topology.js';

@@ -1,4 +1,4 @@
-import { ConfigError } from '../errors.js';
+import { ConfigError } from '../errors/index.js';
 import { DEFAULTS } from './defaults.js';
 import type { RedisNode, RedisTopology, ServiceEnv } from './schema.js';
 

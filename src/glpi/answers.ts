@@ -1,5 +1,5 @@
 import { field } from '../util/json.js';
-import { GlpiError } from './errors.js';
+import { GlpiError } from '../errors/index.js';
 import type { GlpiItem } from './types.js';
 
 /**

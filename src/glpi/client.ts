@@ -1,10 +1,11 @@
 import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
 import { DEFAULTS } from '../config/defaults.js';
-import { errorCode } from '../errors.js';
+import { errorCode } from '../errors/index.js';
 import { field } from '../util/json.js';
 import { asItem, asItemList, asRecord, createdId, parseContentRange, unexpectedAnswer, uploadFailure } from './answers.js';
-import { GlpiError, glpiErrorFromBody, isGlpiError } from './errors.js';
+import { GlpiError, isGlpiError } from '../errors/index.js';
+import { glpiErrorFromBody } from './error-body.js';
 import { GLPI_VERSION_SHAPE, decodeRow, glpiMajor, protectForGlpi10 } from './glpi-version.js';
 import { checkId, encodeDocumentUpload, withParentLink } from './requests.js';
 import { buildSearchQuery, formatRange, parseSearchBody } from './search.js';

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
 import type { HookConfig } from '../config/schema.js';
 import type { Metrics } from '../metrics/metrics.js';
-import { ConfigError, errorCode } from '../errors.js';
+import { ConfigError, errorCode } from '../errors/index.js';
 import { createGlpiClient, type GlpiClientHandle } from './client.js';
 import { createGlpiPool } from './transport.js';
 import type { GlpiCallObserver, GlpiClient } from './types.js';

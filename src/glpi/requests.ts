@@ -1,5 +1,5 @@
 import { FormData, Response } from 'undici';
-import { GlpiError } from './errors.js';
+import { GlpiError } from '../errors/index.js';
 import type { GlpiInput, ItemType, UploadFile } from './types.js';
 
 /** Building what the client sends: ids checked, sub-items linked to their parent, uploads encoded. */

@@ -1,5 +1,5 @@
 import { DEFAULTS } from '../config/defaults.js';
-import { GlpiError } from './errors.js';
+import { GlpiError } from '../errors/index.js';
 import type { SearchOptions, SearchResult } from './types.js';
 
 const DEFAULT_SEARCH_RANGE: [number, number] = [0, DEFAULTS.glpiClient.searchPageSize - 1];

@@ -4,9 +4,9 @@ import type { Logger } from 'pino';
 import { Pool, type Dispatcher } from 'undici';
 import type { GlpiHookConfig } from '../config/schema.js';
 import { DEFAULTS } from '../config/defaults.js';
-import { errorCode } from '../errors.js';
+import { GlpiError, errorCode } from '../errors/index.js';
 import { scrubSecrets } from '../logger.js';
-import { GlpiError, glpiErrorFromBody } from './errors.js';
+import { glpiErrorFromBody } from './error-body.js';
 import type { GlpiCallObserver } from './types.js';
 
 /**

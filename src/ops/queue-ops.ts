@@ -1,6 +1,5 @@
 import type { Job, Queue } from 'bullmq';
-import { chatwootAdvice } from '../chatwoot/api-client.js';
-import { glpiAdvice } from '../glpi/errors.js';
+import { readFailure } from '../errors/index.js';
 import type { SyncJobData } from '../sync/job.js';
 
 /**
@@ -19,7 +18,7 @@ export interface FailedEvent {
   attempts: number;
   /** The error message the job failed with (secrets are scrubbed where errors are built). */
   reason: string;
-  /** Stable code found in the reason (GLPI, Chatwoot or bridge code), when there is one. */
+  /** Stable code of the failure (GLPI, Chatwoot or bridge code), when there is one. */
   code: string | null;
   /** What a person should do. */
   advice: string | null;
@@ -39,22 +38,11 @@ async function idsIn(queue: Queue<SyncJobData>, state: 'failed' | 'waiting' | 'a
   return hookId === undefined ? ids : ids.filter((id) => id.startsWith(`${hookId}.`));
 }
 
-const CODE_PATTERN = /\b((?:ERROR|GLPI|CHATWOOT|LOCK|CONFIG)_[A-Z0-9_]+)\b/;
-
-/** Code and advice from a failure reason: the error codes of the bridge are in its messages. */
-export function describeFailure(reason: string): { code: string | null; advice: string | null } {
-  const code = CODE_PATTERN.exec(reason)?.[1] ?? null;
-  if (code === null) return { code: null, advice: null };
-  const advice = glpiAdvice(code) ?? chatwootAdvice(code) ?? null;
-  return { code, advice };
-}
-
 function toFailed(job: Job<SyncJobData>): FailedEvent {
   const data = job.data;
   const reason = job.failedReason ?? 'unknown';
-  // A worker may store the structured error next to the message; prefer it when present.
-  const stored = (job.data as SyncJobData & { lastError?: { code?: unknown; advice?: unknown } }).lastError;
-  const described = describeFailure(reason);
+  // The worker stores the failure typed next to the reason; jobs without it fall back to the reason.
+  const { code, advice } = readFailure((job.data as SyncJobData & { lastError?: unknown }).lastError, reason);
   return {
     jobId: job.id ?? '',
     hookId: data.hookId,
@@ -65,8 +53,8 @@ function toFailed(job: Job<SyncJobData>): FailedEvent {
     failedAt: job.finishedOn ? new Date(job.finishedOn).toISOString() : null,
     attempts: job.attemptsMade,
     reason,
-    code: typeof stored?.code === 'string' ? stored.code : described.code,
-    advice: typeof stored?.advice === 'string' ? stored.advice : described.advice,
+    code,
+    advice,
   };
 }
 

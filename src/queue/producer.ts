@@ -9,14 +9,13 @@ import { type SyncJobData } from '../sync/job.js';
 import { EnqueueBatcher } from './group-commit.js';
 import type { DiskSpool } from './spool.js';
 import { withTimeout } from '../util/timeout.js';
-import { ReplicationLagError } from '../errors.js';
-
-/** Name of the custom backoff strategy the worker implements (exponential with full jitter). */
-export const BACKOFF_TYPE = 'jitter';
+import { ReplicationLagError } from '../errors/index.js';
 
 export const SYNC_JOB_OPTIONS: JobsOptions = {
   attempts: DEFAULTS.job.attempts,
-  backoff: { type: BACKOFF_TYPE, delay: DEFAULTS.job.backoffBaseMs },
+  // BullMQ's own exponential backoff, jittered: workers that failed together (GLPI down) come back
+  // spread out. Jobs of the previous release still carry type 'jitter' (see the worker).
+  backoff: { type: 'exponential', delay: DEFAULTS.job.backoffBaseMs, jitter: DEFAULTS.job.backoffJitter },
   removeOnComplete: { count: DEFAULTS.job.keepCompletedCount },
   // Failed jobs stay for `failed` / `replay`; only very old ones are trimmed.
   removeOnFail: { age: DEFAULTS.job.keepFailedAgeS },

@@ -2,29 +2,14 @@ import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { RedisConnection } from '../redis/connection.js';
 import type { Logger } from 'pino';
 import { DEFAULTS } from '../config/defaults.js';
-import { LockBusyError, errorAdvice, errorCode, isTransient } from '../errors.js';
+import { dispositionOf, errorCode, failureOf, failureReason, type JobFailure } from '../errors/index.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { SyncOutcome, SyncProcessor } from '../sync/processor.js';
-import { JobAbortedError } from '../errors.js';
-import { LockLostError } from '../sync/hook-lock.js';
-import { BACKOFF_TYPE as PRODUCER_BACKOFF_TYPE } from './producer.js';
 import { SYNC_QUEUE_NAME } from './job.js';
 import { redisKeys, type RedisKeyOptions } from '../redis/keys.js';
 import { type SyncJobData } from '../sync/job.js';
 
-/** The custom backoff type the producer sets on jobs (`backoff: { type: 'jitter', delay }`). */
-export const BACKOFF_TYPE: typeof PRODUCER_BACKOFF_TYPE = PRODUCER_BACKOFF_TYPE;
-
-/** Structured failure stored in job.data.lastError, read by `failed` (src/ops/queue-ops.ts). */
-export interface JobFailure {
-  code: string;
-  advice: string | undefined;
-  message: string;
-  at: string;
-  /** false: failed at once (permanent); true: attempts exhausted on a transient error. */
-  transient: boolean;
-}
-
+/** A job's data once it failed: `lastError` is read by `failed` (src/ops/queue-ops.ts). */
 export type SyncJobDataWithFailure = SyncJobData & { lastError?: JobFailure };
 
 export interface SyncWorkerOptions {
@@ -41,7 +26,10 @@ export interface SyncWorkerOptions {
   clock?: () => number;
   /** How long a job whose hook is busy waits in `delayed` before trying again (jittered). */
   lockRetryDelayMs?: number;
-  /** Upper bound of the exponential backoff. */
+  /**
+   * Upper bound of the backoff of jobs enqueued with the previous release's 'jitter' type (see
+   * legacyJitterBackoffMs). Jobs enqueued now use BullMQ's exponential backoff, which has no cap.
+   */
   backoffMaxMs?: number;
   /** close(): how long in-flight jobs may run before they are asked to stop and handed back. */
   closeTimeoutMs?: number;
@@ -60,25 +48,15 @@ export interface SyncWorker {
 }
 
 /**
- * Exponential backoff with "equal jitter": half of the exponential step is kept, the other half
- * is random. Workers that failed together (GLPI down) then come back spread out, yet none
- * retries sooner than half its step, which full jitter would allow.
+ * The previous release's own backoff strategy, kept only for jobs it enqueued: they carry
+ * `backoff: { type: 'jitter', delay }`, a type BullMQ does not know, and without a strategy for it their
+ * first retry after an upgrade would throw "Unknown backoff strategy" instead of waiting.
+ * Exponential with "equal jitter" (half the step kept, half random), capped at maxMs: the same
+ * curve as BullMQ's `exponential` with `jitter: 0.5` that new jobs use, plus the cap.
  */
-export function jitterBackoffMs(attemptsMade: number, baseMs: number, maxMs: number, random: () => number = Math.random): number {
+function legacyJitterBackoffMs(attemptsMade: number, baseMs: number, maxMs: number): number {
   const step = Math.min(maxMs, baseMs * 2 ** Math.max(0, attemptsMade - 1));
-  return Math.round(step / 2 + random() * (step / 2));
-}
-
-/** Why a job stopped before finishing: shutdown or a lost lock. It goes back to the queue. */
-function isHandBack(err: unknown): boolean {
-  return err instanceof LockLostError || err instanceof JobAbortedError;
-}
-
-/** "CODE: message" so the failed list shows the stable code even without the stored data. */
-function reasonOf(err: unknown): string {
-  const code = errorCode(err);
-  const message = err instanceof Error ? err.message : String(err);
-  return code !== undefined && !message.includes(code) ? `${code}: ${message}` : message;
+  return Math.round(step / 2 + Math.random() * (step / 2));
 }
 
 export function createSyncWorker(options: SyncWorkerOptions): SyncWorker {
@@ -102,28 +80,24 @@ export function createSyncWorker(options: SyncWorkerOptions): SyncWorker {
       else log.info({ outcome }, 'job done');
       return outcome;
     } catch (err) {
-      if (err instanceof LockBusyError || isHandBack(err)) {
-        // Not a failure: the job goes back to `delayed` without using an attempt (DelayedError
-        // tells BullMQ the job was moved on purpose). Jittered, so busy jobs do not return in step.
+      const disposition = dispositionOf(err);
+      if (disposition === 'hand-back') {
+        // Not a failure (hook busy, shutdown, lock lost): the job goes back to `delayed` without
+        // using an attempt (DelayedError tells BullMQ the job was moved on purpose). Jittered, so
+        // busy jobs do not return in step.
         const delayMs = Math.round(lockRetryDelayMs * (0.5 + Math.random()));
         await job.moveToDelayed(clock() + delayMs, token);
         log.debug({ code: errorCode(err), delayMs }, 'job handed back to the queue');
         throw new DelayedError();
       }
-      const code = errorCode(err) ?? 'UNKNOWN';
-      const failure: JobFailure = {
-        code,
-        advice: errorAdvice(err),
-        message: err instanceof Error ? err.message : String(err),
-        at: new Date(clock()).toISOString(),
-        transient: isTransient(err),
-      };
-      if (!failure.transient) {
+      const failure = failureOf(err, clock());
+      const { code } = failure;
+      if (disposition === 'fail') {
         await storeFailure(job, failure);
         metrics.jobs.inc({ ...labels, outcome: 'failed' });
         log.error({ code, advice: failure.advice, err: { message: failure.message } }, 'job failed permanently; fix the cause, then replay it');
         // UnrecoverableError: no more attempts, straight to the failed set.
-        throw new UnrecoverableError(reasonOf(err));
+        throw new UnrecoverableError(failureReason(failure));
       }
       const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
       if (lastAttempt) {
@@ -134,8 +108,7 @@ export function createSyncWorker(options: SyncWorkerOptions): SyncWorker {
         metrics.jobs.inc({ ...labels, outcome: 'retried' });
         log.warn({ code, attempt: job.attemptsMade + 1, err: { message: failure.message } }, 'job will be retried');
       }
-      const rethrown = new Error(reasonOf(err), { cause: err });
-      throw rethrown;
+      throw new Error(failureReason(failure), { cause: err });
     } finally {
       metrics.jobDuration.observe(labels, Math.max(0, clock() - started) / 1000);
     }
@@ -149,12 +122,12 @@ export function createSyncWorker(options: SyncWorkerOptions): SyncWorker {
     ...(options.lockDurationMs !== undefined ? { lockDuration: options.lockDurationMs } : {}),
     ...(options.stalledIntervalMs !== undefined ? { stalledInterval: options.stalledIntervalMs } : {}),
     settings: {
-      // Called for every backoff type BullMQ does not know itself, i.e. BACKOFF_TYPE; jobs with a
-      // built-in type ('fixed', 'exponential') never reach it.
+      // Called only for backoff types BullMQ does not know itself, i.e. the legacy 'jitter': jobs
+      // of the current producer use the built-in 'exponential' and never reach it.
       backoffStrategy: (attemptsMade, _type, _err, job) => {
         const backoff = job?.opts.backoff;
         const baseMs = typeof backoff === 'object' && backoff.delay !== undefined ? backoff.delay : DEFAULTS.job.backoffBaseMs;
-        return jitterBackoffMs(attemptsMade, baseMs, backoffMaxMs);
+        return legacyJitterBackoffMs(attemptsMade, baseMs, backoffMaxMs);
       },
     },
   });

@@ -1,4 +1,4 @@
-import { isGlpiError } from '../glpi/errors.js';
+import { isGlpiError } from '../errors/index.js';
 import { profileIdsOfUser } from '../glpi/profiles.js';
 import type { SyncContext } from './context.js';
 import type { CustomerKind } from './mapping-store.js';

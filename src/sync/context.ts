@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { BridgeError, JobAbortedError } from '../errors.js';
+import { BridgeError, JobAbortedError } from '../errors/index.js';
 import type { ChatwootAttachment, ChatwootConversation, ChatwootEvent } from '../chatwoot/events.js';
 import type { HookConfig } from '../config/schema.js';
 import type { AttachmentDownload, DownloadRequest } from '../chatwoot/attachments.js';

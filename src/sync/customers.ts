@@ -1,5 +1,5 @@
 import type { ChatwootContact, ContactEvent } from '../chatwoot/events.js';
-import { isGlpiError, isGlpiNotFound } from '../glpi/errors.js';
+import { isGlpiError, isGlpiNotFound } from '../errors/index.js';
 import { findContactByEmail, findContactByPhone, findUserByEmail, findUserByLogin, findUserByPhone } from '../glpi/finders.js';
 import { normalizePhone } from '../glpi/phone.js';
 import type { GlpiInput } from '../glpi/types.js';

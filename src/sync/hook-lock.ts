@@ -1,7 +1,7 @@
 import { ExecutionError, Redlock, type Lock } from '@sesamecare-oss/redlock';
 import { connectionDb, type RedisConnection } from '../redis/connection.js';
 import { DEFAULTS } from '../config/defaults.js';
-import { BridgeError, LockBusyError } from '../errors.js';
+import { LockBusyError, LockLostError } from '../errors/index.js';
 import type { RedisKeys } from '../redis/keys.js';
 
 export interface HookLockOptions {
@@ -13,14 +13,6 @@ export interface HookLockOptions {
   acquireWaitMs?: number;
   /** Pause between two acquisition attempts (plus up to the same again as jitter). */
   retryDelayMs?: number;
-}
-
-/** The lock was lost while the job ran (not extended in time): stop before the next GLPI write. */
-export class LockLostError extends BridgeError {
-  constructor(resource: string, cause?: unknown) {
-    super('LOCK_LOST', `lock ${resource} was lost while the job ran`, { transient: true, cause });
-    this.name = 'LockLostError';
-  }
 }
 
 export interface LockedRun {

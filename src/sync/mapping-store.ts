@@ -1,4 +1,4 @@
-import { ReplicationLagError } from '../errors.js';
+import { ReplicationLagError } from '../errors/index.js';
 import type { RedisConnection } from '../redis/connection.js';
 import type { RedisKeys } from '../redis/keys.js';
 

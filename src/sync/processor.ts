@@ -10,8 +10,7 @@ import {
 } from '../chatwoot/events.js';
 import { DEFAULTS } from '../config/defaults.js';
 import type { HookConfig } from '../config/schema.js';
-import { BridgeError, ConfigError, JobAbortedError, LockBusyError, errorAdvice, errorCode, isProgrammingError } from '../errors.js';
-import { isGlpiError, isGlpiNotFound } from '../glpi/errors.js';
+import { ConfigError, HookDisabledError, InvalidEventError, classifyError, errorAdvice, errorCode, isGlpiError, isGlpiNotFound } from '../errors/index.js';
 import { ProfileInterfaceCache } from '../glpi/profiles.js';
 import type { GlpiClient } from '../glpi/types.js';
 import type { Metrics } from '../metrics/metrics.js';
@@ -22,7 +21,7 @@ import { changesIdentity, resolveCustomer, syncContactEvent } from './customers.
 import { authorFor, postFollowup } from './followups.js';
 import { discoverGlpiOffsetMin } from './glpi-time.js';
 import { HookStateStore } from './hook-state.js';
-import { HookLock, LockLostError, type HookLockOptions } from './hook-lock.js';
+import { HookLock, type HookLockOptions } from './hook-lock.js';
 import { MappingStore, type ConversationRecord, type ReplicaWait } from './mapping-store.js';
 import { GLPI_STATUS, syncStatus } from './status.js';
 import { ensureTicket, toChatMessage, type TicketResult } from './tickets.js';
@@ -68,20 +67,9 @@ export interface SyncProcessor {
   process(data: SyncJobData, options?: ProcessOptions): Promise<SyncOutcome>;
 }
 
-/** The payload does not fit the event schema: replaying it cannot help until the code changes. */
-export class InvalidEventError extends BridgeError {
-  constructor(message: string) {
-    super('EVENT_INVALID', message, {
-      transient: false,
-      advice: 'the stored webhook does not fit the schema of its event; report it with the payload (a Chatwoot change the bridge does not know yet)',
-    });
-    this.name = 'InvalidEventError';
-  }
-}
-
 /**
  * Routes a job to the sync services, under the hook's mutex. Errors are thrown as they are
- * (BridgeError / GlpiError); the worker decides retry or failure with isTransient().
+ * (BridgeError / GlpiError); the worker decides with dispositionOf().
  */
 const SUCCESS_WRITE_EVERY_MS = 5_000;
 
@@ -125,10 +113,7 @@ export function createSyncProcessor(deps: SyncProcessorDeps): SyncProcessor {
     if (!hook.enabled) {
       // Events queued before the hook was disabled were answered 202: keep them (failed, with
       // advice) instead of completing them unsynced, so `replay --hook` brings them back.
-      throw new BridgeError('HOOK_DISABLED', `hook "${hook.id}" is disabled in this worker`, {
-        transient: false,
-        advice: `set the hook enabled again, restart the workers, then: chatwoot-glpi-bridge replay --hook ${hook.id}`,
-      });
+      throw new HookDisabledError(hook.id);
     }
     const parsed = parseChatwootEvent(data.payload);
     if (!parsed.ok) throw new InvalidEventError(`${data.event}: ${parsed.error}`);
@@ -181,7 +166,8 @@ export function createSyncProcessor(deps: SyncProcessorDeps): SyncProcessor {
     } catch (err) {
       // Contention, shutdown, a lost lease and a bug meeting a payload are not GLPI's health: keep
       // them out of /ready (the failed job carries the bug's code and advice).
-      if (!(err instanceof LockBusyError || err instanceof JobAbortedError || err instanceof LockLostError || isProgrammingError(err))) {
+      const { disposition, category } = classifyError(err);
+      if (disposition !== 'hand-back' && category !== 'bug') {
         successWrittenAt.delete(hook.id);
         await hookStates.noteError(hook.id, new Date(clock()), errorCode(err) ?? 'UNKNOWN', errorAdvice(err)).catch(() => undefined);
       }

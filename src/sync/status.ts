@@ -1,5 +1,5 @@
 import type { ChatwootConversation, ConversationStatus } from '../chatwoot/events.js';
-import { isGlpiError } from '../glpi/errors.js';
+import { isGlpiError } from '../errors/index.js';
 import { throwIfAborted, type SyncContext } from './context.js';
 import { escapeHtml } from '../util/html.js';
 import type { ConversationRecord, ConversationStatusClass } from './mapping-store.js';

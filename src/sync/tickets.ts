@@ -1,8 +1,7 @@
 import type { ChatwootContact, ChatwootAttachment, ChatwootConversation, ChatwootMessage, ChatwootPushMessage } from '../chatwoot/events.js';
-import { isGlpiError, isGlpiNotFound } from '../glpi/errors.js';
+import { JobAbortedError, isGlpiError, isGlpiNotFound } from '../errors/index.js';
 import type { GlpiInput } from '../glpi/types.js';
 import { attachmentBudget } from './attachment-budget.js';
-import { JobAbortedError } from '../errors.js';
 import { throwIfAborted, type SyncContext } from './context.js';
 import { resolveCustomer } from './customers.js';
 import { toGlpiDate } from './glpi-time.js';

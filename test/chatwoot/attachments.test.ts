@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAttachmentFetcher, publicOnlyLookup, type AttachmentDownload, type DownloadRequest, type LookupFn } from '../../src/chatwoot/attachments.js';
 import type { ChatwootAttachment } from '../../src/chatwoot/events.js';
 import { loadConfig } from '../../src/config/load.js';
-import { JobAbortedError } from '../../src/errors.js';
+import { JobAbortedError } from '../../src/errors/index.js';
 
 const png = Buffer.from('89504e470d0a1a0a0000000d49484452', 'hex');
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import type { HookConfig } from '../../src/config/schema.js';
-import { GlpiError } from '../../src/glpi/errors.js';
+import { GlpiError } from '../../src/errors/index.js';
 import type { GlpiItem } from '../../src/glpi/types.js';
 import { glpiWebhookCheck } from '../../src/ops/doctor/glpi-webhook.js';
 import { createGlpiClient } from '../../src/glpi/client.js';

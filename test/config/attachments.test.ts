@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULTS } from '../../src/config/defaults.js';
 import { loadConfig } from '../../src/config/load.js';
-import { ConfigError } from '../../src/errors.js';
+import { ConfigError } from '../../src/errors/index.js';
 
 const base = { GLPI_API_URL: 'https://glpi.example.com/apirest.php', GLPI_USER_TOKEN: 't', CHATWOOT_WEBHOOK_SECRET: 'attachments-config-secret' };
 const policy = (env: Record<string, string> = {}) => loadConfig({ ...base, ...env }).hooks.get('default')!.attachments;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
-import { ConfigError } from '../../src/errors.js';
+import { ConfigError } from '../../src/errors/index.js';
 
 const BASE = { HOOK_ID: 'acme', GLPI_API_URL: 'https://glpi.example.com/apirest.php', GLPI_USER_TOKEN: 'glpi-user-token', ALLOW_UNAUTHENTICATED: 'true' };
 const API = { CHATWOOT_BASE_URL: 'https://chatwoot.example.com', CHATWOOT_API_TOKEN: 'chatwoot-api-token' };

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { checkGlpiApiUrl } from '../../src/config/glpi-url.js';
 import { loadConfig } from '../../src/config/load.js';
-import { ConfigError } from '../../src/errors.js';
+import { ConfigError } from '../../src/errors/index.js';
 
 const minimal = {
   GLPI_API_URL: 'https://glpi.example.com/apirest.php',

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
-import { ConfigError } from '../../src/errors.js';
+import { ConfigError } from '../../src/errors/index.js';
 import { keyOptionsFor, redisKeys } from '../../src/redis/keys.js';
 import { describeRedis } from '../../src/redis/connection.js';
 import { writeBackKeys } from '../../src/chatwoot/write-back.js';

@@ -1,7 +1,6 @@
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { isTransient } from '../../src/errors.js';
-import { GLPI_ERROR_CODES, GlpiError, isGlpiNotFound } from '../../src/glpi/errors.js';
+import { GLPI_ERROR_CODES, GlpiError, isGlpiNotFound, isTransient } from '../../src/errors/index.js';
 import { createGlpiClients, glpiMetricsObserver } from '../../src/glpi/registry.js';
 import { createMetrics } from '../../src/metrics/metrics.js';
 import type { HookConfig } from '../../src/config/schema.js';
@@ -216,7 +215,7 @@ describe('errors', () => {
   };
 
   // Session-invalid on a data call is handled by re-init; it is covered above, so it is asked at login here.
-  it.each(Object.keys(GLPI_ERROR_CODES))('maps %s to a GlpiError with its transience and advice', async (code) => {
+  it.each(Object.keys(GLPI_ERROR_CODES) as (keyof typeof GLPI_ERROR_CODES)[])('maps %s to a GlpiError with its disposition and advice', async (code) => {
     mock = createMockGlpi();
     const status = statusOf[code] ?? 400;
     const message = code.startsWith('ERROR_GLPI_PARTIAL') ? [{ id: 3, message: '' }, { id: false, message: 'Invalid email address x' }] : 'something went wrong';
@@ -225,14 +224,14 @@ describe('errors', () => {
     const err = await caught(client.ensureSession());
     expect(err.code).toBe(code);
     expect(err.status).toBe(status);
-    expect(err.transient).toBe(GLPI_ERROR_CODES[code]?.transient);
-    expect(isTransient(err)).toBe(err.transient);
+    expect(err.disposition).toBe(GLPI_ERROR_CODES[code].disposition);
+    expect(isTransient(err)).toBe(GLPI_ERROR_CODES[code].disposition === 'retry');
     expect(err.advice).toBeTruthy();
     expect(err.endpoint).toBe('GET /initSession');
   });
 
   it('transient GLPI codes are exactly the session and database ones', () => {
-    const transient = Object.entries(GLPI_ERROR_CODES).filter(([, info]) => info.transient).map(([code]) => code);
+    const transient = Object.entries(GLPI_ERROR_CODES).filter(([, info]) => info.disposition === 'retry').map(([code]) => code);
     expect(transient.sort()).toEqual(['ERROR_SESSION_TOKEN_INVALID', 'ERROR_SQL', 'ERROR_UNKNOWN']);
   });
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ChatwootError, createChatwootApiClient, type ApiConversation, type ApiMessage } from '../../src/chatwoot/api-client.js';
+import { createChatwootApiClient, type ApiConversation, type ApiMessage } from '../../src/chatwoot/api-client.js';
+import { ChatwootError } from '../../src/errors/index.js';
 import { parseChatwootEvent } from '../../src/chatwoot/events.js';
 import { buildEvents, resyncConversations } from '../../src/ops/resync.js';
 import { startChatwootApi } from '../support/chatwoot-api/index.js';

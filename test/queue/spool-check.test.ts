@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
-import { ConfigError } from '../../src/errors.js';
+import { ConfigError } from '../../src/errors/index.js';
 import { startRuntime } from '../../src/runtime.js';
 import { REDIS_URL, deletePrefix, testPrefix, testRedis } from '../support/redis.js';
 

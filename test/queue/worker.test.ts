@@ -1,11 +1,12 @@
-import { Queue } from 'bullmq';
+import { Backoffs, Queue, type BackoffOptions } from 'bullmq';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { listFailed, replay } from '../../src/ops/queue-ops.js';
 import { SYNC_QUEUE_NAME, jobIdFor } from '../../src/queue/job.js';
 import { type SyncJobData } from '../../src/sync/job.js';
-import { BACKOFF_TYPE, createSyncWorker, jitterBackoffMs, type SyncWorker } from '../../src/queue/worker.js';
+import { SYNC_JOB_OPTIONS } from '../../src/queue/producer.js';
+import { createSyncWorker, type SyncJobDataWithFailure, type SyncWorker } from '../../src/queue/worker.js';
 import { HookLock } from '../../src/sync/hook-lock.js';
 import { glpiDecode } from '../support/glpi-simulator/index.js';
 import { REDIS_URL, waitFor } from '../support/redis.js';
@@ -16,8 +17,9 @@ let queue: Queue<SyncJobData>;
 let connection: Redis;
 let worker: SyncWorker | undefined;
 
-/** Fast retries for tests: the job's own backoff delay is the base of the jitter strategy. */
-const JOB_OPTIONS = { attempts: 5, backoff: { type: BACKOFF_TYPE, delay: 20 }, removeOnComplete: false, removeOnFail: false };
+/** The producer's backoff with a short base step: fast retries for tests. */
+const PRODUCER_BACKOFF = SYNC_JOB_OPTIONS.backoff as BackoffOptions;
+const JOB_OPTIONS = { attempts: 5, backoff: { ...PRODUCER_BACKOFF, delay: 20 }, removeOnComplete: false, removeOnFail: false };
 
 beforeAll(async () => {
   h = await startHarness();
@@ -52,9 +54,9 @@ function startWorker(concurrency = 1, processor = h.processor): Promise<SyncWork
   return worker.start().then(() => worker as SyncWorker);
 }
 
-async function add(payload: Record<string, unknown>) {
+async function add(payload: Record<string, unknown>, options: Partial<typeof JOB_OPTIONS> = {}) {
   const data = jobData(payload);
-  return queue.add(data.event, data, { ...JOB_OPTIONS, jobId: jobIdFor(data.hookId, data.deliveryId) });
+  return queue.add(data.event, data, { ...JOB_OPTIONS, ...options, jobId: jobIdFor(data.hookId, data.deliveryId) });
 }
 
 async function drained(): Promise<void> {
@@ -85,6 +87,37 @@ describe('sync worker', () => {
     expect(Date.parse(state.lastGlpiSuccessAt!)).toBeGreaterThanOrEqual(Date.parse(state.lastErrorAt!));
   });
 
+  it('still retries a job the previous release enqueued with its own "jitter" backoff, capped at backoffMaxMs', async () => {
+    nextConversation += 1;
+    const c = { id: nextConversation, lastMessage: { id: 90_006, createdAt: at(0) } };
+    h.sim.failAll({ kind: 'status', status: 503 });
+    await startWorker();
+    // A type BullMQ does not know, and a base step of an hour: only the legacy strategy's cap
+    // (backoffMaxMs: 200) lets the job come back within the wait below.
+    const job = await add(conversationEvent('conversation_created', c), { backoff: { type: 'jitter', delay: 3_600_000 } });
+    await waitFor(async () => ((await queue.getJob(job.id!))!.attemptsMade >= 2 ? true : undefined), 'two failed attempts');
+    expect(await job.getState()).not.toBe('failed');
+    h.sim.clearFaults();
+    await waitFor(async () => ((await job.getState()) === 'completed' ? true : undefined), 'job completed');
+    expect(h.sim.state.tickets.filter((t) => glpiDecode(String(t.content)).includes(`conversation:${c.id})`))).toHaveLength(1);
+  });
+
+  it('stores the failure typed when a retryable error outlasts the attempts', async () => {
+    nextConversation += 1;
+    const c = { id: nextConversation, lastMessage: { id: 90_007, createdAt: at(0) } };
+    h.sim.failAll({ kind: 'status', status: 503 });
+    await startWorker();
+    const job = await add(conversationEvent('conversation_created', c), { attempts: 2 });
+    await waitFor(async () => ((await job.getState()) === 'failed' ? true : undefined), 'job failed');
+    const failed = (await queue.getJob(job.id!))!;
+    expect(failed.attemptsMade).toBe(2);
+    expect((failed.data as SyncJobDataWithFailure).lastError).toMatchObject({ code: 'GLPI_SERVER_ERROR', disposition: 'retry', advice: expect.stringMatching(/5xx/) as unknown });
+    expect(failed.failedReason).toMatch(/^GLPI_SERVER_ERROR: /);
+    const [listed] = (await listFailed(queue, { hookId: HOOK_ID })).events.filter((e) => e.jobId === job.id);
+    expect(listed).toMatchObject({ code: 'GLPI_SERVER_ERROR', advice: expect.stringMatching(/5xx/) as unknown });
+    await job.remove();
+  });
+
   it('fails a permanent GLPI error at once with its code and advice, and replays after the fix', async () => {
     nextConversation += 1;
     const c = { id: nextConversation, lastMessage: { id: 90_002, createdAt: at(0) } };
@@ -95,6 +128,7 @@ describe('sync worker', () => {
     const failed = (await queue.getJob(job.id!))!;
     expect(failed.attemptsMade).toBe(1);
     expect(failed.failedReason).toContain('ERROR_GLPI_ADD');
+    expect((failed.data as SyncJobDataWithFailure).lastError).toMatchObject({ code: 'ERROR_GLPI_ADD', disposition: 'fail' });
     const [listed] = (await listFailed(queue, { hookId: HOOK_ID })).events.filter((e) => e.jobId === job.id);
     expect(listed?.code).toBe('ERROR_GLPI_ADD');
     expect(listed?.advice).toMatch(/rights/);
@@ -223,11 +257,16 @@ describe('sync worker', () => {
   });
 });
 
-describe('jitter backoff', () => {
-  it('grows exponentially, keeps at least half of each step and stays under the cap', () => {
-    expect(jitterBackoffMs(1, 1_000, 60_000, () => 0)).toBe(500);
-    expect(jitterBackoffMs(1, 1_000, 60_000, () => 1)).toBe(1_000);
-    expect(jitterBackoffMs(4, 1_000, 60_000, () => 0)).toBe(4_000);
-    expect(jitterBackoffMs(30, 1_000, 60_000, () => 1)).toBe(60_000);
+describe('the producer\'s backoff (BullMQ\'s own)', () => {
+  it('grows exponentially, keeps at least half of each step and spreads the rest', () => {
+    const baseMs = PRODUCER_BACKOFF.delay!;
+    for (let attempt = 1; attempt <= 6; attempt += 1) {
+      const stepMs = baseMs * 2 ** (attempt - 1);
+      // BullMQ's own calculation; its built-in strategies never look at the job.
+      const delays = Array.from({ length: 50 }, () => Backoffs.calculate(PRODUCER_BACKOFF, attempt, new Error('x'), undefined as never) as number);
+      expect(Math.min(...delays), `attempt ${attempt}`).toBeGreaterThanOrEqual(stepMs / 2);
+      expect(Math.max(...delays), `attempt ${attempt}`).toBeLessThanOrEqual(stepMs);
+      expect(new Set(delays).size, `attempt ${attempt} is jittered`).toBeGreaterThan(1);
+    }
   });
 });

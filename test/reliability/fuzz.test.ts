@@ -510,7 +510,7 @@ describe('hostile input to the webhook route', () => {
       const retrying = await inspect.getDelayed();
       expect(retrying.map((j) => `${j.id}: ${j.failedReason}`).slice(0, 10)).toEqual([]);
       const failed = await inspect.getFailed();
-      const notPermanent = failed.filter((j) => j.attemptsMade !== 1 || (j.data as SyncJobDataWithFailure).lastError?.transient !== false);
+      const notPermanent = failed.filter((j) => j.attemptsMade !== 1 || (j.data as SyncJobDataWithFailure).lastError?.disposition !== 'fail');
       expect(notPermanent.map((j) => `${j.id}: ${j.failedReason}`).slice(0, 10)).toEqual([]);
       expect(completed + failed.length).toBe(acceptedIds.size);
     } finally {

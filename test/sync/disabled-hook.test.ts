@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BridgeError, isTransient } from '../../src/errors.js';
+import { BridgeError, isTransient } from '../../src/errors/index.js';
 import { loadFixture } from '../support/fixtures.js';
 import { startHarness, type SyncHarness } from './support.js';
 

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { LockBusyError } from '../../src/errors.js';
+import { LockBusyError } from '../../src/errors/index.js';
 import { redisKeys } from '../../src/redis/keys.js';
 import { HookLock } from '../../src/sync/hook-lock.js';
 import { Redis } from 'ioredis';

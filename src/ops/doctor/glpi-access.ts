@@ -1,7 +1,6 @@
 import type { HookConfig } from '../../config/schema.js';
-import { errorCode } from '../../errors.js';
+import { errorCode, isGlpiError, type GlpiError } from '../../errors/index.js';
 import type { GlpiClientHandle } from '../../glpi/client.js';
-import { isGlpiError, type GlpiError } from '../../glpi/errors.js';
 import type { ItemType } from '../../glpi/types.js';
 import { canReadProfiles, missingRights, requiredRights, superAdminRights } from './glpi-rights.js';
 import { failure, type Add } from './types.js';

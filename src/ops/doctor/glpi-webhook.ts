@@ -1,5 +1,5 @@
 import type { HookConfig } from '../../config/schema.js';
-import { errorCode } from '../../errors.js';
+import { errorCode } from '../../errors/index.js';
 import { glpiMajor } from '../../glpi/glpi-version.js';
 import type { GlpiClient } from '../../glpi/types.js';
 import type { DoctorCheck } from './types.js';

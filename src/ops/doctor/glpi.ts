@@ -1,8 +1,7 @@
 import type { HookConfig } from '../../config/schema.js';
 import { DEFAULTS } from '../../config/defaults.js';
-import { errorCode } from '../../errors.js';
+import { hasCode, isGlpiError } from '../../errors/index.js';
 import { createGlpiClient, type GlpiClientHandle } from '../../glpi/client.js';
-import { isGlpiError } from '../../glpi/errors.js';
 import { glpiMajor } from '../../glpi/glpi-version.js';
 import { requiredRights } from './glpi-rights.js';
 import { entityCheck, itemCheck, privilegeCheck, rightsChecks, titleOf } from './glpi-access.js';
@@ -21,10 +20,9 @@ const SESSION_STEPS = [
 
 /** Which session step an initSession failure belongs to. */
 function failedStep(err: unknown): (typeof SESSION_STEPS)[number]['id'] {
-  const code = errorCode(err);
-  if (code === 'GLPI_API_DISABLED') return 'glpi.api-enabled';
-  if (code === 'ERROR_NOT_ALLOWED_IP') return 'glpi.api-client';
-  if (code === 'ERROR_APP_TOKEN_PARAMETERS_MISSING' || code === 'ERROR_WRONG_APP_TOKEN_PARAMETER') return 'glpi.app-token';
+  if (hasCode(err, 'GLPI_API_DISABLED')) return 'glpi.api-enabled';
+  if (hasCode(err, 'ERROR_NOT_ALLOWED_IP')) return 'glpi.api-client';
+  if (hasCode(err, 'ERROR_APP_TOKEN_PARAMETERS_MISSING') || hasCode(err, 'ERROR_WRONG_APP_TOKEN_PARAMETER')) return 'glpi.app-token';
   if (isGlpiError(err) && err.category === 'auth') return 'glpi.user-token';
   return 'glpi.reachable';
 }

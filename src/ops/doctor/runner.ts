@@ -1,5 +1,5 @@
 import type { ServiceConfig } from '../../config/schema.js';
-import { errorAdvice, errorCode } from '../../errors.js';
+import { errorAdvice, errorCode } from '../../errors/index.js';
 import { chatwootChecks } from './chatwoot.js';
 import { glpiChecks } from './glpi.js';
 import { hookConfigChecks } from './hook-config.js';

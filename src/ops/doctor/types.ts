@@ -1,7 +1,7 @@
 import type { Queue } from 'bullmq';
 import type { Dispatcher } from 'undici';
 import type { ServiceConfig } from '../../config/schema.js';
-import { errorAdvice, errorCode } from '../../errors.js';
+import { errorAdvice, errorCode } from '../../errors/index.js';
 import type { RedisConnection, RedisTarget } from '../../redis/connection.js';
 import type { SyncJobData } from '../../sync/job.js';
 

@@ -1,7 +1,7 @@
 import { DEFAULTS } from '../../config/defaults.js';
 import { rowId } from '../../glpi/search.js';
 import type { GlpiItem, SearchOptions } from '../../glpi/types.js';
-import { errorAdvice, errorCode, isTransient } from '../../errors.js';
+import { errorAdvice, errorCode, isTransient } from '../../errors/index.js';
 import { parseGlpiDate } from '../glpi-time.js';
 import { applyGlpiStatus, type StatusApplied } from './apply-status.js';
 import type { G2cContext } from './context.js';

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { ChatwootApiClient } from '../../chatwoot/api-client.js';
 import { hookAccountId, writeBackKeys } from '../../chatwoot/write-back.js';
 import type { HookConfig } from '../../config/schema.js';
-import { ConfigError } from '../../errors.js';
+import { ConfigError } from '../../errors/index.js';
 import type { GlpiClient } from '../../glpi/types.js';
 import type { Metrics } from '../../metrics/metrics.js';
 import type { RedisKeys } from '../../redis/keys.js';

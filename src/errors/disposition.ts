@@ -1,0 +1,99 @@
+import { BridgeError } from './bridge-error.js';
+import { ERROR_CATALOGUE, type ErrorCode } from './catalogue.js';
+import type { Disposition, ErrorCategory } from './types.js';
+
+/** What the bridge knows about any thrown value: its own errors, Node's and a JavaScript engine's. */
+export interface ErrorInfo {
+  /** The error's stable code; undefined when it has none (a plain Error). */
+  code: string | undefined;
+  disposition: Disposition;
+  category: ErrorCategory;
+  advice: string | undefined;
+}
+
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EAI_AGAIN',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+  'UND_ERR_ABORTED',
+]);
+
+/**
+ * Errors a JavaScript engine throws on a bug meeting a payload it did not expect (`decodeURI` on
+ * a malformed URL, `new Date(1e20).toISOString()`, a property of undefined), and zod's when data
+ * the code trusted does not fit. Retrying the same payload through the same code fails the same
+ * way, so they are permanent: the job fails at once and is replayed once the code is fixed.
+ */
+const PROGRAMMING_ERRORS = [TypeError, RangeError, URIError, SyntaxError, ReferenceError, EvalError];
+
+/**
+ * The one decision about any error: its code, what to do with the job, and the advice. Bridge
+ * errors carry their catalogue entry; network failures are retried; bugs meeting a payload fail;
+ * anything else is UNKNOWN and retried (see the catalogue's UNKNOWN).
+ */
+export function classifyError(err: unknown): ErrorInfo {
+  if (err instanceof BridgeError) return { code: err.code, disposition: err.disposition, category: err.category, advice: err.advice };
+  const code = ownCode(err);
+  if (hasNetworkCode(err)) return { code, disposition: 'retry', category: 'network', advice: undefined };
+  if (isProgrammingError(err)) {
+    const bug = ERROR_CATALOGUE.PROGRAMMING_ERROR;
+    return { code: code ?? 'PROGRAMMING_ERROR', disposition: bug.disposition, category: bug.category, advice: bug.advice };
+  }
+  return { code, disposition: ERROR_CATALOGUE.UNKNOWN.disposition, category: 'unknown', advice: undefined };
+}
+
+/** retry, fail or hand the job back: what the worker (and anyone else deciding) asks. */
+export function dispositionOf(err: unknown): Disposition {
+  return classifyError(err).disposition;
+}
+
+/**
+ * Worth another try (`retry` or `hand-back`): for the in-place retry loops (Chatwoot write-back,
+ * the GLPI poll), which have no queue to hand a job back to.
+ */
+export function isTransient(err: unknown): boolean {
+  return dispositionOf(err) !== 'fail';
+}
+
+/** Stable code of any error, for logs and metrics. */
+export function errorCode(err: unknown): string | undefined {
+  return classifyError(err).code;
+}
+
+export function errorAdvice(err: unknown): string | undefined {
+  return classifyError(err).advice;
+}
+
+/** The error carries this catalogue code (typed: a misspelt code fails typecheck). */
+export function hasCode(err: unknown, code: ErrorCode): boolean {
+  return errorCode(err) === code;
+}
+
+function ownCode(err: unknown): string | undefined {
+  if (typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string') return err.code;
+  return undefined;
+}
+
+/** A network failure somewhere in the cause chain (undici wraps them: `TypeError: fetch failed`). */
+function hasNetworkCode(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e !== null && typeof e === 'object' && depth < 5; e = (e as { cause?: unknown }).cause, depth += 1) {
+    const code = ownCode(e);
+    if (code !== undefined && NETWORK_CODES.has(code)) return true;
+  }
+  return false;
+}
+
+function isProgrammingError(err: unknown): boolean {
+  return PROGRAMMING_ERRORS.some((type) => err instanceof type) || (err instanceof Error && err.name === 'ZodError');
+}

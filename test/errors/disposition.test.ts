@@ -1,0 +1,96 @@
+import { z } from 'zod';
+import { describe, expect, it } from 'vitest';
+import {
+  BridgeError,
+  ConfigError,
+  ERROR_CATALOGUE,
+  HookDisabledError,
+  InvalidEventError,
+  JobAbortedError,
+  LockBusyError,
+  LockLostError,
+  ReplicationLagError,
+  classifyError,
+  dispositionOf,
+  errorAdvice,
+  errorCode,
+  isTransient,
+  type ErrorCode,
+} from '../../src/errors/index.js';
+
+function thrown(bug: () => unknown): unknown {
+  try {
+    bug();
+  } catch (e) {
+    return e;
+  }
+  throw new Error('did not throw');
+}
+
+describe('the retry decision', () => {
+  it.each([
+    ['URIError', () => decodeURIComponent('%E0%A4%A')],
+    ['RangeError', () => new Date(1e20).toISOString()],
+    ['TypeError', () => (JSON.parse('null') as { a: { b: number } }).a.b],
+    ['ZodError', () => z.object({ id: z.number() }).parse({ id: 'x' })],
+  ])('a %s from a payload is permanent, coded PROGRAMMING_ERROR, with advice', (_name, bug) => {
+    const err = thrown(bug);
+    expect(dispositionOf(err)).toBe('fail');
+    expect(isTransient(err)).toBe(false);
+    expect(errorCode(err)).toBe('PROGRAMMING_ERROR');
+    expect(errorAdvice(err)).toMatch(/replay/);
+    expect(classifyError(err).category).toBe('bug');
+  });
+
+  it('keeps a network failure wrapped in a TypeError (undici "fetch failed") retryable', () => {
+    const err = new TypeError('fetch failed', { cause: Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }) });
+    expect(dispositionOf(err)).toBe('retry');
+    expect(classifyError(err).category).toBe('network');
+  });
+
+  it('retries an error it does not recognise, keeping its own code', () => {
+    expect(dispositionOf(new Error('something odd'))).toBe('retry');
+    expect(errorCode(new Error('something odd'))).toBeUndefined();
+    expect(errorCode(Object.assign(new Error('busy'), { code: 'EBUSY' }))).toBe('EBUSY');
+    expect(dispositionOf('a string')).toBe('retry');
+  });
+
+  it('hands back, never fails, a job that met contention, a lost lease or a shutdown', () => {
+    for (const err of [new LockBusyError('hook:acme'), new LockLostError('hook:acme'), new JobAbortedError('shutdown')]) {
+      expect(dispositionOf(err), err.code).toBe('hand-back');
+      expect(isTransient(err), err.code).toBe(true);
+    }
+  });
+
+  it('gives every error class its catalogue entry, with the instance advice first', () => {
+    const cases: [BridgeError, ErrorCode][] = [
+      [new ConfigError('GLPI_API_URL is not a URL'), 'CONFIG_INVALID'],
+      [new InvalidEventError('message_created: id: expected number'), 'EVENT_INVALID'],
+      [new HookDisabledError('acme'), 'HOOK_DISABLED'],
+      [new ReplicationLagError(1, 0), 'REDIS_NOT_REPLICATED'],
+    ];
+    for (const [err, code] of cases) {
+      expect(err.code).toBe(code);
+      expect(dispositionOf(err)).toBe(ERROR_CATALOGUE[code].disposition);
+      expect(err.category).toBe(ERROR_CATALOGUE[code].category);
+    }
+    expect(new ConfigError('x').advice).toBe(ERROR_CATALOGUE.CONFIG_INVALID.advice);
+    expect(new ConfigError('x', 'set GLPI_API_URL').advice).toBe('set GLPI_API_URL');
+    expect(new HookDisabledError('acme').advice).toContain('replay --hook acme');
+  });
+
+  it('takes the caller\'s entry for a code the catalogue does not list', () => {
+    const err = new BridgeError('ERROR_FROM_A_NEWER_GLPI', 'x', { entry: { disposition: 'fail', category: 'invalid-request', advice: 'see GLPI' } });
+    expect(dispositionOf(err)).toBe('fail');
+    expect(errorAdvice(err)).toBe('see GLPI');
+  });
+});
+
+describe('GLPI dates', () => {
+  it('never formats an invalid date as NaN-NaN-NaN: it is a programming error', async () => {
+    const { toGlpiDate } = await import('../../src/sync/glpi-time.js');
+    expect(() => toGlpiDate(1e20 * 1000, 0)).toThrow(RangeError);
+    expect(() => toGlpiDate('not a date', 60)).toThrow(RangeError);
+    expect(toGlpiDate(0, 60)).toBe('1970-01-01 01:00:00');
+  });
+});
