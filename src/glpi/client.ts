@@ -12,11 +12,13 @@ import { decodeEntities } from '../util/html.js';
 import { buildSearchQuery, formatRange, parseSearchBody } from './search.js';
 import { GlpiSession } from './session.js';
 import type {
+  DocumentDownload,
   GlpiCallObserver,
   GlpiClient,
   GlpiInput,
   GlpiItem,
   ItemType,
+  ListPageOptions,
   SearchOptions,
   SearchResult,
   UploadFile,
@@ -272,6 +274,23 @@ class UndiciGlpiClient implements GlpiClientHandle {
     return items;
   }
 
+  async listPage(itemtype: ItemType, options: ListPageOptions): Promise<{ items: GlpiItem[]; total: number }> {
+    const endpoint = `GET /${itemtype}`;
+    const query = new URLSearchParams({ get_hateoas: 'false', range: formatRange(options.range) });
+    if (options.sort !== undefined) query.set('sort', options.sort);
+    if (options.order !== undefined) query.set('order', options.order);
+    for (const [key, value] of Object.entries(options.searchText ?? {})) query.set(`searchText[${key}]`, value);
+    try {
+      const answer = await this.call({ method: 'GET', path: itemtype, query, endpoint });
+      const items = asItemList(answer.json, endpoint, answer.status);
+      return { items, total: parseContentRange(answer.headers['content-range'])?.total ?? items.length };
+    } catch (err) {
+      // A page past the end (rows deleted while paging) is an empty page.
+      if (options.range[0] > 0 && isGlpiError(err, 'ERROR_RANGE_EXCEED_TOTAL')) return { items: [], total: options.range[0] };
+      throw err;
+    }
+  }
+
   async addItem(itemtype: ItemType, input: GlpiInput): Promise<{ id: number }> {
     const endpoint = `POST /${itemtype}`;
     const answer = await this.call({ method: 'POST', path: itemtype, endpoint, json: { input } });
@@ -348,6 +367,82 @@ class UndiciGlpiClient implements GlpiClientHandle {
       });
     }
     return { id };
+  }
+
+  async downloadDocument(id: number, limits: { maxBytes: number; deadlineMs: number; signal?: AbortSignal }): Promise<DocumentDownload> {
+    const token = await this.session.get();
+    try {
+      return await this.readDocument(id, token, limits);
+    } catch (err) {
+      if (!isGlpiError(err, 'ERROR_SESSION_TOKEN_INVALID')) throw err;
+      return this.readDocument(id, await this.session.renew(token), limits);
+    }
+  }
+
+  /**
+   * The file itself (observed on 10.0.3 and 11.0.8: raw bytes, the document's MIME type and a
+   * Content-Disposition with its name). Read as a stream and cut off past `maxBytes`, so a huge
+   * document costs at most that much memory; an error answer is JSON and decoded as usual.
+   */
+  private async readDocument(id: number, token: string, limits: { maxBytes: number; deadlineMs: number; signal?: AbortSignal }): Promise<DocumentDownload> {
+    const endpoint = 'GET /Document/:id (file)';
+    const url = new URL(`Document/${checkId(id)}`, this.baseUrl);
+    const headers: Record<string, string> = { accept: 'application/octet-stream', 'session-token': token, 'user-agent': 'chatwoot-glpi-bridge' };
+    if (this.hook.appToken !== undefined) headers['app-token'] = this.hook.appToken;
+    const deadline = AbortSignal.timeout(limits.deadlineMs);
+    const started = performance.now();
+    let response: Dispatcher.ResponseData;
+    try {
+      response = await this.dispatcher.request({
+        origin: url.origin,
+        path: url.pathname,
+        method: 'GET',
+        headers,
+        headersTimeout: limits.deadlineMs,
+        bodyTimeout: limits.deadlineMs,
+        signal: limits.signal ? AbortSignal.any([deadline, limits.signal]) : deadline,
+      });
+    } catch (err) {
+      this.observe(endpoint, 'network-error', started);
+      throw this.networkError(err, endpoint);
+    }
+    this.observe(endpoint, response.statusCode, started);
+    if (response.statusCode !== 200) {
+      const text = await response.body.text().catch(() => '');
+      this.interpret(endpoint, response.statusCode, response.headers, text);
+      throw unexpectedAnswer(endpoint, response.statusCode, 'no file');
+    }
+    const declared = Number(response.headers['content-length']);
+    const drop = () => {
+      response.body.on('error', () => undefined);
+      response.body.destroy();
+    };
+    const filename = dispositionFilename(response.headers['content-disposition']);
+    if (Number.isFinite(declared) && declared > limits.maxBytes) {
+      drop();
+      return { kind: 'too-large', bytes: declared, filename };
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    try {
+      for await (const chunk of response.body) {
+        size += (chunk as Buffer).length;
+        if (size > limits.maxBytes) {
+          drop();
+          return { kind: 'too-large', bytes: Number.isFinite(declared) ? declared : undefined, filename };
+        }
+        chunks.push(chunk as Buffer);
+      }
+    } catch (err) {
+      throw this.networkError(err, endpoint);
+    }
+    const type = response.headers['content-type'];
+    return {
+      kind: 'file',
+      data: Buffer.concat(chunks),
+      contentType: typeof type === 'string' ? type : undefined,
+      filename,
+    };
   }
 
   // ---- doctor --------------------------------------------------------------------------------
@@ -615,6 +710,22 @@ function buildMultipart(manifest: unknown, file: UploadFile): { boundary: string
     boundary,
     data: Buffer.concat([Buffer.from(head, 'utf8'), Buffer.from(file.data), Buffer.from(`\r\n--${boundary}--\r\n`, 'utf8')]),
   };
+}
+
+/** `filename*=utf-8''...` (RFC 6266) when present, else `filename="..."`; undefined without either. */
+function dispositionFilename(header: string | string[] | undefined): string | undefined {
+  const value = Array.isArray(header) ? header[0] : header;
+  if (value === undefined) return undefined;
+  const extended = /filename\*\s*=\s*(?:utf-8|UTF-8)''([^;]+)/.exec(value);
+  if (extended?.[1] !== undefined) {
+    try {
+      return decodeURIComponent(extended[1].trim());
+    } catch {
+      // fall through to the plain form
+    }
+  }
+  const plain = /filename\s*=\s*"([^"]*)"|filename\s*=\s*([^;]+)/.exec(value);
+  return plain === null ? undefined : (plain[1] ?? plain[2] ?? '').trim();
 }
 
 function causeOf(err: unknown): unknown {
