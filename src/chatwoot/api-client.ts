@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { Agent, type Dispatcher } from 'undici';
+import { Agent, FormData, type Dispatcher } from 'undici';
 import type { HookConfig } from '../config/schema.js';
 import { DEFAULTS } from '../config/defaults.js';
 import { ChatwootError, errorCode } from '../errors/index.js';
@@ -35,6 +35,13 @@ export interface ApiConversation extends Record<string, unknown> {
   last_activity_at: number | undefined;
 }
 
+/** A file posted with a message (`attachments[]`); the name is already safe to show. */
+export interface MessageFile {
+  filename: string;
+  contentType: string;
+  data: Uint8Array;
+}
+
 export interface ChatwootApiCall {
   endpoint: string;
   status: number | 'network-error';
@@ -65,7 +72,7 @@ export interface ChatwootApiClient {
   createMessage(
     accountId: number,
     conversationId: number,
-    message: { content: string; private: boolean; sourceId?: string; contentAttributes?: Record<string, unknown> },
+    message: { content: string; private: boolean; sourceId?: string; contentAttributes?: Record<string, unknown>; attachments?: MessageFile[] },
   ): Promise<{ id: number }>;
   /** POST toggle_status: open, resolved, pending (idempotent: setting the current status changes nothing). */
   setStatus(accountId: number, conversationId: number, status: 'open' | 'resolved' | 'pending'): Promise<void>;
@@ -84,7 +91,7 @@ export function createChatwootApiClient(api: { baseUrl: string; apiToken: string
   const timeoutMs = deps.timeoutMs ?? DEFAULTS.chatwootTimeoutMs;
   const scrub = (text: string) => scrubSecrets(text, [api.apiToken]);
 
-  async function call(method: 'GET' | 'POST', path: string, endpoint: string, body?: unknown): Promise<unknown> {
+  async function call(method: 'GET' | 'POST', path: string, endpoint: string, body?: unknown, form?: FormData): Promise<unknown> {
     const url = new URL(path, base);
     const started = performance.now();
     let status: number;
@@ -96,12 +103,13 @@ export function createChatwootApiClient(api: { baseUrl: string; apiToken: string
         method,
         headers: {
           accept: 'application/json',
-          'content-type': 'application/json',
+          // undici writes the multipart content type (with its boundary) for a FormData body.
+          ...(form === undefined ? { 'content-type': 'application/json' } : {}),
           // Hyphenated: Rails reads it as HTTP_API_ACCESS_TOKEN, and nginx drops underscore headers by default.
           'api-access-token': api.apiToken,
           'user-agent': 'chatwoot-glpi-bridge',
         },
-        body: body === undefined ? undefined : JSON.stringify(body),
+        body: form ?? (body === undefined ? undefined : JSON.stringify(body)),
         headersTimeout: timeoutMs,
         bodyTimeout: timeoutMs,
         signal: AbortSignal.timeout(timeoutMs),
@@ -228,13 +236,16 @@ export function createChatwootApiClient(api: { baseUrl: string; apiToken: string
 
     async createMessage(accountId, conversationId, message) {
       const endpoint = 'POST /api/v1/accounts/:account/conversations/:id/messages';
-      const json = await call('POST', accountPath(accountId, `conversations/${checkId(conversationId)}/messages`), endpoint, {
+      const fields = {
         content: message.content,
         message_type: 'outgoing',
         private: message.private,
         ...(message.sourceId === undefined ? {} : { source_id: message.sourceId }),
         ...(message.contentAttributes === undefined ? {} : { content_attributes: message.contentAttributes }),
-      });
+      };
+      const files = message.attachments ?? [];
+      const path = accountPath(accountId, `conversations/${checkId(conversationId)}/messages`);
+      const json = files.length === 0 ? await call('POST', path, endpoint, fields) : await call('POST', path, endpoint, undefined, messageForm(fields, files));
       const id = field(json, 'id');
       if (typeof id !== 'number') throw unexpected(endpoint, 'a message without id');
       return { id };
@@ -301,6 +312,17 @@ export function createChatwootClients(
 }
 
 // ---- helpers ---------------------------------------------------------------------------------
+
+/**
+ * A message with files, as Chatwoot's dashboard sends it: multipart with `attachments[]` parts;
+ * `content_attributes` as a JSON string, which Messages::MessageBuilder parses back into a hash.
+ */
+function messageForm(fields: Record<string, unknown>, files: MessageFile[]): FormData {
+  const form = new FormData();
+  for (const [key, value] of Object.entries(fields)) form.append(key, typeof value === 'string' ? value : JSON.stringify(value));
+  for (const file of files) form.append('attachments[]', new Blob([file.data], { type: file.contentType }), file.filename);
+  return form;
+}
 
 function checkId(id: number): number {
   if (!Number.isSafeInteger(id) || id <= 0) throw new ChatwootError('CHATWOOT_INVALID_REQUEST', `invalid Chatwoot id ${String(id)}`);

@@ -6,6 +6,7 @@ import type { AttachmentPolicy, HookConfig } from '../config/schema.js';
 import { DEFAULTS } from '../config/defaults.js';
 import { AddressRefusedError, JobAbortedError, errorCode, hasCode } from '../errors/index.js';
 import type { UploadFile } from '../glpi/types.js';
+import { humanBytes } from '../util/bytes.js';
 import { safeDecode, safeHref } from '../util/html.js';
 
 /**
@@ -93,10 +94,6 @@ function addressRefusal(err: unknown): Error | undefined {
 function discard(body: Dispatcher.ResponseData['body']): void {
   body.on('error', () => undefined);
   body.destroy();
-}
-
-function humanBytes(bytes: number): string {
-  return bytes >= 1024 * 1024 ? `${Math.round(bytes / (1024 * 1024))} MB` : `${Math.round(bytes / 1024)} KB`;
 }
 
 /**

@@ -54,3 +54,19 @@ export function parseContentRange(header: string | string[] | undefined): { star
   if (!match) return undefined;
   return { start: Number(match[1]), end: Number(match[2]), total: Number(match[3]) };
 }
+
+/** `filename*=utf-8''...` (RFC 6266) when present, else `filename="..."`; undefined without either. */
+export function dispositionFilename(header: string | string[] | undefined): string | undefined {
+  const value = Array.isArray(header) ? header[0] : header;
+  if (value === undefined) return undefined;
+  const extended = /filename\*\s*=\s*(?:utf-8|UTF-8)''([^;]+)/.exec(value);
+  if (extended?.[1] !== undefined) {
+    try {
+      return decodeURIComponent(extended[1].trim());
+    } catch {
+      // fall through to the plain form
+    }
+  }
+  const plain = /filename\s*=\s*"([^"]*)"|filename\s*=\s*([^;]+)/.exec(value);
+  return plain === null ? undefined : (plain[1] ?? plain[2] ?? '').trim();
+}

@@ -10,8 +10,19 @@ import { GLPI_VERSION_SHAPE, decodeRow, glpiMajor, protectForGlpi10 } from './gl
 import { checkId, encodeDocumentUpload, withParentLink } from './requests.js';
 import { buildSearchQuery, formatRange, parseSearchBody } from './search.js';
 import { GlpiSession } from './session.js';
-import { createGlpiPool, GlpiTransport, type Answer, type Call, type GlpiClientHook } from './transport.js';
-import type { GlpiCallObserver, GlpiClient, GlpiInput, GlpiItem, ItemType, SearchOptions, SearchResult, UploadFile } from './types.js';
+import { createGlpiPool, GlpiTransport, type Answer, type Call, type DownloadLimits, type GlpiClientHook } from './transport.js';
+import type {
+  DocumentDownload,
+  GlpiCallObserver,
+  GlpiClient,
+  GlpiInput,
+  GlpiItem,
+  ItemType,
+  ListPageOptions,
+  SearchOptions,
+  SearchResult,
+  UploadFile,
+} from './types.js';
 
 /**
  * The GLPI REST client of one hook: a shared session (renewed once on expiry), item, search and
@@ -227,6 +238,23 @@ class UndiciGlpiClient implements GlpiClientHandle {
     return items;
   }
 
+  async listPage(itemtype: ItemType, options: ListPageOptions): Promise<{ items: GlpiItem[]; total: number }> {
+    const endpoint = `GET /${itemtype}`;
+    const query = new URLSearchParams({ get_hateoas: 'false', range: formatRange(options.range) });
+    if (options.sort !== undefined) query.set('sort', options.sort);
+    if (options.order !== undefined) query.set('order', options.order);
+    for (const [key, value] of Object.entries(options.searchText ?? {})) query.set(`searchText[${key}]`, value);
+    try {
+      const answer = await this.call({ method: 'GET', path: itemtype, query, endpoint });
+      const items = asItemList(answer.json, endpoint, answer.status);
+      return { items, total: parseContentRange(answer.headers['content-range'])?.total ?? items.length };
+    } catch (err) {
+      // A page past the end (rows deleted while paging) is an empty page.
+      if (options.range[0] > 0 && isGlpiError(err, 'ERROR_RANGE_EXCEED_TOTAL')) return { items: [], total: options.range[0] };
+      throw err;
+    }
+  }
+
   async addItem(itemtype: ItemType, input: GlpiInput): Promise<{ id: number }> {
     const endpoint = `POST /${itemtype}`;
     const answer = await this.call({ method: 'POST', path: itemtype, endpoint, json: { input } });
@@ -303,6 +331,18 @@ class UndiciGlpiClient implements GlpiClientHandle {
       });
     }
     return { id };
+  }
+
+  async downloadDocument(id: number, limits: DownloadLimits): Promise<DocumentDownload> {
+    const path = `Document/${checkId(id)}`;
+    const endpoint = 'GET /Document/:id (file)';
+    const token = await this.session.get();
+    try {
+      return await this.transport.download(path, endpoint, token, limits);
+    } catch (err) {
+      if (!isGlpiError(err, 'ERROR_SESSION_TOKEN_INVALID')) throw err;
+      return this.transport.download(path, endpoint, await this.session.renew(token), limits);
+    }
   }
 
   // ---- doctor --------------------------------------------------------------------------------

@@ -7,7 +7,14 @@ import { DEFAULTS } from '../config/defaults.js';
 import { GlpiError, errorCode } from '../errors/index.js';
 import { scrubSecrets } from '../logger.js';
 import { glpiErrorFromBody } from './error-body.js';
-import type { GlpiCallObserver } from './types.js';
+import { dispositionFilename, unexpectedAnswer } from './answers.js';
+import type { DocumentDownload, GlpiCallObserver } from './types.js';
+
+export interface DownloadLimits {
+  maxBytes: number;
+  deadlineMs: number;
+  signal?: AbortSignal;
+}
 
 /**
  * One HTTP exchange with GLPI's REST API: headers and credentials out, the answer decoded into
@@ -112,6 +119,66 @@ export class GlpiTransport {
     }
     this.observe(call.endpoint, status, started);
     return this.interpret(call.endpoint, status, responseHeaders, text);
+  }
+
+  /**
+   * A document's file (observed on 10.0.3 and 11.0.8: raw bytes, the document's MIME type and a
+   * Content-Disposition with its name). Read as a stream and cut off past `maxBytes`, so a huge
+   * document costs at most that much memory; an error answer is JSON and decoded as usual.
+   */
+  async download(path: string, endpoint: string, token: string, limits: DownloadLimits): Promise<DocumentDownload> {
+    const url = new URL(path, this.baseUrl);
+    const headers: Record<string, string> = { accept: 'application/octet-stream', 'session-token': token, 'user-agent': 'chatwoot-glpi-bridge' };
+    if (this.hook.appToken !== undefined) headers['app-token'] = this.hook.appToken;
+    const deadline = AbortSignal.timeout(limits.deadlineMs);
+    const started = performance.now();
+    let response: Dispatcher.ResponseData;
+    try {
+      response = await this.deps.dispatcher.request({
+        origin: url.origin,
+        path: url.pathname,
+        method: 'GET',
+        headers,
+        headersTimeout: limits.deadlineMs,
+        bodyTimeout: limits.deadlineMs,
+        signal: limits.signal ? AbortSignal.any([deadline, limits.signal]) : deadline,
+      });
+    } catch (err) {
+      this.observe(endpoint, 'network-error', started);
+      throw this.networkError(err, endpoint);
+    }
+    this.observe(endpoint, response.statusCode, started);
+    if (response.statusCode !== 200) {
+      const text = await response.body.text().catch(() => '');
+      this.interpret(endpoint, response.statusCode, response.headers, text);
+      throw unexpectedAnswer(endpoint, response.statusCode, 'no file');
+    }
+    const declared = Number(response.headers['content-length']);
+    const drop = () => {
+      response.body.on('error', () => undefined);
+      response.body.destroy();
+    };
+    const filename = dispositionFilename(response.headers['content-disposition']);
+    if (Number.isFinite(declared) && declared > limits.maxBytes) {
+      drop();
+      return { kind: 'too-large', bytes: declared, filename };
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    try {
+      for await (const chunk of response.body) {
+        size += (chunk as Buffer).length;
+        if (size > limits.maxBytes) {
+          drop();
+          return { kind: 'too-large', bytes: Number.isFinite(declared) ? declared : undefined, filename };
+        }
+        chunks.push(chunk as Buffer);
+      }
+    } catch (err) {
+      throw this.networkError(err, endpoint);
+    }
+    const type = response.headers['content-type'];
+    return { kind: 'file', data: Buffer.concat(chunks), contentType: typeof type === 'string' ? type : undefined, filename };
   }
 
   /** Text safe to put in an error or a log: the hook's tokens and the session token replaced. */

@@ -1,7 +1,7 @@
 /**
  * The contract between the GLPI client (src/glpi/client.ts) and its users (sync engine, doctor).
  * Everything here is plain data; no undici types leak out. All methods throw GlpiError
- * (src/errors/glpi-error.ts, a BridgeError) with a stable `code`, its disposition and `advice`.
+ * (src/glpi/errors.ts, a BridgeError) with a stable `code`, `transient` and `advice`.
  */
 
 export type ItemType =
@@ -54,6 +54,20 @@ export interface UploadFile {
   data: Uint8Array;
 }
 
+/** Options of GLPI's list endpoint (`GET /:itemtype`): searchText values are LIKE patterns, `^`/`$` anchor. */
+export interface ListPageOptions {
+  searchText?: Record<string, string>;
+  /** A column of the itemtype's table. */
+  sort?: string;
+  order?: 'ASC' | 'DESC';
+  range: [number, number];
+}
+
+/** A document's bytes as GLPI serves them, or why they were not read. */
+export type DocumentDownload =
+  | { kind: 'file'; data: Buffer; contentType: string | undefined; filename: string | undefined }
+  | { kind: 'too-large'; bytes: number | undefined; filename: string | undefined };
+
 /** Counted and timed per endpoint for metrics: endpoint is a template like "POST /Ticket/:id/ITILFollowup". */
 export interface GlpiCallObserver {
   (call: { endpoint: string; status: number | 'network-error'; durationMs: number }): void;
@@ -79,6 +93,14 @@ export interface GlpiClient {
   addSubItem(itemtype: ItemType, id: number, subtype: ItemType, input: GlpiInput): Promise<{ id: number }>;
   updateItem(itemtype: ItemType, id: number, input: GlpiInput): Promise<void>;
   search(itemtype: ItemType, options: SearchOptions): Promise<SearchResult>;
+  /** One page of GET /:itemtype (e.g. the newest Document_Items of followups); total from Content-Range. */
+  listPage(itemtype: ItemType, options: ListPageOptions): Promise<{ items: GlpiItem[]; total: number }>;
+  /**
+   * GET /Document/:id with `Accept: application/octet-stream`: the file, read up to `maxBytes`
+   * (a larger one is cut off and reported, not read). `deadlineMs` bounds the whole download;
+   * `signal` (the job's) aborts it.
+   */
+  downloadDocument(id: number, limits: { maxBytes: number; deadlineMs: number; signal?: AbortSignal }): Promise<DocumentDownload>;
   /** Multipart upload (`uploadManifest` + `filename[0]`); returns the Document id. */
   uploadDocument(file: UploadFile, input: GlpiInput): Promise<{ id: number }>;
 

@@ -12,11 +12,14 @@ export interface AttachmentBudget {
   spend(bytes: number): void;
 }
 
-// One budget per job: the SyncContext is built once per job, so it keys the budget without
-// adding a field every context builder would have to fill.
-const budgets = new WeakMap<SyncContext, AttachmentBudget>();
+/** What a budget needs of its owner: a job's SyncContext, or one GLPI followup's message. */
+export type BudgetOwner = Pick<SyncContext, 'hook' | 'now' | 'logger'>;
 
-export function attachmentBudget(ctx: SyncContext): AttachmentBudget {
+// One budget per owner: the SyncContext is built once per job, so it keys the budget without
+// adding a field every context builder would have to fill.
+const budgets = new WeakMap<BudgetOwner, AttachmentBudget>();
+
+export function attachmentBudget(ctx: BudgetOwner): AttachmentBudget {
   let budget = budgets.get(ctx);
   if (budget === undefined) {
     budget = createBudget(ctx);
@@ -25,7 +28,7 @@ export function attachmentBudget(ctx: SyncContext): AttachmentBudget {
   return budget;
 }
 
-function createBudget(ctx: SyncContext): AttachmentBudget {
+function createBudget(ctx: BudgetOwner): AttachmentBudget {
   const policy = ctx.hook.attachments;
   const startedAt = ctx.now();
   let fetched = 0;

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -95,6 +95,27 @@ describe.skipIf(!env.GLPI_TEST_URL || !env.GLPI_TEST_TECH_TOKEN)(`GLPI ${env.GLP
     }
   });
 
+  /**
+   * The technician's followup with a file in one request (`uploadManifest` + `filename[0]`, as in
+   * shared/reference/glpi-changes-observed.md section 1): GLPI links the document to the followup.
+   */
+  async function techFollowupWithFile(ticket: number, content: string, file: { name: string; type: string; data: Buffer }): Promise<void> {
+    const base = env.GLPI_TEST_URL!.replace(/\/?$/, '/');
+    const headers = { 'app-token': env.GLPI_TEST_APP_TOKEN ?? '' };
+    const init = await fetch(`${base}initSession`, { headers: { ...headers, authorization: `user_token ${env.GLPI_TEST_TECH_TOKEN}` } });
+    const session = ((await init.json()) as { session_token: string }).session_token;
+    try {
+      const form = new FormData();
+      // A plain field: a part with a file name would be taken for an upload, not the manifest.
+      form.append('uploadManifest', JSON.stringify({ input: { itemtype: 'Ticket', items_id: ticket, content, is_private: 0 } }));
+      form.append('filename[0]', new Blob([file.data], { type: file.type }), file.name);
+      const answer = await fetch(`${base}ITILFollowup`, { method: 'POST', headers: { ...headers, 'session-token': session }, body: form });
+      expect(answer.status, await answer.clone().text()).toBe(201);
+    } finally {
+      await fetch(`${base}killSession`, { headers: { ...headers, 'session-token': session } });
+    }
+  }
+
   const pollData: SyncJobData = { hookId: 'real', event: GLPI_POLL_EVENT, deliveryId: 'poll:test', receivedAt: '', conversationId: undefined, payload: {} };
   let poller: ReturnType<typeof createGlpiPoller>;
   const poll = (p: ReturnType<typeof createGlpiPoller> = poller) => p.process(pollData);
@@ -111,6 +132,20 @@ describe.skipIf(!env.GLPI_TEST_URL || !env.GLPI_TEST_TECH_TOKEN)(`GLPI ${env.GLP
     await untilOutgoing(1);
     await poll();
     expect(outgoing()).toEqual([`tech (IT): We are on it & will call ${unique}`]);
+  });
+
+  it('a followup with a document (one multipart request, as GLPI UI users write it) gives one message with the same bytes', async () => {
+    const before = outgoing().length;
+    const bytes = Buffer.concat([Buffer.from(`report ${unique}\n`), randomBytes(2048)]);
+    const name = `report-${unique}.txt`;
+    await techFollowupWithFile(ticketId, `<p>See the report ${unique}</p>`, { name, type: 'text/plain', data: bytes });
+    await untilOutgoing(before + 1);
+    await poll();
+    const posted = chatwoot.conversation(ACCOUNT, conversationId)!.messages.filter((m) => m.message_type === 1 && !m.private).slice(before);
+    expect(posted.map((m) => m.content)).toEqual([`tech (IT): See the report ${unique}`]);
+    const files = chatwoot.files.get(posted[0]!.id) ?? [];
+    expect(files.map((f) => f.filename)).toEqual([name]);
+    expect(files[0]!.data.equals(bytes)).toBe(true);
   });
 
   it("a private followup, the bridge's own followups and the requester's own followup give no message", async () => {

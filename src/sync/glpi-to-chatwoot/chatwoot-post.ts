@@ -1,4 +1,4 @@
-import type { ApiMessage } from '../../chatwoot/api-client.js';
+import type { ApiMessage, MessageFile } from '../../chatwoot/api-client.js';
 import { throwIfAborted } from '../context.js';
 import type { G2cContext } from './context.js';
 import type { ItemKey, ItemRecord } from './records.js';
@@ -18,6 +18,11 @@ export interface PostRequest {
   item: ItemKey;
   content: string;
   private: boolean;
+  /**
+   * Files to post with the message, and lines to add to its text (documents not attached). Called
+   * only when the message is about to be posted: never for one already posted or recovered.
+   */
+  attachments?: () => Promise<{ files: MessageFile[]; lines: string[] }>;
 }
 
 export type PostOutcome = { action: 'posted' | 'recovered'; messageId: number } | { action: 'already'; messageId: number };
@@ -40,11 +45,15 @@ export async function postOnce(ctx: G2cContext, req: PostRequest, record: ItemRe
       return { action: 'recovered', messageId: found };
     }
   }
+  // Downloads first, then the intent: the intent is written right before the one request that
+  // carries text and files together, so recovery finds either the whole message or none of it.
+  const extra = req.attachments === undefined ? { files: [], lines: [] } : await req.attachments();
   await ctx.records.markIntent(req.ticketId, req.item, ctx.now());
   throwIfAborted(ctx.signal);
   const { id } = await ctx.chatwoot.createMessage(ctx.accountId, req.conversationId, {
-    content: req.content,
+    content: extra.lines.length === 0 ? req.content : `${req.content}\n\n${extra.lines.join('\n')}`,
     private: req.private,
+    ...(extra.files.length === 0 ? {} : { attachments: extra.files }),
     sourceId: `${G2C_SOURCE_PREFIX}${marker}`,
     contentAttributes: { [G2C_ATTRIBUTE]: marker },
   });

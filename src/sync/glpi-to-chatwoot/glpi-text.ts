@@ -43,7 +43,7 @@ export function glpiHtmlToText(html: string, maxChars: number): { text: string; 
     .join('\n')
     .replace(/\n{3,}/g, '\n\n')
     .trim();
-  s = s.replace(/([[\]])/g, '\\$1');
+  s = escapeMarkdown(s);
   if (s.length <= maxChars) return { text: s, truncated: false };
   // Never cut a surrogate pair in half.
   let cut = s.slice(0, maxChars);
@@ -58,6 +58,16 @@ function stripTags(s: string): string {
 
 /** "Alex Martin (IT)" from the hook's format; the name is GLPI data, escaped like the text. */
 export function authorLabel(format: string, name: string): string {
-  const clean = name.replace(INVISIBLE, '').replace(/\s+/g, ' ').trim().slice(0, 100).replace(/([[\]])/g, '\\$1');
+  const clean = escapeMarkdown(oneLine(name).slice(0, 100));
   return format.split('{name}').join(clean === '' ? 'GLPI' : clean);
+}
+
+/** GLPI data shown on one line: no controls or direction overrides, spaces collapsed. */
+export function oneLine(text: string): string {
+  return text.replace(INVISIBLE, '').replace(/\s+/g, ' ').trim();
+}
+
+/** `[` and `]` escaped, so GLPI data cannot become a disguised Markdown link or image. */
+export function escapeMarkdown(text: string): string {
+  return text.replace(/([[\]])/g, '\\$1');
 }

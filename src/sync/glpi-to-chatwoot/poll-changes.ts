@@ -5,6 +5,7 @@ import { errorAdvice, errorCode, isTransient } from '../../errors/index.js';
 import { parseGlpiDate } from '../glpi-time.js';
 import { applyGlpiStatus, type StatusApplied } from './apply-status.js';
 import type { G2cContext } from './context.js';
+import { followupDocumentIndex, type FollowupDocuments } from './followup-documents.js';
 import { postGlpiFollowup } from './post-followup.js';
 import { postGlpiSolution } from './post-solution.js';
 import type { ItemRecord } from './records.js';
@@ -82,12 +83,13 @@ export async function pollChanges(ctx: G2cContext): Promise<PollOutcome> {
   const conversations = await ctx.store.conversationsOf([...new Set(fresh.map((r) => r.ticketId))]);
   let ours = 0;
   const done = new Set<number>();
+  const documents = followupDocumentIndex(ctx.glpi, ctx);
   for (const row of fresh) {
     const conversationId = conversations.get(row.ticketId);
     if (conversationId === undefined || done.has(row.ticketId)) continue;
     done.add(row.ticketId);
     ours += 1;
-    await handleTicket(ctx, { ...row, conversationId, since });
+    await handleTicket(ctx, { ...row, conversationId, since }, documents);
   }
 
   // Only after every ticket was handled: a failure above leaves the cursor where it was, and the
@@ -121,7 +123,7 @@ function toRow(raw: Record<string, unknown>): Row | undefined {
  * hold every other ticket of the hook back; anything transient fails the poll, which runs again
  * from the same cursor.
  */
-async function handleTicket(ctx: G2cContext, t: Row & { conversationId: number; since: string }): Promise<void> {
+async function handleTicket(ctx: G2cContext, t: Row & { conversationId: number; since: string }, documents: FollowupDocuments): Promise<void> {
   const log = ctx.logger.child({ ticketId: t.ticketId, conversationId: t.conversationId });
   try {
     const [followups, solutions, records] = await Promise.all([
@@ -144,6 +146,7 @@ async function handleTicket(ctx: G2cContext, t: Row & { conversationId: number; 
       for (const i of history) ctx.observer.change(i.kind, 'skipped', 'history');
     }
     const pending = todo.filter((i) => !history.includes(i));
+    const oldestFollowup = Math.min(...pending.filter((i) => i.kind === 'followup').map((i) => i.item.id));
 
     let bridgeFollowupIds: Set<number> | undefined;
     let requesters: Set<number> | undefined;
@@ -164,6 +167,7 @@ async function handleTicket(ctx: G2cContext, t: Row & { conversationId: number; 
               record,
               bridgeFollowupIds: (bridgeFollowupIds ??= await ctx.store.followupIdsOf(t.conversationId)),
               isRequester,
+              documents: () => documents.of(i.item.id, oldestFollowup),
             })
           : await postGlpiSolution(ctx, { ticketId: t.ticketId, conversationId: t.conversationId, solution: i.item, record });
       ctx.observer.change(i.kind, result.action, result.reason);

@@ -3,6 +3,7 @@ import type { GlpiItem } from '../../glpi/types.js';
 import { MESSAGE_MARKER_ATTR } from '../html.js';
 import { postOnce, type PostOutcome } from './chatwoot-post.js';
 import type { ChangeAction, G2cContext } from './context.js';
+import { downloadFollowupDocuments } from './followup-documents.js';
 import { authorLabel, glpiHtmlToText } from './glpi-text.js';
 import type { ItemRecord } from './records.js';
 
@@ -15,6 +16,8 @@ export interface FollowupChange {
   bridgeFollowupIds: ReadonlySet<number>;
   /** Whether a GLPI user is a requester of the ticket (read once per ticket, when first needed). */
   isRequester: (userId: number) => Promise<boolean>;
+  /** The followup's document ids (one GLPI call per poll, shared; see followup-documents.ts). */
+  documents: () => Promise<number[] | undefined>;
 }
 
 /**
@@ -44,13 +47,25 @@ export async function postGlpiFollowup(ctx: G2cContext, change: FollowupChange):
   if ((isPrivate || byRequester) && !ctx.hook.glpiToChatwoot.privateAsNotes) return skip(isPrivate ? 'private' : 'requester');
 
   const { text, truncated } = glpiHtmlToText(content, DEFAULTS.glpiToChatwoot.maxMessageChars);
-  if (text === '') return skip('empty');
+  // A followup that is only an image or a file still has something to say.
+  if (text === '' && ((await change.documents()) ?? []).length === 0) return skip('empty');
   const name = authorId > 0 ? await ctx.userName(authorId) : 'GLPI';
   const more = truncated ? `\n\n(cut: the full text is in GLPI ticket #${ticketId})` : '';
   const body = isPrivate || byRequester
     ? `GLPI ${isPrivate ? 'private followup' : "followup by the ticket's requester"} (${name}): ${text}${more}`
     : `${authorLabel(ctx.hook.glpiToChatwoot.authorFormat, name)}: ${text}${more}`;
-  const outcome = await postOnce(ctx, { ticketId, conversationId: change.conversationId, item, content: body, private: isPrivate || byRequester }, change.record);
+  const outcome = await postOnce(
+    ctx,
+    {
+      ticketId,
+      conversationId: change.conversationId,
+      item,
+      content: body,
+      private: isPrivate || byRequester,
+      attachments: async () => downloadFollowupDocuments(ctx, ticketId, await change.documents()),
+    },
+    change.record,
+  );
   if (outcome.action === 'already') return { action: 'skipped', reason: 'already posted' };
   const action: ChangeAction = outcome.action === 'recovered' ? 'recovered' : isPrivate || byRequester ? 'noted' : 'posted';
   return { action, outcome };

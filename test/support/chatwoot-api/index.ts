@@ -22,6 +22,13 @@ export interface DoubleContact {
   phone_number: string | null;
 }
 
+/** A file posted with a message (multipart `attachments[]`), kept with its bytes. */
+export interface DoubleFile {
+  filename: string;
+  contentType: string;
+  data: Buffer;
+}
+
 export interface DoubleMessage {
   id: number;
   content: string | null;
@@ -36,6 +43,8 @@ export interface DoubleMessage {
   private: boolean;
   source_id: string | null;
   sender: Record<string, unknown> | null;
+  /** As Chatwoot lists them (absent when none); the bytes are in `files`. */
+  attachments?: Record<string, unknown>[];
 }
 
 export interface DoubleConversation {
@@ -67,6 +76,8 @@ export interface ChatwootApiDouble {
   readonly calls: DoubleCall[];
   /** Webhook payloads Chatwoot would send because of the writes received, in order. */
   readonly emitted: Record<string, unknown>[];
+  /** Files received with each message, by message id. */
+  readonly files: Map<number, DoubleFile[]>;
   addConversation(input: Partial<DoubleConversation> & { id: number; account_id: number }): DoubleConversation;
   addMessage(accountId: number, conversationId: number, input: Partial<DoubleMessage> & { content: string | null }): DoubleMessage;
   conversation(accountId: number, id: number): DoubleConversation | undefined;
@@ -81,6 +92,8 @@ export interface ChatwootApiDoubleOptions {
 }
 
 const PAGE_AFTER = 100;
+/** The files of a multipart body, by the body readForm made of it (no form field can collide). */
+const formFiles = new WeakMap<object, DoubleFile[]>();
 
 function isHash(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -92,6 +105,8 @@ export async function startChatwootApi(options: ChatwootApiDoubleOptions = {}): 
   const conversations = new Map<string, DoubleConversation>();
   const calls: DoubleCall[] = [];
   const emitted: Record<string, unknown>[] = [];
+  const files = new Map<number, DoubleFile[]>();
+  let nextAttachmentId = 5_000;
   const faults: { status: number; times: number; pathContains?: string }[] = [];
   let nextMessageId = 20_000;
   let clock = 1_780_000_000;
@@ -144,6 +159,8 @@ export async function startChatwootApi(options: ChatwootApiDoubleOptions = {}): 
   async function readBody(req: IncomingMessage): Promise<unknown> {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
+    const type = req.headers['content-type'] ?? '';
+    if (type.startsWith('multipart/form-data')) return readForm(Buffer.concat(chunks), type);
     const text = Buffer.concat(chunks).toString('utf8');
     if (text === '') return undefined;
     try {
@@ -151,6 +168,32 @@ export async function startChatwootApi(options: ChatwootApiDoubleOptions = {}): 
     } catch {
       return text;
     }
+  }
+
+  /**
+   * A multipart message as Rails would see it: fields as strings ("true"/"false" cast like
+   * ActiveRecord does), `content_attributes` given as a JSON string parsed (Messages::
+   * MessageBuilder#content_attributes), `attachments[]` parts as files.
+   */
+  async function readForm(raw: Buffer, type: string): Promise<Record<string, unknown>> {
+    const form = await new Response(raw, { headers: { 'content-type': type } }).formData();
+    const out: Record<string, unknown> = {};
+    const received: DoubleFile[] = [];
+    for (const [name, value] of form.entries()) {
+      if (typeof value !== 'string') {
+        received.push({ filename: value.name, contentType: value.type, data: Buffer.from(await value.arrayBuffer()) });
+        continue;
+      }
+      if (name === 'content_attributes') {
+        try {
+          out[name] = JSON.parse(value) as unknown;
+        } catch {
+          out[name] = {};
+        }
+      } else out[name] = value === 'true' ? true : value === 'false' ? false : value;
+    }
+    if (received.length > 0) formFiles.set(out, received);
+    return out;
   }
 
   function handle(method: string, url: URL, user: DoubleUser, body: unknown): { status: number; body: unknown } {
@@ -180,15 +223,30 @@ export async function startChatwootApi(options: ChatwootApiDoubleOptions = {}): 
     }
     if (m[3] === 'messages' && method === 'POST') {
       const input = (body ?? {}) as Record<string, unknown>;
-      if (typeof input.content !== 'string' || input.content === '') return { status: 422, body: { error: 'Content is required' } };
+      const received = formFiles.get(input) ?? [];
+      if ((typeof input.content !== 'string' || input.content === '') && received.length === 0) return { status: 422, body: { error: 'Content is required' } };
       const message = addMessage(accountId, conversation.id, {
-        content: input.content,
+        content: typeof input.content === 'string' && input.content !== '' ? input.content : null,
         message_type: input.message_type === 'incoming' ? 0 : 1,
         private: input.private === true,
         source_id: typeof input.source_id === 'string' ? input.source_id : null,
         content_attributes: isHash(input.content_attributes) ? { ...input.content_attributes } : {},
         sender: { id: user.id, name: user.name, type: 'user' },
       });
+      if (received.length > 0) {
+        files.set(message.id, received);
+        message.attachments = received.map((f) => ({
+          id: (nextAttachmentId += 1),
+          message_id: message.id,
+          file_type: f.contentType.startsWith('image/') ? 'image' : 'file',
+          account_id: accountId,
+          extension: f.filename.includes('.') ? f.filename.split('.').pop() : null,
+          data_url: `http://double/rails/active_storage/blobs/redirect/${nextAttachmentId}/${encodeURIComponent(f.filename)}`,
+          thumb_url: '',
+          file_size: f.data.length,
+          content_type: f.contentType,
+        }));
+      }
       emitted.push({
         event: 'message_created',
         account: { id: accountId, name: `Account ${accountId}` },
@@ -200,6 +258,7 @@ export async function startChatwootApi(options: ChatwootApiDoubleOptions = {}): 
         private: message.private,
         created_at: new Date(message.created_at * 1000).toISOString(),
         source_id: message.source_id,
+        ...(message.attachments ? { attachments: message.attachments } : {}),
         sender: { id: user.id, name: user.name, email: 'bridge@example.org', type: 'user' },
         inbox: { id: conversation.inbox_id, name: 'Web' },
         conversation: conversationJson(conversation, conversation.messages.filter((x) => !x.private).slice(-1)),
@@ -273,7 +332,10 @@ export async function startChatwootApi(options: ChatwootApiDoubleOptions = {}): 
       const body = await readBody(req);
       const headerToken = req.headers['api-access-token'] ?? req.headers.api_access_token;
       const token = Array.isArray(headerToken) ? headerToken[0] : headerToken;
-      const record = (status: number) => calls.push({ method: req.method ?? 'GET', path: `${url.pathname}${url.search}`, status, token, body });
+      // Recorded without the bytes (they are in `files`): the file names and sizes only.
+      const sent = isHash(body) ? formFiles.get(body) : undefined;
+      const recorded = sent ? { ...(body as Record<string, unknown>), attachments: sent.map((f) => ({ filename: f.filename, contentType: f.contentType, size: f.data.length })) } : body;
+      const record = (status: number) => calls.push({ method: req.method ?? 'GET', path: `${url.pathname}${url.search}`, status, token, body: recorded });
       const faultIndex = faults.findIndex((f) => f.pathContains === undefined || url.pathname.includes(f.pathContains));
       if (faultIndex >= 0) {
         const fault = faults[faultIndex]!;
@@ -303,6 +365,7 @@ export async function startChatwootApi(options: ChatwootApiDoubleOptions = {}): 
     url: `http://127.0.0.1:${port}`,
     calls,
     emitted,
+    files,
     addConversation(input) {
       clock += 1;
       const conversation: DoubleConversation = {

@@ -781,9 +781,14 @@ export class Simulator implements GlpiSimulator {
     const accept = String(ctx.headers.accept ?? '');
     if (itemtype === 'Document' && (accept.includes('application/octet-stream') || ctx.params.alt === 'media')) {
       const data = this.db.files.get(id) ?? Buffer.alloc(0);
+      // As observed (Toolbox::sendFile): the name twice, quoted and RFC 5987-encoded.
+      const name = this.decode(String(row.filename ?? 'file'));
       return {
         status: 200,
-        headers: { 'Content-Type': String(row.mime ?? 'application/octet-stream'), 'Content-Disposition': `attachment; filename="${String(row.filename ?? 'file')}"` },
+        headers: {
+          'Content-Type': String(row.mime ?? 'application/octet-stream').replace(/[^\x20-\x7e]/g, ''),
+          'Content-Disposition': `attachment; filename="${name.replace(/[^\x20-\x7e]|["\\]/g, '_')}"; filename*=utf-8''${encodeURIComponent(name)}`,
+        },
         body: data,
       };
     }
