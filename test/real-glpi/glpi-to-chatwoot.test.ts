@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createChatwootApiClient } from '../../src/chatwoot/api-client.js';
-import { createWriteBack, writeBackSeams } from '../../src/chatwoot/write-back.js';
+import { createWriteBack, writeBackSeams } from '../../src/sync/chatwoot-to-glpi/write-back.js';
 import { loadConfig } from '../../src/config/load.js';
 import type { HookConfig } from '../../src/config/schema.js';
 import { createGlpiClient, type GlpiClientHandle } from '../../src/glpi/client.js';

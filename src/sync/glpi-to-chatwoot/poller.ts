@@ -1,7 +1,7 @@
 import type { RedisConnection } from '../../redis/connection.js';
 import type { Logger } from 'pino';
 import type { ChatwootApiClient } from '../../chatwoot/api-client.js';
-import { hookAccountId, writeBackKeys } from '../../chatwoot/write-back.js';
+import { hookAccountId, writeBackKeys } from '../chatwoot-account.js';
 import type { HookConfig } from '../../config/schema.js';
 import { ConfigError } from '../../errors.js';
 import type { GlpiClient } from '../../glpi/types.js';
@@ -11,7 +11,7 @@ import type { SyncJobData } from '../job.js';
 import { offsetFromSession } from '../glpi-time.js';
 import { HookLock, type HookLockOptions } from '../hook-lock.js';
 import { MappingStore } from '../mapping-store.js';
-import type { ProcessOptions, SyncOutcome } from '../processor.js';
+import type { ProcessOptions, SyncOutcome } from '../runner/job-runner.js';
 import type { G2cContext, G2cFault, G2cObserver } from './context.js';
 import { pollChanges } from './poll-changes.js';
 import { G2cRecords } from './records.js';

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { createChatwootApiClient, type ChatwootApiClient } from '../../../src/chatwoot/api-client.js';
-import { createWriteBack, writeBackSeams } from '../../../src/chatwoot/write-back.js';
+import { createWriteBack, writeBackSeams } from '../../../src/sync/chatwoot-to-glpi/write-back.js';
 import { loadConfig } from '../../../src/config/load.js';
 import type { HookConfig } from '../../../src/config/schema.js';
 import { createGlpiClient, type GlpiClientHandle } from '../../../src/glpi/client.js';
@@ -12,7 +12,8 @@ import { isGlpiToChatwootEcho } from '../../../src/sync/glpi-to-chatwoot/echo.js
 import type { G2cFault } from '../../../src/sync/glpi-to-chatwoot/context.js';
 import { createGlpiPoller, GLPI_POLL_EVENT } from '../../../src/sync/glpi-to-chatwoot/poller.js';
 import { G2cRecords } from '../../../src/sync/glpi-to-chatwoot/records.js';
-import { createSyncProcessor, type SyncOutcome, type SyncProcessor } from '../../../src/sync/processor.js';
+import { createSyncProcessor } from '../../../src/sync/processor.js';
+import type { SyncOutcome, SyncProcessor } from '../../../src/sync/runner/job-runner.js';
 import { startChatwootApi, type ChatwootApiDouble } from '../../support/chatwoot-api/index.js';
 import { startGlpiSimulator, type GlpiSimulator, type SimGlpiVersion } from '../../support/glpi-simulator/index.js';
 import { deletePrefix, testPrefix, testRedis } from '../../support/redis.js';

@@ -1,8 +1,9 @@
-import type { ChatwootConversation, ConversationStatus } from '../chatwoot/events.js';
-import { isGlpiError } from '../glpi/errors.js';
-import { throwIfAborted, type SyncContext } from './context.js';
-import { escapeHtml } from '../util/html.js';
-import type { ConversationRecord, ConversationStatusClass } from './mapping-store.js';
+import type { ChatwootConversation, ConversationStatus } from '../../chatwoot/events.js';
+import { isGlpiError } from '../../glpi/errors.js';
+import { throwIfAborted } from '../context.js';
+import type { SyncContext } from './context.js';
+import { escapeHtml } from '../../util/html.js';
+import type { ConversationRecord, ConversationStatusClass } from '../mapping-store.js';
 
 /** GLPI ticket statuses the sync sets (CommonITILObject). */
 export const GLPI_STATUS = { assigned: 2, pending: 4, solved: 5, closed: 6 } as const;
