@@ -8,6 +8,7 @@ import type { RedisConnection } from '../redis/connection.js';
 import type { RedisKeys } from '../redis/keys.js';
 import type { SyncHooks } from './chatwoot-to-glpi/context.js';
 import { chatwootToGlpiUseCases } from './chatwoot-to-glpi/use-cases.js';
+import { glpiPollUseCase, type GlpiPollerDeps } from './glpi-to-chatwoot/poller.js';
 import type { HookLockOptions } from './hook-lock.js';
 import type { ReplicaWait } from './mapping-store.js';
 import { createJobRunner, type SyncProcessor } from './runner/job-runner.js';
@@ -21,7 +22,7 @@ export interface SyncProcessorDeps extends SyncHooks {
   logger: Logger;
   /** ms since epoch (tests pin it). */
   clock?: () => number;
-  metrics?: Pick<Metrics, 'lockWait'> & Partial<Pick<Metrics, 'customerBindings'>>;
+  metrics?: Pick<Metrics, 'lockWait'> & Partial<Pick<Metrics, 'customerBindings' | 'glpiChanges' | 'chatwootPosts' | 'glpiToChatwootLag'>>;
   lock?: HookLockOptions;
   /**
    * GLPI's offset from UTC in minutes, when known from configuration. Default: learnt from GLPI's
@@ -30,9 +31,11 @@ export interface SyncProcessorDeps extends SyncHooks {
   glpiUtcOffsetMin?: (hookId: string) => number | undefined;
   /** REDIS_WAIT_REPLICAS for the write intents (see MappingStore); default none. */
   replicaWait?: ReplicaWait;
+  /** The GLPI -> Chatwoot direction: its poll jobs run on the same runner (same hook lock line). */
+  glpiToChatwoot?: Pick<GlpiPollerDeps, 'chatwootFor'>;
 }
 
-/** The Chatwoot -> GLPI direction: its use cases on the job runner. */
+/** Every sync use case on one job runner: Chatwoot -> GLPI, and the GLPI -> Chatwoot poll when given. */
 export function createSyncProcessor(deps: SyncProcessorDeps): SyncProcessor {
   const hooks: SyncHooks = {
     onTicketCreated: deps.onTicketCreated,
@@ -43,5 +46,7 @@ export function createSyncProcessor(deps: SyncProcessorDeps): SyncProcessor {
       ((hookId, result, reason) => deps.metrics?.customerBindings?.inc({ hook: hookId, result, reason })),
   };
   const profiles = new ProfileInterfaceCache(DEFAULTS.profileCacheTtlMs, deps.clock ?? Date.now);
-  return createJobRunner({ ...deps, useCases: new Map(chatwootToGlpiUseCases(hooks, profiles)) });
+  const useCases = chatwootToGlpiUseCases(hooks, profiles);
+  if (deps.glpiToChatwoot !== undefined) useCases.push(glpiPollUseCase({ ...deps, chatwootFor: deps.glpiToChatwoot.chatwootFor }));
+  return createJobRunner({ ...deps, useCases: new Map(useCases) });
 }

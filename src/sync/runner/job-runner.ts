@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { ChatwootError } from '../../chatwoot/api-client.js';
 import type { HookConfig } from '../../config/schema.js';
 import { BridgeError, ConfigError, JobAbortedError, LockBusyError, errorAdvice, errorCode, isProgrammingError } from '../../errors.js';
 import type { GlpiClient } from '../../glpi/types.js';
@@ -43,6 +44,11 @@ export type UseCaseOutcome = Omit<SyncOutcome, 'glpiCalls'>;
  * (echoes of the bridge's own writes, noise); `run` does the work under the hook's lock.
  */
 export interface UseCase<E> {
+  /**
+   * Jobs of a hook that is not configured or is disabled fail (kept, with advice, for replay)
+   * unless this says to skip them (a poll scheduled by an older configuration).
+   */
+  whenHookOff?: { skip: string };
   parse(payload: unknown): { ok: true; event: E } | { ok: false; error: string };
   skip?(event: E, hook: HookConfig): string | undefined | Promise<string | undefined>;
   run(ctx: JobContext, event: E): Promise<UseCaseOutcome>;
@@ -54,6 +60,7 @@ export type UseCases = ReadonlyMap<string, UseCase<unknown>>;
 /** A typed use case as an entry of the table (the runner only passes `parse`'s result to `run`). */
 export function registered<E>(useCase: UseCase<E>): UseCase<unknown> {
   return {
+    ...(useCase.whenHookOff ? { whenHookOff: useCase.whenHookOff } : {}),
     parse: (payload) => useCase.parse(payload),
     skip: (event, hook) => useCase.skip?.(event as E, hook),
     run: (ctx, event) => useCase.run(ctx, event as E),
@@ -118,16 +125,21 @@ export function createJobRunner(deps: JobRunnerDeps): SyncProcessor {
   }
 
   async function noteError(hookId: string, err: unknown): Promise<void> {
-    // Contention, shutdown, a lost lease and a bug meeting a payload are not GLPI's health: keep
-    // them out of /ready (the failed job carries the bug's code and advice).
-    if (err instanceof LockBusyError || err instanceof JobAbortedError || err instanceof LockLostError || isProgrammingError(err)) return;
+    // Contention, shutdown, a lost lease, a bug meeting a payload and Chatwoot's answers (the GLPI
+    // -> Chatwoot poll) are not GLPI's health: keep them out of /ready (the failed job carries
+    // its code and advice).
+    if (err instanceof LockBusyError || err instanceof JobAbortedError || err instanceof LockLostError || err instanceof ChatwootError || isProgrammingError(err)) return;
     successWrittenAt.delete(hookId);
     await hookStates.noteError(hookId, new Date(clock()), errorCode(err) ?? 'UNKNOWN', errorAdvice(err)).catch(() => undefined);
   }
 
   async function process(data: SyncJobData, options: ProcessOptions = {}): Promise<SyncOutcome> {
-    const hook = hookOf(deps.hooks, data.hookId);
     const useCase = deps.useCases.get(data.event);
+    const known = deps.hooks.get(data.hookId);
+    if (useCase?.whenHookOff !== undefined && (known === undefined || !known.enabled)) {
+      return { action: 'skipped', reason: useCase.whenHookOff.skip, glpiCalls: 0 };
+    }
+    const hook = hookOf(deps.hooks, data.hookId);
     const parsed = useCase?.parse(data.payload) ?? { ok: false, error: 'no use case for this event' };
     if (useCase === undefined || !parsed.ok) throw new InvalidEventError(`${data.event}: ${parsed.ok ? '' : parsed.error}`);
     const skip = await useCase.skip?.(parsed.event, hook);
