@@ -20,7 +20,7 @@ import { createWriteBack, writeBackSeams } from './sync/chatwoot-to-glpi/write-b
 import { createGlpiClients, glpiMetricsObserver, type GlpiClients } from './glpi/registry.js';
 import { createSyncWorker } from './queue/worker.js';
 import type { HookLockOptions } from './sync/hook-lock.js';
-import { createSyncProcessor } from './sync/processor.js';
+import { createSyncProcessor } from './sync/runner/processor.js';
 import { syncPollSchedules } from './queue/glpi-poll.js';
 import { isGlpiToChatwootEcho } from './sync/glpi-to-chatwoot/echo.js';
 import { G2cRecords } from './sync/glpi-to-chatwoot/records.js';

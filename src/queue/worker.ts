@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { DEFAULTS } from '../config/defaults.js';
 import { LockBusyError, errorAdvice, errorCode, isTransient } from '../errors.js';
 import type { Metrics } from '../metrics/metrics.js';
-import type { SyncOutcome, SyncProcessor } from '../sync/runner/job-runner.js';
+import type { SyncOutcome, SyncProcessor } from '../sync/use-case.js';
 import { JobAbortedError } from '../errors.js';
 import { LockLostError } from '../sync/hook-lock.js';
 import { BACKOFF_TYPE as PRODUCER_BACKOFF_TYPE } from './producer.js';

@@ -25,7 +25,7 @@ export class LockLostError extends BridgeError {
   }
 }
 
-export interface LockedRun {
+interface LockedRun {
   /** Aborted when the lock could not be extended; check before every write. */
   signal: AbortSignal;
   /** ms spent waiting for the lock. */

@@ -48,7 +48,7 @@ export interface ReplicaWait {
   timeoutMs: number;
 }
 
-export interface TicketIntent {
+interface TicketIntent {
   at: number;
   /** Message ids the ticket content was built from; recorded as "c" if the ticket is found. */
   contentIds: number[];
@@ -75,7 +75,7 @@ export type MessageSlot =
   | { state: 'intent'; at: number; documentIds: Record<string, number> };
 
 /** Everything a message_created job needs, read in one round trip. */
-export interface MessageContext {
+interface MessageContext {
   conversation: ConversationRecord;
   slot: MessageSlot;
   customer: CustomerRecord | undefined;
@@ -88,7 +88,7 @@ export interface TimezoneCache {
   remember(offsetMin: number | undefined): void;
 }
 
-export interface MappingStoreOptions {
+interface MappingStoreOptions {
   /** REDIS_WAIT_REPLICAS: intents must reach this many replicas before the GLPI write they guard. */
   replicaWait?: ReplicaWait;
   timezone?: TimezoneCache;

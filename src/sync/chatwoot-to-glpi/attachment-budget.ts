@@ -5,7 +5,7 @@ import type { SyncContext } from './context.js';
  * every second and every request it spends on a customer's files is a second the hook's other
  * conversations wait: count, bytes and time are bounded per job, whatever the payload says.
  */
-export interface AttachmentBudget {
+interface AttachmentBudget {
   /** undefined: this attachment may be fetched, with these limits; else why not. */
   next(): { deadlineMs: number; maxBytes: number } | { refused: string };
   /** Bytes actually downloaded. */

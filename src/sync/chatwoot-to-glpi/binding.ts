@@ -20,7 +20,7 @@ import type { CustomerKind } from '../mapping-store.js';
  * on tickets), so they are always bound; the bridge still never modifies one it did not create.
  */
 
-export type BindingVerdict =
+type BindingVerdict =
   | { bind: true; reason: 'contact' | 'any' | 'verified' | 'created' | 'self-service' }
   | { bind: false; reason: 'staff-profile' | 'not-created' | 'profiles-unreadable' };
 

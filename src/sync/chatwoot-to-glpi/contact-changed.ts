@@ -4,7 +4,7 @@ import { isGlpiNotFound } from '../../glpi/errors.js';
 import type { GlpiInput } from '../../glpi/types.js';
 import { throwIfAborted } from '../context.js';
 import type { CustomerKind, CustomerRecord } from '../mapping-store.js';
-import type { UseCaseOutcome } from '../runner/job-runner.js';
+import type { UseCaseOutcome } from '../use-case.js';
 import type { SyncContext } from './context.js';
 import { bindExisting, findOrCreate, fitsSyncType, identityOf, isIdentifiable, kindOf, reconsider, splitName, type Identity } from './customers.js';
 

@@ -1,7 +1,7 @@
 import { contactOf, identityVerified, type ConversationEvent } from '../../chatwoot/events.js';
 import { isGlpiNotFound } from '../../glpi/errors.js';
 import { emptyConversationRecord } from '../mapping-store.js';
-import type { UseCaseOutcome } from '../runner/job-runner.js';
+import type { UseCaseOutcome } from '../use-case.js';
 import type { SyncContext } from './context.js';
 import { syncStatus } from './status.js';
 import { ensureTicket, type TicketRequest } from './tickets.js';

@@ -10,7 +10,7 @@ import type { CustomerRecord, MessageSlot } from '../mapping-store.js';
 import { uploadAttachment } from './attachments.js';
 
 /** Who GLPI shows as a followup's author, and the name to print when GLPI cannot show it. */
-export interface Author {
+interface Author {
   /** undefined: let GLPI use the token's user. */
   usersId: number | undefined;
   /** Printed at the top of the followup when `usersId` is not the real author. */
@@ -43,7 +43,7 @@ export async function authorFor(
   return userId > 0 ? { usersId: userId, displayName: undefined } : fallback;
 }
 
-export interface FollowupRequest {
+interface FollowupRequest {
   message: ChatwootMessage;
   ticketId: number;
   slot: MessageSlot;

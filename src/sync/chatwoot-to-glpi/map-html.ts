@@ -38,7 +38,7 @@ export interface AttachmentNote {
  * silently even when the upload
  * is impossible (no fetcher configured, Chatwoot unreachable, GLPI refusing the file type).
  */
-export function attachmentsHtml(
+function attachmentsHtml(
   attachments: readonly ChatwootAttachment[],
   documentIds: ReadonlyMap<number, number>,
   notes: ReadonlyMap<number, AttachmentNote> = new Map(),
@@ -85,7 +85,7 @@ export function ticketTitle(messages: readonly ContentMessage[], conversationId:
   return `${(space > maxChars / 2 ? cut.slice(0, space) : cut).trimEnd()}…`;
 }
 
-export interface TicketContentInput {
+interface TicketContentInput {
   hookId: string;
   conversationId: number;
   messages: readonly ContentMessage[];
@@ -112,7 +112,7 @@ export function ticketContent(input: TicketContentInput): string {
   return `${body || '<p>(conversation without text yet)</p>'}${reference}`;
 }
 
-export interface FollowupContentInput {
+interface FollowupContentInput {
   messageId: number;
   text: string | null;
   /** Set when GLPI's author field cannot show who wrote it (contact mode, bots, unknown agents). */

@@ -34,7 +34,7 @@ export function toChatMessage(m: ChatwootPushMessage | ChatwootMessage): ChatMes
 }
 
 /** Messages the customer and agents see (not activity, not private notes). */
-export function isChatMessage(m: ChatMessage): boolean {
+function isChatMessage(m: ChatMessage): boolean {
   return !m.private && (m.messageType === 'incoming' || m.messageType === 'outgoing' || m.messageType === 'template');
 }
 

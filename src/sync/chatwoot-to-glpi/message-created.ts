@@ -1,7 +1,7 @@
 import { contactOf, identityVerified, type MessageEvent } from '../../chatwoot/events.js';
 import { isGlpiError, isGlpiNotFound } from '../../glpi/errors.js';
 import { emptyConversationRecord } from '../mapping-store.js';
-import type { UseCaseOutcome } from '../runner/job-runner.js';
+import type { UseCaseOutcome } from '../use-case.js';
 import type { SyncContext } from './context.js';
 import { resolveCustomer } from './customers.js';
 import { authorFor, postFollowup, type FollowupOutcome } from './followups.js';

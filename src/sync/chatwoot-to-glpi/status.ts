@@ -8,7 +8,7 @@ import type { ConversationRecord, ConversationStatusClass } from '../mapping-sto
 /** GLPI ticket statuses the sync sets (CommonITILObject). */
 export const GLPI_STATUS = { assigned: 2, pending: 4, solved: 5, closed: 6 } as const;
 
-export function statusClass(status: ConversationStatus): ConversationStatusClass {
+function statusClass(status: ConversationStatus): ConversationStatusClass {
   switch (status) {
     case 'resolved':
       return 'solved';
@@ -20,7 +20,7 @@ export function statusClass(status: ConversationStatus): ConversationStatusClass
   }
 }
 
-export type StatusOutcome = 'unchanged' | 'stale' | 'solved' | 'pending' | 'reopened';
+type StatusOutcome = 'unchanged' | 'stale' | 'solved' | 'pending' | 'reopened';
 
 /**
  * Brings the ticket's status in line with the conversation's. Compared with the last status

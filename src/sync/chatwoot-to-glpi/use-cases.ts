@@ -2,7 +2,7 @@ import { parseChatwootEvent, type ChatwootEvent } from '../../chatwoot/events.js
 import type { HookConfig } from '../../config/schema.js';
 import type { ProfileInterfaceCache } from '../../glpi/profiles.js';
 import type { JobContext } from '../context.js';
-import { registered, type UseCase, type UseCaseOutcome } from '../runner/job-runner.js';
+import { registered, type UseCase, type UseCaseOutcome } from '../use-case.js';
 import { changesIdentity, contactChanged } from './contact-changed.js';
 import type { SyncContext, SyncHooks } from './context.js';
 import { conversationChanged } from './conversation-changed.js';

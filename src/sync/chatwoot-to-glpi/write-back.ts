@@ -20,18 +20,18 @@ import { isOwnNoteMarker, noteSourceId, onlyOwnedAttributeChanges } from './writ
  * and shown by doctor; the GLPI sync itself never fails because of Chatwoot.
  */
 
-export const TICKET_ATTRIBUTE = 'glpi_ticket_id';
+const TICKET_ATTRIBUTE = 'glpi_ticket_id';
 /** How long note ids are remembered for echo recognition (the echo arrives within seconds). */
 const ECHO_TTL_S = 7 * 24 * 60 * 60;
 
-export interface WriteBackConversation {
+interface WriteBackConversation {
   /** Display id (the id in webhooks and API URLs). */
   id: number;
   /** Chatwoot account; when unknown it is read from the token's profile (single-account tokens). */
   accountId?: number | undefined;
 }
 
-export interface WriteBackDeps {
+interface WriteBackDeps {
   redis: RedisConnection;
   /** Transient Chatwoot failures are retried this many times in place (default 3), then parked as pending. */
   attempts?: number;
@@ -47,7 +47,7 @@ export interface WriteBackDeps {
   logger?: Logger;
 }
 
-export type EchoKind = 'own-note' | 'own-custom-attributes' | 'own-contact-attributes';
+type EchoKind = 'own-note' | 'own-custom-attributes' | 'own-contact-attributes';
 
 export interface WriteBack {
   /**
@@ -74,7 +74,7 @@ export interface WriteBack {
   echoKind(event: ChatwootEvent, hookId: string): Promise<EchoKind | undefined>;
 }
 
-export type WriteBackResult =
+type WriteBackResult =
   | { status: 'disabled' }
   | { status: 'skipped'; reason: 'account-mismatch' }
   | { status: 'pending'; code: string; advice: string | undefined }

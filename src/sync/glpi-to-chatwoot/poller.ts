@@ -9,7 +9,7 @@ import type { Metrics } from '../../metrics/metrics.js';
 import type { RedisKeys } from '../../redis/keys.js';
 import { offsetFromSession } from '../glpi-time.js';
 import type { HookLockOptions } from '../hook-lock.js';
-import { createJobRunner, registered, type SyncProcessor, type UseCase } from '../runner/job-runner.js';
+import { registered, type UseCase } from '../use-case.js';
 import type { G2cContext, G2cFault, G2cObserver } from './context.js';
 import { pollChanges } from './poll-changes.js';
 import { G2cRecords } from './records.js';
@@ -123,9 +123,4 @@ export function glpiPollUseCase(deps: GlpiPollerDeps): [string, UseCase<unknown>
   }
 
   return [GLPI_POLL_EVENT, registered(poll)];
-}
-
-/** A job runner with only the poll (a worker of this direction alone). */
-export function createGlpiPoller(deps: GlpiPollerDeps): SyncProcessor {
-  return createJobRunner({ ...deps, useCases: new Map([glpiPollUseCase(deps)]) });
 }

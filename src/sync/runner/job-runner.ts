@@ -6,69 +6,16 @@ import type { GlpiClient } from '../../glpi/types.js';
 import type { Metrics } from '../../metrics/metrics.js';
 import type { RedisConnection } from '../../redis/connection.js';
 import type { RedisKeys } from '../../redis/keys.js';
-import type { JobContext } from '../context.js';
 import { HookLock, LockLostError, type HookLockOptions } from '../hook-lock.js';
 import { HookStateStore } from '../hook-state.js';
 import type { SyncJobData } from '../job.js';
 import { MappingStore, type ReplicaWait } from '../mapping-store.js';
 import { GlpiTimezone } from '../timezone.js';
+import type { ProcessOptions, SyncOutcome, SyncProcessor, UseCases } from '../use-case.js';
 import { countedGlpi } from './counted-glpi.js';
 
-export interface ProcessOptions {
-  /** Aborted when the worker shuts down: the job stops before its next write. */
-  signal?: AbortSignal;
-  jobId?: string;
-}
-
-export interface SyncOutcome {
-  /** What the job did, e.g. "followup-posted", "ticket-created", "skipped". */
-  action: string;
-  /** Why nothing was done, for skips. */
-  reason?: string;
-  ticketId?: number;
-  followupId?: number;
-  /** GLPI client calls this job made (a search that pages counts once). */
-  glpiCalls: number;
-}
-
-/** What the queue worker runs for every job. */
-export interface SyncProcessor {
-  process(data: SyncJobData, options?: ProcessOptions): Promise<SyncOutcome>;
-}
-
-export type UseCaseOutcome = Omit<SyncOutcome, 'glpiCalls'>;
-
-/**
- * One use case: what a job of one event name does. `parse` reads the stored payload (zod, at the
- * edge); `skip` says why the event needs no work, deciding without the lock or any stored state
- * (echoes of the bridge's own writes, noise); `run` does the work under the hook's lock.
- */
-export interface UseCase<E> {
-  /**
-   * Jobs of a hook that is not configured or is disabled fail (kept, with advice, for replay)
-   * unless this says to skip them (a poll scheduled by an older configuration).
-   */
-  whenHookOff?: { skip: string };
-  parse(payload: unknown): { ok: true; event: E } | { ok: false; error: string };
-  skip?(event: E, hook: HookConfig): string | undefined | Promise<string | undefined>;
-  run(ctx: JobContext, event: E): Promise<UseCaseOutcome>;
-}
-
-/** Use cases by the job's event name (SyncJobData.event). */
-export type UseCases = ReadonlyMap<string, UseCase<unknown>>;
-
-/** A typed use case as an entry of the table (the runner only passes `parse`'s result to `run`). */
-export function registered<E>(useCase: UseCase<E>): UseCase<unknown> {
-  return {
-    ...(useCase.whenHookOff ? { whenHookOff: useCase.whenHookOff } : {}),
-    parse: (payload) => useCase.parse(payload),
-    skip: (event, hook) => useCase.skip?.(event as E, hook),
-    run: (ctx, event) => useCase.run(ctx, event as E),
-  };
-}
-
 /** The payload does not fit the event schema: replaying it cannot help until the code changes. */
-export class InvalidEventError extends BridgeError {
+class InvalidEventError extends BridgeError {
   constructor(message: string) {
     super('EVENT_INVALID', message, {
       transient: false,
@@ -78,7 +25,7 @@ export class InvalidEventError extends BridgeError {
   }
 }
 
-export interface JobRunnerDeps {
+interface JobRunnerDeps {
   /** Command connection: mappings, hook state, the hook lock. */
   redis: RedisConnection;
   keys: RedisKeys;

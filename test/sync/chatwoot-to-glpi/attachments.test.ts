@@ -6,7 +6,7 @@ import { createAttachmentFetcher, type AttachmentFetcher } from '../../../src/ch
 import { loadConfig } from '../../../src/config/load.js';
 import type { HookConfig } from '../../../src/config/schema.js';
 import { JobAbortedError } from '../../../src/errors.js';
-import type { SyncProcessor } from '../../../src/sync/runner/job-runner.js';
+import type { SyncProcessor } from '../../../src/sync/use-case.js';
 import { glpiDecode } from '../../support/glpi-simulator/index.js';
 import { ADMIN_TOKEN, HOOK_ID, at, conversationEvent, jobData, messageEvent, startHarness, type ConversationSpec, type SyncHarness } from '../support.js';
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { SyncProcessor } from '../../../src/sync/runner/job-runner.js';
+import type { SyncProcessor } from '../../../src/sync/use-case.js';
 import { loadFixture } from '../../support/fixtures.js';
 import { glpiDecode } from '../../support/glpi-simulator/index.js';
 import {
@@ -304,10 +304,13 @@ describe('followups', () => {
     await h.run(messageEvent(c, { id: msgId(), createdAt: at(5) }));
     await h.run(messageEvent(c, { id: msgId(), createdAt: at(6), type: 'outgoing' }));
     h.sim.resetCalls();
+    const counted: number[] = [];
     for (let i = 0; i < 10; i += 1) {
-      await h.run(messageEvent(c, { id: msgId(), createdAt: at(10 + i), type: i % 2 === 0 ? 'incoming' : 'outgoing' }));
+      counted.push((await h.run(messageEvent(c, { id: msgId(), createdAt: at(10 + i), type: i % 2 === 0 ? 'incoming' : 'outgoing' }))).glpiCalls);
     }
     expect(h.sim.count()).toBe(10);
+    // The job's own count agrees with what GLPI saw.
+    expect(counted).toEqual(Array.from({ length: 10 }, () => 1));
     expect(h.sim.count('POST', '/ITILFollowup')).toBe(10);
   });
 });

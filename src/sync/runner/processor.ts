@@ -1,17 +1,18 @@
 import type { Logger } from 'pino';
-import { DEFAULTS } from '../config/defaults.js';
-import type { HookConfig } from '../config/schema.js';
-import { ProfileInterfaceCache } from '../glpi/profiles.js';
-import type { GlpiClient } from '../glpi/types.js';
-import type { Metrics } from '../metrics/metrics.js';
-import type { RedisConnection } from '../redis/connection.js';
-import type { RedisKeys } from '../redis/keys.js';
-import type { SyncHooks } from './chatwoot-to-glpi/context.js';
-import { chatwootToGlpiUseCases } from './chatwoot-to-glpi/use-cases.js';
-import { glpiPollUseCase, type GlpiPollerDeps } from './glpi-to-chatwoot/poller.js';
-import type { HookLockOptions } from './hook-lock.js';
-import type { ReplicaWait } from './mapping-store.js';
-import { createJobRunner, type SyncProcessor } from './runner/job-runner.js';
+import { DEFAULTS } from '../../config/defaults.js';
+import type { HookConfig } from '../../config/schema.js';
+import { ProfileInterfaceCache } from '../../glpi/profiles.js';
+import type { GlpiClient } from '../../glpi/types.js';
+import type { Metrics } from '../../metrics/metrics.js';
+import type { RedisConnection } from '../../redis/connection.js';
+import type { RedisKeys } from '../../redis/keys.js';
+import type { SyncHooks } from '../chatwoot-to-glpi/context.js';
+import { chatwootToGlpiUseCases } from '../chatwoot-to-glpi/use-cases.js';
+import { glpiPollUseCase, type GlpiPollerDeps } from '../glpi-to-chatwoot/poller.js';
+import type { HookLockOptions } from '../hook-lock.js';
+import type { ReplicaWait } from '../mapping-store.js';
+import type { SyncProcessor } from '../use-case.js';
+import { createJobRunner } from './job-runner.js';
 
 export interface SyncProcessorDeps extends SyncHooks {
   /** Command connection: mappings, hook state, the hook lock. */
@@ -49,4 +50,9 @@ export function createSyncProcessor(deps: SyncProcessorDeps): SyncProcessor {
   const useCases = chatwootToGlpiUseCases(hooks, profiles);
   if (deps.glpiToChatwoot !== undefined) useCases.push(glpiPollUseCase({ ...deps, chatwootFor: deps.glpiToChatwoot.chatwootFor }));
   return createJobRunner({ ...deps, useCases: new Map(useCases) });
+}
+
+/** A runner with only the GLPI -> Chatwoot poll (its own clock and fault seam: tests of that direction). */
+export function createGlpiPoller(deps: GlpiPollerDeps): SyncProcessor {
+  return createJobRunner({ ...deps, useCases: new Map([glpiPollUseCase(deps)]) });
 }
