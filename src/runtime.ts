@@ -16,14 +16,13 @@ import { DiskSpool, SPOOL_DIR_ADVICE } from './queue/spool.js';
 import { createRedis, describeRedis, waitForReady } from './redis/connection.js';
 import { createAttachmentFetcher } from './chatwoot/attachments.js';
 import { createChatwootClients } from './chatwoot/api-client.js';
-import { createWriteBack, writeBackSeams } from './chatwoot/write-back.js';
+import { createWriteBack, writeBackSeams } from './sync/chatwoot-to-glpi/write-back.js';
 import { createGlpiClients, glpiMetricsObserver, type GlpiClients } from './glpi/registry.js';
 import { createSyncWorker } from './queue/worker.js';
 import type { HookLockOptions } from './sync/hook-lock.js';
-import { createSyncProcessor, type SyncProcessor } from './sync/processor.js';
+import { createSyncProcessor } from './sync/runner/processor.js';
 import { syncPollSchedules } from './queue/glpi-poll.js';
 import { isGlpiToChatwootEcho } from './sync/glpi-to-chatwoot/echo.js';
-import { createGlpiPoller, GLPI_POLL_EVENT } from './sync/glpi-to-chatwoot/poller.js';
 import { G2cRecords } from './sync/glpi-to-chatwoot/records.js';
 
 export interface Runtime {
@@ -162,7 +161,8 @@ function startWorkerRole(
   const attachments = createAttachmentFetcher();
   const { hookLock, ...workerTuning } = options.worker ?? {};
   const seams = writeBackSeams(writeBack);
-  const chatwootToGlpi = createSyncProcessor({
+  // Both directions on one runner: the hook's jobs, webhooks and polls, wait in one line for its lock.
+  const processor = createSyncProcessor({
     redis: command,
     keys,
     replicaWait: { replicas: config.redisWaitReplicas, timeoutMs: config.redisWaitTimeoutMs },
@@ -176,21 +176,8 @@ function startWorkerRole(
       (await seams.isOwnEcho(event, hook)) || (await isGlpiToChatwootEcho(event, hook.id, new G2cRecords(command, keys, hook.id))),
     fetchAttachment: (hook, attachment, request) => attachments.fetch(hook, attachment, request),
     lock: hookLock,
+    glpiToChatwoot: { chatwootFor: (hookId) => chatwoot.get(hookId) },
   });
-  const glpiToChatwoot = createGlpiPoller({
-    redis: command,
-    keys,
-    hooks: config.hooks,
-    glpiFor: (hookId) => glpi.get(hookId),
-    chatwootFor: (hookId) => chatwoot.get(hookId),
-    logger,
-    metrics,
-    lock: hookLock,
-  });
-  const processor: SyncProcessor = {
-    process: (data, processOptions) =>
-      data.event === GLPI_POLL_EVENT ? glpiToChatwoot.process(data, processOptions) : chatwootToGlpi.process(data, processOptions),
-  };
   const worker = createSyncWorker({
     connection: workerConnection,
     prefix: config.redisKeyPrefix,

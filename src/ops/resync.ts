@@ -1,7 +1,7 @@
 import type { Queue } from 'bullmq';
 import { singleAccountId, type ApiConversation, type ApiMessage, type ChatwootApiClient } from '../chatwoot/api-client.js';
 import { MESSAGE_TYPES, parseChatwootEvent } from '../chatwoot/events.js';
-import { NOTE_SOURCE_PREFIX } from '../chatwoot/write-back.js';
+import { NOTE_SOURCE_PREFIX } from '../sync/chatwoot-to-glpi/write-back-echo.js';
 import { jobIdFor } from '../queue/job.js';
 import { type SyncJobData } from '../sync/job.js';
 

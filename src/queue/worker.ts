@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { DEFAULTS } from '../config/defaults.js';
 import { dispositionOf, errorCode, failureOf, failureReason, type JobFailure } from '../errors/index.js';
 import type { Metrics } from '../metrics/metrics.js';
-import type { SyncOutcome, SyncProcessor } from '../sync/processor.js';
+import type { SyncOutcome, SyncProcessor } from '../sync/use-case.js';
 import { SYNC_QUEUE_NAME } from './job.js';
 import { redisKeys, type RedisKeyOptions } from '../redis/keys.js';
 import { type SyncJobData } from '../sync/job.js';

@@ -1,19 +1,24 @@
-import type { SyncContext } from './context.js';
+import type { Logger } from 'pino';
+import type { HookConfig } from '../config/schema.js';
 
 /**
  * What one job may still spend on attachment downloads. A job runs under its hook's lock, so
  * every second and every request it spends on a customer's files is a second the hook's other
  * conversations wait: count, bytes and time are bounded per job, whatever the payload says.
  */
-export interface AttachmentBudget {
+interface AttachmentBudget {
   /** undefined: this attachment may be fetched, with these limits; else why not. */
   next(): { deadlineMs: number; maxBytes: number } | { refused: string };
   /** Bytes actually downloaded. */
   spend(bytes: number): void;
 }
 
-/** What a budget needs of its owner: a job's SyncContext, or one GLPI followup's message. */
-export type BudgetOwner = Pick<SyncContext, 'hook' | 'now' | 'logger'>;
+/** What a budget needs of its owner: a job's context, or one GLPI followup's message. */
+interface BudgetOwner {
+  hook: HookConfig;
+  now: () => number;
+  logger: Logger;
+}
 
 // One budget per owner: the SyncContext is built once per job, so it keys the budget without
 // adding a field every context builder would have to fill.

@@ -1,5 +1,3 @@
-import type { GlpiClient } from '../glpi/types.js';
-
 /**
  * GLPI stores and compares dates as the server's local wall-clock time ("YYYY-MM-DD HH:MM:SS",
  * no zone). Chatwoot times are UTC. A followup's `date` decides its place in the ticket's
@@ -26,16 +24,11 @@ export function parseGlpiDate(text: string): number | undefined {
 }
 
 /**
- * GLPI's UTC offset, from the server's own clock: the session carries `glpi_currenttime`, the
- * server's local "now". Compared with our "now" and rounded to a quarter hour (every real zone
- * offset is a multiple of 15 minutes), clock skew of a few minutes does not matter. Undefined
- * when the session does not say (then callers assume UTC and log it).
+ * GLPI's UTC offset from a session (`glpi_currenttime`, the server's local "now"). Compared with
+ * our "now" and rounded to a quarter hour (every real zone offset is a multiple of 15 minutes),
+ * clock skew of a few minutes does not matter. Undefined when the session does not say (then
+ * callers assume UTC and log it).
  */
-export async function discoverGlpiOffsetMin(client: GlpiClient, nowMs: number): Promise<number | undefined> {
-  return offsetFromSession(await client.getFullSession(), nowMs);
-}
-
-/** The same from a session already read (`glpi_currenttime`). */
 export function offsetFromSession(session: Record<string, unknown>, nowMs: number): number | undefined {
   const current = session.glpi_currenttime;
   if (typeof current !== 'string') return undefined;

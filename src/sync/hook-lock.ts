@@ -13,6 +13,8 @@ export interface HookLockOptions {
   acquireWaitMs?: number;
   /** Pause between two acquisition attempts (plus up to the same again as jitter). */
   retryDelayMs?: number;
+  /** The Redis key locked for an id (default: the hook's lock key). Other claims use their own names. */
+  resourceOf?: (id: string) => string;
 }
 
 export interface LockedRun {
@@ -38,12 +40,13 @@ export class HookLock {
   private readonly extendThresholdMs: number;
   private readonly acquireWaitMs: number;
   private readonly retryDelayMs: number;
+  private readonly resourceOf: (id: string) => string;
   /** Tail of each hook's local line: the promise the next job of that hook waits for. */
   private readonly lines = new Map<string, Promise<void>>();
 
   constructor(
     redis: RedisConnection,
-    private readonly keys: RedisKeys,
+    keys: RedisKeys,
     options: HookLockOptions = {},
     private readonly onReleaseError: (err: unknown) => void = () => undefined,
   ) {
@@ -51,6 +54,7 @@ export class HookLock {
     this.extendThresholdMs = options.extendThresholdMs ?? DEFAULTS.lock.extendThresholdMs;
     this.acquireWaitMs = options.acquireWaitMs ?? DEFAULTS.lock.acquireWaitMs;
     this.retryDelayMs = options.retryDelayMs ?? 50;
+    this.resourceOf = options.resourceOf ?? ((hookId) => keys.lock(hookId));
     if (this.extendThresholdMs >= this.ttlMs - 100) {
       throw new RangeError('lock extendThresholdMs must be at least 100 ms below ttlMs');
     }
@@ -97,7 +101,7 @@ export class HookLock {
       void tail.then(() => {
         if (this.lines.get(hookId) === tail) this.lines.delete(hookId);
       });
-      throw new LockBusyError(this.keys.lock(hookId));
+      throw new LockBusyError(this.resourceOf(hookId));
     }
     try {
       return await this.runLocked(hookId, started, fn);
@@ -121,7 +125,7 @@ export class HookLock {
   }
 
   private async runLocked<T>(hookId: string, started: number, fn: (run: LockedRun) => Promise<T>): Promise<T> {
-    const resource = this.keys.lock(hookId);
+    const resource = this.resourceOf(hookId);
     let lock: Lock;
     try {
       lock = await this.redlock.acquire([resource], this.ttlMs);

@@ -48,7 +48,7 @@ export interface ReplicaWait {
   timeoutMs: number;
 }
 
-export interface TicketIntent {
+interface TicketIntent {
   at: number;
   /** Message ids the ticket content was built from; recorded as "c" if the ticket is found. */
   contentIds: number[];
@@ -63,6 +63,11 @@ export interface ConversationRecord {
   statusAt: number | undefined;
 }
 
+/** A conversation without a ticket (yet, or any more). */
+export function emptyConversationRecord(): ConversationRecord {
+  return { ticketId: undefined, ticketIntent: undefined, status: undefined, statusAt: undefined };
+}
+
 export type MessageSlot =
   | { state: 'none' }
   | { state: 'content' }
@@ -70,13 +75,23 @@ export type MessageSlot =
   | { state: 'intent'; at: number; documentIds: Record<string, number> };
 
 /** Everything a message_created job needs, read in one round trip. */
-export interface MessageContext {
+interface MessageContext {
   conversation: ConversationRecord;
   slot: MessageSlot;
   customer: CustomerRecord | undefined;
   /** undefined = not cached; 0 = cached "no GLPI user for this agent". */
   agentUserId: number | undefined;
-  tzOffsetMin: number | undefined;
+}
+
+/** Takes GLPI's UTC offset as cached in Redis, read along with a job's records (see timezone.ts). */
+export interface TimezoneCache {
+  remember(offsetMin: number | undefined): void;
+}
+
+interface MappingStoreOptions {
+  /** REDIS_WAIT_REPLICAS: intents must reach this many replicas before the GLPI write they guard. */
+  replicaWait?: ReplicaWait;
+  timezone?: TimezoneCache;
 }
 
 const AGENT_TTL_S = 6 * 60 * 60;
@@ -86,15 +101,18 @@ const TZ_TTL_S = 60 * 60;
 
 export class MappingStore {
   private readonly root: string;
+  private readonly replicaWait: ReplicaWait;
+  private readonly timezone: TimezoneCache | undefined;
 
   constructor(
     private readonly redis: RedisConnection,
     keys: RedisKeys,
     readonly hookId: string,
-    /** REDIS_WAIT_REPLICAS: intents must reach this many replicas before the GLPI write they guard. */
-    private readonly replicaWait: ReplicaWait = { replicas: 0, timeoutMs: 0 },
+    options: MappingStoreOptions = {},
   ) {
     this.root = keys.mapping(hookId);
+    this.replicaWait = options.replicaWait ?? { replicas: 0, timeoutMs: 0 };
+    this.timezone = options.timezone;
   }
 
   /**
@@ -131,7 +149,7 @@ export class MappingStore {
     return `${this.root}:tickets`;
   }
 
-  /** Conversation, message slot, customer, agent and time zone in one pipeline. */
+  /** Conversation, message slot, customer, agent and GLPI's cached UTC offset in one pipeline. */
   async readMessageContext(
     conversationId: number,
     messageId: number,
@@ -151,22 +169,17 @@ export class MappingStore {
     const customer = contactId === undefined ? undefined : parseCustomer(results[i++] as Record<string, string>);
     const agentRaw = agentEmail === undefined ? null : (results[i++] as string | null);
     const tzRaw = results[i++] as string | null;
-    return {
-      conversation,
-      slot,
-      customer,
-      agentUserId: agentRaw === null ? undefined : Number(agentRaw),
-      tzOffsetMin: tzRaw === null ? undefined : Number(tzRaw),
-    };
+    this.timezone?.remember(tzRaw === null ? undefined : Number(tzRaw));
+    return { conversation, slot, customer, agentUserId: agentRaw === null ? undefined : Number(agentRaw) };
   }
 
-  /** Conversation, customer and time zone in one pipeline (conversation events). */
+  /** Conversation, customer and GLPI's cached UTC offset in one pipeline (conversation events). */
   async readConversationContext(
     conversationId: number,
     contactId: number | undefined,
-  ): Promise<{ conversation: ConversationRecord; customer: CustomerRecord | undefined; tzOffsetMin: number | undefined }> {
+  ): Promise<{ conversation: ConversationRecord; customer: CustomerRecord | undefined }> {
     const ctx = await this.readMessageContext(conversationId, 0, contactId, undefined);
-    return { conversation: ctx.conversation, customer: ctx.customer, tzOffsetMin: ctx.tzOffsetMin };
+    return { conversation: ctx.conversation, customer: ctx.customer };
   }
 
   async getConversation(conversationId: number): Promise<ConversationRecord> {

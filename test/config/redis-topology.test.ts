@@ -3,7 +3,7 @@ import { loadConfig } from '../../src/config/load.js';
 import { ConfigError } from '../../src/errors/index.js';
 import { keyOptionsFor, redisKeys } from '../../src/redis/keys.js';
 import { describeRedis } from '../../src/redis/connection.js';
-import { writeBackKeys } from '../../src/chatwoot/write-back.js';
+import { writeBackKeys } from '../../src/sync/chatwoot-account.js';
 
 const minimal = {
   GLPI_API_URL: 'https://glpi.example.com/apirest.php',

@@ -14,7 +14,7 @@ import { glpiMajor } from '../../src/glpi/glpi-version.js';
 import { findUserByEmail, findUserByPhone } from '../../src/glpi/finders.js';
 import { exactMatch } from '../../src/glpi/search.js';
 import type { GlpiCallObserver } from '../../src/glpi/types.js';
-import { followupContent } from '../../src/sync/html.js';
+import { followupContent } from '../../src/sync/chatwoot-to-glpi/map-html.js';
 import type { GlpiSimulator } from '../support/glpi-simulator/api.js';
 import { SIM_GLPI_VERSIONS, startGlpiSimulator } from '../support/glpi-simulator/index.js';
 

@@ -142,13 +142,16 @@ describe('sync worker', () => {
   it('fails a poison job (a bug meeting its payload) at once with advice, without blaming GLPI, and replays it', async () => {
     nextConversation += 1;
     const c = { id: nextConversation, lastMessage: { id: 90_005, createdAt: at(0) } };
-    // A bug meeting the payload inside the sync: the URIError a malformed attachment URL raised.
+    // A bug meeting the payload inside the sync: the URIError a malformed attachment URL raised,
+    // here thrown where the sync first writes to GLPI.
     let poisoned = true;
-    const poisonProcessor = h.makeProcessor({
-      fault: () => {
-        if (poisoned) decodeURIComponent('https://chat.example.com/%E0%A4%A');
-      },
+    const poisonedGlpi = new Proxy(h.glpi, {
+      get: (target, property, receiver) =>
+        property === 'addItem' && poisoned
+          ? () => Promise.resolve().then(() => decodeURIComponent('https://chat.example.com/%E0%A4%A'))
+          : Reflect.get(target, property, receiver),
     });
+    const poisonProcessor = h.makeProcessor({ glpiFor: () => poisonedGlpi });
     await h.redis.del(h.keys.hookState(HOOK_ID));
     await startWorker(1, poisonProcessor);
     const job = await add(conversationEvent('conversation_created', c));

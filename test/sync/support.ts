@@ -6,7 +6,8 @@ import { createGlpiClient, type GlpiClientHandle } from '../../src/glpi/client.j
 import { createMetrics, type Metrics } from '../../src/metrics/metrics.js';
 import { redisKeys, type RedisKeys } from '../../src/redis/keys.js';
 import { type SyncJobData } from '../../src/sync/job.js';
-import { createSyncProcessor, type SyncProcessor, type SyncProcessorDeps } from '../../src/sync/processor.js';
+import { createSyncProcessor, type SyncProcessorDeps } from '../../src/sync/runner/processor.js';
+import type { SyncProcessor } from '../../src/sync/use-case.js';
 import { loadFixture } from '../support/fixtures.js';
 import { startGlpiSimulator } from '../support/glpi-simulator/index.js';
 import type { GlpiSimulator, GlpiSimulatorOptions } from '../support/glpi-simulator/api.js';

@@ -3,7 +3,7 @@ import type { ConversationStatusClass } from '../mapping-store.js';
 import type { G2cContext } from './context.js';
 
 /** GLPI ticket status (1 new, 2 assigned, 3 planned, 4 pending, 5 solved, 6 closed) as a class both sides share. */
-export function glpiStatusClass(status: number): ConversationStatusClass {
+function glpiStatusClass(status: number): ConversationStatusClass {
   if (status === 5 || status === 6) return 'solved';
   if (status === 4) return 'pending';
   return 'open';

@@ -19,7 +19,7 @@ const SETTLED_AFTER_MS = 2_000;
 /** A GLPI date as it appears in answers and criteria: "YYYY-MM-DD HH:MM:SS". */
 const GLPI_DATE = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/;
 
-export interface PollOutcome {
+interface PollOutcome {
   /** Rows GLPI returned that were new (not already handled at the cursor). */
   changedTickets: number;
   /** Of those, tickets the bridge created and looked at. */

@@ -1,17 +1,15 @@
 import type { RedisConnection } from '../../redis/connection.js';
 import type { Logger } from 'pino';
 import type { ChatwootApiClient } from '../../chatwoot/api-client.js';
-import { hookAccountId, writeBackKeys } from '../../chatwoot/write-back.js';
+import { hookAccountId, writeBackKeys } from '../chatwoot-account.js';
 import type { HookConfig } from '../../config/schema.js';
 import { ConfigError } from '../../errors/index.js';
 import type { GlpiClient } from '../../glpi/types.js';
 import type { Metrics } from '../../metrics/metrics.js';
 import type { RedisKeys } from '../../redis/keys.js';
-import type { SyncJobData } from '../job.js';
 import { offsetFromSession } from '../glpi-time.js';
-import { HookLock, type HookLockOptions } from '../hook-lock.js';
-import { MappingStore } from '../mapping-store.js';
-import type { ProcessOptions, SyncOutcome } from '../processor.js';
+import type { HookLockOptions } from '../hook-lock.js';
+import { registered, type UseCase } from '../use-case.js';
 import type { G2cContext, G2cFault, G2cObserver } from './context.js';
 import { pollChanges } from './poll-changes.js';
 import { G2cRecords } from './records.js';
@@ -27,7 +25,7 @@ export interface GlpiPollerDeps {
   glpiFor: (hookId: string) => GlpiClient;
   chatwootFor: (hookId: string) => ChatwootApiClient | undefined;
   logger: Logger;
-  metrics?: Pick<Metrics, 'glpiChanges' | 'chatwootPosts' | 'glpiToChatwootLag' | 'lockWait'>;
+  metrics?: Pick<Metrics, 'lockWait'> & Partial<Pick<Metrics, 'glpiChanges' | 'chatwootPosts' | 'glpiToChatwootLag'>>;
   clock?: () => number;
   lock?: HookLockOptions;
   fault?: G2cFault;
@@ -38,16 +36,14 @@ const SESSION_FACTS_TTL_MS = 60 * 60_000;
 const USER_NAMES_MAX = 1_000;
 
 /**
- * The job runner of the GLPI -> Chatwoot direction: one poll of one hook, under the same per-hook
- * mutex as the Chatwoot -> GLPI jobs (so the two directions never interleave on a conversation,
- * and two worker processes never poll one hook at once), with the hook's shared GLPI session.
- * Errors are thrown as they are; the sync worker decides retry or failure as for every job.
+ * The GLPI -> Chatwoot direction's one use case: a poll of one hook, run by the same job runner
+ * as the Chatwoot -> GLPI jobs (so under the same per-hook mutex: the two directions never
+ * interleave on a conversation, and two worker processes never poll one hook at once), with the
+ * hook's shared GLPI session. Errors are thrown as they are; the sync worker decides retry or
+ * failure as for every job.
  */
-export function createGlpiPoller(deps: GlpiPollerDeps): { process(data: SyncJobData, options?: ProcessOptions): Promise<SyncOutcome> } {
+export function glpiPollUseCase(deps: GlpiPollerDeps): [string, UseCase<unknown>] {
   const clock = deps.clock ?? Date.now;
-  const lock = new HookLock(deps.redis, deps.keys, deps.lock, (err) =>
-    deps.logger.debug({ err: { message: (err as Error).message } }, 'hook lock release failed (it expires on its own)'),
-  );
   const facts = new Map<string, { ownUserId: number | undefined; tzOffsetMin: number; at: number }>();
   const names = new Map<string, string>();
 
@@ -65,40 +61,37 @@ export function createGlpiPoller(deps: GlpiPollerDeps): { process(data: SyncJobD
 
   function observerFor(hookId: string): G2cObserver {
     return {
-      change: (kind, action, reason) => deps.metrics?.glpiChanges.inc({ hook: hookId, kind, action, reason: reason ?? '' }),
+      change: (kind, action, reason) => deps.metrics?.glpiChanges?.inc({ hook: hookId, kind, action, reason: reason ?? '' }),
       posted: (kind, lagMs) => {
-        deps.metrics?.chatwootPosts.inc({ hook: hookId, kind });
-        if (lagMs !== undefined) deps.metrics?.glpiToChatwootLag.observe({ hook: hookId }, lagMs / 1000);
+        deps.metrics?.chatwootPosts?.inc({ hook: hookId, kind });
+        if (lagMs !== undefined) deps.metrics?.glpiToChatwootLag?.observe({ hook: hookId }, lagMs / 1000);
       },
     };
   }
 
-  async function process(data: SyncJobData, options: ProcessOptions = {}): Promise<SyncOutcome> {
-    const hook = deps.hooks.get(data.hookId);
-    if (hook === undefined || !hook.enabled || !hook.glpiToChatwoot.enabled) {
-      // A schedule left by an older configuration; the runtime removes it at start.
-      return { action: 'skipped', reason: 'GLPI -> Chatwoot is off for this hook', glpiCalls: 0 };
-    }
-    const chatwoot = deps.chatwootFor(hook.id);
-    if (chatwoot === undefined) {
-      throw new ConfigError(`hook "${hook.id}": GLPI -> Chatwoot needs the Chatwoot API`, 'set CHATWOOT_BASE_URL and CHATWOOT_API_TOKEN');
-    }
-    const glpi = deps.glpiFor(hook.id);
-    const logger = deps.logger.child({ hookId: hook.id, event: GLPI_POLL_EVENT, jobId: options.jobId });
-    return lock.run(hook.id, async (run) => {
-      deps.metrics?.lockWait.observe({ hook: hook.id }, run.waitedMs / 1000);
-      const signal = options.signal ? AbortSignal.any([run.signal, options.signal]) : run.signal;
+  const poll: UseCase<undefined> = {
+    // The payload only says why the poll runs (schedule or GLPI webhook): nothing to read.
+    parse: () => ({ ok: true, event: undefined }),
+    // A schedule left by an older configuration; the runtime removes it at start.
+    skip: (_event, hook) => (hook.glpiToChatwoot.enabled ? undefined : 'GLPI -> Chatwoot is off for this hook'),
+    whenHookOff: { skip: 'GLPI -> Chatwoot is off for this hook' },
+    async run(job) {
+      const { hook, glpi } = job;
+      const chatwoot = deps.chatwootFor(hook.id);
+      if (chatwoot === undefined) {
+        throw new ConfigError(`hook "${hook.id}": GLPI -> Chatwoot needs the Chatwoot API`, 'set CHATWOOT_BASE_URL and CHATWOOT_API_TOKEN');
+      }
       const { ownUserId, tzOffsetMin } = await sessionFacts(hook.id, glpi);
       const ctx: G2cContext = {
         hook,
         glpi,
         chatwoot,
         accountId: await hookAccountId(deps.redis, writeBackKeys(deps.keys.prefix, deps.keys.options), hook, chatwoot),
-        store: new MappingStore(deps.redis, deps.keys, hook.id),
+        store: job.store,
         records: new G2cRecords(deps.redis, deps.keys, hook.id),
-        logger,
-        now: clock,
-        signal,
+        logger: job.logger,
+        now: job.now,
+        signal: job.signal,
         ownUserId,
         tzOffsetMin,
         userName: (userId) => userName(hook.id, glpi, userId),
@@ -106,10 +99,10 @@ export function createGlpiPoller(deps: GlpiPollerDeps): { process(data: SyncJobD
         fault: deps.fault,
       };
       const outcome = await pollChanges(ctx);
-      if (outcome.changedTickets > 0) logger.info({ ...outcome }, 'GLPI -> Chatwoot poll');
-      return { action: outcome.ourTickets > 0 ? 'glpi-changes' : 'glpi-poll', reason: outcome.cursor, glpiCalls: 0 };
-    });
-  }
+      if (outcome.changedTickets > 0) job.logger.info({ ...outcome }, 'GLPI -> Chatwoot poll');
+      return { action: outcome.ourTickets > 0 ? 'glpi-changes' : 'glpi-poll', reason: outcome.cursor };
+    },
+  };
 
   async function userName(hookId: string, glpi: GlpiClient, userId: number): Promise<string> {
     const key = `${hookId}:${userId}`;
@@ -129,5 +122,5 @@ export function createGlpiPoller(deps: GlpiPollerDeps): { process(data: SyncJobD
     return name;
   }
 
-  return { process };
+  return [GLPI_POLL_EVENT, registered(poll)];
 }

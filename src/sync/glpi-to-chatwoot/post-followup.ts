@@ -1,6 +1,6 @@
 import { DEFAULTS } from '../../config/defaults.js';
 import type { GlpiItem } from '../../glpi/types.js';
-import { MESSAGE_MARKER_ATTR } from '../html.js';
+import { MESSAGE_MARKER_ATTR } from '../markers.js';
 import { postOnce, type PostOutcome } from './chatwoot-post.js';
 import type { ChangeAction, G2cContext } from './context.js';
 import { downloadFollowupDocuments } from './followup-documents.js';

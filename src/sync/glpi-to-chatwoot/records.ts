@@ -20,7 +20,7 @@ export type ItemKey = `f${number}` | `s${number}`;
 
 export type ItemRecord = { state: 'none' } | { state: 'posted'; messageId: number } | { state: 'skipped'; reason: string } | { state: 'intent'; at: number };
 
-export interface CursorState {
+interface CursorState {
   cursor: string | undefined;
   atCursor: Set<string>;
   since: string | undefined;

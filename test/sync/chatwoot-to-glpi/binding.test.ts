@@ -1,8 +1,8 @@
 import { pino, type Logger } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { HookConfig } from '../../src/config/schema.js';
-import { MappingStore } from '../../src/sync/mapping-store.js';
-import { at, contactEvent, HOOK_ID, jobData, messageEvent, startHarness, type ContactSpec, type SyncHarness } from './support.js';
+import type { HookConfig } from '../../../src/config/schema.js';
+import { MappingStore } from '../../../src/sync/mapping-store.js';
+import { at, contactEvent, HOOK_ID, jobData, messageEvent, startHarness, type ContactSpec, type SyncHarness } from '../support.js';
 
 /** GLPI profile ids of a fresh install (same on 10.0.3 and 11.0.8). */
 const SELF_SERVICE = 1;

@@ -2,13 +2,13 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createAttachmentFetcher, type AttachmentFetcher } from '../../src/chatwoot/attachments.js';
-import { loadConfig } from '../../src/config/load.js';
-import type { HookConfig } from '../../src/config/schema.js';
-import { JobAbortedError } from '../../src/errors/index.js';
-import type { SyncProcessor } from '../../src/sync/processor.js';
-import { glpiDecode } from '../support/glpi-simulator/index.js';
-import { ADMIN_TOKEN, HOOK_ID, at, conversationEvent, jobData, messageEvent, startHarness, type ConversationSpec, type SyncHarness } from './support.js';
+import { createAttachmentFetcher, type AttachmentFetcher } from '../../../src/chatwoot/attachments.js';
+import { loadConfig } from '../../../src/config/load.js';
+import type { HookConfig } from '../../../src/config/schema.js';
+import { JobAbortedError } from '../../../src/errors/index.js';
+import type { SyncProcessor } from '../../../src/sync/use-case.js';
+import { glpiDecode } from '../../support/glpi-simulator/index.js';
+import { ADMIN_TOKEN, HOOK_ID, at, conversationEvent, jobData, messageEvent, startHarness, type ConversationSpec, type SyncHarness } from '../support.js';
 
 /**
  * Hostile attachments through the whole sync: the message is always synced, every refused file

@@ -1,17 +1,18 @@
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createChatwootApiClient, type ChatwootApiClient } from '../../src/chatwoot/api-client.js';
-import { createWriteBack, writeBackSeams, type WriteBack } from '../../src/chatwoot/write-back.js';
-import { loadConfig } from '../../src/config/load.js';
-import type { ServiceConfig } from '../../src/config/schema.js';
-import { createGlpiClients, type GlpiClients } from '../../src/glpi/registry.js';
-import { redisKeys } from '../../src/redis/keys.js';
-import { type SyncJobData } from '../../src/sync/job.js';
-import { createSyncProcessor, type SyncProcessor } from '../../src/sync/processor.js';
-import { startChatwootApi, type ChatwootApiDouble } from '../support/chatwoot-api/index.js';
-import { loadFixture } from '../support/fixtures.js';
-import { startGlpiSimulator, type GlpiSimulator } from '../support/glpi-simulator/index.js';
-import { deletePrefix, testPrefix, testRedis } from '../support/redis.js';
+import { createChatwootApiClient, type ChatwootApiClient } from '../../../src/chatwoot/api-client.js';
+import { createWriteBack, writeBackSeams, type WriteBack } from '../../../src/sync/chatwoot-to-glpi/write-back.js';
+import { loadConfig } from '../../../src/config/load.js';
+import type { ServiceConfig } from '../../../src/config/schema.js';
+import { createGlpiClients, type GlpiClients } from '../../../src/glpi/registry.js';
+import { redisKeys } from '../../../src/redis/keys.js';
+import { type SyncJobData } from '../../../src/sync/job.js';
+import { createSyncProcessor } from '../../../src/sync/runner/processor.js';
+import type { SyncProcessor } from '../../../src/sync/use-case.js';
+import { startChatwootApi, type ChatwootApiDouble } from '../../support/chatwoot-api/index.js';
+import { loadFixture } from '../../support/fixtures.js';
+import { startGlpiSimulator, type GlpiSimulator } from '../../support/glpi-simulator/index.js';
+import { deletePrefix, testPrefix, testRedis } from '../../support/redis.js';
 
 /**
  * Write-back through the sync engine's seams (what the worker runs), not the WriteBack object

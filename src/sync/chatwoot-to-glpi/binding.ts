@@ -1,7 +1,7 @@
-import { isGlpiError } from '../errors/index.js';
-import { profileIdsOfUser } from '../glpi/profiles.js';
+import { isGlpiError } from '../../errors/index.js';
+import { profileIdsOfUser } from '../../glpi/profiles.js';
 import type { SyncContext } from './context.js';
-import type { CustomerKind } from './mapping-store.js';
+import type { CustomerKind } from '../mapping-store.js';
 
 /**
  * May a Chatwoot contact be bound to a GLPI record that already exists? Everything a customer
@@ -20,7 +20,7 @@ import type { CustomerKind } from './mapping-store.js';
  * on tickets), so they are always bound; the bridge still never modifies one it did not create.
  */
 
-export type BindingVerdict =
+type BindingVerdict =
   | { bind: true; reason: 'contact' | 'any' | 'verified' | 'created' | 'self-service' }
   | { bind: false; reason: 'staff-profile' | 'not-created' | 'profiles-unreadable' };
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { SyncProcessor } from '../../src/sync/processor.js';
-import { loadFixture } from '../support/fixtures.js';
-import { glpiDecode } from '../support/glpi-simulator/index.js';
+import type { SyncProcessor } from '../../../src/sync/use-case.js';
+import { loadFixture } from '../../support/fixtures.js';
+import { glpiDecode } from '../../support/glpi-simulator/index.js';
 import {
   HOOK_ID,
   MARIE,
@@ -13,7 +13,7 @@ import {
   startHarness,
   type ConversationSpec,
   type SyncHarness,
-} from './support.js';
+} from '../support.js';
 
 /** GLPI 10 stores text entity-encoded; compare what a person reads. */
 const text = (value: unknown) => glpiDecode(String(value ?? ''));
@@ -161,14 +161,13 @@ describe('tickets', () => {
 
   it('a worker dying between the ticket POST and its record does not make a second ticket on rerun', async () => {
     const c = conv({ lastMessage: { id: msgId(), createdAt: at(0) } });
-    const crashing = h.makeProcessor({
-      fault: (point) => {
-        if (point === 'after-ticket-write') throw new Error('simulated crash');
-      },
-    });
+    // What a worker that died mid-request looks like from the bridge's side: GLPI created the
+    // ticket, the answer never arrived, so nothing recorded it.
+    h.sim.failNext({ kind: 'status', status: 502, afterCommit: true }, 1, 'POST /Ticket');
     const payload = conversationEvent('conversation_created', c);
-    await expect(crashing.process(jobData(payload))).rejects.toThrow('simulated crash');
+    await expect(h.run(payload)).rejects.toMatchObject({ transient: true });
     expect(ticketsOf(c.id)).toHaveLength(1);
+    expect(await h.redis.hget(`${h.keys.mapping(HOOK_ID)}:conv:${c.id}`, 'ticketId')).toBeNull();
     await h.run(payload);
     await h.run(messageEvent(c, { id: msgId(), createdAt: at(5) }));
     expect(ticketsOf(c.id)).toHaveLength(1);
@@ -257,12 +256,8 @@ describe('followups', () => {
     const c = conv({ lastMessage: { id: msgId(), createdAt: at(0) } });
     const ticketId = await ticketFor(c);
     const m = { id: msgId(), createdAt: at(10), content: 'exactly once please' };
-    const crashing = h.makeProcessor({
-      fault: (point) => {
-        if (point === 'after-followup-write') throw new Error('simulated crash');
-      },
-    });
-    await expect(crashing.process(jobData(messageEvent(c, m)))).rejects.toThrow('simulated crash');
+    h.sim.failNext({ kind: 'status', status: 502, afterCommit: true }, 1, 'POST /ITILFollowup');
+    await expect(h.run(messageEvent(c, m))).rejects.toMatchObject({ transient: true });
     expect(h.sim.followupsOf(ticketId)).toHaveLength(1);
     h.sim.resetCalls();
     const outcome = await h.run(messageEvent(c, m));
@@ -309,10 +304,13 @@ describe('followups', () => {
     await h.run(messageEvent(c, { id: msgId(), createdAt: at(5) }));
     await h.run(messageEvent(c, { id: msgId(), createdAt: at(6), type: 'outgoing' }));
     h.sim.resetCalls();
+    const counted: number[] = [];
     for (let i = 0; i < 10; i += 1) {
-      await h.run(messageEvent(c, { id: msgId(), createdAt: at(10 + i), type: i % 2 === 0 ? 'incoming' : 'outgoing' }));
+      counted.push((await h.run(messageEvent(c, { id: msgId(), createdAt: at(10 + i), type: i % 2 === 0 ? 'incoming' : 'outgoing' }))).glpiCalls);
     }
     expect(h.sim.count()).toBe(10);
+    // The job's own count agrees with what GLPI saw.
+    expect(counted).toEqual(Array.from({ length: 10 }, () => 1));
     expect(h.sim.count('POST', '/ITILFollowup')).toBe(10);
   });
 });

@@ -1,7 +1,8 @@
-import type { ChatwootAttachment } from '../chatwoot/events.js';
-import { DEFAULTS } from '../config/defaults.js';
-import { attachmentName } from '../chatwoot/attachments.js';
-import { escapeHtml, safeHref } from '../util/html.js';
+import type { ChatwootAttachment } from '../../chatwoot/events.js';
+import { DEFAULTS } from '../../config/defaults.js';
+import { attachmentName } from '../../chatwoot/attachments.js';
+import { escapeHtml, safeHref } from '../../util/html.js';
+import { conversationRef, messageMarker } from '../markers.js';
 
 /**
  * Everything the sync writes into GLPI's rich-text fields. Customer text is data, never markup:
@@ -37,7 +38,7 @@ export interface AttachmentNote {
  * silently even when the upload
  * is impossible (no fetcher configured, Chatwoot unreachable, GLPI refusing the file type).
  */
-export function attachmentsHtml(
+function attachmentsHtml(
   attachments: readonly ChatwootAttachment[],
   documentIds: ReadonlyMap<number, number>,
   notes: ReadonlyMap<number, AttachmentNote> = new Map(),
@@ -67,44 +68,6 @@ export function attachmentsHtml(
   return `<p>Attachments:</p><ul>${items.join('')}${more}</ul>`;
 }
 
-/** Attribute that ties a followup to its Chatwoot message; recovery looks for it (see followups.ts). */
-export const MESSAGE_MARKER_ATTR = 'data-chatwoot-message-id';
-
-export function messageMarker(messageId: number): string {
-  return `${MESSAGE_MARKER_ATTR}="${messageId}"`;
-}
-
-/**
- * Looks for the marker in a followup's HTML as GLPI gives it back (the client reads it unencoded on
- * every version). Never entity-decoded first: the customer's own `data-chatwoot-message-id="7"`
- * is escaped to `&quot;7&quot;` in that HTML and must not pass for message 7's followup.
- */
-export function hasMessageMarker(content: unknown, messageId: number): boolean {
-  if (typeof content !== 'string') return false;
-  return content.includes(messageMarker(messageId));
-}
-
-/**
- * Token that names the Chatwoot conversation inside the ticket's content. Plain text (letters,
- * digits, colons) so GLPI stores it unchanged and its search can find it when a ticket creation
- * must be recovered.
- */
-export function conversationRef(hookId: string, conversationId: number): string {
-  return `chatwoot:${hookId}:conversation:${conversationId}`;
-}
-
-export function hasConversationRef(content: unknown, hookId: string, conversationId: number): boolean {
-  if (typeof content !== 'string') return false;
-  const ref = conversationRef(hookId, conversationId);
-  let at = content.indexOf(ref);
-  while (at !== -1) {
-    // `...:58` must not match `...:580`.
-    if (!/\d/.test(content.charAt(at + ref.length))) return true;
-    at = content.indexOf(ref, at + 1);
-  }
-  return false;
-}
-
 export interface ContentMessage {
   id: number;
   authorName: string | undefined;
@@ -122,7 +85,7 @@ export function ticketTitle(messages: readonly ContentMessage[], conversationId:
   return `${(space > maxChars / 2 ? cut.slice(0, space) : cut).trimEnd()}…`;
 }
 
-export interface TicketContentInput {
+interface TicketContentInput {
   hookId: string;
   conversationId: number;
   messages: readonly ContentMessage[];
@@ -149,7 +112,7 @@ export function ticketContent(input: TicketContentInput): string {
   return `${body || '<p>(conversation without text yet)</p>'}${reference}`;
 }
 
-export interface FollowupContentInput {
+interface FollowupContentInput {
   messageId: number;
   text: string | null;
   /** Set when GLPI's author field cannot show who wrote it (contact mode, bots, unknown agents). */

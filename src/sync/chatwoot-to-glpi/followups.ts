@@ -1,14 +1,16 @@
-import type { ChatwootMessage } from '../chatwoot/events.js';
-import { findUserByEmail } from '../glpi/finders.js';
-import type { GlpiInput } from '../glpi/types.js';
-import { throwIfAborted, type SyncContext } from './context.js';
-import { toGlpiDate } from './glpi-time.js';
-import { followupContent, hasMessageMarker, type AttachmentNote } from './html.js';
-import type { CustomerRecord, MessageSlot } from './mapping-store.js';
-import { uploadAttachment } from './tickets.js';
+import type { ChatwootMessage } from '../../chatwoot/events.js';
+import { findUserByEmail } from '../../glpi/finders.js';
+import type { GlpiInput } from '../../glpi/types.js';
+import { throwIfAborted } from '../context.js';
+import type { SyncContext } from './context.js';
+import { toGlpiDate } from '../glpi-time.js';
+import { hasMessageMarker } from '../markers.js';
+import { followupContent, type AttachmentNote } from './map-html.js';
+import type { CustomerRecord, MessageSlot } from '../mapping-store.js';
+import { uploadAttachment } from './attachments.js';
 
 /** Who GLPI shows as a followup's author, and the name to print when GLPI cannot show it. */
-export interface Author {
+interface Author {
   /** undefined: let GLPI use the token's user. */
   usersId: number | undefined;
   /** Printed at the top of the followup when `usersId` is not the real author. */
@@ -41,7 +43,7 @@ export async function authorFor(
   return userId > 0 ? { usersId: userId, displayName: undefined } : fallback;
 }
 
-export interface FollowupRequest {
+interface FollowupRequest {
   message: ChatwootMessage;
   ticketId: number;
   slot: MessageSlot;
@@ -91,7 +93,7 @@ export async function postFollowup(ctx: SyncContext, req: FollowupRequest): Prom
     }
   }
 
-  const tz = await ctx.tzOffsetMin();
+  const tz = await ctx.timezone.offsetMin();
   const input: GlpiInput = {
     itemtype: 'Ticket',
     items_id: ticketId,
@@ -112,7 +114,6 @@ export async function postFollowup(ctx: SyncContext, req: FollowupRequest): Prom
   };
   throwIfAborted(ctx.signal);
   const { id } = await ctx.glpi.addItem('ITILFollowup', input);
-  ctx.hooks.fault?.('after-followup-write', { conversationId, messageId: message.id, glpiId: id });
   await ctx.store.setFollowup(conversationId, message.id, id);
   return { action: 'posted', followupId: id };
 }

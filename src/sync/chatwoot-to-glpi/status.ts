@@ -1,13 +1,14 @@
-import type { ChatwootConversation, ConversationStatus } from '../chatwoot/events.js';
-import { isGlpiError } from '../errors/index.js';
-import { throwIfAborted, type SyncContext } from './context.js';
-import { escapeHtml } from '../util/html.js';
-import type { ConversationRecord, ConversationStatusClass } from './mapping-store.js';
+import type { ChatwootConversation, ConversationStatus } from '../../chatwoot/events.js';
+import { isGlpiError } from '../../errors/index.js';
+import { throwIfAborted } from '../context.js';
+import type { SyncContext } from './context.js';
+import { escapeHtml } from '../../util/html.js';
+import type { ConversationRecord, ConversationStatusClass } from '../mapping-store.js';
 
 /** GLPI ticket statuses the sync sets (CommonITILObject). */
 export const GLPI_STATUS = { assigned: 2, pending: 4, solved: 5, closed: 6 } as const;
 
-export function statusClass(status: ConversationStatus): ConversationStatusClass {
+function statusClass(status: ConversationStatus): ConversationStatusClass {
   switch (status) {
     case 'resolved':
       return 'solved';
@@ -19,7 +20,7 @@ export function statusClass(status: ConversationStatus): ConversationStatusClass
   }
 }
 
-export type StatusOutcome = 'unchanged' | 'stale' | 'solved' | 'pending' | 'reopened';
+type StatusOutcome = 'unchanged' | 'stale' | 'solved' | 'pending' | 'reopened';
 
 /**
  * Brings the ticket's status in line with the conversation's. Compared with the last status

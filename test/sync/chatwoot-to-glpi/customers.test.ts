@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loginFor } from '../../src/sync/customers.js';
+import { loginFor } from '../../../src/sync/chatwoot-to-glpi/customers.js';
 
 /**
  * The login of a GLPI user the bridge creates. Real GLPI 10.0.3 refuses `+`, `&` and `/` in a login

@@ -1,11 +1,13 @@
-import { randomUUID } from 'node:crypto';
-import type { RedisConnection } from '../redis/connection.js';
 import type { Logger } from 'pino';
-import type { HookConfig } from '../config/schema.js';
-import { errorAdvice, errorCode, isTransient } from '../errors/index.js';
-import type { ChatwootEvent } from './events.js';
-import { hookSegment, type RedisKeyOptions } from '../redis/keys.js';
-import { singleAccountId, type ChatwootApiClient } from './api-client.js';
+import type { ChatwootApiClient } from '../../chatwoot/api-client.js';
+import type { ChatwootEvent } from '../../chatwoot/events.js';
+import type { HookConfig } from '../../config/schema.js';
+import { LockBusyError, errorAdvice, errorCode, isTransient } from '../../errors/index.js';
+import type { RedisConnection } from '../../redis/connection.js';
+import { redisKeys, type RedisKeyOptions } from '../../redis/keys.js';
+import { hookAccountId, writeBackKeys } from '../chatwoot-account.js';
+import { HookLock } from '../hook-lock.js';
+import { isOwnNoteMarker, noteSourceId, onlyOwnedAttributeChanges } from './write-back-echo.js';
 
 /**
  * Write-back: once a conversation has a GLPI ticket, the conversation shows it (custom attribute
@@ -18,31 +20,18 @@ import { singleAccountId, type ChatwootApiClient } from './api-client.js';
  * and shown by doctor; the GLPI sync itself never fails because of Chatwoot.
  */
 
-export const TICKET_ATTRIBUTE = 'glpi_ticket_id';
-/** Custom/additional attribute keys the bridge owns on conversations and contacts. */
-const OWNED_KEY = /^glpi_/;
-/** Prefix of the `source_id` of notes the bridge posts: the first echo signal. */
-export const NOTE_SOURCE_PREFIX = 'cgb-glpi:';
+const TICKET_ATTRIBUTE = 'glpi_ticket_id';
 /** How long note ids are remembered for echo recognition (the echo arrives within seconds). */
 const ECHO_TTL_S = 7 * 24 * 60 * 60;
-/**
- * How long a worker's claim on a parked write-back lasts: longer than any retry of it takes, short
- * enough that the claim of a worker that died with it does not hold the write-back up for long.
- */
-const CLAIM_TTL_MS = 5 * 60_000;
-/** Deletes a claim only if it is still ours (it may have expired and been taken by another worker). */
-const RELEASE_CLAIM = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0";
-/** Changes Chatwoot reports with every update; they never make an update "someone else's". */
-const NOISE_KEYS = new Set(['updated_at', 'last_activity_at']);
 
-export interface WriteBackConversation {
+interface WriteBackConversation {
   /** Display id (the id in webhooks and API URLs). */
   id: number;
   /** Chatwoot account; when unknown it is read from the token's profile (single-account tokens). */
   accountId?: number | undefined;
 }
 
-export interface WriteBackDeps {
+interface WriteBackDeps {
   redis: RedisConnection;
   /** Transient Chatwoot failures are retried this many times in place (default 3), then parked as pending. */
   attempts?: number;
@@ -58,7 +47,7 @@ export interface WriteBackDeps {
   logger?: Logger;
 }
 
-export type EchoKind = 'own-note' | 'own-custom-attributes' | 'own-contact-attributes';
+type EchoKind = 'own-note' | 'own-custom-attributes' | 'own-contact-attributes';
 
 export interface WriteBack {
   /**
@@ -85,7 +74,7 @@ export interface WriteBack {
   echoKind(event: ChatwootEvent, hookId: string): Promise<EchoKind | undefined>;
 }
 
-export type WriteBackResult =
+type WriteBackResult =
   | { status: 'disabled' }
   | { status: 'skipped'; reason: 'account-mismatch' }
   | { status: 'pending'; code: string; advice: string | undefined }
@@ -100,20 +89,6 @@ export interface PendingWriteBack {
   at: string;
 }
 
-export function writeBackKeys(prefix: string, options: RedisKeyOptions = {}) {
-  const h = (hookId: string) => hookSegment(hookId, options);
-  return {
-    /** Hash: attribute=<ticketId>, note=<ticketId>, noteId=<message id>. */
-    done: (hookId: string, accountId: number, conversationId: number) => `${prefix}:writeback:${h(hookId)}:${accountId}:${conversationId}`,
-    note: (hookId: string, messageId: number) => `${prefix}:echo:${h(hookId)}:note:${messageId}`,
-    account: (hookId: string) => `${prefix}:writeback:${h(hookId)}:account`,
-    /** Hash: "<accountId|?>:<conversationId>" -> JSON PendingWriteBack. */
-    pending: (hookId: string) => `${prefix}:writeback:${h(hookId)}:pending`,
-    /** String: the worker retrying that parked write-back right now (random token, CLAIM_TTL_MS). */
-    claim: (hookId: string, field: string) => `${prefix}:writeback:${h(hookId)}:claim:${field}`,
-  };
-}
-
 /** GLPI's web root from the API URL: https://glpi.example.com/apirest.php/ -> https://glpi.example.com/ */
 export function glpiRootUrl(apiBaseUrl: string): string {
   const url = new URL(apiBaseUrl);
@@ -123,49 +98,16 @@ export function glpiRootUrl(apiBaseUrl: string): string {
   return url.toString();
 }
 
-/** The marker the bridge puts in the `source_id` of a note it posts for a hook's ticket. */
-export function noteSourceId(hookId: string, ticketId: number): string {
-  return `${NOTE_SOURCE_PREFIX}${hookId}:ticket:${ticketId}`;
-}
-
-/**
- * The bridge's own note coming back: an outgoing private note carrying this hook's exact marker.
- * A customer controls the source_id of incoming messages on some channels (API inboxes), so a
- * prefix alone would let them have their messages dropped as echoes.
- */
-function isOwnNoteMarker(event: Extract<ChatwootEvent, { event: 'message_created' }>, hookId: string): boolean {
-  if (event.message_type !== 'outgoing' || !event.private || event.source_id === null) return false;
-  const match = /^(.*):ticket:\d{1,18}$/.exec(event.source_id);
-  return match !== null && match[1] === `${NOTE_SOURCE_PREFIX}${hookId}`;
-}
-
 export function ticketUrl(apiBaseUrl: string, ticketId: number): string {
   return new URL(`front/ticket.form.php?id=${ticketId}`, glpiRootUrl(apiBaseUrl)).toString();
 }
 
-/**
- * The Chatwoot account a hook writes to (write-back and the GLPI -> Chatwoot direction):
- * CHATWOOT_ACCOUNT_ID, else the API token's only account (cached an hour). Never a payload's
- * `account.id`: conversation ids are per account, so an event naming another account would have
- * the bridge write into an unrelated conversation of its own account.
- */
-export async function hookAccountId(
-  redis: RedisConnection,
-  keys: ReturnType<typeof writeBackKeys>,
-  hook: HookConfig,
-  client: ChatwootApiClient,
-): Promise<number> {
-  const configured = hook.chatwoot.api?.accountId;
-  if (configured !== undefined) return configured;
-  const cached = await redis.get(keys.account(hook.id));
-  if (cached !== null) return Number(cached);
-  const accountId = await singleAccountId(client, `hook "${hook.id}" has no CHATWOOT_ACCOUNT_ID (chatwootAccountId)`);
-  await redis.set(keys.account(hook.id), String(accountId), 'EX', 3_600);
-  return accountId;
-}
-
 export function createWriteBack(deps: WriteBackDeps): WriteBack {
   const keys = writeBackKeys(deps.keyPrefix, deps.keyOptions);
+  // The one lock mechanism, with the claim's own key and no waiting: a busy claim is skipped.
+  const claims = new HookLock(deps.redis, redisKeys(deps.keyPrefix, deps.keyOptions), { acquireWaitMs: 0, resourceOf: (claimKey) => claimKey }, (err) =>
+    deps.logger?.debug({ err: { message: (err as Error).message } }, 'write-back claim release failed (it expires on its own)'),
+  );
   const accountOf = (hook: HookConfig, client: ChatwootApiClient) => hookAccountId(deps.redis, keys, hook, client);
 
   /** Note ids this process posted (hookId:messageId), for echoes whose source_id did not survive. */
@@ -293,21 +235,21 @@ export function createWriteBack(deps: WriteBackDeps): WriteBack {
     pending,
     async retryPending(hook) {
       // Every worker process runs this timer: each parked write-back is claimed first, so only one
-      // of them retries it (writeTicket's read-then-post would otherwise post the note twice).
+      // of them retries it (writeTicket's read-then-post would otherwise post the note twice). A
+      // claim someone else holds is left to them.
       let done = 0;
       for (const field of await deps.redis.hkeys(keys.pending(hook.id))) {
-        const claimKey = keys.claim(hook.id, field);
-        const token = randomUUID();
-        if ((await deps.redis.set(claimKey, token, 'PX', CLAIM_TTL_MS, 'NX')) !== 'OK') continue;
         try {
-          // Read under the claim: another worker may have completed it since the list was read.
-          const current = await deps.redis.hget(keys.pending(hook.id), field);
-          if (current === null) continue;
-          const parked = JSON.parse(current) as PendingWriteBack;
-          const result = await withRetry(hook, { id: parked.conversationId, accountId: parked.accountId }, parked.ticketId);
-          if (result.status === 'done') done += 1;
-        } finally {
-          await deps.redis.eval(RELEASE_CLAIM, 1, claimKey, token).catch(() => undefined);
+          await claims.run(keys.claim(hook.id, field), async () => {
+            // Read under the claim: another worker may have completed it since the list was read.
+            const current = await deps.redis.hget(keys.pending(hook.id), field);
+            if (current === null) return;
+            const parked = JSON.parse(current) as PendingWriteBack;
+            const result = await withRetry(hook, { id: parked.conversationId, accountId: parked.accountId }, parked.ticketId);
+            if (result.status === 'done') done += 1;
+          });
+        } catch (err) {
+          if (!(err instanceof LockBusyError)) throw err;
         }
       }
       return { done, left: await deps.redis.hlen(keys.pending(hook.id)) };
@@ -317,33 +259,6 @@ export function createWriteBack(deps: WriteBackDeps): WriteBack {
       return echoKindSync(event, typeof hook === 'string' ? hook : hook.id) !== undefined;
     },
   };
-}
-
-type Changes = Record<string, { previous: unknown; current: unknown }>;
-
-/**
- * True when an update changed nothing but attribute hashes in `hashKeys`, and inside them only
- * keys the bridge owns (glpi_*): the echo of our own write. Anything else changed alongside
- * (status, assignee, a label, another attribute) makes it a real update.
- */
-export function onlyOwnedAttributeChanges(changes: Changes, hashKeys: string[]): boolean {
-  const keys = Object.keys(changes).filter((k) => !NOISE_KEYS.has(k));
-  if (keys.length === 0 || !keys.every((k) => hashKeys.includes(k))) return false;
-  return keys.every((k) => {
-    const change = changes[k]!;
-    const before = asRecord(change.previous);
-    const after = asRecord(change.current);
-    const touched = new Set([...Object.keys(before), ...Object.keys(after)].filter((key) => !sameValue(before[key], after[key])));
-    return touched.size > 0 && [...touched].every((key) => OWNED_KEY.test(key));
-  });
-}
-
-function asRecord(value: unknown): Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
-}
-
-function sameValue(a: unknown, b: unknown): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
 }
 
 /**

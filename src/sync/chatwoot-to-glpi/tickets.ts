@@ -1,53 +1,18 @@
-import type { ChatwootContact, ChatwootAttachment, ChatwootConversation, ChatwootMessage, ChatwootPushMessage } from '../chatwoot/events.js';
-import { JobAbortedError, isGlpiError, isGlpiNotFound } from '../errors/index.js';
-import type { GlpiInput } from '../glpi/types.js';
-import { attachmentBudget } from './attachment-budget.js';
-import { throwIfAborted, type SyncContext } from './context.js';
+import type { ChatwootContact, ChatwootConversation } from '../../chatwoot/events.js';
+import { isGlpiNotFound } from '../../errors/index.js';
+import type { GlpiInput } from '../../glpi/types.js';
+import { throwIfAborted } from '../context.js';
+import { toGlpiDate } from '../glpi-time.js';
+import { conversationRef, hasConversationRef } from '../markers.js';
+import type { ConversationRecord, CustomerRecord } from '../mapping-store.js';
+import { linkNotes, uploadContentAttachments } from './attachments.js';
+import type { SyncContext } from './context.js';
 import { resolveCustomer } from './customers.js';
-import { toGlpiDate } from './glpi-time.js';
-import { linkRefusal } from '../chatwoot/attachments.js';
-import { conversationRef, hasConversationRef, ticketContent, ticketTitle, type AttachmentNote, type ContentMessage } from './html.js';
-import type { ConversationRecord, CustomerRecord } from './mapping-store.js';
+import { ticketContent, ticketTitle, type ContentMessage } from './map-html.js';
+import { contentMessages, type ChatMessage } from './map-message.js';
 
 /** Search option of the ticket's description (content) in GLPI 10 and 11. */
 const TICKET_CONTENT_OPTION = 21;
-/**
- * How many of the earliest known chat messages make up the ticket's description. One: a
- * conversation payload carries only its latest message, so a later message that happens to
- * arrive first would otherwise jump ahead of the ones before it in the description.
- */
-const MAX_CONTENT_MESSAGES = 1;
-
-/** A chat message as the sync sees it, whichever of Chatwoot's two encodings it came in. */
-export interface ChatMessage {
-  id: number;
-  messageType: 'incoming' | 'outgoing' | 'activity' | 'template';
-  private: boolean;
-  createdAt: string;
-  text: string | null;
-  contentType: string | null;
-  senderName: string | undefined;
-  attachments: readonly ChatwootAttachment[];
-}
-
-/** The same view of a message from a webhook's top level or from `conversation.messages[]` (the schemas already unify their encodings). */
-export function toChatMessage(m: ChatwootPushMessage | ChatwootMessage): ChatMessage {
-  return {
-    id: m.id,
-    messageType: m.message_type,
-    private: m.private,
-    createdAt: m.created_at,
-    text: m.content,
-    contentType: m.content_type,
-    senderName: m.sender?.name ?? undefined,
-    attachments: m.attachments,
-  };
-}
-
-/** Messages the customer and agents see (not activity, not private notes). */
-export function isChatMessage(m: ChatMessage): boolean {
-  return !m.private && (m.messageType === 'incoming' || m.messageType === 'outgoing' || m.messageType === 'template');
-}
 
 export interface TicketRequest {
   conversation: ChatwootConversation;
@@ -90,7 +55,7 @@ export async function ensureTicket(ctx: SyncContext, req: TicketRequest): Promis
 
   const messages = contentMessages(req.conversation, req.trigger);
   const customer = await requesterFor(ctx, req);
-  const tz = await ctx.tzOffsetMin();
+  const tz = await ctx.timezone.offsetMin();
   const contentIds = messages.map((m) => m.id);
   const created = req.conversation.created_at ?? (req.trigger ? Date.parse(req.trigger.createdAt) / 1000 : ctx.now() / 1000);
   const content: ContentMessage[] = messages.map((m) => ({ id: m.id, authorName: m.senderName, text: m.text, attachments: m.attachments }));
@@ -115,7 +80,6 @@ export async function ensureTicket(ctx: SyncContext, req: TicketRequest): Promis
   await ctx.store.setTicketIntent(conversationId, { at: ctx.now(), contentIds });
   throwIfAborted(ctx.signal);
   const { id: ticketId } = await ctx.glpi.addItem('Ticket', input);
-  ctx.hooks.fault?.('after-ticket-write', { conversationId, glpiId: ticketId });
   await ctx.store.setTicket(conversationId, ticketId, contentIds);
   ctx.logger.info({ conversationId, ticketId }, 'created GLPI ticket for Chatwoot conversation');
 
@@ -130,17 +94,6 @@ export async function ensureTicket(ctx: SyncContext, req: TicketRequest): Promis
     }
   }
   return { ticketId, created: true, contentIds };
-}
-
-/** First chat messages known for the conversation, oldest first. */
-export function contentMessages(conversation: ChatwootConversation, trigger: ChatMessage | undefined): ChatMessage[] {
-  const byId = new Map<number, ChatMessage>();
-  for (const m of conversation.messages.map(toChatMessage)) byId.set(m.id, m);
-  if (trigger !== undefined) byId.set(trigger.id, trigger);
-  return [...byId.values()]
-    .filter(isChatMessage)
-    .sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id - b.id)
-    .slice(0, MAX_CONTENT_MESSAGES);
 }
 
 function conversationUrl(ctx: SyncContext, accountId: number | undefined, conversationId: number): string | undefined {
@@ -199,67 +152,3 @@ async function findTicketByRef(ctx: SyncContext, conversationId: number): Promis
   return ids.length === 0 ? undefined : Math.min(...ids);
 }
 
-/** Attachments of the description whose link points inside the network: named, not linked. */
-function linkNotes(ctx: SyncContext, messages: readonly ChatMessage[]): Map<number, AttachmentNote> {
-  const notes = new Map<number, AttachmentNote>();
-  for (const attachment of messages.flatMap((m) => m.attachments)) {
-    const refusal = linkRefusal(attachment.data_url, ctx.hook.attachments);
-    if (refusal !== undefined) notes.set(attachment.id, { reason: refusal.refused, hideLink: true });
-  }
-  return notes;
-}
-
-/**
- * Files of the messages in the description, uploaded as documents of the ticket when a fetcher
- * is configured. Best effort: the description already links every file.
- */
-async function uploadContentAttachments(ctx: SyncContext, ticketId: number, messages: readonly ChatMessage[]): Promise<void> {
-  if (ctx.hooks.fetchAttachment === undefined) return;
-  for (const m of messages) {
-    for (const attachment of m.attachments) {
-      try {
-        await uploadAttachment(ctx, ticketId, attachment);
-      } catch (err) {
-        if (err instanceof JobAbortedError) throw err;
-        ctx.logger.warn({ ticketId, attachmentId: attachment.id, err: { message: (err as Error).message } }, 'attachment kept as a link only');
-      }
-    }
-  }
-}
-
-/**
- * Uploads one attachment as a Document of the ticket: its document id, or why it stays a link
- * (undefined when there is nothing to say: no fetcher, a location). Only the job's abort and
- * transient GLPI errors throw.
- */
-export async function uploadAttachment(
-  ctx: SyncContext,
-  ticketId: number,
-  attachment: ChatwootAttachment,
-): Promise<{ documentId: number } | { note: AttachmentNote } | undefined> {
-  if (ctx.hooks.fetchAttachment === undefined || attachment.file_type === 'location' || attachment.data_url === null) return undefined;
-  const budget = attachmentBudget(ctx);
-  const allowance = budget.next();
-  if ('refused' in allowance) return { note: { reason: allowance.refused } };
-  const download = await ctx.hooks.fetchAttachment(ctx.hook, attachment, { signal: ctx.signal, ...allowance });
-  if ('refused' in download) {
-    // The reason goes to GLPI; the log line is for whoever runs the bridge.
-    ctx.logger.warn({ attachmentId: attachment.id, reason: download.refused, detail: download.detail }, 'attachment not downloaded; linking it');
-    return { note: { reason: download.refused, ...(download.hideLink ? { hideLink: true } : {}) } };
-  }
-  const file = download.file;
-  budget.spend(file.data.byteLength);
-  throwIfAborted(ctx.signal);
-  try {
-    const { id } = await ctx.glpi.uploadDocument(file, { itemtype: 'Ticket', items_id: ticketId, entities_id: ctx.hook.glpi.entityId });
-    return { documentId: id };
-  } catch (err) {
-    // GLPI refusing this file (type not allowed, too big) is permanent for the file, not for the
-    // message: keep the link and go on. Anything transient is retried with the job.
-    if (isGlpiError(err) && !err.transient) {
-      ctx.logger.warn({ attachmentId: attachment.id, code: err.code }, 'GLPI refused the attachment; linking it');
-      return { note: { reason: `GLPI refused the file (${err.code})` } };
-    }
-    throw err;
-  }
-}

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadFixture } from '../support/fixtures.js';
-import { startHarness, type SyncHarness } from './support.js';
+import { loadFixture } from '../../support/fixtures.js';
+import { startHarness, type SyncHarness } from '../support.js';
 
 describe('the ticket requester', () => {
   let h: SyncHarness;

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BridgeError, isTransient } from '../../src/errors/index.js';
-import { loadFixture } from '../support/fixtures.js';
-import { startHarness, type SyncHarness } from './support.js';
+import { BridgeError, isTransient } from '../../../src/errors/index.js';
+import { loadFixture } from '../../support/fixtures.js';
+import { startHarness, type SyncHarness } from '../support.js';
 
 describe('a hook disabled while events are queued', () => {
   let h: SyncHarness;

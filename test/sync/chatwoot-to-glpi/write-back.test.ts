@@ -1,14 +1,14 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createChatwootApiClient, type ChatwootApiClient } from '../../src/chatwoot/api-client.js';
-import { parseChatwootEvent, type ChatwootEvent } from '../../src/chatwoot/events.js';
-import { createWriteBack, glpiRootUrl, ticketUrl, writeBackSeams, type WriteBack } from '../../src/chatwoot/write-back.js';
-import { loadConfig } from '../../src/config/load.js';
-import type { HookConfig } from '../../src/config/schema.js';
-import { ChatwootError, isTransient } from '../../src/errors/index.js';
-import type { SyncHooks } from '../../src/sync/context.js';
-import { startChatwootApi, type ChatwootApiDouble } from '../support/chatwoot-api/index.js';
-import { loadFixture } from '../support/fixtures.js';
-import { deletePrefix, testPrefix, testRedis } from '../support/redis.js';
+import { createChatwootApiClient, type ChatwootApiClient } from '../../../src/chatwoot/api-client.js';
+import { parseChatwootEvent, type ChatwootEvent } from '../../../src/chatwoot/events.js';
+import { createWriteBack, glpiRootUrl, ticketUrl, writeBackSeams, type WriteBack } from '../../../src/sync/chatwoot-to-glpi/write-back.js';
+import { loadConfig } from '../../../src/config/load.js';
+import type { HookConfig } from '../../../src/config/schema.js';
+import { ChatwootError, isTransient } from '../../../src/errors/index.js';
+import type { SyncHooks } from '../../../src/sync/chatwoot-to-glpi/context.js';
+import { startChatwootApi, type ChatwootApiDouble } from '../../support/chatwoot-api/index.js';
+import { loadFixture } from '../../support/fixtures.js';
+import { deletePrefix, testPrefix, testRedis } from '../../support/redis.js';
 
 const TOKEN = 'chatwoot-admin-token';
 const redis = testRedis();

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { toGlpiDate } from '../../src/sync/glpi-time.js';
-import { followupContent, hasConversationRef, hasMessageMarker, messageMarker, textToHtml, ticketTitle } from '../../src/sync/html.js';
-import { escapeHtml, safeHref } from '../../src/util/html.js';
+import { toGlpiDate } from '../../../src/sync/glpi-time.js';
+import { followupContent, textToHtml, ticketTitle } from '../../../src/sync/chatwoot-to-glpi/map-html.js';
+import { hasConversationRef, hasMessageMarker, messageMarker } from '../../../src/sync/markers.js';
+import { escapeHtml, safeHref } from '../../../src/util/html.js';
 
 describe('html building', () => {
   it('escapes customer text so it is never markup', () => {

@@ -1,0 +1,42 @@
+import type { Logger } from 'pino';
+import type { GlpiClient } from '../glpi/types.js';
+import { offsetFromSession } from './glpi-time.js';
+import type { TimezoneCache } from './mapping-store.js';
+
+/**
+ * GLPI's offset from UTC for one job (GLPI stores local wall-clock time). Where it comes from, in
+ * order: the hook's configuration; the value cached in Redis, which the job's first store read
+ * brings along (no round trip of its own); else asked of GLPI once (`glpi_currenttime` in the
+ * session) and cached in Redis for the next jobs.
+ */
+export class GlpiTimezone implements TimezoneCache {
+  private known: number | undefined;
+
+  constructor(
+    private readonly deps: {
+      /** From configuration, when set: never asked, never cached. */
+      configuredMin: number | undefined;
+      glpi: Pick<GlpiClient, 'getFullSession'>;
+      /** Caches a discovered offset in Redis for the next jobs (MappingStore.setTzOffset). */
+      persist: (offsetMin: number) => Promise<void>;
+      now: () => number;
+      logger: Logger;
+    },
+  ) {
+    this.known = deps.configuredMin;
+  }
+
+  /** A cached value read from Redis with other records; the configuration wins over it. */
+  remember(cachedMin: number | undefined): void {
+    if (this.known === undefined && cachedMin !== undefined && Number.isFinite(cachedMin)) this.known = cachedMin;
+  }
+
+  async offsetMin(): Promise<number> {
+    if (this.known !== undefined) return this.known;
+    const discovered = offsetFromSession(await this.deps.glpi.getFullSession(), this.deps.now());
+    if (discovered === undefined) this.deps.logger.warn('GLPI did not tell its local time; followup dates are written in UTC');
+    this.known = discovered ?? 0;
+    await this.deps.persist(this.known);
+    return this.known;
+  }
+}
