@@ -30,6 +30,9 @@ export interface LockedRun {
  * which is what makes "look up, then create" safe: two workers can never both decide that a
  * conversation has no ticket yet.
  *
+ * The same lock, under another resource name (`resourceOf`), is the bridge's one mechanism for
+ * other claims too: the write-back's retry of a parked write-back claims it this way.
+ *
  * Redlock's own `using()` is not used because it throws from its `finally` when the release fails,
  * which would turn a finished job (GLPI already written and recorded) into a failed one; here a
  * failed release is only logged, since the lock expires on its own anyway.
