@@ -118,7 +118,7 @@ interface Rig {
 }
 
 /** api + worker processes over `hooks` hooks, all on the real GLPI through the proxy; the queue paused when asked. */
-async function startRig(redis: RedisChild, glpi: RealGlpiEnv, proxyUrl: string, tag: string, phase: string, hooks: number, paused: boolean, dir: string): Promise<Rig> {
+async function startRig(redis: RedisChild, glpi: RealGlpiEnv, proxyUrl: string, tag: string, phase: string, hooks: number, paused: boolean, dir: string, workerNodeOptions: string | undefined): Promise<Rig> {
   const hookIds = Array.from({ length: hooks }, (_, i) => `cgbbench${tag}${phase}h${i + 1}`);
   const hooksFile = join(dir, `hooks-${phase}.json`);
   writeFileSync(hooksFile, JSON.stringify({ hooks: hookIds.map((id) => ({ id, glpiApiUrl: proxyUrl, glpiAppToken: glpi.appToken, glpiUserToken: glpi.userToken, chatwootWebhookSecret: SECRET })) }));
@@ -128,7 +128,7 @@ async function startRig(redis: RedisChild, glpi: RealGlpiEnv, proxyUrl: string, 
   const env = { REDIS_URL: redis.url, REDIS_KEY_PREFIX: prefix, SPOOL_DIR: join(dir, `spool-${phase}`), LOG_LEVEL: 'warn', HOOKS_FILE: hooksFile };
   if (paused) await queue.pause();
   const processes = [await startBridgeProcess({ ...env, ROLE: 'api' }, { entry: 'dist', keepLines: false })];
-  processes.push(await startBridgeProcess({ ...env, ROLE: 'worker' }, { entry: 'dist', keepLines: false }));
+  processes.push(await startBridgeProcess({ ...env, ROLE: 'worker', ...(workerNodeOptions ? { NODE_OPTIONS: workerNodeOptions } : {}) }, { entry: 'dist', keepLines: false }));
   const [api, worker] = processes as [(typeof processes)[0], (typeof processes)[0]];
   return {
     hookIds,
@@ -203,8 +203,8 @@ async function cleanup(redis: RedisChild, glpi: RealGlpiEnv, prefixes: { prefix:
   return result;
 }
 
-async function throughput(redis: RedisChild, glpi: RealGlpiEnv, proxy: Awaited<ReturnType<typeof countingProxy>>, tag: string, phase: string, hooks: number, perHook: number, conversations: number, dir: string, created: { prefix: string; hookIds: string[] }[]): Promise<RealThroughput> {
-  const rig = await startRig(redis, glpi, proxy.url, tag, phase, hooks, true, dir);
+async function throughput(redis: RedisChild, glpi: RealGlpiEnv, proxy: Awaited<ReturnType<typeof countingProxy>>, tag: string, phase: string, hooks: number, perHook: number, conversations: number, dir: string, created: { prefix: string; hookIds: string[] }[], workerNodeOptions: string | undefined): Promise<RealThroughput> {
+  const rig = await startRig(redis, glpi, proxy.url, tag, phase, hooks, true, dir, workerNodeOptions);
   created.push({ prefix: `cgbbenchreal${tag}${phase}`, hookIds: rig.hookIds });
   try {
     const messages = messagesFor(rig.hookIds, conversations, perHook, tag);
@@ -236,8 +236,8 @@ async function throughput(redis: RedisChild, glpi: RealGlpiEnv, proxy: Awaited<R
   }
 }
 
-async function steady(redis: RedisChild, glpi: RealGlpiEnv, proxy: Awaited<ReturnType<typeof countingProxy>>, tag: string, phase: string, hooks: number, ratePerS: number, durationS: number, dir: string, created: { prefix: string; hookIds: string[] }[]): Promise<RealLatency> {
-  const rig = await startRig(redis, glpi, proxy.url, tag, phase, hooks, false, dir);
+async function steady(redis: RedisChild, glpi: RealGlpiEnv, proxy: Awaited<ReturnType<typeof countingProxy>>, tag: string, phase: string, hooks: number, ratePerS: number, durationS: number, dir: string, created: { prefix: string; hookIds: string[] }[], workerNodeOptions: string | undefined): Promise<RealLatency> {
+  const rig = await startRig(redis, glpi, proxy.url, tag, phase, hooks, false, dir, workerNodeOptions);
   created.push({ prefix: `cgbbenchreal${tag}${phase}`, hookIds: rig.hookIds });
   try {
     const total = Math.round(ratePerS * durationS);
@@ -283,16 +283,16 @@ export function realGlpiTargets(env: NodeJS.ProcessEnv = process.env): RealGlpiE
   return targets.filter((t): t is RealGlpiEnv => t !== undefined);
 }
 
-export async function runRealGlpiSync(redis: RedisChild, glpi: RealGlpiEnv, options: { messagesPerHook: number; conversationsPerHook: number; ratesPerS: number[]; durationS: number; steadyHooks: number }): Promise<RealGlpiResult> {
+export async function runRealGlpiSync(redis: RedisChild, glpi: RealGlpiEnv, options: { messagesPerHook: number; conversationsPerHook: number; ratesPerS: number[]; durationS: number; steadyHooks: number; workerNodeOptions?: string | undefined }): Promise<RealGlpiResult> {
   const tag = randomUUID().slice(0, 6);
   const dir = mkdtempSync(join(tmpdir(), 'cgb-bench-real-'));
   const proxy = await countingProxy(glpi.url);
   const created: { prefix: string; hookIds: string[] }[] = [];
   try {
-    const oneHook = await throughput(redis, glpi, proxy, tag, 'one', 1, options.messagesPerHook, options.conversationsPerHook, dir, created);
-    const fourHooks = await throughput(redis, glpi, proxy, tag, 'four', 4, options.messagesPerHook, options.conversationsPerHook, dir, created);
+    const oneHook = await throughput(redis, glpi, proxy, tag, 'one', 1, options.messagesPerHook, options.conversationsPerHook, dir, created, options.workerNodeOptions);
+    const fourHooks = await throughput(redis, glpi, proxy, tag, 'four', 4, options.messagesPerHook, options.conversationsPerHook, dir, created, options.workerNodeOptions);
     const latency: RealLatency[] = [];
-    for (const rate of options.ratesPerS) latency.push(await steady(redis, glpi, proxy, tag, `steady${latency.length}`, options.steadyHooks, rate, options.durationS, dir, created));
+    for (const rate of options.ratesPerS) latency.push(await steady(redis, glpi, proxy, tag, `steady${latency.length}`, options.steadyHooks, rate, options.durationS, dir, created, options.workerNodeOptions));
     return { version: glpi.version, url: glpi.url, oneHook, fourHooks, steady: latency, cleanup: await cleanup(redis, glpi, created) };
   } catch (err) {
     await cleanup(redis, glpi, created).catch(() => undefined);

@@ -98,7 +98,7 @@ async function main(): Promise<void> {
     }
     for (const target of phases.has('real') ? realGlpiTargets() : []) {
       console.log(`sync against real GLPI ${target.version} (${target.url}): ${realMessagesPerHook} messages per hook, 1 and 4 hooks; latency at ${realRatesPerS.join(' and ')} events/s over ${realSteadyHooks} hook(s) for ${durationS} s...`);
-      realGlpi.push(await runRealGlpiSync(redis, target, { messagesPerHook: realMessagesPerHook, conversationsPerHook: Math.max(1, Math.round(realMessagesPerHook / 20)), ratesPerS: realRatesPerS, durationS, steadyHooks: realSteadyHooks }));
+      realGlpi.push(await runRealGlpiSync(redis, target, { messagesPerHook: realMessagesPerHook, conversationsPerHook: Math.max(1, Math.round(realMessagesPerHook / 20)), ratesPerS: realRatesPerS, durationS, steadyHooks: realSteadyHooks, workerNodeOptions: WORKER_NODE_OPTIONS }));
     }
   } finally {
     await redis.stop();
