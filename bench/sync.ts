@@ -1,6 +1,7 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { redisKeys } from '../src/redis/keys.js';
@@ -27,7 +28,9 @@ export interface SyncResult {
   /** eventsPerS / mutexBoundEventsPerS. */
   mutexEfficiency: number;
   failed: number;
-  workerMemory: { peakRssMiB: number | null; rssAtEndMiB: number | null };
+  workerMemory: { peakRssMiB: number | null; rssAtEndMiB: number | null; breakdownAtPeak?: unknown };
+  /** NODE_OPTIONS of the worker (BENCH_WORKER_NODE_OPTIONS; default as in docker-compose.yml). */
+  workerNodeOptions?: string;
 }
 
 const SECRET = 'bench-sync-secret-7e21';
@@ -49,7 +52,7 @@ function histogramMean(text: string, name: string): number | null {
  * default tuning) drains them against the GLPI simulator at `latencyMs` per call. Measured from
  * the queue's resume to the last completion.
  */
-export async function runSync(redis: RedisChild, options: { messages: number; conversations: number; latencyMs: number; concurrency: number }): Promise<SyncResult> {
+export async function runSync(redis: RedisChild, options: { messages: number; conversations: number; latencyMs: number; concurrency: number; workerNodeOptions?: string | undefined }): Promise<SyncResult> {
   const { messages, conversations, latencyMs } = options;
   const sim = await startGlpiSimulator({ latencyMs });
   const prefix = `cgbbenchsync${Date.now()}`;
@@ -68,6 +71,8 @@ export async function runSync(redis: RedisChild, options: { messages: number; co
     CHATWOOT_WEBHOOK_SECRET: SECRET,
   };
   const processes: Awaited<ReturnType<typeof startBridgeProcess>>[] = [];
+  let result: SyncResult | undefined;
+  let probeFile: string | undefined;
   try {
     await queue.pause();
     const api = await startBridgeProcess({ ...env, ROLE: 'api' }, { entry: 'dist', keepLines: false });
@@ -81,7 +86,20 @@ export async function runSync(redis: RedisChild, options: { messages: number; co
     const refused = statuses.filter((s) => s !== 202).length;
     if (refused > 0) throw new Error(`${refused} webhooks were not accepted`);
 
-    const worker = await startBridgeProcess({ ...env, ROLE: 'worker' }, { entry: 'dist', keepLines: false });
+    // BENCH_WORKER_NODE_OPTIONS: flags to try on the worker; BENCH_MEMORY_PROBE=1: where its memory
+    // goes; BENCH_CPU_PROFILE_FILE: a CPU profile of the worker (both by memory-probe.mjs).
+    probeFile = process.env.BENCH_MEMORY_PROBE === '1' ? join(spoolDir, 'memory-probe.json') : undefined;
+    const cpuProfile = process.env.BENCH_CPU_PROFILE_FILE || undefined;
+    const preload = probeFile !== undefined || cpuProfile !== undefined ? `--import ${fileURLToPath(new URL('memory-probe.mjs', import.meta.url))}` : '';
+    const nodeOptions = [options.workerNodeOptions ?? '', preload].join(' ').trim();
+    const workerEnv = {
+      ...env,
+      ROLE: 'worker',
+      ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}),
+      ...(probeFile ? { BENCH_MEMORY_PROBE_FILE: probeFile } : {}),
+      ...(cpuProfile ? { BENCH_CPU_PROFILE_FILE: cpuProfile } : {}),
+    };
+    const worker = await startBridgeProcess(workerEnv, { entry: 'dist', keepLines: false });
     processes.push(worker);
     const memory = sampleMemory(worker.child.pid as number);
     sim.resetCalls();
@@ -107,7 +125,7 @@ export async function runSync(redis: RedisChild, options: { messages: number; co
     const eventsPerS = messages / elapsedS;
     const bound = 1 / (callsPerMessage * (latencyMs / 1000));
     const round = (n: number, d = 2) => Math.round(n * 10 ** d) / 10 ** d;
-    return {
+    result = {
       messages,
       conversations,
       glpiLatencyMs: latencyMs,
@@ -122,9 +140,12 @@ export async function runSync(redis: RedisChild, options: { messages: number; co
       mutexEfficiency: round(eventsPerS / bound, 3),
       failed,
       workerMemory,
+      ...(options.workerNodeOptions ? { workerNodeOptions: options.workerNodeOptions } : {}),
     };
+    return result;
   } finally {
     for (const p of processes) await p.stop();
+    if (result !== undefined && probeFile !== undefined && existsSync(probeFile)) result.workerMemory.breakdownAtPeak = JSON.parse(readFileSync(probeFile, 'utf8')) as unknown;
     await queue.close();
     await inspector.flushdb().catch(() => undefined); // a private Redis
     inspector.disconnect();

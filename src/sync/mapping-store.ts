@@ -5,7 +5,7 @@ import type { RedisKeys } from '../redis/keys.js';
 /**
  * The sync engine's memory, in Redis, per hook (all under `redisKeys(prefix).mapping(hookId)`):
  *
- *   <root>:contact:<contactId>     hash  kind, id, email, phone, name[, policy]  (Chatwoot contact -> GLPI User/Contact)
+ *   <root>:contact:<contactId>     hash  kind, id, email, phone, name[, policy, checkedAt]  (Chatwoot contact -> GLPI User/Contact)
  *   <root>:created:<user|contact>  set   GLPI ids the bridge created (the only ones it ever modifies; no expiry)
  *   <root>:conv:<conversationId>   hash  ticketId | ticketIntent, status, statusAt
  *   <root>:msgs:<conversationId>   hash  <messageId> -> followup id | "c" (used as ticket content) | "?<json>" (intent)
@@ -38,6 +38,8 @@ export interface CustomerRecord {
    * under, so that a change of settings (or a mapping from before they existed) decides again.
    */
   policy?: string | undefined;
+  /** When (ms) a job last saw this GLPI user exist; absent: never checked (see tickets.ts requesterFor). */
+  checkedAt?: number | undefined;
 }
 
 export type ConversationStatusClass = 'open' | 'pending' | 'solved';
@@ -297,8 +299,14 @@ export class MappingStore {
       ...(record.phone !== undefined ? { phone: record.phone } : {}),
       ...(record.name !== undefined ? { name: record.name } : {}),
       ...(record.policy !== undefined ? { policy: record.policy } : {}),
+      ...(record.checkedAt !== undefined ? { checkedAt: String(record.checkedAt) } : {}),
     });
     await execPipeline(multi);
+  }
+
+  /** The stored GLPI user was seen to exist at `at` (ms). */
+  async setCustomerChecked(contactId: number, at: number): Promise<void> {
+    await this.redis.hset(this.contactKey(contactId), 'checkedAt', String(at));
   }
 
   async forgetCustomer(contactId: number): Promise<void> {
@@ -381,5 +389,5 @@ function parseSlot(raw: string | null): MessageSlot {
 function parseCustomer(hash: Record<string, string>): CustomerRecord | undefined {
   const id = num(hash.id);
   if (id === undefined || (hash.kind !== 'user' && hash.kind !== 'contact' && hash.kind !== 'email-only')) return undefined;
-  return { kind: hash.kind, id, email: hash.email, phone: hash.phone, name: hash.name, policy: hash.policy };
+  return { kind: hash.kind, id, email: hash.email, phone: hash.phone, name: hash.name, policy: hash.policy, checkedAt: num(hash.checkedAt) };
 }

@@ -102,15 +102,30 @@ function conversationUrl(ctx: SyncContext, accountId: number | undefined, conver
   return `${api.baseUrl.replace(/\/+$/, '')}/app/accounts/${accountId}/conversations/${conversationId}`;
 }
 
+/**
+ * How long a successful check that a stored GLPI user still exists is trusted. The check guards
+ * against a user purged in GLPI (a ticket naming a missing requester is created without one); a
+ * customer opening several conversations would otherwise cost a GET per conversation. Within this
+ * window a purge goes unnoticed, at worst one ticket without requester per conversation opened.
+ */
+const REQUESTER_CHECK_TTL_MS = 60 * 60_000;
+
+/** A check within the window; a time ahead of this worker's clock (skew, or a forged record) does not count. */
+function recentlyChecked(ctx: SyncContext, stored: CustomerRecord): boolean {
+  const age = ctx.now() - (stored.checkedAt ?? Number.NaN);
+  return age >= 0 && age < REQUESTER_CHECK_TTL_MS;
+}
+
 async function requesterFor(ctx: SyncContext, req: TicketRequest): Promise<CustomerRecord | undefined> {
   const contact = req.contact;
   if (contact === undefined) return undefined;
   let stored = req.storedCustomer;
-  if (stored !== undefined && stored.kind === 'user') {
-    // Once per conversation: a requester id that GLPI no longer has would silently give a ticket
-    // without requester, so a stored user is checked before it is used for a new ticket.
+  if (stored !== undefined && stored.kind === 'user' && !recentlyChecked(ctx, stored)) {
+    // A requester id that GLPI no longer has would silently give a ticket without requester, so
+    // a stored user is checked before it is used for a new ticket, once per customer per window.
     try {
       await ctx.glpi.getItem('User', stored.id);
+      await ctx.store.setCustomerChecked(contact.id, ctx.now());
     } catch (err) {
       if (!isGlpiNotFound(err)) throw err;
       ctx.logger.warn({ contactId: contact.id, glpiUserId: stored.id }, 'stored GLPI user is gone; resolving the contact again');
