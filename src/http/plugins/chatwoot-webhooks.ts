@@ -65,6 +65,9 @@ export const chatwootWebhooks: FastifyPluginAsync<ChatwootWebhookOptions> = asyn
   app.post<Route>(
     '/webhooks/chatwoot/:hookId',
     {
+      // The deliveries' lines carry hookId, deliveryId and jobId; a pino child per request only to
+      // add Fastify's reqId cost more than the line itself (bindings are serialised at creation).
+      childLoggerFactory: (logger) => logger,
       // Runs before the body is read: an unknown hook or a request without any credential is
       // answered at once, so nobody can make the bridge buffer a body it was never going to take.
       onRequest: async (req, reply) => {
