@@ -61,7 +61,8 @@ export async function runIngest(redis: RedisChild, options: { connections: numbe
   const { connections, durationS, warmupS } = options;
 
   const barePort = await freePort();
-  const bare = await spawnTsxServer('bench/bare-server.ts', { PORT: String(barePort) }, 'listening');
+  // The same Node flags as the bridge's api: the comparison is of the work per request only.
+  const bare = await spawnTsxServer('bench/bare-server.ts', { PORT: String(barePort), NODE_OPTIONS: API_NODE_OPTIONS }, 'listening');
   let bareResult: LoadResult;
   try {
     const url = `http://127.0.0.1:${barePort}/webhooks/chatwoot/acme`;

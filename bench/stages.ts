@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { parseChatwootEvent, stripPubsubTokens } from '../src/chatwoot/events.js';
 import { sign, verifySignature } from '../src/chatwoot/signature.js';
-import { jsonDepth } from '../src/http/routes/webhooks.js';
+import { jsonDepth } from '../src/http/json-depth.js';
 import { createLogger } from '../src/logger.js';
 import { createMetrics } from '../src/metrics/metrics.js';
 import { jobIdFor } from '../src/queue/job.js';

@@ -6,8 +6,6 @@ import type { ServiceConfig } from './config/schema.js';
 import { publishFingerprint } from './config/fingerprint.js';
 import { ConfigError } from './errors/index.js';
 import { buildApp } from './http/app.js';
-import { adminRoutes } from './http/routes/admin.js';
-import { metricsRoutes } from './http/routes/metrics.js';
 import { createMetrics, type Metrics } from './metrics/metrics.js';
 import { keyOptionsFor, redisKeys, type RedisKeys } from './redis/keys.js';
 import { type SyncJobData } from './sync/job.js';
@@ -113,11 +111,7 @@ export async function startRuntime(config: ServiceConfig, logger: Logger, option
     }
   }
 
-  const plugins = [
-    metricsRoutes({ adminToken: config.adminToken, register: metrics.register, queue, metrics }),
-    adminRoutes({ adminToken: config.adminToken, queue, hookIds: [...config.hooks.keys()] }),
-  ];
-  const app = await buildApp({ config, logger, ingest, redis: producer, keys, queue, spool, metrics, plugins });
+  const app = await buildApp({ config, logger, ingest, redis: producer, keys, queue, spool, metrics });
   // The app closes first: no new webhooks while the rest shuts down.
   closers.unshift({ name: 'http', close: () => app.close() });
   const address = await app.listen({ port: options.port ?? config.port, host: config.host });

@@ -1,4 +1,4 @@
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync, type FastifyReply } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Queue } from 'bullmq';
 import type { RedisConnection } from '../redis/connection.js';
 import type { Logger } from 'pino';
@@ -9,16 +9,18 @@ import type { RedisKeys } from '../redis/keys.js';
 import type { SyncJobData } from '../sync/job.js';
 import type { Ingest } from '../queue/producer.js';
 import type { DiskSpool } from '../queue/spool.js';
-import { healthRoutes } from './routes/health.js';
-import { webhookRoutes } from './routes/webhooks.js';
-import { glpiWebhookRoutes } from './routes/glpi-webhooks.js';
+import { adminRoutes } from './plugins/admin.js';
+import { chatwootWebhooks } from './plugins/chatwoot-webhooks.js';
+import { glpiWebhooks } from './plugins/glpi-webhooks.js';
+import { healthRoutes } from './plugins/health.js';
+import { metricsRoutes } from './plugins/metrics.js';
 
 export interface AppDeps {
   config: ServiceConfig;
   logger: Logger;
   /** Given for the api role: the webhook route is registered only then (the worker serves health only). */
   ingest?: Ingest;
-  /** Producer connection: /ready pings it. */
+  /** Producer connection: /ready pings it, the GLPI webhook route dedupes on it. */
   redis: RedisConnection;
   keys: RedisKeys;
   queue: Queue<SyncJobData>;
@@ -26,11 +28,13 @@ export interface AppDeps {
   metrics: Metrics;
   clock?: () => number;
   signatureToleranceS: number;
-  /** Admin and metrics routes (registered when given). */
-  plugins?: FastifyPluginAsync[];
 }
 
-/** The HTTP receiver as a Fastify instance; tests drive it with `inject()`, server.ts listens. */
+/**
+ * The HTTP receiver as a Fastify instance; tests drive it with `inject()`, server.ts listens. Each
+ * route group is an encapsulated plugin registered here with its own options; what is shared is
+ * only what the root sets: timeouts, the shutdown header, the error and not-found answers.
+ */
 export async function buildApp(input: Omit<AppDeps, 'signatureToleranceS'> & { signatureToleranceS?: number }): Promise<FastifyInstance> {
   const deps: AppDeps = { ...input, signatureToleranceS: input.signatureToleranceS ?? DEFAULTS.signatureToleranceS };
   const app = Fastify({
@@ -62,13 +66,11 @@ export async function buildApp(input: Omit<AppDeps, 'signatureToleranceS'> & { s
   app.addHook('preClose', async () => {
     closing = true;
   });
-  app.addHook('onSend', async (_req, reply) => {
+  // A callback hook, not an async one: it runs on every answer, and a promise per answer is garbage.
+  app.addHook('onSend', (_req, reply, payload, done) => {
     if (closing) void reply.header('connection', 'close');
+    done(null, payload);
   });
-
-  // The signature covers the raw bytes, so the body stays a Buffer; the route parses JSON itself.
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
 
   app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, req, reply) => {
     const status = error.statusCode ?? 500;
@@ -83,9 +85,15 @@ export async function buildApp(input: Omit<AppDeps, 'signatureToleranceS'> & { s
   });
   app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: 'not_found', message: `no route ${req.method} ${req.url.split('?')[0]}` }));
 
-  healthRoutes(app, deps);
-  if (deps.ingest) webhookRoutes(app, deps, deps.ingest);
-  if (deps.ingest) glpiWebhookRoutes(app, deps);
-  for (const plugin of deps.plugins ?? []) await app.register(plugin);
+  const { config, metrics, redis, keys, queue, spool, ingest } = deps;
+  const now = deps.clock ?? Date.now;
+  await app.register(healthRoutes, { config, redis, keys, queue, spool });
+  // The webhook routes only for the api role (the worker serves health, metrics and admin).
+  if (ingest) {
+    await app.register(chatwootWebhooks, { hooks: config.hooks, ingest, metrics, now, signatureToleranceS: deps.signatureToleranceS });
+    await app.register(glpiWebhooks, { hooks: config.hooks, redis, keys, queue, metrics, now });
+  }
+  await app.register(metricsRoutes, { adminToken: config.adminToken, register: metrics.register, queue, metrics });
+  await app.register(adminRoutes, { adminToken: config.adminToken, queue, hookIds: [...config.hooks.keys()] });
   return app;
 }

@@ -4,18 +4,33 @@ import { withTimeout } from '../util/timeout.js';
 import type { SyncJobData } from '../sync/job.js';
 
 /**
- * Claims every dedupe key at once or none: a delivery is a duplicate if any of its keys was seen,
- * and then the answer names the job that first claimed it.
+ * Claims the dedupe keys of a whole group of deliveries in one script call. Per delivery, in
+ * arrival order: all its keys at once or none; it is a duplicate if any of its keys was seen, and
+ * then the answer names the job that first claimed it. Deliveries run one after the other inside
+ * the script, so two copies in the same group still meet.
+ * ARGV: ttl, then per delivery its key count and job id; KEYS: every delivery's keys in order.
+ * Returns per delivery 0 (claimed) or the first claimant's job id.
  */
 const CLAIM_SCRIPT = `
-for i, k in ipairs(KEYS) do
-  local first = redis.call('GET', k)
-  if first then return first end
+local out = {}
+local k = 1
+local a = 2
+while a <= #ARGV do
+  local n = tonumber(ARGV[a])
+  local jobId = ARGV[a + 1]
+  local first = 0
+  for j = k, k + n - 1 do
+    local seen = redis.call('GET', KEYS[j])
+    if seen then first = seen break end
+  end
+  if first == 0 then
+    for j = k, k + n - 1 do redis.call('SET', KEYS[j], jobId, 'EX', ARGV[1]) end
+  end
+  out[#out + 1] = first
+  k = k + n
+  a = a + 2
 end
-for i, k in ipairs(KEYS) do
-  redis.call('SET', k, ARGV[1], 'EX', ARGV[2])
-end
-return 0`;
+return out`;
 
 export interface EnqueueRequest {
   jobId: string;
@@ -32,12 +47,15 @@ interface Pending extends EnqueueRequest {
   reject: (err: Error) => void;
 }
 
-type ClaimCommand = (...args: (string | number)[]) => unknown;
+/** The script as ioredis defines it on the connection (defineCommand cannot type it). */
+type ClaimCommand = (numKeys: number, ...args: (string | number)[]) => Promise<(0 | string)[]>;
 
 /**
  * Group commit for the webhook intake. Deliveries that arrive in the same turn of the event loop
- * are stored together: one pipelined write of all their dedupe claims, then one pipelined write
- * of all the jobs they won, instead of two Redis round trips (and two socket writes) each. Each
+ * are stored together: one script call claims all their dedupe keys, then one pipelined write
+ * (BullMQ's addBulk) stores all the jobs they won, instead of two Redis round trips (and two
+ * socket writes) each. One call, not a pipeline of one call per delivery: an ioredis pipeline
+ * copies every script defined on the connection (BullMQ's dozens) when it is created. Each
  * caller's promise settles only after ITS job is in Redis (or fails, and the caller spools), so
  * every 2xx is still durable before it is sent; batching only shares the round trips.
  *
@@ -47,13 +65,16 @@ type ClaimCommand = (...args: (string | number)[]) => unknown;
 export class EnqueueBatcher {
   private pending: Pending[] = [];
   private scheduled = false;
+  private readonly claims: { cgbClaimDedupeGroup: ClaimCommand };
 
   constructor(
     private readonly redis: RedisConnection,
     private readonly queue: Queue<SyncJobData>,
     private readonly options: { timeoutMs: number; dedupeTtlS: number; maxBatchJobs: number },
   ) {
-    redis.defineCommand('cgbClaimDedupe', { lua: CLAIM_SCRIPT });
+    redis.defineCommand('cgbClaimDedupeGroup', { lua: CLAIM_SCRIPT });
+    // defineCommand adds the method at run time; ioredis cannot type it.
+    this.claims = redis as unknown as { cgbClaimDedupeGroup: ClaimCommand };
   }
 
   submit(request: EnqueueRequest): Promise<EnqueueResult> {
@@ -80,9 +101,9 @@ export class EnqueueBatcher {
   }
 
   /**
-   * One pipeline per hook: on a Redis Cluster a hook's keys share one hash slot (`{hookId}`), and
-   * a pipeline or a multi-key DEL must stay in one slot. A single Redis sees one pipeline per hook
-   * that had deliveries in this turn, usually one.
+   * One claim call and one addBulk per hook: on a Redis Cluster a hook's keys share one hash slot
+   * (`{hookId}`), and a multi-key script, a transaction or a multi-key DEL must stay in one slot. A
+   * single Redis sees one group per hook that had deliveries in this turn, usually one.
    */
   private async store(batch: Pending[]): Promise<void> {
     const byHook = new Map<string, Pending[]>();
@@ -103,17 +124,18 @@ export class EnqueueBatcher {
   }
 
   private async storeGroup(batch: Pending[]): Promise<void> {
-    const claims = this.redis.pipeline();
-    // defineCommand adds the method on pipelines too at run time; ioredis cannot type it.
-    const claim = (claims as unknown as { cgbClaimDedupe: ClaimCommand }).cgbClaimDedupe.bind(claims);
-    for (const item of batch) claim(item.dedupeKeys.length, ...item.dedupeKeys, item.jobId, String(this.options.dedupeTtlS));
-    const results = await withTimeout(claims.exec(), this.options.timeoutMs, 'dedupe');
-    if (results === null) throw new Error('dedupe: the Redis pipeline was discarded');
+    const keys: string[] = [];
+    const args: (string | number)[] = [this.options.dedupeTtlS];
+    for (const item of batch) {
+      keys.push(...item.dedupeKeys);
+      args.push(item.dedupeKeys.length, item.jobId);
+    }
+    const results = await withTimeout(this.claims.cgbClaimDedupeGroup(keys.length, ...keys, ...args), this.options.timeoutMs, 'dedupe');
 
     const won: Pending[] = [];
     batch.forEach((item, i) => {
-      const [err, seen] = results[i] ?? [new Error('dedupe: no reply'), null];
-      if (err) item.reject(err);
+      const seen = results[i];
+      if (seen === undefined) item.reject(new Error('dedupe: no reply'));
       else if (typeof seen === 'string') item.resolve({ status: 'duplicate', jobId: seen });
       else won.push(item);
     });

@@ -2,8 +2,8 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMetrics } from '../../src/metrics/metrics.js';
-import { adminRoutes } from '../../src/http/routes/admin.js';
-import { metricsRoutes } from '../../src/http/routes/metrics.js';
+import { adminRoutes } from '../../src/http/plugins/admin.js';
+import { metricsRoutes } from '../../src/http/plugins/metrics.js';
 import { listFailed, queueStatus, replay } from '../../src/ops/queue-ops.js';
 import { testPrefix, waitFor } from '../support/redis.js';
 import { queueFixture, type QueueFixture } from './support.js';
@@ -88,14 +88,11 @@ describe('admin HTTP routes', () => {
 
   beforeAll(async () => {
     app = Fastify();
-    // Like buildApp: bodies stay raw Buffers.
-    app.removeAllContentTypeParsers();
-    app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
-    await app.register(adminRoutes({ adminToken: ADMIN_TOKEN, queue: fx.queue, hookIds: ['acme', 'globex'] }));
-    await app.register(metricsRoutes({ adminToken: ADMIN_TOKEN, register, queue: fx.queue, metrics }));
+    await app.register(adminRoutes, { adminToken: ADMIN_TOKEN, queue: fx.queue, hookIds: ['acme', 'globex'] });
+    await app.register(metricsRoutes, { adminToken: ADMIN_TOKEN, register, queue: fx.queue, metrics });
     open = Fastify();
-    await open.register(adminRoutes({ adminToken: undefined, queue: fx.queue, hookIds: ['acme'] }));
-    await open.register(metricsRoutes({ adminToken: undefined, register }));
+    await open.register(adminRoutes, { adminToken: undefined, queue: fx.queue, hookIds: ['acme'] });
+    await open.register(metricsRoutes, { adminToken: undefined, register });
   });
   afterAll(async () => {
     await app.close();

@@ -1,8 +1,8 @@
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sign } from '../../src/chatwoot/signature.js';
-import { loadFixture } from '../support/fixtures.js';
-import { startTestApp, TEST_SECRET, TEST_URL_TOKEN, type TestApp } from '../support/app.js';
+import { sign } from '../../../src/chatwoot/signature.js';
+import { loadFixture } from '../../support/fixtures.js';
+import { startTestApp, TEST_SECRET, TEST_URL_TOKEN, type TestApp } from '../../support/app.js';
 
 /**
  * The attacks of issue #10 "Answers and retries" against the HTTP edge: each request below is one a

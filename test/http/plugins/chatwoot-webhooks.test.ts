@@ -2,11 +2,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sign } from '../../src/chatwoot/signature.js';
-import { jobIdFor } from '../../src/queue/job.js';
-import { Ingest } from '../../src/queue/producer.js';
-import { loadFixture, signatureVector } from '../support/fixtures.js';
-import { startTestApp, TEST_SECRET, TEST_URL_TOKEN, type TestApp } from '../support/app.js';
+import { sign } from '../../../src/chatwoot/signature.js';
+import { jobIdFor } from '../../../src/queue/job.js';
+import { Ingest } from '../../../src/queue/producer.js';
+import { loadFixture, signatureVector } from '../../support/fixtures.js';
+import { startTestApp, TEST_SECRET, TEST_URL_TOKEN, type TestApp } from '../../support/app.js';
 
 const vector = signatureVector();
 const vectorBody = Buffer.from(vector.body_base64, 'base64');

@@ -1,8 +1,8 @@
 import { createHmac } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { signGlpiWebhook, verifyGlpiWebhook } from '../../src/glpi/webhook-signature.js';
-import { GLPI_POLL_EVENT } from '../../src/sync/glpi-to-chatwoot/poller.js';
-import { startTestApp, type TestApp } from '../support/app.js';
+import { signGlpiWebhook, verifyGlpiWebhook } from '../../../src/glpi/webhook-signature.js';
+import { GLPI_POLL_EVENT } from '../../../src/sync/glpi-to-chatwoot/poller.js';
+import { startTestApp, type TestApp } from '../../support/app.js';
 
 const SECRET = 'glpi-webhook-secret-0123456789';
 const NOW_S = 1_796_126_478;

@@ -1,10 +1,15 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Queue } from 'bullmq';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { ServiceConfig } from '../../config/schema.js';
 import { queueStatus, type QueueCounts } from '../../ops/queue-ops.js';
-import type { AppDeps } from '../app.js';
+import type { DiskSpool } from '../../queue/spool.js';
+import type { RedisConnection } from '../../redis/connection.js';
+import type { RedisKeys } from '../../redis/keys.js';
 import { HookStateStore, type HookState } from '../../sync/hook-state.js';
+import type { SyncJobData } from '../../sync/job.js';
 import { withTimeout } from '../../util/timeout.js';
+import { presentedToken } from '../admin-auth.js';
 import { tokenMatches } from '../token.js';
-import { presentedToken } from './admin.js';
 
 /**
  * Counting jobs per hook lists job ids (one queue serves every hook), so /ready, which probes run
@@ -22,7 +27,17 @@ export interface HookReadiness extends HookState {
   warnings: string[];
 }
 
-export function healthRoutes(app: FastifyInstance, deps: AppDeps): void {
+export interface HealthOptions {
+  config: Pick<ServiceConfig, 'adminToken' | 'hooks'>;
+  /** The producer connection: /ready pings it. */
+  redis: RedisConnection;
+  keys: RedisKeys;
+  queue: Queue<SyncJobData>;
+  spool: DiskSpool;
+}
+
+/** `/health` (the process answers) and `/ready` (Redis, queue and per-hook state). */
+export const healthRoutes: FastifyPluginAsync<HealthOptions> = async (app, deps) => {
   app.get('/health', async () => ({ status: 'ok' }));
 
   // With ADMIN_TOKEN set, hook ids, queue depths and error codes are for the operator only: a probe
@@ -74,4 +89,4 @@ export function healthRoutes(app: FastifyInstance, deps: AppDeps): void {
       return reply.code(503).send(details ? { status: 'not_ready', redis: 'down', error: (err as Error).message, spooled } : { status: 'not_ready' });
     }
   });
-}
+};
