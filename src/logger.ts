@@ -4,7 +4,7 @@ import { pino, type Logger, type DestinationStream, type LoggerOptions } from 'p
  * Paths redacted from every log line. Tokens travel in headers (GLPI `Session-Token`, `App-Token`,
  * `Authorization`; Chatwoot `api_access_token`) and Chatwoot payloads carry `pubsub_token`.
  */
-export const REDACT_PATHS = [
+const REDACT_PATHS = [
   'req.headers.authorization',
   'req.headers["x-chatwoot-signature"]',
   'req.headers["api_access_token"]',

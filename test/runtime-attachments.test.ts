@@ -97,7 +97,7 @@ describe('shutdown never waits on an attachment download', () => {
     try {
       const counts = await queue.getJobCounts('active', 'completed', 'failed', 'delayed', 'waiting');
       expect(counts).toMatchObject({ active: 0, completed: 0, failed: 0 });
-      expect(counts.delayed + counts.waiting).toBe(1);
+      expect((counts.delayed ?? 0) + (counts.waiting ?? 0)).toBe(1);
     } finally {
       await queue.close();
       redis.disconnect();

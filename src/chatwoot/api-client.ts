@@ -12,7 +12,7 @@ import { field } from '../util/json.js';
  * chatwoot-webhooks.md section 5). Conversation ids in URLs are display ids, like in webhooks.
  */
 
-export interface ChatwootProfile {
+interface ChatwootProfile {
   id: number;
   name: string | undefined;
   accounts: { id: number; name: string | undefined; role: string | undefined }[];
@@ -42,13 +42,13 @@ export interface MessageFile {
   data: Uint8Array;
 }
 
-export interface ChatwootApiCall {
+interface ChatwootApiCall {
   endpoint: string;
   status: number | 'network-error';
   durationMs: number;
 }
 
-export interface ChatwootApiClientDeps {
+interface ChatwootApiClientDeps {
   /** Tests pass their own; by default the client owns an Agent it closes in close(). */
   dispatcher?: Dispatcher;
   timeoutMs?: number;
@@ -281,7 +281,7 @@ export async function singleAccountId(client: Pick<ChatwootApiClient, 'getProfil
 }
 
 /** One Chatwoot client per hook that has `chatwoot.api`; hooks without it get none. */
-export interface ChatwootClients {
+interface ChatwootClients {
   get(hookId: string): ChatwootApiClient | undefined;
   closeAll(): Promise<void>;
 }

@@ -16,7 +16,7 @@ import { safeDecode, safeHref } from '../util/html.js';
  */
 export type AttachmentDownload = { file: UploadFile } | AttachmentRefusal;
 
-export interface AttachmentRefusal {
+interface AttachmentRefusal {
   refused: string;
   hideLink?: boolean;
   /** For the bridge's log only, never written to GLPI: where it happened (origin, resolved address). */
@@ -38,7 +38,7 @@ export type LookupFn = (
   callback: (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void,
 ) => void;
 
-export interface AttachmentFetcherOptions {
+interface AttachmentFetcherOptions {
   /** Tests inject a MockAgent (it has no connect step, so only URL literals are checked then). */
   dispatcher?: Dispatcher;
   /** Tests inject a resolver to play DNS rebinding. */
@@ -59,7 +59,7 @@ const PRIVATE_REASON = 'the link points to a private or reserved network address
  * Resolves like dns.lookup and refuses the connection when any answer is not public. Checking
  * here, at connect time, is what defeats DNS rebinding: the address judged is the one dialled.
  */
-export function publicOnlyLookup(resolve: LookupFn = dnsLookup as LookupFn): LookupFn {
+export function publicOnlyLookup(resolve: LookupFn = dnsLookup): LookupFn {
   return (hostname, options, callback) => {
     resolve(hostname, { ...options, all: true }, (err, addresses) => {
       if (err) return callback(err, '');

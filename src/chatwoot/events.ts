@@ -7,7 +7,7 @@ import { z } from 'zod';
  */
 
 /** Events the bridge syncs; everything else is answered 200 "ignored" by the receiver. */
-export const SYNCED_EVENTS = [
+const SYNCED_EVENTS = [
   'contact_created',
   'contact_updated',
   'conversation_created',
@@ -15,7 +15,7 @@ export const SYNCED_EVENTS = [
   'conversation_status_changed',
   'message_created',
 ] as const;
-export type SyncedEventName = (typeof SYNCED_EVENTS)[number];
+type SyncedEventName = (typeof SYNCED_EVENTS)[number];
 
 export function isSyncedEvent(event: string): event is SyncedEventName {
   return (SYNCED_EVENTS as readonly string[]).includes(event);
@@ -53,7 +53,7 @@ const changedAttributes = z
   });
 
 /** `Contact#webhook_data` (no `type` key) and its push variant (`type: "contact"`). */
-export const contactSchema = z.object({
+const contactSchema = z.object({
   id,
   name: nullableString,
   email: nullableString,
@@ -67,7 +67,6 @@ export type ChatwootContact = z.output<typeof contactSchema>;
 
 /** A message author: contact (no `type`), `user` (agent), `agent_bot`, `captain_assistant`. */
 const senderSchema = z.looseObject({ id: id.optional(), name: nullableString, email: nullableString, type: z.string().optional() });
-export type ChatwootSender = z.output<typeof senderSchema>;
 
 const attachmentSchema = z.object({
   id,
@@ -85,7 +84,7 @@ export type ChatwootAttachment = z.output<typeof attachmentSchema>;
 
 /** Chatwoot's message_type names, indexed by the integer the API and push payloads use. */
 export const MESSAGE_TYPES = ['incoming', 'outgoing', 'activity', 'template'] as const;
-export type MessageType = (typeof MESSAGE_TYPES)[number];
+type MessageType = (typeof MESSAGE_TYPES)[number];
 
 /** Element of `conversation.messages[]`: integer message_type and epoch-seconds created_at (trap 2). */
 const pushMessageSchema = z.object({
@@ -106,7 +105,7 @@ const CONVERSATION_STATUSES = ['open', 'resolved', 'pending', 'snoozed'] as cons
 export type ConversationStatus = (typeof CONVERSATION_STATUSES)[number];
 
 /** `Conversations::EventDataPresenter#webhook_data`. `id` is the per-account display id (trap 3). */
-export const conversationSchema = z.object({
+const conversationSchema = z.object({
   id,
   inbox_id: id.nullish(),
   channel: nullableString,
@@ -132,7 +131,7 @@ export const conversationSchema = z.object({
 export type ChatwootConversation = z.output<typeof conversationSchema>;
 
 /** `Message#webhook_data`: string message_type, ISO created_at, nested conversation. */
-export const messageSchema = z.object({
+const messageSchema = z.object({
   id,
   account: z.object({ id }).nullish(),
   inbox: z.object({ id, name: nullableString }).nullish(),
@@ -152,24 +151,24 @@ export type ChatwootMessage = z.output<typeof messageSchema>;
 
 const accountRef = z.object({ id }).nullish();
 
-export const contactCreatedSchema = contactSchema.extend({ event: z.literal('contact_created'), account: accountRef });
-export const contactUpdatedSchema = contactSchema.extend({
+const contactCreatedSchema = contactSchema.extend({ event: z.literal('contact_created'), account: accountRef });
+const contactUpdatedSchema = contactSchema.extend({
   event: z.literal('contact_updated'),
   account: accountRef,
   changed_attributes: changedAttributes,
 });
-export const conversationCreatedSchema = conversationSchema.extend({ event: z.literal('conversation_created') });
-export const conversationUpdatedSchema = conversationSchema.extend({
+const conversationCreatedSchema = conversationSchema.extend({ event: z.literal('conversation_created') });
+const conversationUpdatedSchema = conversationSchema.extend({
   event: z.literal('conversation_updated'),
   changed_attributes: changedAttributes,
 });
-export const conversationStatusChangedSchema = conversationSchema.extend({
+const conversationStatusChangedSchema = conversationSchema.extend({
   event: z.literal('conversation_status_changed'),
   changed_attributes: changedAttributes,
 });
-export const messageCreatedSchema = messageSchema.extend({ event: z.literal('message_created') });
+const messageCreatedSchema = messageSchema.extend({ event: z.literal('message_created') });
 
-export const chatwootEventSchema = z.discriminatedUnion('event', [
+const chatwootEventSchema = z.discriminatedUnion('event', [
   contactCreatedSchema,
   contactUpdatedSchema,
   conversationCreatedSchema,
@@ -186,10 +185,10 @@ export type ConversationEvent =
   | z.output<typeof conversationStatusChangedSchema>;
 export type MessageEvent = z.output<typeof messageCreatedSchema>;
 
-export type ParseResult = { ok: true; event: ChatwootEvent } | { ok: false; error: string };
+type ParseResult = { ok: true; event: ChatwootEvent } | { ok: false; error: string };
 
 /** Human-readable zod issues: "conversation.status: Invalid option: expected one of ...". */
-export function describeZodError(error: z.ZodError): string {
+function describeZodError(error: z.ZodError): string {
   return error.issues
     .slice(0, 5)
     .map((i) => `${i.path.length > 0 ? i.path.map(String).join('.') : '(body)'}: ${i.message}`)

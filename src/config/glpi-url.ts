@@ -47,10 +47,11 @@ export function checkGlpiApiUrl(raw: string): GlpiUrlCheck {
     warnings.push('GLPI_API_URL ends with a slash; it was removed');
   }
   const endpoint = /\/(apirest\.php|api\.php\/v1)\/(.+)$/.exec(path);
-  if (endpoint) {
+  const named = endpoint?.[2];
+  if (named !== undefined) {
     throw new ConfigError(
-      `GLPI_API_URL "${shown}" includes the endpoint "${endpoint[2]}"`,
-      `use the API base only: ${url.origin}${path.slice(0, path.length - endpoint[2].length - 1)}`,
+      `GLPI_API_URL "${shown}" includes the endpoint "${named}"`,
+      `use the API base only: ${url.origin}${path.slice(0, path.length - named.length - 1)}`,
     );
   }
   if (!/\/(apirest\.php|api\.php\/v1)$/.test(path)) {

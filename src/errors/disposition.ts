@@ -3,7 +3,7 @@ import { ERROR_CATALOGUE, type ErrorCode } from './catalogue.js';
 import type { Disposition, ErrorCategory } from './types.js';
 
 /** What the bridge knows about any thrown value: its own errors, Node's and a JavaScript engine's. */
-export interface ErrorInfo {
+interface ErrorInfo {
   /** The error's stable code; undefined when it has none (a plain Error). */
   code: string | undefined;
   disposition: Disposition;

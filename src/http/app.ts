@@ -15,7 +15,7 @@ import { glpiWebhooks } from './plugins/glpi-webhooks.js';
 import { healthRoutes } from './plugins/health.js';
 import { metricsRoutes } from './plugins/metrics.js';
 
-export interface AppDeps {
+interface AppDeps {
   config: ServiceConfig;
   logger: Logger;
   /** Given for the api role: the webhook route is registered only then (the worker serves health only). */
@@ -39,6 +39,7 @@ export async function buildApp(input: Omit<AppDeps, 'signatureToleranceS'> & { s
   const deps: AppDeps = { ...input, signatureToleranceS: input.signatureToleranceS ?? DEFAULTS.signatureToleranceS };
   const app = Fastify({
     // A pino Logger is a FastifyBaseLogger; the cast keeps the app's type the default instance type.
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- without it the app is typed with pino's Logger and no longer fits FastifyInstance (tsc fails)
     loggerInstance: deps.logger as FastifyBaseLogger,
     bodyLimit: deps.config.bodyLimitBytes,
     // Node's own defaults are off (Fastify) or minutes long: a client trickling its headers or

@@ -11,7 +11,7 @@ export interface Credentials {
   token: string | string[] | undefined;
 }
 
-export type AuthResult = { ok: true; signature: string | undefined } | { ok: false; reason: string };
+type AuthResult = { ok: true; signature: string | undefined } | { ok: false; reason: string };
 
 /**
  * What can be refused before a byte of the body is read: a repeated `?token=`, and a request that

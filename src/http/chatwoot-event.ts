@@ -8,7 +8,7 @@ import type { Refusal } from './request.js';
  * is enabled) to a verdict the route answers with. `event` is the metric label: the synced event's
  * name, `other`, or `unknown` before a name was read.
  */
-export type EventVerdict =
+type EventVerdict =
   | { kind: 'refused'; event: string; refusal: Refusal; eventName?: string }
   | { kind: 'ignored'; event: string; reason: string }
   | { kind: 'accepted'; event: string; eventName: string; parsed: ChatwootEvent; payload: Record<string, unknown> };

@@ -24,7 +24,7 @@ export interface FailedEvent {
   advice: string | null;
 }
 
-export interface FailedQuery {
+interface FailedQuery {
   hookId?: string;
   /** Newest first; at most this many (default 100). */
   limit?: number;

@@ -32,7 +32,7 @@ while a <= #ARGV do
 end
 return out`;
 
-export interface EnqueueRequest {
+interface EnqueueRequest {
   jobId: string;
   data: SyncJobData;
   /** Full Redis keys of the delivery's dedupe ids. */
@@ -40,7 +40,7 @@ export interface EnqueueRequest {
 }
 
 /** `queued`, or the id of the job that first claimed one of the dedupe keys. */
-export type EnqueueResult = { status: 'queued' } | { status: 'duplicate'; jobId: string };
+type EnqueueResult = { status: 'queued' } | { status: 'duplicate'; jobId: string };
 
 interface Pending extends EnqueueRequest {
   resolve: (result: EnqueueResult) => void;

@@ -29,12 +29,12 @@ export function createSyncQueue(connection: RedisConnection, keys: RedisKeys): Q
   });
 }
 
-export type IngestOutcome =
+type IngestOutcome =
   | { status: 'queued'; jobId: string }
   | { status: 'spooled'; jobId: string }
   | { status: 'duplicate'; jobId: string };
 
-export interface IngestDeps {
+interface IngestDeps {
   queue: Queue<SyncJobData>;
   /** The producer connection (fails fast). */
   redis: RedisConnection;

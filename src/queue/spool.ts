@@ -9,7 +9,7 @@ import type { SyncJobData } from '../sync/job.js';
  * moved into the queue by `drain()` once Redis is back. Files keep the job id so a drain that
  * dies half-way and runs again cannot enqueue the same event twice.
  */
-export interface SpooledEvent {
+interface SpooledEvent {
   jobId: string;
   data: SyncJobData;
 }

@@ -12,7 +12,7 @@ import { type SyncJobData } from '../sync/job.js';
 /** A job's data once it failed: `lastError` is read by `failed` (src/ops/queue-ops.ts). */
 export type SyncJobDataWithFailure = SyncJobData & { lastError?: JobFailure };
 
-export interface SyncWorkerOptions {
+interface SyncWorkerOptions {
   /** A dedicated ioredis connection with `maxRetriesPerRequest: null` (BullMQ requires it). */
   connection: RedisConnection;
   /** REDIS_KEY_PREFIX; the BullMQ prefix is derived from it as the producer does. */

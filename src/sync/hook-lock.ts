@@ -17,7 +17,7 @@ export interface HookLockOptions {
   resourceOf?: (id: string) => string;
 }
 
-export interface LockedRun {
+interface LockedRun {
   /** Aborted when the lock could not be extended; check before every write. */
   signal: AbortSignal;
   /** ms spent waiting for the lock. */

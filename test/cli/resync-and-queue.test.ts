@@ -2,7 +2,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseChatwootEvent } from '../../src/chatwoot/events.js';
 import { main } from '../../src/cli/main.js';
 import { jobIdFor } from '../../src/queue/job.js';
-import { type SyncJobData } from '../../src/sync/job.js';
 import { startChatwootApi, type ChatwootApiDouble } from '../support/chatwoot-api/index.js';
 import { REDIS_URL, testPrefix } from '../support/redis.js';
 import { queueFixture, type QueueFixture } from '../ops/support.js';
@@ -42,7 +41,7 @@ async function run(args: string[]): Promise<{ code: number; out: string }> {
 
 async function jobsOf(conversationId: number) {
   const jobs = await fx.queue.getJobs(['waiting', 'completed', 'failed', 'active', 'delayed']);
-  return jobs.filter((j) => (j.data as SyncJobData).conversationId === conversationId);
+  return jobs.filter((j) => (j.data).conversationId === conversationId);
 }
 
 describe('resync', () => {

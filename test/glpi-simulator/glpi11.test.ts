@@ -110,5 +110,5 @@ describe('GLPI 11.0.8 text, links and messages', () => {
 
 async function request11(path: string, session: string): Promise<{ status: number; json: unknown }> {
   const res = await fetch(`http://127.0.0.1:${v11.port}/${path}`, { headers: { 'app-token': APP_TOKEN, 'session-token': session } });
-  return { status: res.status, json: (await res.json()) as unknown };
+  return { status: res.status, json: (await res.json()) };
 }

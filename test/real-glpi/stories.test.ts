@@ -354,7 +354,7 @@ describe.skipIf(target === undefined)(
     });
 
     it.runIf(target?.selfServiceToken !== undefined)('a self-service token: the job fails at once with a reason a person can act on, GLPI unchanged', async () => {
-      const bridge = await startBridge('user', glpi.selfServiceToken as string, 'self-service');
+      const bridge = await startBridge('user', glpi.selfServiceToken, 'self-service');
       const story = new ConversationStory(storyCustomer(`${run}-selfservice`, 'Cy Denied'));
       expect((await bridge.post(story.messageCreated(story.message('incoming', 'please help', 1)))).status).toBe(202);
       const failed = await bridge.drained();

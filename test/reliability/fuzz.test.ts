@@ -114,7 +114,7 @@ function* corpusOf(count: number): Generator<Case> {
   const int = (n: number) => Math.floor(rand() * n);
   let messageId = 5_000_000;
   const fresh = () => {
-    const t = structuredClone(pick(templates)) as Record<string, unknown>;
+    const t = structuredClone<Record<string, unknown>>(pick(templates));
     // Distinct ids, so content dedupe does not turn a valid body into a duplicate.
     if (typeof t.id === 'number') t.id = (messageId += 1);
     return t;
@@ -500,8 +500,8 @@ describe('hostile input to the webhook route', () => {
       for (;;) {
         const counts = await inspect.getJobCounts('waiting', 'active', 'prioritized', 'failed');
         const firstTries = (await inspect.getDelayed()).filter((j) => j.attemptsMade === 0).length;
-        if (counts.waiting + counts.active + counts.prioritized + firstTries === 0) break;
-        const now = completed + counts.failed;
+        if ((counts.waiting ?? 0) + (counts.active ?? 0) + (counts.prioritized ?? 0) + firstTries === 0) break;
+        const now = completed + (counts.failed ?? 0);
         idlePolls = now === settled ? idlePolls + 1 : 0;
         settled = now;
         if (idlePolls >= 120) throw new Error(`no accepted job settled for 60 s (${JSON.stringify(counts)})`);

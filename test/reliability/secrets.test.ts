@@ -47,7 +47,7 @@ function failingChatwoot(): Promise<{ server: Server; url: string; calls: () => 
 }
 
 function messageBody(id: number): string {
-  const payload = loadFixture('message_created.incoming') as Record<string, unknown> & { conversation: { contact_inbox: Record<string, unknown> } };
+  const payload = loadFixture<Record<string, unknown> & { conversation: { contact_inbox: Record<string, unknown> } }>('message_created.incoming');
   payload.id = id;
   payload.conversation.contact_inbox.pubsub_token = SECRETS.pubsubToken;
   return JSON.stringify(payload);

@@ -4,7 +4,7 @@ import { listFailed, queueStatus, replay, type ReplaySelector } from '../../ops/
 import type { SyncJobData } from '../../sync/job.js';
 import { adminAuth } from '../admin-auth.js';
 
-export interface AdminOptions {
+interface AdminOptions {
   /** ADMIN_TOKEN. Unset: the admin routes answer 403 (replay must never be open to anyone). */
   adminToken: string | undefined;
   queue: Queue<SyncJobData>;
@@ -42,7 +42,7 @@ export const adminRoutes: FastifyPluginAsync<AdminOptions> = async (app, options
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
     const text = typeof body === 'string' ? body : body.toString('utf8');
     if (text.trim() === '') return done(null, {});
-    parseJson(req, text, (err, value) => (err ? done(badRequest('the body must be a JSON object'), undefined) : done(null, value)));
+    void parseJson(req, text, (err, value) => (err ? done(badRequest('the body must be a JSON object'), undefined) : done(null, value)));
   });
 
   app.get<{ Querystring: { hook?: string; limit: number } }>(

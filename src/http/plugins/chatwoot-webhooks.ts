@@ -7,7 +7,7 @@ import { authenticate, refuseEarly, type Credentials } from '../chatwoot-auth.js
 import { contentDedupeIds, deliveryIdOf, readChatwootEvent } from '../chatwoot-event.js';
 import { header, keepRawBodies, loggable, type Refusal } from '../request.js';
 
-export interface ChatwootWebhookOptions {
+interface ChatwootWebhookOptions {
   hooks: ReadonlyMap<string, HookConfig>;
   ingest: Ingest;
   metrics: Pick<Metrics, 'webhooks'>;

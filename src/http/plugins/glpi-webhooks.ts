@@ -13,7 +13,7 @@ import { G2cRecords } from '../../sync/glpi-to-chatwoot/records.js';
 import { withTimeout } from '../../util/timeout.js';
 import { header, keepRawBodies } from '../request.js';
 
-export interface GlpiWebhookOptions {
+interface GlpiWebhookOptions {
   hooks: ReadonlyMap<string, HookConfig>;
   redis: RedisConnection;
   keys: RedisKeys;

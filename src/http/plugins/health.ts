@@ -19,7 +19,7 @@ import { tokenMatches } from '../token.js';
 const PER_HOOK_DEPTH_MAX_JOBS = 2_000;
 
 /** A hook's entry in /ready: its stored state (see sync/hook-state.ts) and its queue. */
-export interface HookReadiness extends HookState {
+interface HookReadiness extends HookState {
   enabled: boolean;
   glpi: 'ok' | 'failing' | 'not reached yet';
   /** Jobs of this hook in the queue (null when the backlog is too large to count per hook). */
@@ -27,7 +27,7 @@ export interface HookReadiness extends HookState {
   warnings: string[];
 }
 
-export interface HealthOptions {
+interface HealthOptions {
   config: Pick<ServiceConfig, 'adminToken' | 'hooks'>;
   /** The producer connection: /ready pings it. */
   redis: RedisConnection;
@@ -54,11 +54,13 @@ export const healthRoutes: FastifyPluginAsync<HealthOptions> = async (app, deps)
     try {
       await withTimeout(deps.redis.ping(), 1_000, 'Redis PING');
       const hookIds = [...deps.config.hooks.keys()];
-      const [states, counts] = await withTimeout(
+      const [states, raw] = await withTimeout(
         Promise.all([hookStates.readMany(hookIds), deps.queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'prioritized', 'waiting-children')]),
         2_000,
         'Redis state and queue counts',
       );
+      // BullMQ types the counts as a string-indexed record: a state it did not return counts 0.
+      const counts = { waiting: raw.waiting ?? 0, active: raw.active ?? 0, delayed: raw.delayed ?? 0, failed: raw.failed ?? 0, prioritized: raw.prioritized ?? 0 };
       const backlog = counts.waiting + counts.active + counts.delayed + counts.failed + counts.prioritized;
       const single = { waiting: counts.waiting + counts.prioritized, active: counts.active, delayed: counts.delayed, failed: counts.failed };
       const perHook =
@@ -84,7 +86,7 @@ export const healthRoutes: FastifyPluginAsync<HealthOptions> = async (app, deps)
           warnings: hook?.warnings ?? [],
         };
       });
-      return details ? { status: 'ready', redis: 'up', queue: counts, spooled, hooks } : { status: 'ready' };
+      return details ? { status: 'ready', redis: 'up', queue: raw, spooled, hooks } : { status: 'ready' };
     } catch (err) {
       return reply.code(503).send(details ? { status: 'not_ready', redis: 'down', error: (err as Error).message, spooled } : { status: 'not_ready' });
     }

@@ -5,7 +5,7 @@ import type { Metrics } from '../../metrics/metrics.js';
 import type { SyncJobData } from '../../sync/job.js';
 import { adminAuth } from '../admin-auth.js';
 
-export interface MetricsOptions {
+interface MetricsOptions {
   /** ADMIN_TOKEN: when set, /metrics needs it (Authorization: Bearer); unset, /metrics is open. */
   adminToken: string | undefined;
   register: Registry;

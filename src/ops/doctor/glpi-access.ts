@@ -1,5 +1,5 @@
 import type { HookConfig } from '../../config/schema.js';
-import { errorCode, isGlpiError, type GlpiError } from '../../errors/index.js';
+import { errorCode, isGlpiError } from '../../errors/index.js';
 import type { GlpiClientHandle } from '../../glpi/client.js';
 import type { ItemType } from '../../glpi/types.js';
 import { canReadProfiles, missingRights, requiredRights, superAdminRights } from './glpi-rights.js';
@@ -148,7 +148,7 @@ export async function itemCheck(
         : { id, hookId: hook.id, title, status: 'pass', detail: `"${name}"` },
     );
   } catch (err) {
-    const gone = isGlpiError(err) && (err as GlpiError).category === 'not-found';
+    const gone = isGlpiError(err) && (err).category === 'not-found';
     add({
       ...failure(id, hook.id, title, err),
       ...(gone ? { detail: `GLPI has no ${itemtype} ${itemId} visible to the bridge's user`, fix: `set ${variable} to an existing ${itemtype} id (GLPI shows ids in lists), or unset it` } : {}),

@@ -8,11 +8,11 @@ export const G2C_SOURCE_PREFIX = 'cgb-glpi:';
 export const G2C_ATTRIBUTE = 'glpi_bridge';
 
 /** The marker of one GLPI item's message: `<hookId>:ticket:<id>:<f|s><itemId>`. */
-export function itemMarker(hookId: string, ticketId: number, item: ItemKey): string {
+function itemMarker(hookId: string, ticketId: number, item: ItemKey): string {
   return `${hookId}:ticket:${ticketId}:${item}`;
 }
 
-export interface PostRequest {
+interface PostRequest {
   ticketId: number;
   conversationId: number;
   item: ItemKey;
@@ -69,7 +69,7 @@ async function findByMarker(ctx: G2cContext, conversationId: number, marker: str
 }
 
 /** A message (API or webhook shape) that carries exactly this marker and is the bridge's kind (outgoing). */
-export function hasMarker(message: Pick<ApiMessage, 'source_id'> & Record<string, unknown>, marker: string): boolean {
+function hasMarker(message: Pick<ApiMessage, 'source_id'> & Record<string, unknown>, marker: string): boolean {
   const attrs = message.content_attributes;
   const attr = typeof attrs === 'object' && attrs !== null ? (attrs as Record<string, unknown>)[G2C_ATTRIBUTE] : undefined;
   return attr === marker || message.source_id === `${G2C_SOURCE_PREFIX}${marker}`;

@@ -6,7 +6,7 @@ import type { MappingStore } from '../mapping-store.js';
 import type { G2cRecords } from './records.js';
 
 /** What a GLPI -> Chatwoot use case did with one change, for metrics and the job's outcome. */
-export type ChangeKind = 'followup' | 'solution' | 'status' | 'ticket';
+type ChangeKind = 'followup' | 'solution' | 'status' | 'ticket';
 export type ChangeAction = 'posted' | 'noted' | 'recovered' | 'skipped' | 'applied';
 
 export interface G2cObserver {

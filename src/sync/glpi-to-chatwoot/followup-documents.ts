@@ -91,7 +91,7 @@ export function followupDocumentIndex(glpi: GlpiClient, ctx: Pick<G2cContext, 'l
 }
 
 /** What a followup's message carries besides its text. */
-export interface DocumentsOutcome {
+interface DocumentsOutcome {
   files: MessageFile[];
   /** One line per document not attached, and why: appended to the message text. */
   lines: string[];

@@ -7,7 +7,7 @@ import { downloadFollowupDocuments } from './followup-documents.js';
 import { authorLabel, glpiHtmlToText } from './glpi-text.js';
 import type { ItemRecord } from './records.js';
 
-export interface FollowupChange {
+interface FollowupChange {
   ticketId: number;
   conversationId: number;
   followup: GlpiItem;

@@ -5,7 +5,7 @@ import type { ChangeAction, G2cContext } from './context.js';
 import { glpiHtmlToText } from './glpi-text.js';
 import type { ItemRecord } from './records.js';
 
-export interface SolutionChange {
+interface SolutionChange {
   ticketId: number;
   conversationId: number;
   solution: GlpiItem;

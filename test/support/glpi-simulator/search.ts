@@ -54,7 +54,7 @@ function dropdown(id: number, name: string, table: string, uid: string, itemtype
   return {
     id, name, table, field, datatype: 'dropdown', uid, searchtypes: [...LINK, 'under', 'notunder'], own: false,
     cell: (row, _joined, db) => {
-      const linkId = typeof row[fk] === 'number' ? (row[fk] as number) : null;
+      const linkId = typeof row[fk] === 'number' ? (row[fk]) : null;
       const linked = linkId === null ? undefined : db.find(itemtype, linkId);
       return linked ? { value: linked[field] ?? null, linkId } : { value: null, linkId: null };
     },
@@ -261,7 +261,7 @@ function matchOne(c: Criterion, row: SimRow, joined: Joined, db: SimDb, itemtype
     case 'notequals': {
       let hit: boolean;
       if (itemtype === 'Ticket' && option.id === 12 && TICKET_STATUS_SETS[value] !== undefined) {
-        hit = (TICKET_STATUS_SETS[value] as number[]).includes(cell.value as number);
+        hit = (TICKET_STATUS_SETS[value]).includes(cell.value as number);
       } else if (option.own) {
         hit = cell.value !== null && collate(textOf(cell.value) ?? '') === collate(value.trim());
       } else {
@@ -386,6 +386,7 @@ export function runSearch(req: SearchRequest): SearchAnswer {
   // `sort=19` or `sort[0]=19&sort[1]=2`: the first key decides, ties go by id (what `sort[1]=2` asks).
   const sortId = Number(phpString(req.query.sort) ?? phpString(phpList(req.query.sort)[0]) ?? '1');
   const order = (phpString(req.query.order) ?? phpString(phpList(req.query.order)[0]) ?? 'ASC').toUpperCase() === 'DESC' ? 'DESC' : 'ASC';
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- every itemtype has options; without the cast noUncheckedIndexedAccess makes it possibly undefined (tsc fails)
   const sortOption = def.options.find((o) => o.id === sortId) ?? (def.options[0] as SearchOption);
   const sortKey = (entry: { row: SimRow }) => {
     const dims0 = sortOption.dim ? combos(entry.row, [sortOption.dim], def, req.db)[0] ?? {} : {};

@@ -411,7 +411,7 @@ export class Simulator implements GlpiSimulator {
       if (ctx === 'php-fatal') return emptyPhpPage();
       if (ctx === 'php-error') return phpErrorPage();
       const result = this.route(ctx);
-      if ('body' in result && (typeof result.body === 'string' || Buffer.isBuffer(result.body))) return result as Reply;
+      if ('body' in result && (typeof result.body === 'string' || Buffer.isBuffer(result.body))) return result;
       const { status, json, headers } = result as { status: number; json: unknown; headers?: Record<string, string> };
       return this.json(method, status, json, unsanitize, headers);
     } catch (err) {
@@ -905,7 +905,7 @@ export class Simulator implements GlpiSimulator {
     const input = ctx.params.input;
     if (Array.isArray(input)) {
       if (input.length === 0 || !input.every(isObject)) throw badArray();
-      return { list: input.map((i) => mapStrings(i as Input, this.encode)), bulk: true };
+      return { list: input.map((i) => mapStrings(i, this.encode)), bulk: true };
     }
     if (!isObject(input)) throw badArray();
     return { list: [mapStrings(input, this.encode)], bulk: false };
@@ -1012,7 +1012,7 @@ export class Simulator implements GlpiSimulator {
     this.addUserEmails(row.id, input._useremails, input._default_email);
     // As observed on 10.0.3 and 11.0.8: no right rule applies, so GLPI gives the default profile
     // (Self-Service) in _entities_id, dynamic, not recursive.
-    const profileId = num(input._profiles_id) ?? (this.state.profiles.find((p) => p.is_default === 1)?.id as number | undefined);
+    const profileId = num(input._profiles_id) ?? (this.state.profiles.find((p) => p.is_default === 1)?.id);
     if (profileId !== undefined && profileId > 0) {
       this.addProfileUser(row.id, profileId, num(input._entities_id) ?? 0, { is_dynamic: 1, is_default_profile: 1, is_recursive: num(input._is_recursive) ?? 0 });
     }
@@ -1344,7 +1344,7 @@ export class Simulator implements GlpiSimulator {
     const session = ctx.session as Session;
     const raw = ctx.params.input;
     if (raw === undefined || (!isObject(raw) && !Array.isArray(raw))) throw badArray();
-    const list: Input[] = urlId !== undefined ? [isObject(raw) ? raw : {}] : Array.isArray(raw) ? raw.filter(isObject) : [raw as Input];
+    const list: Input[] = urlId !== undefined ? [isObject(raw) ? raw : {}] : Array.isArray(raw) ? raw.filter(isObject) : [raw];
     const results: Record<string, unknown>[] = [];
     let failed = 0;
     for (const original of list) {

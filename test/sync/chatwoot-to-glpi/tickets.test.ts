@@ -14,7 +14,7 @@ describe('the ticket requester', () => {
   it('comes from the incoming message sender when the conversation payload has no meta.sender', async () => {
     const payload = loadFixture<{ conversation: { meta?: unknown } }>('message_created.incoming');
     delete payload.conversation.meta;
-    const outcome = await h.run(payload as unknown as Record<string, unknown>);
+    const outcome = await h.run(payload);
     const customer = h.sim.state.users.find((u) => u.realname === 'Dupont');
     expect(customer).toBeDefined();
     const requesters = h.sim.state.ticketUsers.filter((tu) => tu.tickets_id === outcome.ticketId && tu.type === 1);
