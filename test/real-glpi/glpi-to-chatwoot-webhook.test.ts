@@ -142,18 +142,20 @@ describe.skipIf(!runnable)(`GLPI ${env.GLPI_TEST_VERSION ?? '?'} (real) webhook 
     webhookId = hook.id;
     const queuedBefore = await glpiWebhookCount('queued');
 
-    await tech.addSubItem('Ticket', ticketId, 'ITILFollowup', { content: `<p>Coming over ${unique}</p>`, is_private: 0 });
+    const followup = await tech.addSubItem('Ticket', ticketId, 'ITILFollowup', { content: `<p>Coming over ${unique}</p>`, is_private: 0 });
     // GLPI queued the request inside the API call; nothing polls for 10 minutes: only the delivery can post.
     expect(outgoing()).toHaveLength(0);
     const cron = await run(phpBinary(), ['front/cron.php', '--allow-superuser', '--force', 'queuedwebhook'], { cwd: GLPI_DIR, timeout: 60_000 });
     expect(cron.stderr).toBe('');
 
-    // GLPI recorded the bridge's answer (a 2xx within its 5 s timeout, else no status code).
-    const queued = await glpi.listPage('QueuedWebhook' as ItemType, { searchText: { webhooks_id: `^${webhookId}$` }, sort: 'id', order: 'DESC', range: [0, 9] });
+    // GLPI recorded the bridge's answer (a 2xx within its 5 s timeout, else no status code). The
+    // webhook fires for every new followup on this GLPI: other test files writing followups at the
+    // same time queue deliveries too, so only this followup's delivery is looked at.
+    const queued = await glpi.listPage('QueuedWebhook' as ItemType, { searchText: { webhooks_id: `^${webhookId}$`, items_id: `^${followup.id}$` }, sort: 'id', order: 'DESC', range: [0, 9] });
     expect(queued.items.map((q) => [q.itemtype, Number(q.sent_try), Number(q.last_status_code)])).toEqual([['ITILFollowup', 1, 202]]);
-    // The bridge verified GLPI's signature (none refused) and queued one poll for it.
+    // The bridge verified GLPI's signatures (none refused) and queued a poll for this delivery.
     expect(await glpiWebhookCount('rejected')).toBe(0);
-    expect(await glpiWebhookCount('queued')).toBe(queuedBefore + 1);
+    expect(await glpiWebhookCount('queued')).toBeGreaterThanOrEqual(queuedBefore + 1);
 
     await waitFor(() => (outgoing().length > 0 ? true : undefined), 'the outgoing message', 5_000 / 50);
     // Another delivery run (nothing queued) and a while for a duplicate to show: still one message.
