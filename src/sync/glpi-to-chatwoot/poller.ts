@@ -11,7 +11,7 @@ import type { RedisKeys } from '../../redis/keys.js';
 import { offsetFromSession } from '../glpi-time.js';
 import type { HookLockOptions } from '../hook-lock.js';
 import { registered, type UseCase } from '../use-case.js';
-import type { G2cContext, G2cFault, G2cObserver } from './context.js';
+import type { G2cContext, G2cObserver } from './context.js';
 import { pollChanges } from './poll-changes.js';
 import { G2cRecords } from './records.js';
 
@@ -29,7 +29,6 @@ export interface GlpiPollerDeps {
   metrics?: Pick<Metrics, 'lockWait'> & Partial<Pick<Metrics, 'glpiChanges' | 'chatwootPosts' | 'glpiToChatwootLag'>>;
   clock?: () => number;
   lock?: HookLockOptions;
-  fault?: G2cFault;
 }
 
 /**
@@ -93,7 +92,6 @@ export function glpiPollUseCase(deps: GlpiPollerDeps): [string, UseCase<unknown>
         tzOffsetMin,
         userName: (userId) => userName(hook.id, glpi, userId),
         observer: observerFor(hook.id),
-        fault: deps.fault,
       };
       const outcome = await pollChanges(ctx);
       if (outcome.changedTickets > 0) job.logger.info({ ...outcome }, 'GLPI -> Chatwoot poll');
