@@ -24,7 +24,7 @@ export const DEFAULTS = {
   headersTimeoutMs: 10_000,
   /** How often Node checks those two timeouts on open connections (its default is 30 s). */
   connectionsCheckIntervalMs: 1_000,
-  /** Idle keep-alive connections to the bridge are closed after this (Fastify's own default is 72 s). */
+  /** Idle keep-alive to the bridge: Chatwoot opens a connection per delivery, so a long one only delays shutdown (Fastify's default: 72 s). */
   httpKeepAliveTimeoutMs: 10_000,
   /**
    * Chatwoot payloads nest about 6 levels deep. A body nested thousands of levels deep parses, but
@@ -215,9 +215,9 @@ export const DEFAULTS = {
     userNamesMax: 1_000,
     /** The bridge's own Chatwoot messages are remembered this long (their webhook arrives within seconds). */
     echoTtlS: 7 * 24 * 60 * 60,
-    /** Document links read per page when looking for a followup's documents. */
+    /** Rows per page of the followup-document links (Document_Item) a poll reads. */
     documentLinkPageSize: 100,
-    /** Pages of document links read at most per followup (a burst of files elsewhere in GLPI). */
+    /** Pages of those links one poll reads at most; past them (a burst of files elsewhere in GLPI) followups are asked one by one. */
     documentLinkMaxPages: 5,
     /** The Redis part of a GLPI webhook's answer (dedupe, enqueue) each: well inside GLPI's 5 s. */
     webhookRedisTimeoutMs: 1_500,

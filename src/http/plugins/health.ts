@@ -12,7 +12,6 @@ import { withTimeout } from '../../util/timeout.js';
 import { presentedToken } from '../admin-auth.js';
 import { tokenMatches } from '../token.js';
 
-
 /** A hook's entry in /ready: its stored state (see sync/hook-state.ts) and its queue. */
 interface HookReadiness extends HookState {
   enabled: boolean;
