@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import type { Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import { DEFAULTS } from './config/defaults.js';
 import type { ServiceConfig } from './config/schema.js';
 import { publishFingerprint } from './config/fingerprint.js';
 import { ConfigError } from './errors/index.js';
@@ -194,7 +195,7 @@ function startWorkerRole(
       if (hook.chatwoot.api === undefined) continue;
       writeBack.retryPending(hook).catch((err: unknown) => logger.warn({ hookId: hook.id, err: { message: (err as Error).message } }, 'retrying parked write-backs failed'));
     }
-  }, 60_000);
+  }, DEFAULTS.writeBack.retryPendingEveryMs);
   retryTimer.unref();
 
   return {

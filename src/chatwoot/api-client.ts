@@ -81,13 +81,11 @@ export interface ChatwootApiClient {
 
 /** Messages per `after=` page Chatwoot returns at most; fewer means the end. */
 const AFTER_PAGE_SIZE = 100;
-/** Bounds any walk, so a misbehaving server cannot keep us paging forever. */
-const MAX_PAGES = 1_000;
 
 export function createChatwootApiClient(api: { baseUrl: string; apiToken: string }, deps: ChatwootApiClientDeps = {}): ChatwootApiClient {
   const base = new URL(api.baseUrl.replace(/\/+$/, '') + '/');
   const ownsDispatcher = deps.dispatcher === undefined;
-  const dispatcher = deps.dispatcher ?? new Agent({ keepAliveTimeout: 4_000 });
+  const dispatcher = deps.dispatcher ?? new Agent({ keepAliveTimeout: DEFAULTS.chatwootKeepAliveTimeoutMs });
   const timeoutMs = deps.timeoutMs ?? DEFAULTS.chatwootTimeoutMs;
   const scrub = (text: string) => scrubSecrets(text, [api.apiToken]);
 
@@ -191,7 +189,7 @@ export function createChatwootApiClient(api: { baseUrl: string; apiToken: string
       const endpoint = 'GET /api/v1/accounts/:account/conversations/:id/messages';
       const out: ApiMessage[] = [];
       let after = afterId;
-      for (let page = 0; page < MAX_PAGES; page += 1) {
+      for (let page = 0; page < DEFAULTS.chatwootMaxPages; page += 1) {
         const path = accountPath(accountId, `conversations/${checkId(conversationId)}/messages?after=${after}`);
         const json = await call('GET', path, endpoint);
         const payload = field(json, 'payload');

@@ -163,7 +163,7 @@ async function doctor(args: string[], ctx: CliIo): Promise<number> {
 
 async function failed(args: string[], ctx: CliIo): Promise<number> {
   const values = parse(args, { hook: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' } });
-  const limit = values.limit === undefined ? 100 : positiveInt(values.limit, '--limit');
+  const limit = values.limit === undefined ? DEFAULTS.failedListLimit : positiveInt(values.limit, '--limit');
   return withQueue(ctx, async ({ config, queue }) => {
     checkHook(config, values.hook);
     const result = await listFailed(queue, { hookId: values.hook, limit });

@@ -24,6 +24,13 @@ export const DEFAULTS = {
   headersTimeoutMs: 10_000,
   /** How often Node checks those two timeouts on open connections (its default is 30 s). */
   connectionsCheckIntervalMs: 1_000,
+  /** Idle keep-alive to the bridge: Chatwoot opens a connection per delivery, so a long one only delays shutdown (Fastify's default: 72 s). */
+  httpKeepAliveTimeoutMs: 10_000,
+  /**
+   * Chatwoot payloads nest about 6 levels deep. A body nested thousands of levels deep parses, but
+   * JSON.stringify (BullMQ, the disk spool) then overflows the stack: such a body is refused up front.
+   */
+  maxJsonDepth: 64,
   /**
    * Shortest webhook secret, URL token and admin token accepted. Chatwoot's own secrets are 24
    * characters (has_secure_token, base58); a guessable one-character token is refused at start.
@@ -68,11 +75,22 @@ export const DEFAULTS = {
   chatwootTimeoutMs: 10_000,
   /** Bounds any Chatwoot listing, so a misbehaving server cannot keep us paging forever. */
   chatwootMaxPages: 1_000,
+  /** Idle sockets to Chatwoot are dropped before a server or proxy with a short keep-alive (Apache: 5 s) drops them. */
+  chatwootKeepAliveTimeoutMs: 4_000,
+  /** `resync --since` reads at most this many pages of 25 conversations. */
+  resyncMaxPages: 10_000,
   /** Redis connections by role (src/redis/connection.ts): a webhook answer must not wait long for Redis. */
   redisConnection: {
     producerConnectTimeoutMs: 2_000,
     producerCommandTimeoutMs: 2_000,
     commandConnectTimeoutMs: 5_000,
+    /** Reconnect delay: this much per attempt so far, capped at reconnectMaxMs. */
+    reconnectStepMs: 200,
+    reconnectMaxMs: 2_000,
+    /** Cluster: wait before retrying a command during a failover or while the cluster is down. */
+    clusterRetryDelayMs: 200,
+    /** Cluster: MOVED/ASK redirections followed for one command (after a resharding or failover). */
+    clusterMaxRedirections: 16,
   },
   /** How long the CLI (doctor, status, replay...) waits for Redis before saying it is down. */
   cliRedisTimeoutMs: 3_000,
@@ -80,9 +98,19 @@ export const DEFAULTS = {
   ingestRedisTimeoutMs: 1_500,
   /** Page size when the queue commands list job ids. */
   queueOpsPageSize: 200,
+  /** Failed jobs listed by `failed` and GET /admin/failed when no limit is given. */
+  failedListLimit: 100,
+  /** /ready: how long Redis may take to answer PING. */
+  readyRedisTimeoutMs: 1_000,
+  /** /ready: how long reading the hooks' state and the queue's counts may take. */
+  readyQueueTimeoutMs: 2_000,
   /** /ready counts jobs per hook only up to this backlog (ids are listed to count them). */
   readyPerHookDepthMaxJobs: 2_000,
-  /** A hook's last-success time is written to Redis at most this often (per hook, for /ready). */
+  /**
+   * A hook's last GLPI success is for /ready, not an audit trail: written at most this often per
+   * hook instead of one more Redis round trip per job (always right after an error, though, so the
+   * hook shows healthy again as soon as GLPI answers).
+   */
   hookStateSuccessWriteEveryMs: 5_000,
   /** doctor reports a GLPI slower than this to open a session (initSession) as a warning. */
   doctorSlowGlpiMs: 2_000,
@@ -109,17 +137,21 @@ export const DEFAULTS = {
     /** Completed jobs are kept briefly for inspection; failed ones until replayed or trimmed. */
     keepCompletedCount: 1_000,
     keepFailedAgeS: 30 * 24 * 60 * 60,
-    /** A job that could not take its hook's lock is handed back to the queue this much later. */
+    /** A job that could not take its hook's lock is handed back to the queue this much later (jittered). */
     lockRetryDelayMs: 250,
   },
   /** Ticket links written back to Chatwoot's conversation (custom attribute and private note). */
   writeBack: {
+    /** Transient Chatwoot failures are retried this many times in place, then parked as pending. */
     attempts: 3,
+    /** First in-place retry delay; doubles each time. */
     retryDelayMs: 500,
     /** How long note ids are remembered for echo recognition (the echo arrives within seconds). */
     echoTtlS: 7 * 24 * 60 * 60,
-    /** A worker's claim on a parked write-back: longer than any retry of it takes. */
-    claimTtlMs: 5 * 60_000,
+    /** Note ids one process remembers in memory (echoes whose source_id did not survive). */
+    recentNotesMax: 10_000,
+    /** How often each worker retries the parked write-backs. */
+    retryPendingEveryMs: 60_000,
   },
   /** Look-ups cached in Redis by the sync. */
   mappings: {
@@ -129,6 +161,15 @@ export const DEFAULTS = {
     agentMissTtlS: 15 * 60,
     /** GLPI's UTC offset: short enough to follow a daylight-saving change within the hour. */
     tzTtlS: 60 * 60,
+    /** The Chatwoot account of a hook without CHATWOOT_ACCOUNT_ID, as read from its token's profile. */
+    chatwootAccountTtlS: 60 * 60,
+    /**
+     * How long a successful check that a stored GLPI user still exists is trusted. The check guards
+     * against a user purged in GLPI (a ticket naming a missing requester is created without one); a
+     * customer opening several conversations would otherwise cost a GET per conversation. Within this
+     * window a purge goes unnoticed, at worst one ticket without requester per conversation opened.
+     */
+    requesterCheckTtlMs: 60 * 60_000,
   },
   /** Attachment downloads (hostile input: a customer chooses files, sizes and sometimes links). */
   attachments: {
@@ -160,8 +201,6 @@ export const DEFAULTS = {
     pollPageSize: 100,
     /** Longest text posted to Chatwoot (its own limit is 150 000 characters); longer text is cut. */
     maxMessageChars: 20_000,
-    /** How long an item record (followup/solution handled) is kept. */
-    itemRecordTtlS: 90 * 24 * 60 * 60,
     /** GLPI 11 webhooks: GLPI re-sends the original timestamp on each retry for minutes; dedupe, not a tight window. */
     webhookToleranceS: 24 * 60 * 60,
     /** How long a GLPI webhook (event, item, date_mod) is remembered for dedupe. */
@@ -176,6 +215,14 @@ export const DEFAULTS = {
     userNamesMax: 1_000,
     /** The bridge's own Chatwoot messages are remembered this long (their webhook arrives within seconds). */
     echoTtlS: 7 * 24 * 60 * 60,
+    /** Rows per page of the followup-document links (Document_Item) a poll reads. */
+    documentLinkPageSize: 100,
+    /** Pages of those links one poll reads at most; past them (a burst of files elsewhere in GLPI) followups are asked one by one. */
+    documentLinkMaxPages: 5,
+    /** The Redis part of a GLPI webhook's answer (dedupe, enqueue) each: well inside GLPI's 5 s. */
+    webhookRedisTimeoutMs: 1_500,
+    /** Failed poll jobs kept for inspection (one attempt each; the next poll is an interval away). */
+    pollKeepFailedCount: 100,
   },
   lock: {
     ttlMs: 30_000,

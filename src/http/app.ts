@@ -52,7 +52,7 @@ export async function buildApp(input: Omit<AppDeps, 'signatureToleranceS'> & { s
     trustProxy: true,
     return503OnClosing: true,
     // Chatwoot opens a connection per delivery; a long keep-alive only delays shutdown.
-    keepAliveTimeout: 10_000,
+    keepAliveTimeout: DEFAULTS.httpKeepAliveTimeoutMs,
     // A URL that cannot be decoded: Fastify's own answer echoes it, `?token=` included.
     frameworkErrors: (error, _req, reply: FastifyReply) => {
       const status = error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 400;

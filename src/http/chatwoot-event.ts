@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { isSyncedEvent, parseChatwootEvent, stripPubsubTokens, type ChatwootEvent } from '../chatwoot/events.js';
-import { MAX_JSON_DEPTH, nestedDeeperThan } from './json-depth.js';
+import { DEFAULTS } from '../config/defaults.js';
+import { nestedDeeperThan } from './json-depth.js';
 import type { Refusal } from './request.js';
 
 /**
@@ -17,7 +18,7 @@ const refused = (event: string, error: string, message: string, eventName?: stri
 
 export function readChatwootEvent(rawBody: Buffer, hookEnabled: boolean): EventVerdict {
   const text = rawBody.toString('utf8');
-  if (nestedDeeperThan(rawBody, text, MAX_JSON_DEPTH)) return refused('unknown', 'invalid_payload', `body is nested more than ${MAX_JSON_DEPTH} levels deep`);
+  if (nestedDeeperThan(rawBody, text, DEFAULTS.maxJsonDepth)) return refused('unknown', 'invalid_payload', `body is nested more than ${DEFAULTS.maxJsonDepth} levels deep`);
   let payload: unknown;
   try {
     payload = JSON.parse(text);

@@ -1,9 +1,3 @@
-/**
- * Chatwoot payloads nest about 6 levels deep. A body nested thousands of levels deep parses, but
- * JSON.stringify (BullMQ, the disk spool) then overflows the stack: such a body is refused up front.
- */
-export const MAX_JSON_DEPTH = 64;
-
 const OPEN_BRACE = 0x7b;
 const OPEN_BRACKET = 0x5b;
 

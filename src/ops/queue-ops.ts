@@ -1,4 +1,5 @@
 import type { Job, Queue } from 'bullmq';
+import { DEFAULTS } from '../config/defaults.js';
 import { readFailure } from '../errors/index.js';
 import type { SyncJobData } from '../sync/job.js';
 
@@ -26,11 +27,9 @@ export interface FailedEvent {
 
 interface FailedQuery {
   hookId?: string;
-  /** Newest first; at most this many (default 100). */
+  /** Newest first; at most this many (default DEFAULTS.failedListLimit). */
   limit?: number;
 }
-
-const PAGE = 200;
 
 /** Ids of jobs in `state`, newest first, optionally only one hook's. */
 async function idsIn(queue: Queue<SyncJobData>, state: 'failed' | 'waiting' | 'active' | 'delayed' | 'prioritized', hookId?: string): Promise<string[]> {
@@ -60,7 +59,7 @@ function toFailed(job: Job<SyncJobData>): FailedEvent {
 
 export async function listFailed(queue: Queue<SyncJobData>, query: FailedQuery = {}): Promise<{ total: number; events: FailedEvent[] }> {
   const ids = await idsIn(queue, 'failed', query.hookId);
-  const limit = query.limit ?? 100;
+  const limit = query.limit ?? DEFAULTS.failedListLimit;
   const events: FailedEvent[] = [];
   for (const id of ids.slice(0, limit)) {
     const job = await queue.getJob(id);
@@ -86,8 +85,9 @@ export async function replay(queue: Queue<SyncJobData>, selector: ReplaySelector
   let ids: string[];
   if ('jobId' in selector) ids = [selector.jobId];
   else ids = await idsIn(queue, 'failed', 'hookId' in selector ? selector.hookId : undefined);
-  for (let i = 0; i < ids.length; i += PAGE) {
-    for (const id of ids.slice(i, i + PAGE)) {
+  const page = DEFAULTS.queueOpsPageSize;
+  for (let i = 0; i < ids.length; i += page) {
+    for (const id of ids.slice(i, i + page)) {
       const job = await queue.getJob(id);
       if (!job) {
         result.skipped.push({ jobId: id, reason: 'no such job' });

@@ -1,6 +1,7 @@
 import type { Queue } from 'bullmq';
 import { singleAccountId, type ApiConversation, type ApiMessage, type ChatwootApiClient } from '../chatwoot/api-client.js';
 import { MESSAGE_TYPES, parseChatwootEvent } from '../chatwoot/events.js';
+import { DEFAULTS } from '../config/defaults.js';
 import { NOTE_SOURCE_PREFIX } from '../sync/chatwoot-to-glpi/write-back-echo.js';
 import { jobIdFor } from '../queue/job.js';
 import { type SyncJobData } from '../sync/job.js';
@@ -53,7 +54,7 @@ export async function resyncSince(deps: ResyncDeps, since: Date): Promise<Resync
   const accountId = await resolveAccountId(deps.client, deps.accountId);
   const sinceS = since.getTime() / 1000;
   const ids: number[] = [];
-  for (let page = 1; page <= 10_000; page += 1) {
+  for (let page = 1; page <= DEFAULTS.resyncMaxPages; page += 1) {
     const list = await deps.client.listConversations(accountId, page);
     if (list.length === 0) break;
     const recent = list.filter((c) => (c.last_activity_at ?? Number.POSITIVE_INFINITY) >= sinceS);

@@ -1,5 +1,6 @@
 import type { JobsOptions, Queue } from 'bullmq';
 import type { Logger } from 'pino';
+import { DEFAULTS } from '../config/defaults.js';
 import type { HookConfig } from '../config/schema.js';
 import { GLPI_POLL_EVENT } from '../sync/glpi-to-chatwoot/poller.js';
 import type { SyncJobData } from '../sync/job.js';
@@ -9,7 +10,7 @@ import type { SyncJobData } from '../sync/job.js';
  * hook mutex). One attempt: the next poll is never more than an interval away, and it starts from
  * the same cursor; failed polls are trimmed instead of piling up during a GLPI outage.
  */
-const POLL_JOB_OPTIONS = { attempts: 1, removeOnComplete: true, removeOnFail: { count: 100 } } satisfies JobsOptions;
+const POLL_JOB_OPTIONS = { attempts: 1, removeOnComplete: true, removeOnFail: { count: DEFAULTS.glpiToChatwoot.pollKeepFailedCount } } satisfies JobsOptions;
 const SCHEDULER_PREFIX = 'glpi-poll.';
 
 function pollJob(hookId: string, reason: 'schedule' | 'glpi-webhook'): SyncJobData {

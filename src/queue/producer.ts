@@ -70,7 +70,7 @@ export class Ingest {
   private readonly batcher: EnqueueBatcher;
 
   constructor(private readonly deps: IngestDeps) {
-    this.redisTimeoutMs = deps.redisTimeoutMs ?? 1_500;
+    this.redisTimeoutMs = deps.redisTimeoutMs ?? DEFAULTS.ingestRedisTimeoutMs;
     this.dedupeTtlS = deps.dedupeTtlS ?? DEFAULTS.dedupeTtlS;
     this.waitReplicas = deps.waitReplicas ?? DEFAULTS.redisWaitReplicas;
     this.waitReplicasTimeoutMs = deps.waitReplicasTimeoutMs ?? DEFAULTS.redisWaitReplicasTimeoutMs;

@@ -61,7 +61,7 @@ function legacyJitterBackoffMs(attemptsMade: number, baseMs: number, maxMs: numb
 
 export function createSyncWorker(options: SyncWorkerOptions): SyncWorker {
   const clock = options.clock ?? Date.now;
-  const lockRetryDelayMs = options.lockRetryDelayMs ?? 250;
+  const lockRetryDelayMs = options.lockRetryDelayMs ?? DEFAULTS.job.lockRetryDelayMs;
   const backoffMaxMs = options.backoffMaxMs ?? DEFAULTS.job.backoffMaxMs;
   const { logger, metrics, processor } = options;
 

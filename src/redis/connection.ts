@@ -29,7 +29,7 @@ const byRole: Record<RedisRole, RedisOptions> = {
 };
 
 /** Reconnect forever with a capped delay; failures surface per command, not as a dead client. */
-const retryStrategy = (times: number) => Math.min(times * 200, 2_000);
+const retryStrategy = (times: number) => Math.min(times * DEFAULTS.redisConnection.reconnectStepMs, DEFAULTS.redisConnection.reconnectMaxMs);
 
 /**
  * Every connection the service makes is built here, so the three roles behave the same on a
@@ -88,9 +88,9 @@ function createCluster(topology: Extract<RedisTopology, { kind: 'cluster' }>, ba
     ...(enableOfflineQueue !== undefined ? { enableOfflineQueue } : {}),
     ...(lazyConnect !== undefined ? { lazyConnect } : {}),
     // MOVED/ASK after a resharding or failover: follow them, and refresh the slot map.
-    maxRedirections: 16,
-    retryDelayOnFailover: 200,
-    retryDelayOnClusterDown: 200,
+    maxRedirections: DEFAULTS.redisConnection.clusterMaxRedirections,
+    retryDelayOnFailover: DEFAULTS.redisConnection.clusterRetryDelayMs,
+    retryDelayOnClusterDown: DEFAULTS.redisConnection.clusterRetryDelayMs,
   };
   return new Cluster(topology.nodes, options);
 }

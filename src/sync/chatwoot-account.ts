@@ -1,5 +1,6 @@
 import type { ChatwootApiClient } from '../chatwoot/api-client.js';
 import { singleAccountId } from '../chatwoot/api-client.js';
+import { DEFAULTS } from '../config/defaults.js';
 import type { HookConfig } from '../config/schema.js';
 import type { RedisConnection } from '../redis/connection.js';
 import { hookSegment, type RedisKeyOptions } from '../redis/keys.js';
@@ -36,7 +37,7 @@ export async function hookAccountId(
   const cached = await redis.get(keys.account(hook.id));
   if (cached !== null) return Number(cached);
   const accountId = await singleAccountId(client, `hook "${hook.id}" has no CHATWOOT_ACCOUNT_ID (chatwootAccountId)`);
-  await redis.set(keys.account(hook.id), String(accountId), 'EX', 3_600);
+  await redis.set(keys.account(hook.id), String(accountId), 'EX', DEFAULTS.mappings.chatwootAccountTtlS);
   return accountId;
 }
 

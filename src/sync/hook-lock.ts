@@ -56,7 +56,7 @@ export class HookLock {
     this.ttlMs = options.ttlMs ?? DEFAULTS.lock.ttlMs;
     this.extendThresholdMs = options.extendThresholdMs ?? DEFAULTS.lock.extendThresholdMs;
     this.acquireWaitMs = options.acquireWaitMs ?? DEFAULTS.lock.acquireWaitMs;
-    this.retryDelayMs = options.retryDelayMs ?? 50;
+    this.retryDelayMs = options.retryDelayMs ?? DEFAULTS.lock.retryDelayMs;
     this.resourceOf = options.resourceOf ?? ((hookId) => keys.lock(hookId));
     if (this.extendThresholdMs >= this.ttlMs - 100) {
       throw new RangeError('lock extendThresholdMs must be at least 100 ms below ttlMs');

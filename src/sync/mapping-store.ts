@@ -1,3 +1,4 @@
+import { DEFAULTS } from '../config/defaults.js';
 import { ReplicationLagError } from '../errors/index.js';
 import type { RedisConnection } from '../redis/connection.js';
 import type { RedisKeys } from '../redis/keys.js';
@@ -95,11 +96,6 @@ interface MappingStoreOptions {
   replicaWait?: ReplicaWait;
   timezone?: TimezoneCache;
 }
-
-const AGENT_TTL_S = 6 * 60 * 60;
-const AGENT_MISS_TTL_S = 15 * 60;
-/** Short enough to follow a daylight-saving change within the hour. */
-const TZ_TTL_S = 60 * 60;
 
 export class MappingStore {
   private readonly root: string;
@@ -326,7 +322,7 @@ export class MappingStore {
   }
 
   async setAgentUser(email: string, userId: number | undefined): Promise<void> {
-    await this.redis.set(this.agentKey(email), String(userId ?? 0), 'EX', userId === undefined ? AGENT_MISS_TTL_S : AGENT_TTL_S);
+    await this.redis.set(this.agentKey(email), String(userId ?? 0), 'EX', userId === undefined ? DEFAULTS.mappings.agentMissTtlS : DEFAULTS.mappings.agentTtlS);
   }
 
   async forgetAgentUser(email: string): Promise<void> {
@@ -334,7 +330,7 @@ export class MappingStore {
   }
 
   async setTzOffset(offsetMin: number): Promise<void> {
-    await this.redis.set(this.tzKey(), String(offsetMin), 'EX', TZ_TTL_S);
+    await this.redis.set(this.tzKey(), String(offsetMin), 'EX', DEFAULTS.mappings.tzTtlS);
   }
 }
 

@@ -1,9 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { ConfigError } from '../../src/errors/index.js';
-import { keyOptionsFor, redisKeys } from '../../src/redis/keys.js';
 import { describeRedis } from '../../src/redis/connection.js';
-import { writeBackKeys } from '../../src/sync/chatwoot-account.js';
 
 const minimal = {
   GLPI_API_URL: 'https://glpi.example.com/apirest.php',
@@ -70,24 +68,5 @@ describe('naming the Redis: single, Sentinel or Cluster', () => {
     expect(err.message).not.toContain('hunter2');
     expect(describeRedis({ kind: 'single', url: 'redis://:hunter2@r:6379' })).not.toContain('hunter2');
     expect(describeRedis(loadConfig({ ...minimal, REDIS_SENTINELS: 's1', REDIS_URL: 'redis://:hunter2@x' }).redis)).toBe('sentinel master "mymaster" via s1:26379');
-  });
-});
-
-describe('key names on a cluster', () => {
-  it('hash-tags each hook and the queue on a cluster, and keeps the old names elsewhere', () => {
-    const cluster = redisKeys('cgb', keyOptionsFor({ kind: 'cluster', url: 'redis://x', nodes: [] }));
-    expect(cluster.bullPrefix).toBe('{cgb:bull}');
-    expect([cluster.dedupe('acme', 'd1'), cluster.lock('acme'), cluster.hookState('acme'), cluster.mapping('acme')]).toEqual([
-      'cgb:dedupe:{acme}:d1',
-      'cgb:lock:{acme}',
-      'cgb:state:{acme}',
-      'cgb:map:{acme}',
-    ]);
-    expect(writeBackKeys('cgb', cluster.options).pending('acme')).toBe('cgb:writeback:{acme}:pending');
-
-    // Single Redis and Sentinel: exactly the names earlier versions wrote (no migration needed).
-    const single = redisKeys('cgb', keyOptionsFor({ kind: 'single', url: 'redis://x' }));
-    expect([single.bullPrefix, single.lock('acme'), single.mapping('acme')]).toEqual(['cgb:bull', 'cgb:lock:acme', 'cgb:map:acme']);
-    expect(writeBackKeys('cgb').pending('acme')).toBe('cgb:writeback:acme:pending');
   });
 });

@@ -1,5 +1,6 @@
 import type { Queue } from 'bullmq';
-import type { FastifyPluginAsync, FastifySchemaValidationError } from 'fastify';
+import type { FastifyError, FastifyPluginAsync, FastifySchemaValidationError } from 'fastify';
+import { DEFAULTS } from '../../config/defaults.js';
 import { listFailed, queueStatus, replay, type ReplaySelector } from '../../ops/queue-ops.js';
 import type { SyncJobData } from '../../sync/job.js';
 import { adminAuth } from '../admin-auth.js';
@@ -11,12 +12,9 @@ interface AdminOptions {
   hookIds: readonly string[];
 }
 
-/** A 400 the central error handler answers as `{error: 'bad_request', message}`. */
-const badRequest = (message: string) => Object.assign(new Error(message), { statusCode: 400, code: 'bad_request' });
-
 const failedQuery = {
   type: 'object',
-  properties: { hook: { type: 'string' }, limit: { type: 'integer', minimum: 1, maximum: 10_000, default: 100 } },
+  properties: { hook: { type: 'string' }, limit: { type: 'integer', minimum: 1, maximum: 10_000, default: DEFAULTS.failedListLimit } },
 } as const;
 const replayBody = {
   type: 'object',
@@ -28,6 +26,7 @@ const replayQuery = {
 } as const;
 
 const ONE_SELECTOR = 'give exactly one of {"jobId": "..."}, {"hookId": "..."}, {"all": true}';
+const NOT_AN_OBJECT = 'the body must be a JSON object';
 
 /**
  * GET /admin/failed[?hook=ID&limit=N], POST /admin/replay {"jobId"|"hookId"|"all":true},
@@ -42,12 +41,21 @@ export const adminRoutes: FastifyPluginAsync<AdminOptions> = async (app, options
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
     const text = typeof body === 'string' ? body : body.toString('utf8');
     if (text.trim() === '') return done(null, {});
-    void parseJson(req, text, (err, value) => (err ? done(badRequest('the body must be a JSON object'), undefined) : done(null, value)));
+    void parseJson(req, text, done);
+  });
+
+  // Fastify's own 400s (a body that is not JSON, a schema refusal whose message the route's
+  // schemaErrorFormatter wrote) in the admin routes' answer shape; anything else goes on to the
+  // app's error handler.
+  app.setErrorHandler((error: FastifyError, _req, reply) => {
+    if (error.code === 'FST_ERR_CTP_INVALID_JSON_BODY') return reply.code(400).send({ error: 'bad_request', message: NOT_AN_OBJECT });
+    if (error.validation !== undefined) return reply.code(400).send({ error: 'bad_request', message: error.message });
+    throw error;
   });
 
   app.get<{ Querystring: { hook?: string; limit: number } }>(
     '/admin/failed',
-    { schema: { querystring: failedQuery }, schemaErrorFormatter: () => badRequest('limit must be an integer from 1 to 10000') },
+    { schema: { querystring: failedQuery }, schemaErrorFormatter: () => new Error('limit must be an integer from 1 to 10000') },
     async (req, reply) => {
       const { hook, limit } = req.query;
       if (hook !== undefined && !hookIds.includes(hook)) return reply.code(404).send({ error: 'not_found', message: `no hook "${hook}"` });
@@ -60,7 +68,7 @@ export const adminRoutes: FastifyPluginAsync<AdminOptions> = async (app, options
     {
       schema: { body: replayBody, querystring: replayQuery },
       schemaErrorFormatter: (errors: FastifySchemaValidationError[], dataVar: string) =>
-        badRequest(dataVar === 'body' && errors.some((e) => e.instancePath === '') ? 'the body must be a JSON object' : ONE_SELECTOR),
+        new Error(dataVar === 'body' && errors.some((e) => e.instancePath === '') ? NOT_AN_OBJECT : ONE_SELECTOR),
     },
     async (req, reply) => {
       const body = req.body ?? {};

@@ -26,9 +26,6 @@ interface Route {
   Params: { hookId: string };
 }
 
-/** The Redis part of an answer stays well inside GLPI's 5 s. */
-const REDIS_STEP_TIMEOUT_MS = 1_500;
-
 /**
  * GLPI 11 native webhooks (Setup > Webhooks): `POST /webhooks/glpi/:hookId`, and the CRA challenge
  * `GET /webhooks/glpi/:hookId?crc_token=`. A webhook is only a nudge to poll the hook now: the poll
@@ -92,9 +89,9 @@ export const glpiWebhooks: FastifyPluginAsync<GlpiWebhookOptions> = async (app, 
       const digest = createHash('sha256').update(String(header(req.headers, 'x-glpi-signature'))).digest('hex').slice(0, 32);
       const records = new G2cRecords(options.redis, options.keys, hook.id);
       try {
-        const first = await withTimeout(records.claimNudge(digest, DEFAULTS.glpiToChatwoot.webhookDedupeTtlS), REDIS_STEP_TIMEOUT_MS, 'dedupe');
+        const first = await withTimeout(records.claimNudge(digest, DEFAULTS.glpiToChatwoot.webhookDedupeTtlS), DEFAULTS.glpiToChatwoot.webhookRedisTimeoutMs, 'dedupe');
         if (!first) return answer(reply, hook.id, 'duplicate', 200, { status: 'duplicate' });
-        await withTimeout(nudgePoll(options.queue, hook.id), REDIS_STEP_TIMEOUT_MS, 'enqueue').catch(async (err: unknown) => {
+        await withTimeout(nudgePoll(options.queue, hook.id), DEFAULTS.glpiToChatwoot.webhookRedisTimeoutMs, 'enqueue').catch(async (err: unknown) => {
           // Not queued: GLPI's retry of this same request must not be taken for a duplicate.
           await records.releaseNudge(digest).catch(() => undefined);
           throw err;

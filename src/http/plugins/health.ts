@@ -1,5 +1,6 @@
 import type { Queue } from 'bullmq';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import { DEFAULTS } from '../../config/defaults.js';
 import type { ServiceConfig } from '../../config/schema.js';
 import { queueStatus, type QueueCounts } from '../../ops/queue-ops.js';
 import type { DiskSpool } from '../../queue/spool.js';
@@ -10,13 +11,6 @@ import type { SyncJobData } from '../../sync/job.js';
 import { withTimeout } from '../../util/timeout.js';
 import { presentedToken } from '../admin-auth.js';
 import { tokenMatches } from '../token.js';
-
-/**
- * Counting jobs per hook lists job ids (one queue serves every hook), so /ready, which probes run
- * every few seconds, does it only with several hooks and a small backlog; a single hook's depth is
- * the queue's own counts. `status` (CLI and /admin/status) always counts exactly.
- */
-const PER_HOOK_DEPTH_MAX_JOBS = 2_000;
 
 /** A hook's entry in /ready: its stored state (see sync/hook-state.ts) and its queue. */
 interface HookReadiness extends HookState {
@@ -52,22 +46,25 @@ export const healthRoutes: FastifyPluginAsync<HealthOptions> = async (app, deps)
     const details = showDetails(req);
     const spooled = await deps.spool.size().catch(() => null);
     try {
-      await withTimeout(deps.redis.ping(), 1_000, 'Redis PING');
+      await withTimeout(deps.redis.ping(), DEFAULTS.readyRedisTimeoutMs, 'Redis PING');
       const hookIds = [...deps.config.hooks.keys()];
       const [states, raw] = await withTimeout(
         Promise.all([hookStates.readMany(hookIds), deps.queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'prioritized', 'waiting-children')]),
-        2_000,
+        DEFAULTS.readyQueueTimeoutMs,
         'Redis state and queue counts',
       );
       // BullMQ types the counts as a string-indexed record: a state it did not return counts 0.
       const counts = { waiting: raw.waiting ?? 0, active: raw.active ?? 0, delayed: raw.delayed ?? 0, failed: raw.failed ?? 0, prioritized: raw.prioritized ?? 0 };
       const backlog = counts.waiting + counts.active + counts.delayed + counts.failed + counts.prioritized;
       const single = { waiting: counts.waiting + counts.prioritized, active: counts.active, delayed: counts.delayed, failed: counts.failed };
+      // Counting jobs per hook lists job ids (one queue serves every hook), so /ready, which probes
+      // run every few seconds, does it only with several hooks and a small backlog; a single hook's
+      // depth is the queue's own counts. `status` (CLI and /admin/status) always counts exactly.
       const perHook =
         hookIds.length === 1
           ? { hooks: { [hookIds[0] as string]: single } }
-          : backlog <= PER_HOOK_DEPTH_MAX_JOBS
-            ? await withTimeout(queueStatus(deps.queue, hookIds), 2_000, 'queue depth per hook')
+          : backlog <= DEFAULTS.readyPerHookDepthMaxJobs
+            ? await withTimeout(queueStatus(deps.queue, hookIds), DEFAULTS.readyQueueTimeoutMs, 'queue depth per hook')
             : undefined;
       const hooks: Record<string, HookReadiness> = {};
       hookIds.forEach((id) => {

@@ -1,4 +1,5 @@
 import type { ChatwootContact, ChatwootConversation } from '../../chatwoot/events.js';
+import { DEFAULTS } from '../../config/defaults.js';
 import { isGlpiNotFound } from '../../errors/index.js';
 import type { GlpiInput } from '../../glpi/types.js';
 import { throwIfAborted } from '../context.js';
@@ -102,18 +103,10 @@ function conversationUrl(ctx: SyncContext, accountId: number | undefined, conver
   return `${api.baseUrl.replace(/\/+$/, '')}/app/accounts/${accountId}/conversations/${conversationId}`;
 }
 
-/**
- * How long a successful check that a stored GLPI user still exists is trusted. The check guards
- * against a user purged in GLPI (a ticket naming a missing requester is created without one); a
- * customer opening several conversations would otherwise cost a GET per conversation. Within this
- * window a purge goes unnoticed, at worst one ticket without requester per conversation opened.
- */
-const REQUESTER_CHECK_TTL_MS = 60 * 60_000;
-
-/** A check within the window; a time ahead of this worker's clock (skew, or a forged record) does not count. */
+/** A check within DEFAULTS.mappings.requesterCheckTtlMs; a time ahead of this worker's clock (skew, or a forged record) does not count. */
 function recentlyChecked(ctx: SyncContext, stored: CustomerRecord): boolean {
   const age = ctx.now() - (stored.checkedAt ?? Number.NaN);
-  return age >= 0 && age < REQUESTER_CHECK_TTL_MS;
+  return age >= 0 && age < DEFAULTS.mappings.requesterCheckTtlMs;
 }
 
 async function requesterFor(ctx: SyncContext, req: TicketRequest): Promise<CustomerRecord | undefined> {

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { ChatwootApiClient } from '../../chatwoot/api-client.js';
 import type { ChatwootEvent } from '../../chatwoot/events.js';
+import { DEFAULTS } from '../../config/defaults.js';
 import type { HookConfig } from '../../config/schema.js';
 import { LockBusyError, errorAdvice, errorCode, isTransient } from '../../errors/index.js';
 import type { RedisConnection } from '../../redis/connection.js';
@@ -21,8 +22,6 @@ import { isOwnNoteMarker, noteSourceId, onlyOwnedAttributeChanges } from './writ
  */
 
 const TICKET_ATTRIBUTE = 'glpi_ticket_id';
-/** How long note ids are remembered for echo recognition (the echo arrives within seconds). */
-const ECHO_TTL_S = 7 * 24 * 60 * 60;
 
 interface WriteBackConversation {
   /** Display id (the id in webhooks and API URLs). */
@@ -33,9 +32,9 @@ interface WriteBackConversation {
 
 interface WriteBackDeps {
   redis: RedisConnection;
-  /** Transient Chatwoot failures are retried this many times in place (default 3), then parked as pending. */
+  /** Transient Chatwoot failures are retried this many times in place, then parked as pending (default DEFAULTS.writeBack.attempts). */
   attempts?: number;
-  /** First retry delay; doubles each time (default 500 ms). */
+  /** First retry delay; doubles each time (default DEFAULTS.writeBack.retryDelayMs). */
   retryDelayMs?: number;
   sleep?: (ms: number) => Promise<void>;
   /** REDIS_KEY_PREFIX. */
@@ -114,7 +113,7 @@ export function createWriteBack(deps: WriteBackDeps): WriteBack {
   const recentNotes = new Set<string>();
   const remember = (hookId: string, messageId: number) => {
     recentNotes.add(`${hookId}:${messageId}`);
-    if (recentNotes.size > 10_000) recentNotes.delete(recentNotes.values().next().value as string);
+    if (recentNotes.size > DEFAULTS.writeBack.recentNotesMax) recentNotes.delete(recentNotes.values().next().value as string);
   };
 
   function echoKindSync(event: ChatwootEvent, hookId: string): EchoKind | undefined {
@@ -139,8 +138,8 @@ export function createWriteBack(deps: WriteBackDeps): WriteBack {
     return undefined;
   }
 
-  const attempts = Math.max(1, deps.attempts ?? 3);
-  const retryDelayMs = deps.retryDelayMs ?? 500;
+  const attempts = Math.max(1, deps.attempts ?? DEFAULTS.writeBack.attempts);
+  const retryDelayMs = deps.retryDelayMs ?? DEFAULTS.writeBack.retryDelayMs;
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   const pendingField = (accountId: number | undefined, conversationId: number) => `${accountId ?? '?'}:${conversationId}`;
 
@@ -220,7 +219,7 @@ export function createWriteBack(deps: WriteBackDeps): WriteBack {
       remember(hook.id, created.id);
       await deps.redis
         .multi()
-        .set(keys.note(hook.id, created.id), ticket, 'EX', ECHO_TTL_S)
+        .set(keys.note(hook.id, created.id), ticket, 'EX', DEFAULTS.writeBack.echoTtlS)
         .hset(doneKey, 'note', ticket, 'noteId', String(created.id))
         .exec();
       note = 'written';

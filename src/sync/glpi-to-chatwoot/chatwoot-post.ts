@@ -57,7 +57,6 @@ export async function postOnce(ctx: G2cContext, req: PostRequest, record: ItemRe
     sourceId: `${G2C_SOURCE_PREFIX}${marker}`,
     contentAttributes: { [G2C_ATTRIBUTE]: marker },
   });
-  ctx.fault?.('after-chatwoot-post', { ticketId: req.ticketId, item: req.item, messageId: id });
   await ctx.records.markPosted(req.ticketId, req.item, id);
   return { action: 'posted', messageId: id };
 }

@@ -16,9 +16,6 @@ export interface G2cObserver {
   posted(kind: 'followup' | 'solution', lagMs: number | undefined): void;
 }
 
-/** Test seam: throw here to simulate a worker dying after the Chatwoot post, before its record. */
-export type G2cFault = (point: 'after-chatwoot-post', detail: { ticketId: number; item: string; messageId: number }) => void;
-
 /** Seams shared by the GLPI -> Chatwoot use cases of one poll. */
 export interface G2cContext {
   hook: HookConfig;
@@ -39,5 +36,4 @@ export interface G2cContext {
   /** Display name of a GLPI user (cached per poller). */
   userName: (userId: number) => Promise<string>;
   observer: G2cObserver;
-  fault?: G2cFault;
 }

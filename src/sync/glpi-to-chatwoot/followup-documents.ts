@@ -8,9 +8,6 @@ import { throwIfAborted } from '../context.js';
 import type { G2cContext } from './context.js';
 import { escapeMarkdown, oneLine } from './glpi-text.js';
 
-/** Rows per page of the followup-document listing, and pages read at most in one poll. */
-const LINK_PAGE_SIZE = 100;
-const LINK_MAX_PAGES = 5;
 /** Longest file name passed on (Chatwoot and the customer's channel show it). */
 const FILE_NAME_MAX_CHARS = 120;
 /** An extension longer than this is not kept when a long name is cut. */
@@ -22,7 +19,7 @@ const EXTENSION_MAX_CHARS = 16;
  * ticket. Asking each followup would cost a call per followup, files or not; instead the first
  * followup of a poll that will become a message reads the newest followup links once, sorted by
  * followup id, down to the oldest followup this poll may send: one call for the whole poll, none
- * in a poll with nothing to send. Past LINK_MAX_PAGES (a burst of files elsewhere in GLPI), the
+ * in a poll with nothing to send. Past documentLinkMaxPages (a burst of files elsewhere in GLPI), the
  * followups not reached are asked one by one.
  */
 export interface FollowupDocuments {
@@ -45,13 +42,14 @@ export function followupDocumentIndex(glpi: GlpiClient, ctx: Pick<G2cContext, 'l
   async function load(oldest: number): Promise<void> {
     const before = coveredFrom;
     let lowest = Infinity;
-    for (let page = 0; page < LINK_MAX_PAGES; page += 1) {
-      const start = page * LINK_PAGE_SIZE;
+    const { documentLinkPageSize: pageSize, documentLinkMaxPages } = DEFAULTS.glpiToChatwoot;
+    for (let page = 0; page < documentLinkMaxPages; page += 1) {
+      const start = page * pageSize;
       const { items, total } = await glpi.listPage('Document_Item', {
         searchText: { itemtype: '^ITILFollowup$' },
         sort: 'items_id',
         order: 'DESC',
-        range: [start, start + LINK_PAGE_SIZE - 1],
+        range: [start, start + pageSize - 1],
       });
       for (const row of items) {
         const followupId = Number(row.items_id);
@@ -60,7 +58,7 @@ export function followupDocumentIndex(glpi: GlpiClient, ctx: Pick<G2cContext, 'l
         lowest = Math.min(lowest, followupId);
         if (followupId >= oldest && followupId < before) add(followupId, row.id, documentId);
       }
-      if (lowest < oldest || items.length < LINK_PAGE_SIZE || start + LINK_PAGE_SIZE >= total) {
+      if (lowest < oldest || items.length < pageSize || start + pageSize >= total) {
         coveredFrom = Math.min(before, oldest);
         return;
       }

@@ -12,10 +12,6 @@ import type { ItemRecord } from './records.js';
 
 /** Ticket search options (both 10.0.x and 11.0.x): 2 id, 12 status, 19 date_mod. */
 const OPT = { id: 2, status: 12, dateMod: 19 } as const;
-/** Pages one poll reads at most; the cursor moves on and the next poll continues. */
-const MAX_PAGES = 20;
-/** date_mod has 1 s resolution; 1 s more covers clock skew between the bridge and GLPI. */
-const SETTLED_AFTER_MS = 2_000;
 /** A GLPI date as it appears in answers and criteria: "YYYY-MM-DD HH:MM:SS". */
 const GLPI_DATE = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/;
 
@@ -66,7 +62,7 @@ export async function pollChanges(ctx: G2cContext): Promise<PollOutcome> {
 
   const rows: Row[] = [];
   const pageSize = DEFAULTS.glpiToChatwoot.pollPageSize;
-  for (let page = 0; page < MAX_PAGES; page += 1) {
+  for (let page = 0; page < DEFAULTS.glpiToChatwoot.pollMaxPages; page += 1) {
     const options: SearchOptions = {
       criteria: [{ field: OPT.dateMod, searchtype: 'morethan', value: `=${cursor}` }],
       forcedisplay: [OPT.status, OPT.dateMod],
@@ -98,7 +94,7 @@ export async function pollChanges(ctx: G2cContext): Promise<PollOutcome> {
   // A pair is remembered (and skipped from then on) only once its second is surely over: the same
   // ticket changed again later in that second keeps the same (id, date_mod) pair, and would be
   // skipped for good. Until then the ticket is looked at again, which the item records make cheap.
-  const settled = (r: Row) => glpiNowMs - (parseGlpiDate(r.dateMod) ?? Infinity) >= SETTLED_AFTER_MS;
+  const settled = (r: Row) => glpiNowMs - (parseGlpiDate(r.dateMod) ?? Infinity) >= DEFAULTS.glpiToChatwoot.settledAfterMs;
   const keep = new Set(rows.filter((r) => r.dateMod === newest && settled(r)).map(pairKey));
   if (newest === cursor) for (const k of atCursor) keep.add(k);
   if (newest !== cursor || keep.size !== atCursor.size) await ctx.records.writeCursor({ cursor: newest, atCursor: keep, since });

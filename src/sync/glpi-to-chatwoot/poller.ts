@@ -2,6 +2,7 @@ import type { RedisConnection } from '../../redis/connection.js';
 import type { Logger } from 'pino';
 import type { ChatwootApiClient } from '../../chatwoot/api-client.js';
 import { hookAccountId, writeBackKeys } from '../chatwoot-account.js';
+import { DEFAULTS } from '../../config/defaults.js';
 import type { HookConfig } from '../../config/schema.js';
 import { ConfigError } from '../../errors/index.js';
 import type { GlpiClient } from '../../glpi/types.js';
@@ -10,7 +11,7 @@ import type { RedisKeys } from '../../redis/keys.js';
 import { offsetFromSession } from '../glpi-time.js';
 import type { HookLockOptions } from '../hook-lock.js';
 import { registered, type UseCase } from '../use-case.js';
-import type { G2cContext, G2cFault, G2cObserver } from './context.js';
+import type { G2cContext, G2cObserver } from './context.js';
 import { pollChanges } from './poll-changes.js';
 import { G2cRecords } from './records.js';
 
@@ -28,12 +29,7 @@ export interface GlpiPollerDeps {
   metrics?: Pick<Metrics, 'lockWait'> & Partial<Pick<Metrics, 'glpiChanges' | 'chatwootPosts' | 'glpiToChatwootLag'>>;
   clock?: () => number;
   lock?: HookLockOptions;
-  fault?: G2cFault;
 }
-
-/** Session facts re-read this often: the bridge's own GLPI user and GLPI's UTC offset (DST). */
-const SESSION_FACTS_TTL_MS = 60 * 60_000;
-const USER_NAMES_MAX = 1_000;
 
 /**
  * The GLPI -> Chatwoot direction's one use case: a poll of one hook, run by the same job runner
@@ -49,7 +45,7 @@ export function glpiPollUseCase(deps: GlpiPollerDeps): [string, UseCase<unknown>
 
   async function sessionFacts(hookId: string, glpi: GlpiClient) {
     const known = facts.get(hookId);
-    if (known !== undefined && clock() - known.at < SESSION_FACTS_TTL_MS) return known;
+    if (known !== undefined && clock() - known.at < DEFAULTS.glpiToChatwoot.sessionFactsTtlMs) return known;
     const session = await glpi.getFullSession();
     const own = Number(session.glpiID);
     const tz = offsetFromSession(session, clock());
@@ -96,7 +92,6 @@ export function glpiPollUseCase(deps: GlpiPollerDeps): [string, UseCase<unknown>
         tzOffsetMin,
         userName: (userId) => userName(hook.id, glpi, userId),
         observer: observerFor(hook.id),
-        fault: deps.fault,
       };
       const outcome = await pollChanges(ctx);
       if (outcome.changedTickets > 0) job.logger.info({ ...outcome }, 'GLPI -> Chatwoot poll');
@@ -117,7 +112,7 @@ export function glpiPollUseCase(deps: GlpiPollerDeps): [string, UseCase<unknown>
       deps.logger.debug({ hookId, userId, err: { message: (err as Error).message } }, 'could not read the GLPI user name; using "GLPI"');
       return name;
     }
-    if (names.size >= USER_NAMES_MAX) names.delete(names.keys().next().value as string);
+    if (names.size >= DEFAULTS.glpiToChatwoot.userNamesMax) names.delete(names.keys().next().value as string);
     names.set(key, name);
     return name;
   }

@@ -1,3 +1,4 @@
+import { DEFAULTS } from '../../config/defaults.js';
 import type { RedisKeys } from '../../redis/keys.js';
 import type { RedisConnection } from '../../redis/connection.js';
 
@@ -25,9 +26,6 @@ interface CursorState {
   atCursor: Set<string>;
   since: string | undefined;
 }
-
-/** The bridge's own Chatwoot messages are remembered this long (their webhook arrives within seconds). */
-const ECHO_TTL_S = 7 * 24 * 60 * 60;
 
 /** Under `keys.g2c(hookId)`: on a Redis Cluster a hash tag, so the hook's keys share one slot (MULTI). */
 function g2cKeys(root: string) {
@@ -81,7 +79,7 @@ export class G2cRecords {
     await this.redis
       .multi()
       .hset(this.keys.items(ticketId), item, `m${messageId}`)
-      .set(this.keys.echo(messageId), item, 'EX', ECHO_TTL_S)
+      .set(this.keys.echo(messageId), item, 'EX', DEFAULTS.glpiToChatwoot.echoTtlS)
       .exec();
   }
 

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { DEFAULTS } from '../../config/defaults.js';
 import type { HookConfig } from '../../config/schema.js';
 import { ChatwootError, ConfigError, HookDisabledError, InvalidEventError, classifyError, errorAdvice, errorCode } from '../../errors/index.js';
 import type { GlpiClient } from '../../glpi/types.js';
@@ -32,13 +33,6 @@ interface JobRunnerDeps {
 }
 
 /**
- * lastGlpiSuccessAt is for /ready, not an audit trail: written at most this often per hook instead
- * of one more Redis round trip per job, but always right after an error so the hook shows healthy
- * again as soon as GLPI answers.
- */
-const SUCCESS_WRITE_EVERY_MS = 5_000;
-
-/**
  * Runs every job, of either direction, the same way: the hook, the payload, the cheap skips, then
  * the use case under the hook's mutex with a context built for the job, and the hook's health
  * for /ready. Errors are thrown as they are (BridgeError / GlpiError); the worker decides retry,
@@ -54,7 +48,7 @@ export function createJobRunner(deps: JobRunnerDeps): SyncProcessor {
 
   async function noteGlpiSuccess(hookId: string, glpiVersion: string | undefined): Promise<void> {
     const now = clock();
-    if (now - (successWrittenAt.get(hookId) ?? -Infinity) < SUCCESS_WRITE_EVERY_MS) return;
+    if (now - (successWrittenAt.get(hookId) ?? -Infinity) < DEFAULTS.hookStateSuccessWriteEveryMs) return;
     successWrittenAt.set(hookId, now);
     await hookStates.noteSuccess(hookId, new Date(now), glpiVersion);
   }

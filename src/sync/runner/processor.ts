@@ -52,7 +52,7 @@ export function createSyncProcessor(deps: SyncProcessorDeps): SyncProcessor {
   return createJobRunner({ ...deps, useCases: new Map(useCases) });
 }
 
-/** A runner with only the GLPI -> Chatwoot poll (its own clock and fault seam: tests of that direction). */
+/** A runner with only the GLPI -> Chatwoot poll (its own clock: tests of that direction). */
 export function createGlpiPoller(deps: GlpiPollerDeps): SyncProcessor {
   return createJobRunner({ ...deps, useCases: new Map([glpiPollUseCase(deps)]) });
 }

@@ -49,6 +49,12 @@ describe('admin routes in the app', () => {
     expect((await t.app.inject({ url: '/admin/failed?hook=nope', headers: bearer })).statusCode).toBe(404);
   });
 
+  it("leaves other refusals to the app's error handler", async () => {
+    const res = await replay('<all/>', '', 'application/xml');
+    expect(res.statusCode).toBe(415);
+    expect(res.json()).toEqual({ error: 'FST_ERR_CTP_INVALID_MEDIA_TYPE', message: 'Unsupported Media Type' });
+  });
+
   it('checks the token before it reads anything', async () => {
     const res = await t.app.inject({ method: 'POST', url: '/admin/replay', headers: { 'content-type': 'application/json' }, payload: '{"all":' });
     expect(res.statusCode).toBe(401);

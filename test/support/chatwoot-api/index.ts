@@ -64,6 +64,7 @@ export interface DoubleConversation {
 export interface DoubleCall {
   method: string;
   path: string;
+  /** The status answered; 0 when the connection was dropped instead (see failAfterNext). */
   status: number;
   /** The token the call carried (tests check it was sent, never print it). */
   token: string | undefined;
@@ -83,6 +84,12 @@ export interface ChatwootApiDouble {
   conversation(accountId: number, id: number): DoubleConversation | undefined;
   /** The next `times` requests (whose path contains `pathContains`, if given) answer `status`. */
   failNext(status: number, times?: number, pathContains?: string): void;
+  /**
+   * The next `times` POSTs (whose path contains `pathContains`, if given) are carried out (a message
+   * is stored, its webhook emitted), then answered `status`, or the connection is dropped without an
+   * answer: what a worker killed right after its request sees, and a proxy timing out on Chatwoot.
+   */
+  failAfterNext(answer: number | 'drop', times?: number, pathContains?: string): void;
   close(): Promise<void>;
 }
 
@@ -107,7 +114,18 @@ export async function startChatwootApi(options: ChatwootApiDoubleOptions = {}): 
   const emitted: Record<string, unknown>[] = [];
   const files = new Map<number, DoubleFile[]>();
   let nextAttachmentId = 5_000;
-  const faults: { status: number; times: number; pathContains?: string }[] = [];
+  /** `before`: answered instead of the request; `after`: answered (or dropped) once a POST is done. */
+  const faults: { when: 'before' | 'after'; answer: number | 'drop'; times: number; pathContains?: string }[] = [];
+  function takeFault(when: 'before' | 'after', method: string, url: URL) {
+    const index = faults.findIndex(
+      (f) => f.when === when && (when === 'before' || method === 'POST') && (f.pathContains === undefined || url.pathname.includes(f.pathContains)),
+    );
+    const fault = faults[index];
+    if (fault === undefined) return undefined;
+    fault.times -= 1;
+    if (fault.times <= 0) faults.splice(index, 1);
+    return fault.answer;
+  }
   let nextMessageId = 20_000;
   let clock = 1_780_000_000;
   const key = (accountId: number, id: number) => `${accountId}:${id}`;
@@ -336,13 +354,11 @@ export async function startChatwootApi(options: ChatwootApiDoubleOptions = {}): 
       const sent = isHash(body) ? formFiles.get(body) : undefined;
       const recorded = sent ? { ...(body as Record<string, unknown>), attachments: sent.map((f) => ({ filename: f.filename, contentType: f.contentType, size: f.data.length })) } : body;
       const record = (status: number) => calls.push({ method: req.method ?? 'GET', path: `${url.pathname}${url.search}`, status, token, body: recorded });
-      const faultIndex = faults.findIndex((f) => f.pathContains === undefined || url.pathname.includes(f.pathContains));
-      if (faultIndex >= 0) {
-        const fault = faults[faultIndex]!;
-        fault.times -= 1;
-        if (fault.times <= 0) faults.splice(faultIndex, 1);
-        record(fault.status);
-        send(res, fault.status, { error: `injected ${fault.status}` });
+      const method = req.method ?? 'GET';
+      const before = takeFault('before', method, url);
+      if (typeof before === 'number') {
+        record(before);
+        send(res, before, { error: `injected ${before}` });
         return;
       }
       const user = token === undefined ? undefined : tokens[token];
@@ -351,7 +367,18 @@ export async function startChatwootApi(options: ChatwootApiDoubleOptions = {}): 
         send(res, 401, { errors: ['Invalid Access Token'] });
         return;
       }
-      const answer = handle(req.method ?? 'GET', url, user, body);
+      const answer = handle(method, url, user, body);
+      const after = answer.status < 300 ? takeFault('after', method, url) : undefined;
+      if (after === 'drop') {
+        record(0);
+        req.socket.destroy();
+        return;
+      }
+      if (after !== undefined) {
+        record(after);
+        send(res, after, { error: `injected ${after} after the write` });
+        return;
+      }
       record(answer.status);
       send(res, answer.status, answer.body);
     })().catch((err: unknown) => {
@@ -386,7 +413,10 @@ export async function startChatwootApi(options: ChatwootApiDoubleOptions = {}): 
     addMessage,
     conversation: (accountId, id) => conversations.get(key(accountId, id)),
     failNext(status, times = 1, pathContains) {
-      faults.push({ status, times, pathContains });
+      faults.push({ when: 'before', answer: status, times, pathContains });
+    },
+    failAfterNext(answer, times = 1, pathContains) {
+      faults.push({ when: 'after', answer, times, pathContains });
     },
     async close() {
       server.closeAllConnections();

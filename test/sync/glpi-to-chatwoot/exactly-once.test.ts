@@ -18,10 +18,9 @@ describe('GLPI -> Chatwoot: exactly once, never an echo', () => {
     const ticketId = await h.openConversation(601);
     await h.poll();
     await h.tech.addSubItem('Ticket', ticketId, 'ITILFollowup', { content: 'Reboot the printer', is_private: 0 });
-    const dying = h.makePoller(() => {
-      throw new Error('SIGKILL');
-    });
-    await expect(h.poll(dying)).rejects.toThrow('SIGKILL');
+    // Chatwoot stores the message, and the bridge never learns its id: as for a worker killed mid-request.
+    h.chatwoot.failAfterNext('drop', 1, '/conversations/601/messages');
+    await expect(h.poll()).rejects.toMatchObject({ code: 'CHATWOOT_NETWORK_ERROR' });
     expect(h.outgoing(601)).toHaveLength(1);
     // A new worker process: nothing in memory, only Redis and what Chatwoot holds.
     const restarted = h.makePoller();
@@ -31,6 +30,19 @@ describe('GLPI -> Chatwoot: exactly once, never an echo', () => {
     expect(publicPosts(h)).toHaveLength(1);
     // The recovery read the conversation instead of posting blindly.
     expect(h.chatwoot.calls.some((c) => c.method === 'GET' && c.path.includes('/conversations/601/messages'))).toBe(true);
+  });
+
+  it('a post Chatwoot stored but answered 502 (a proxy timing out) is found, not posted again', async () => {
+    const ticketId = await h.openConversation(604);
+    await h.poll();
+    await h.tech.addSubItem('Ticket', ticketId, 'ITILFollowup', { content: 'Power cycle it', is_private: 0 });
+    h.chatwoot.failAfterNext(502, 1, '/conversations/604/messages');
+    await expect(h.poll()).rejects.toMatchObject({ code: 'CHATWOOT_SERVER_ERROR' });
+    // The same worker, retrying: the intent says "maybe posted", so it looks before posting.
+    await h.poll();
+    await h.poll();
+    expect(h.outgoing(604).map((m) => m.content)).toEqual(['Alex Martin (IT): Power cycle it']);
+    expect(publicPosts(h).filter((c) => c.path.includes('/conversations/604/'))).toHaveLength(1);
   });
 
   it('an intent whose post never reached Chatwoot is posted once on recovery', async () => {

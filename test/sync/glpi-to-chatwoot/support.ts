@@ -9,7 +9,6 @@ import { createMetrics, type Metrics } from '../../../src/metrics/metrics.js';
 import { redisKeys, type RedisKeys } from '../../../src/redis/keys.js';
 import { type SyncJobData } from '../../../src/sync/job.js';
 import { isGlpiToChatwootEcho } from '../../../src/sync/glpi-to-chatwoot/echo.js';
-import type { G2cFault } from '../../../src/sync/glpi-to-chatwoot/context.js';
 import { GLPI_POLL_EVENT } from '../../../src/sync/glpi-to-chatwoot/poller.js';
 import { G2cRecords } from '../../../src/sync/glpi-to-chatwoot/records.js';
 import { createGlpiPoller, createSyncProcessor } from '../../../src/sync/runner/processor.js';
@@ -47,7 +46,7 @@ export interface G2cHarness {
   processor: SyncProcessor;
   /** One poll, as the scheduled job runs it; `poller` gives a fresh one (a restarted worker). */
   poll(poller?: ReturnType<typeof createGlpiPoller>): Promise<SyncOutcome>;
-  makePoller(fault?: G2cFault): ReturnType<typeof createGlpiPoller>;
+  makePoller(): ReturnType<typeof createGlpiPoller>;
   /** Moves the pollers' clock: a minute ahead makes every second "over" (steady state) without waiting. */
   setClockSkew(ms: number): void;
   /** Writes a followup as the mail collector does: the bridge's session, authored by the ticket's requester. */
@@ -111,7 +110,7 @@ export async function startG2cHarness(options: G2cHarnessOptions = {}): Promise<
     ...seams,
     isOwnEcho: async (event, h) => (await seams.isOwnEcho(event, h)) || (await isGlpiToChatwootEcho(event, h.id, new G2cRecords(redis, keys, h.id))),
   });
-  const makePoller = (fault?: G2cFault) =>
+  const makePoller = () =>
     createGlpiPoller({
       redis,
       keys,
@@ -121,7 +120,6 @@ export async function startG2cHarness(options: G2cHarnessOptions = {}): Promise<
       logger,
       metrics,
       clock: () => Date.now() + skewMs,
-      ...(fault ? { fault } : {}),
     });
   let skewMs = 0;
   const defaultPoller = makePoller();

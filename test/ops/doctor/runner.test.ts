@@ -7,16 +7,16 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.js';
-import { redisKeys } from '../../src/redis/keys.js';
-import { SYNC_QUEUE_NAME } from '../../src/queue/job.js';
-import type { DoctorCheck, DoctorReport } from '../../src/ops/doctor/types.js';
-import { startChatwootApi, type ChatwootApiDouble } from '../support/chatwoot-api/index.js';
-import { REDIS_URL, deletePrefix, testPrefix, testRedis } from '../support/redis.js';
+import { main } from '../../../src/cli/main.js';
+import { redisKeys } from '../../../src/redis/keys.js';
+import { SYNC_QUEUE_NAME } from '../../../src/queue/job.js';
+import type { DoctorCheck, DoctorReport } from '../../../src/ops/doctor/types.js';
+import { startChatwootApi, type ChatwootApiDouble } from '../../support/chatwoot-api/index.js';
+import { REDIS_URL, deletePrefix, testPrefix, testRedis } from '../../support/redis.js';
 
 /**
  * Doctor checks that need no GLPI (configuration, Redis, URL shape, network, TLS, webhook auth,
- * Chatwoot token). The GLPI-side checks run against the simulator in doctor-glpi.test.ts.
+ * Chatwoot token). The GLPI-side checks run against the simulator in glpi.test.ts.
  */
 
 const prefix = testPrefix('doctor');
@@ -27,7 +27,7 @@ let tlsPort: number;
 
 beforeAll(async () => {
   chatwoot = await startChatwootApi();
-  const fixtures = fileURLToPath(new URL('../ops/fixtures/', import.meta.url));
+  const fixtures = fileURLToPath(new URL('../fixtures/', import.meta.url));
   tlsServer = createServer({ key: readFileSync(`${fixtures}self-signed.key`), cert: readFileSync(`${fixtures}self-signed.crt`) }, (_req, res) => {
     res.end('{}');
   });

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config/load.js';
-import type { HookConfig } from '../../src/config/schema.js';
-import { GlpiError } from '../../src/errors/index.js';
-import type { GlpiItem } from '../../src/glpi/types.js';
-import { glpiWebhookCheck } from '../../src/ops/doctor/glpi-webhook.js';
-import { createGlpiClient } from '../../src/glpi/client.js';
+import { loadConfig } from '../../../src/config/load.js';
+import type { HookConfig } from '../../../src/config/schema.js';
+import { GlpiError } from '../../../src/errors/index.js';
+import type { GlpiItem } from '../../../src/glpi/types.js';
+import { glpiWebhookCheck } from '../../../src/ops/doctor/glpi-webhook.js';
+import { createGlpiClient } from '../../../src/glpi/client.js';
 
 function hook(env: Record<string, string> = {}): HookConfig {
   return loadConfig({

@@ -1,6 +1,6 @@
 import { Cluster, Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { connectionDb, createRedis } from '../src/redis/connection.js';
+import { connectionDb, createRedis } from '../../src/redis/connection.js';
 
 /**
  * Every connection is built by createRedis from the topology; these check what each one is told

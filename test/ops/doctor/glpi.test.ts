@@ -1,8 +1,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.js';
-import type { DoctorCheck, DoctorReport } from '../../src/ops/doctor/types.js';
-import { SIM_GLPI_VERSIONS, startGlpiSimulator, type GlpiSimulator } from '../support/glpi-simulator/index.js';
-import { REDIS_URL, deletePrefix, testPrefix, testRedis } from '../support/redis.js';
+import { main } from '../../../src/cli/main.js';
+import type { DoctorCheck, DoctorReport } from '../../../src/ops/doctor/types.js';
+import { SIM_GLPI_VERSIONS, startGlpiSimulator, type GlpiSimulator } from '../../support/glpi-simulator/index.js';
+import { REDIS_URL, deletePrefix, testPrefix, testRedis } from '../../support/redis.js';
 
 /** Doctor's GLPI checks, each made to fail through one of the simulator's fault modes. */
 
