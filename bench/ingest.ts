@@ -7,7 +7,7 @@ import { Redis } from 'ioredis';
 import { redisKeys } from '../src/redis/keys.js';
 import { SYNC_QUEUE_NAME } from '../src/queue/job.js';
 import { freePort, type RedisChild, startBridgeProcess } from '../test/reliability/support.js';
-import { ROOT, runTsxJson, sampleMemory, spawnTsxServer, stopChild } from './proc.js';
+import { cpuTimeUs, ROOT, runTsxJson, sampleMemory, spawnTsxServer, stopChild } from './proc.js';
 
 export interface LoadResult {
   requests: number;
@@ -41,12 +41,49 @@ export interface IngestResult {
   apiMemory: { peakRssMiB: number | null; rssAtEndMiB: number | null };
   bridgeLogLevel: string;
   apiNodeOptions: string;
+  /**
+   * CPU time (user + system) the server process used during the measured run, per request it
+   * answered. Less sensitive to the machine's load than requests/s: a busy neighbour slows the
+   * clock, not the work. `ratio` is bare / bridge: the throughput ratio if each process were limited
+   * by its own CPU only, comparable with the requests/s `ratio` above.
+   */
+  cpuUsPerRequest: { bare: number | null; bridge: number | null; ratio: number | null };
+  /** Redis commands the measured run cost per bridge request (INFO commandstats deltas), by command. */
+  redisCommandsPerRequest: { total: number; byCommand: Record<string, number> };
 }
 
 const SECRET = 'bench-webhook-secret-3f9a';
 /** The api's Node flags, as in docker-compose.yml. */
 export const API_NODE_OPTIONS = process.env.BENCH_API_NODE_OPTIONS ?? '--max-old-space-size=128';
 const TEMPLATE = fileURLToPath(new URL('test/fixtures/chatwoot/message_created.incoming.json', ROOT));
+
+/** Calls per command so far (`INFO commandstats`). */
+async function commandCalls(redis: Redis): Promise<Map<string, number>> {
+  const calls = new Map<string, number>();
+  for (const match of (await redis.info('commandstats')).matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) calls.set(match[1] as string, Number(match[2]));
+  return calls;
+}
+
+function perRequest(before: Map<string, number>, after: Map<string, number>, requests: number): { total: number; byCommand: Record<string, number> } {
+  const byCommand: Record<string, number> = {};
+  let total = 0;
+  for (const [command, calls] of after) {
+    const delta = calls - (before.get(command) ?? 0);
+    if (delta <= 0) continue;
+    total += delta;
+    byCommand[command] = Math.round((delta / requests) * 1000) / 1000;
+  }
+  return { total: Math.round((total / requests) * 1000) / 1000, byCommand };
+}
+
+/** Runs the measured load and returns it with the CPU time the server process used per request. */
+async function measured(url: string, pid: number | undefined, connections: number, durationS: number): Promise<{ result: LoadResult; cpuUsPerRequest: number | null }> {
+  const before = pid === undefined ? null : cpuTimeUs(pid);
+  const result = await load(url, connections, durationS);
+  const after = pid === undefined ? null : cpuTimeUs(pid);
+  const cpuUsPerRequest = before === null || after === null || result.requests === 0 ? null : Math.round((after - before) / result.requests);
+  return { result, cpuUsPerRequest };
+}
 
 function load(url: string, connections: number, durationS: number): Promise<LoadResult> {
   return runTsxJson<LoadResult>('bench/load.ts', [JSON.stringify({ url, connections, durationS, secret: SECRET, template: TEMPLATE })]);
@@ -64,10 +101,11 @@ export async function runIngest(redis: RedisChild, options: { connections: numbe
   // The same Node flags as the bridge's api: the comparison is of the work per request only.
   const bare = await spawnTsxServer('bench/bare-server.ts', { PORT: String(barePort), NODE_OPTIONS: API_NODE_OPTIONS }, 'listening');
   let bareResult: LoadResult;
+  let bareCpuUs: number | null;
   try {
     const url = `http://127.0.0.1:${barePort}/webhooks/chatwoot/acme`;
     if (warmupS > 0) await load(url, connections, warmupS);
-    bareResult = await load(url, connections, durationS);
+    ({ result: bareResult, cpuUsPerRequest: bareCpuUs } = await measured(url, bare.pid, connections, durationS));
   } finally {
     await stopChild(bare);
   }
@@ -117,7 +155,9 @@ export async function runIngest(redis: RedisChild, options: { connections: numbe
     };
     const jobsBefore = await settledCount();
     const memory = sampleMemory(bridge.child.pid as number);
-    const bridgeResult = await load(url, connections, durationS);
+    const callsBefore = await commandCalls(inspector);
+    const { result: bridgeResult, cpuUsPerRequest: bridgeCpuUs } = await measured(url, bridge.child.pid, connections, durationS);
+    const callsAfter = await commandCalls(inspector);
     const apiMemory = memory.stop();
     const jobsEnqueued = (await settledCount()) - jobsBefore;
     const bridge2xx = Object.entries(bridgeResult.statusCodes)
@@ -136,6 +176,13 @@ export async function runIngest(redis: RedisChild, options: { connections: numbe
       apiMemory,
       bridgeLogLevel: options.logLevel,
       apiNodeOptions: API_NODE_OPTIONS,
+      cpuUsPerRequest: {
+        bare: bareCpuUs,
+        bridge: bridgeCpuUs,
+        ratio: bareCpuUs === null || bridgeCpuUs === null || bridgeCpuUs === 0 ? null : Math.round((bareCpuUs / bridgeCpuUs) * 1000) / 1000,
+      },
+      // The inspector's own INFO call is in the delta: one command, negligible over thousands.
+      redisCommandsPerRequest: perRequest(callsBefore, callsAfter, bridgeResult.requests),
     };
   } finally {
     await queue.close();

@@ -84,6 +84,20 @@ export function sampleMemory(pid: number): { stop(): { peakRssMiB: number | null
   };
 }
 
+/** CPU time (user + system) a process has used so far, in microseconds, from /proc (null without it). */
+export function cpuTimeUs(pid: number): number | null {
+  try {
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1_000_000) / CLOCK_TICKS_PER_S;
+  } catch {
+    return null;
+  }
+}
+/** USER_HZ: 100 on every Linux this runs on (`getconf CLK_TCK`). */
+const CLOCK_TICKS_PER_S = 100;
+
 export function machine() {
   const list = cpus();
   return {

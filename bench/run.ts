@@ -53,6 +53,8 @@ function printIngest(ingest: IngestResult): void {
     console.log(`| ${name} | ${f(r.requestsPerS)} | ${f(r.latencyMs.p50)} | ${f(r.latencyMs.p99)} | ${r.non2xx} | ${r.errors + r.timeouts} |`);
   }
   console.log(`ratio bridge/bare: ${ingest.ratio}; jobs enqueued ${ingest.jobsEnqueued} for ${ingest.bridge2xx} 2xx answers (spooled first: up to ${ingest.spoolPeak}, left in the spool: ${ingest.spoolLeft}); api peak RSS ${f(ingest.apiMemory.peakRssMiB, 1)} MiB`);
+  const cpu = ingest.cpuUsPerRequest;
+  console.log(`api CPU per request: bare ${f(cpu.bare)} us, bridge ${f(cpu.bridge)} us (ratio bare/bridge ${f(cpu.ratio, 3)}); Redis commands per request ${ingest.redisCommandsPerRequest.total} ${JSON.stringify(ingest.redisCommandsPerRequest.byCommand)}`);
 }
 
 function printSync(sync: SyncResult): void {

@@ -39,6 +39,17 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
   return destination ? pino(options, destination) : pino(options);
 }
 
+/**
+ * A child for lines whose every field is an id the bridge validated or made itself (hook id,
+ * event name, delivery id, job id, conversation id): no path of REDACT_PATHS can occur in them,
+ * and pino's redaction (it walks the wildcard paths on every line) costs about 8 of the 10 us such
+ * a line takes. The bindings are serialised once, at creation. Never log a payload, a header or
+ * an error through it.
+ */
+export function idsOnlyLogger<L extends { child(bindings: Record<string, unknown>, options: { redact: string[] }): L }>(logger: L, bindings: Record<string, string>): L {
+  return logger.child(bindings, { redact: [] });
+}
+
 /** Replaces every known secret in a string: the last line of defence for error messages. */
 export function scrubSecrets(text: string, secrets: readonly string[]): string {
   let out = text;

@@ -120,6 +120,11 @@ export const DEFAULTS = {
   dedupeTtlS: 24 * 60 * 60,
   /** Most webhooks stored in one group commit (one pipelined write of claims, one of jobs). */
   ingestBatchMaxJobs: 128,
+  /**
+   * A group waits for the one being stored (so groups grow under load), but never longer than
+   * this: a stalled Redis call must not hold the next group for its whole timeout.
+   */
+  ingestGroupMaxWaitMs: 50,
   job: {
     /**
      * With backoffBaseMs and BullMQ's uncapped exponential backoff, 11 attempts retry for 17 to

@@ -54,7 +54,11 @@ type ClaimCommand = (numKeys: number, ...args: (string | number)[]) => Promise<(
  * Group commit for the webhook intake. Deliveries that arrive in the same turn of the event loop
  * are stored together: one script call claims all their dedupe keys, then one pipelined write
  * (BullMQ's addBulk) stores all the jobs they won, instead of two Redis round trips (and two
- * socket writes) each. One call, not a pipeline of one call per delivery: an ioredis pipeline
+ * socket writes) each. While a group is being stored, the deliveries that arrive meanwhile wait
+ * for it (at most `maxWaitMs`) and form the next group: under load the groups grow by themselves,
+ * and the per-group cost (the pipeline object, MULTI and EXEC, the claim call, two socket writes)
+ * is shared by more deliveries. With nothing in flight a group leaves at the end of the current
+ * turn, as before. One call, not a pipeline of one call per delivery: an ioredis pipeline
  * copies every script defined on the connection (BullMQ's dozens) when it is created. Each
  * caller's promise settles only after ITS job is in Redis (or fails, and the caller spools), so
  * every 2xx is still durable before it is sent; batching only shares the round trips.
@@ -65,12 +69,15 @@ type ClaimCommand = (numKeys: number, ...args: (string | number)[]) => Promise<(
 export class EnqueueBatcher {
   private pending: Pending[] = [];
   private scheduled = false;
+  /** Groups being stored; the next group leaves when this is back to 0, when full, or at `waitTimer`. */
+  private inFlight = 0;
+  private waitTimer: NodeJS.Timeout | undefined;
   private readonly claims: { cgbClaimDedupeGroup: ClaimCommand };
 
   constructor(
     private readonly redis: RedisConnection,
     private readonly queue: Queue<SyncJobData>,
-    private readonly options: { timeoutMs: number; dedupeTtlS: number; maxBatchJobs: number },
+    private readonly options: { timeoutMs: number; dedupeTtlS: number; maxBatchJobs: number; maxWaitMs: number },
   ) {
     redis.defineCommand('cgbClaimDedupeGroup', { lua: CLAIM_SCRIPT });
     // defineCommand adds the method at run time; ioredis cannot type it.
@@ -81,23 +88,41 @@ export class EnqueueBatcher {
     return new Promise<EnqueueResult>((resolve, reject) => {
       this.pending.push({ ...request, resolve, reject });
       if (this.pending.length >= this.options.maxBatchJobs) this.flushNow();
-      else if (!this.scheduled) {
-        this.scheduled = true;
-        // setImmediate, not nextTick: the batch collects every request of this poll phase.
-        setImmediate(() => this.flushNow());
-      }
+      else this.schedule();
     });
+  }
+
+  /** The pending group leaves at the end of this turn, or once the group in flight is stored. */
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    // setImmediate, not nextTick: the batch collects every request of this poll phase.
+    if (this.inFlight === 0) setImmediate(() => this.flushNow());
+    else this.waitTimer = setTimeout(() => this.flushNow(), this.options.maxWaitMs);
   }
 
   private flushNow(): void {
     this.scheduled = false;
+    clearTimeout(this.waitTimer);
+    this.waitTimer = undefined;
     const batch = this.pending;
     this.pending = [];
     if (batch.length === 0) return;
-    this.store(batch).catch((err: unknown) => {
-      const error = err instanceof Error ? err : new Error(String(err));
-      for (const item of batch) item.reject(error);
-    });
+    this.inFlight += 1;
+    // store() is bounded: each of its Redis calls has the timeout, so the next group cannot wait forever.
+    void this.store(batch)
+      .catch((err: unknown) => {
+        const error = err instanceof Error ? err : new Error(String(err));
+        for (const item of batch) item.reject(error);
+      })
+      .finally(() => {
+        this.inFlight -= 1;
+        // The group that waited for this one leaves now, with whatever else arrives in this turn.
+        if (this.waitTimer === undefined) return;
+        clearTimeout(this.waitTimer);
+        this.waitTimer = undefined;
+        setImmediate(() => this.flushNow());
+      });
   }
 
   /**
@@ -151,7 +176,7 @@ export class EnqueueBatcher {
       // Some jobs of the batch may exist, some may not: release every claim so nothing blocks a
       // legitimate later copy; each caller then spools (a spooled event keeps its job id, and
       // adding an existing job id is a no-op, so nothing is doubled).
-      await this.redis.del(...won.flatMap((item) => item.dedupeKeys)).catch(() => undefined);
+      await withTimeout(this.redis.del(...won.flatMap((item) => item.dedupeKeys)), this.options.timeoutMs, 'release claims').catch(() => undefined);
       const error = err instanceof Error ? err : new Error(String(err));
       for (const item of won) item.reject(error);
       return;

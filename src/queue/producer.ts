@@ -78,6 +78,7 @@ export class Ingest {
       timeoutMs: this.redisTimeoutMs,
       dedupeTtlS: this.dedupeTtlS,
       maxBatchJobs: DEFAULTS.ingestBatchMaxJobs,
+      maxWaitMs: DEFAULTS.ingestGroupMaxWaitMs,
     });
   }
 

@@ -11,6 +11,7 @@ import { redisKeys, type RedisKeys } from '../../src/redis/keys.js';
 import { type SyncJobData } from '../../src/sync/job.js';
 import { createSyncQueue, Ingest } from '../../src/queue/producer.js';
 import { DiskSpool } from '../../src/queue/spool.js';
+import { EnqueueBatcher } from '../../src/queue/group-commit.js';
 import { createRedis, waitForReady } from '../../src/redis/connection.js';
 import { deletePrefix, REDIS_URL, testPrefix } from '../support/redis.js';
 
@@ -107,5 +108,55 @@ describe('Ingest group commit', () => {
     const again = await ingest.accept(event('failing-0', 7_000), ['failing-0', 'message:7000']);
     expect(again.jobId).toBe(jobIdFor('acme', 'failing-0'));
     expect(await queue.getWaitingCount()).toBe(n);
+  });
+
+  /** addBulk that holds its first call until `release()`: a group "in flight" for as long as the test wants. */
+  function holdFirstJobWrite() {
+    const real = queue.addBulk.bind(queue);
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const writes = vi.spyOn(queue, 'addBulk').mockImplementationOnce(async (jobs) => {
+      await held;
+      return real(jobs);
+    });
+    return { writes, release: () => release() };
+  }
+  const request = (id: string, n: number) => ({ jobId: jobIdFor('acme', id), data: event(id, n), dedupeKeys: [keys.dedupe('acme', id)] });
+  const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+
+  it('lets the deliveries that arrive while a group is stored wait for it and leave as one group', async () => {
+    const batcher = new EnqueueBatcher(redis, queue, { timeoutMs: 30_000, dedupeTtlS: 60, maxBatchJobs: 128, maxWaitMs: 60_000 });
+    const claims = vi.spyOn(redis as unknown as { cgbClaimDedupeGroup: (...args: unknown[]) => Promise<unknown> }, 'cgbClaimDedupeGroup');
+    const { writes, release } = holdFirstJobWrite();
+    const first = batcher.submit(request('first', 1));
+    await vi.waitFor(() => expect(writes).toHaveBeenCalledTimes(1), { timeout: 10_000 });
+    // Three turns of the loop while the first group is in flight: without the wait, three groups.
+    const later: Promise<unknown>[] = [];
+    for (let turn = 0; turn < 3; turn += 1) {
+      for (let i = 0; i < 5; i += 1) later.push(batcher.submit(request(`later-${turn}-${i}`, 100 + turn * 10 + i)));
+      await nextTurn();
+    }
+    expect(claims).toHaveBeenCalledTimes(1);
+    release();
+    expect(await first).toEqual({ status: 'queued' });
+    for (const outcome of await Promise.all(later)) expect(outcome).toEqual({ status: 'queued' });
+    expect(claims).toHaveBeenCalledTimes(2);
+    expect(writes).toHaveBeenCalledTimes(2);
+    expect(writes.mock.calls[1]?.[0]).toHaveLength(15);
+    expect(await queue.getWaitingCount()).toBe(16);
+  });
+
+  it('does not hold the next group longer than maxWaitMs behind a group whose Redis call stalls', async () => {
+    const batcher = new EnqueueBatcher(redis, queue, { timeoutMs: 60_000, dedupeTtlS: 60, maxBatchJobs: 128, maxWaitMs: 10 });
+    const { writes, release } = holdFirstJobWrite();
+    const stalled = batcher.submit(request('stalled', 1));
+    await vi.waitFor(() => expect(writes).toHaveBeenCalledTimes(1), { timeout: 10_000 });
+    // Stored and answered while the first group is still stalled (its call times out only after 60 s).
+    expect(await batcher.submit(request('behind', 2))).toEqual({ status: 'queued' });
+    expect(await queue.getJob(jobIdFor('acme', 'behind'))).toBeDefined();
+    release();
+    expect(await stalled).toEqual({ status: 'queued' });
   });
 });

@@ -2,6 +2,7 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { conversationIdOf } from '../../chatwoot/events.js';
 import type { HookConfig } from '../../config/schema.js';
 import type { Metrics } from '../../metrics/metrics.js';
+import { idsOnlyLogger } from '../../logger.js';
 import type { Ingest } from '../../queue/producer.js';
 import { authenticate, refuseEarly, type Credentials } from '../chatwoot-auth.js';
 import { contentDedupeIds, deliveryIdOf, readChatwootEvent } from '../chatwoot-event.js';
@@ -52,6 +53,9 @@ export const chatwootWebhooks: FastifyPluginAsync<ChatwootWebhookOptions> = asyn
   const { hooks, ingest, metrics, now, signatureToleranceS } = options;
   keepRawBodies(app);
   app.decorateRequest('chatwootDelivery', null);
+  // One line per stored delivery (SPEC): through a per-hook child without redaction, since those
+  // lines hold only validated ids; refusals, which echo client-chosen values, keep the redacted logger.
+  const deliveryLogs = new Map([...hooks.keys()].map((hookId) => [hookId, idsOnlyLogger(app.log, { hookId })]));
 
   /** Counts the outcome (and, once the event has a name, that it was received) and sends the answer. */
   function answer(reply: FastifyReply, hook: string, event: string, outcome: Outcome, status: number, body: object): FastifyReply {
@@ -113,14 +117,14 @@ export const chatwootWebhooks: FastifyPluginAsync<ChatwootWebhookOptions> = asyn
         // timestamp and keep their delivery id, so they are still recognised by that.
         [deliveryId, ...(signature !== undefined ? [`signature:${signature}`] : []), ...contentDedupeIds(read.parsed)],
       );
-      // Plain fields on the line instead of child loggers: a child per request cost more than the
-      // line itself (pino copies and serialises its bindings at creation).
-      const fields = { hookId: hook.id, event: read.eventName, deliveryId, jobId: outcome.jobId, conversationId };
+      // Plain fields on a per-hook child made once: a child per request cost more than the line
+      // itself (pino copies and serialises its bindings at creation).
+      const log = deliveryLogs.get(hook.id) ?? req.log;
       if (outcome.status === 'duplicate') {
-        req.log.info(fields, 'duplicate delivery, nothing enqueued');
+        log.info({ event: read.eventName, deliveryId, jobId: outcome.jobId, conversationId }, 'duplicate delivery, nothing enqueued');
         return answer(reply, hook.id, read.event, 'duplicate', 200, { status: 'duplicate', id: outcome.jobId });
       }
-      req.log.info({ ...fields, durable: outcome.status }, 'webhook accepted');
+      log.info({ event: read.eventName, deliveryId, jobId: outcome.jobId, conversationId, durable: outcome.status }, 'webhook accepted');
       return answer(reply, hook.id, read.event, outcome.status, 202, { status: 'queued', id: outcome.jobId, ...(outcome.status === 'spooled' ? { spooled: true } : {}) });
     },
   );
