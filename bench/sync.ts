@@ -21,6 +21,12 @@ export interface SyncResult {
   glpiCalls: number;
   glpiCallsPerMessage: number;
   glpiCallsByEndpoint: Record<string, number>;
+  /**
+   * Redis commands per message during the drain, by command (INFO commandstats of the bench's private
+   * Redis; BullMQ's scripts count as evalsha, the hook lock's as evalsha too). Not the round trips
+   * (a pipeline is one), but a figure that does not depend on the machine's load.
+   */
+  redisCommandsPerMessage: Record<string, number>;
   /** Mean wait for the hook's mutex per job (local FIFO line + Redis lock), from the worker's metrics. */
   lockWaitMeanMs: number | null;
   /** One hook = one mutex: at most 1 / (calls per message x latency) events per second. */
@@ -44,6 +50,13 @@ function histogramMean(text: string, name: string): number | null {
     if (line.startsWith(`${name}_count`)) count += Number(line.split(' ').pop());
   }
   return count > 0 ? sum / count : null;
+}
+
+/** Calls per command since the Redis started (INFO commandstats). */
+async function commandStats(redis: Redis): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const m of (await redis.info('commandstats')).matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) out[m[1] as string] = Number(m[2]);
+  return out;
 }
 
 /**
@@ -103,6 +116,7 @@ export async function runSync(redis: RedisChild, options: { messages: number; co
     processes.push(worker);
     const memory = sampleMemory(worker.child.pid as number);
     sim.resetCalls();
+    const commandsBefore = await commandStats(inspector);
     const started = performance.now();
     await queue.resume();
     const deadline = started + Math.max(120_000, messages * 500);
@@ -113,6 +127,7 @@ export async function runSync(redis: RedisChild, options: { messages: number; co
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     const elapsedS = (performance.now() - started) / 1000;
+    const commandsAfter = await commandStats(inspector);
     const workerMemory = memory.stop();
     const failed = await queue.getFailedCount();
     const metricsText = await fetch(`${worker.url}/metrics`).then((r) => r.text());
@@ -135,6 +150,11 @@ export async function runSync(redis: RedisChild, options: { messages: number; co
       glpiCalls,
       glpiCallsPerMessage: round(callsPerMessage, 3),
       glpiCallsByEndpoint: byEndpoint,
+      redisCommandsPerMessage: Object.fromEntries(
+        Object.entries(commandsAfter)
+          .map(([name, n]) => [name, round((n - (commandsBefore[name] ?? 0)) / messages, 3)] as const)
+          .filter(([, n]) => n > 0),
+      ),
       lockWaitMeanMs: lockWaitMeanS === null ? null : round(lockWaitMeanS * 1000, 1),
       mutexBoundEventsPerS: round(bound, 1),
       mutexEfficiency: round(eventsPerS / bound, 3),
