@@ -29,6 +29,14 @@ export interface SyncResult {
   redisCommandsPerMessage: Record<string, number>;
   /** Mean wait for the hook's mutex per job (local FIFO line + Redis lock), from the worker's metrics. */
   lockWaitMeanMs: number | null;
+  /**
+   * Mean GLPI call as the worker saw it (its cgb_glpi_call_duration_seconds): the simulated latency
+   * plus HTTP and both event loops. What is left of the time per message beyond
+   * calls x this is the bridge's own critical path (Redis round trips, JavaScript, the hand-over).
+   */
+  glpiCallMeanMs: number | null;
+  /** 1000 / eventsPerS - glpiCallsPerMessage x glpiCallMeanMs. */
+  bridgeMsPerMessage: number | null;
   /** One hook = one mutex: at most 1 / (calls per message x latency) events per second. */
   mutexBoundEventsPerS: number;
   /** eventsPerS / mutexBoundEventsPerS. */
@@ -132,6 +140,7 @@ export async function runSync(redis: RedisChild, options: { messages: number; co
     const failed = await queue.getFailedCount();
     const metricsText = await fetch(`${worker.url}/metrics`).then((r) => r.text());
     const lockWaitMeanS = histogramMean(metricsText, 'cgb_lock_wait_seconds');
+    const glpiCallMeanS = histogramMean(metricsText, 'cgb_glpi_call_duration_seconds');
 
     const glpiCalls = sim.count();
     const byEndpoint: Record<string, number> = {};
@@ -156,6 +165,8 @@ export async function runSync(redis: RedisChild, options: { messages: number; co
           .filter(([, n]) => n > 0),
       ),
       lockWaitMeanMs: lockWaitMeanS === null ? null : round(lockWaitMeanS * 1000, 1),
+      glpiCallMeanMs: glpiCallMeanS === null ? null : round(glpiCallMeanS * 1000, 2),
+      bridgeMsPerMessage: glpiCallMeanS === null ? null : round(1000 / eventsPerS - callsPerMessage * glpiCallMeanS * 1000, 2),
       mutexBoundEventsPerS: round(bound, 1),
       mutexEfficiency: round(eventsPerS / bound, 3),
       failed,
