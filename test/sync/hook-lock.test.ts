@@ -129,14 +129,14 @@ describe('HookLock', () => {
   });
 
   it('aborts the job the lock was handed to when the lease is lost, and the job after it takes the lock anew', async () => {
-    const lock = new HookLock(redis, keys, { ttlMs: 600, extendThresholdMs: 400, acquireWaitMs: 5_000 });
+    const lock = new HookLock(redis, keys, { ttlMs: 2_000, extendThresholdMs: 1_500, acquireWaitMs: 5_000 });
     const key = keys.lock('lost-lease');
     const firstInside = deferred();
     const gate = deferred();
     const first = lock.run('lost-lease', async () => {
       firstInside.resolve();
       await gate.promise;
-      // The lease expired and another worker took the hook: the extension (due about 200 ms after
+      // The lease expired and another worker took the hook: the extension (due about 500 ms after
       // the lock was taken) fails from now on.
       await redis.set(key, 'another-worker', 'PX', 60_000);
     });
