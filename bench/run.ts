@@ -66,6 +66,8 @@ function printSync(sync: SyncResult): void {
   console.log(`| GLPI calls per message | ${f(sync.glpiCallsPerMessage, 3)} (${sync.glpiCalls} calls) |`);
   console.log(`| per-hook mutex bound 1/(calls x ${sync.glpiLatencyMs} ms) | ${f(sync.mutexBoundEventsPerS, 1)} events/s (efficiency ${f(sync.mutexEfficiency * 100, 0)} %) |`);
   console.log(`| mean lock wait per job | ${f(sync.lockWaitMeanMs, 1)} ms |`);
+  console.log(`| mean GLPI call seen by the worker; the bridge's own time per message | ${f(sync.glpiCallMeanMs, 2)} ms; ${f(sync.bridgeMsPerMessage, 2)} ms |`);
+  console.log(`| Redis commands per message | ${Object.entries(sync.redisCommandsPerMessage).map(([name, n]) => `${name} ${n}`).join(', ')} |`);
   console.log(`| failed jobs | ${sync.failed} |`);
   console.log(`| worker peak RSS | ${f(sync.workerMemory.peakRssMiB, 1)} MiB |`);
 }

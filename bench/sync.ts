@@ -21,8 +21,22 @@ export interface SyncResult {
   glpiCalls: number;
   glpiCallsPerMessage: number;
   glpiCallsByEndpoint: Record<string, number>;
+  /**
+   * Redis commands per message during the drain, by command (INFO commandstats of the bench's private
+   * Redis; BullMQ's scripts count as evalsha, the hook lock's as evalsha too). Not the round trips
+   * (a pipeline is one), but a figure that does not depend on the machine's load.
+   */
+  redisCommandsPerMessage: Record<string, number>;
   /** Mean wait for the hook's mutex per job (local FIFO line + Redis lock), from the worker's metrics. */
   lockWaitMeanMs: number | null;
+  /**
+   * Mean GLPI call as the worker saw it (its cgb_glpi_call_duration_seconds): the simulated latency
+   * plus HTTP and both event loops. What is left of the time per message beyond
+   * calls x this is the bridge's own critical path (Redis round trips, JavaScript, the hand-over).
+   */
+  glpiCallMeanMs: number | null;
+  /** 1000 / eventsPerS - glpiCallsPerMessage x glpiCallMeanMs. */
+  bridgeMsPerMessage: number | null;
   /** One hook = one mutex: at most 1 / (calls per message x latency) events per second. */
   mutexBoundEventsPerS: number;
   /** eventsPerS / mutexBoundEventsPerS. */
@@ -44,6 +58,13 @@ function histogramMean(text: string, name: string): number | null {
     if (line.startsWith(`${name}_count`)) count += Number(line.split(' ').pop());
   }
   return count > 0 ? sum / count : null;
+}
+
+/** Calls per command since the Redis started (INFO commandstats). */
+async function commandStats(redis: Redis): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const m of (await redis.info('commandstats')).matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) out[m[1] as string] = Number(m[2]);
+  return out;
 }
 
 /**
@@ -103,6 +124,7 @@ export async function runSync(redis: RedisChild, options: { messages: number; co
     processes.push(worker);
     const memory = sampleMemory(worker.child.pid as number);
     sim.resetCalls();
+    const commandsBefore = await commandStats(inspector);
     const started = performance.now();
     await queue.resume();
     const deadline = started + Math.max(120_000, messages * 500);
@@ -113,10 +135,12 @@ export async function runSync(redis: RedisChild, options: { messages: number; co
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     const elapsedS = (performance.now() - started) / 1000;
+    const commandsAfter = await commandStats(inspector);
     const workerMemory = memory.stop();
     const failed = await queue.getFailedCount();
     const metricsText = await fetch(`${worker.url}/metrics`).then((r) => r.text());
     const lockWaitMeanS = histogramMean(metricsText, 'cgb_lock_wait_seconds');
+    const glpiCallMeanS = histogramMean(metricsText, 'cgb_glpi_call_duration_seconds');
 
     const glpiCalls = sim.count();
     const byEndpoint: Record<string, number> = {};
@@ -135,7 +159,14 @@ export async function runSync(redis: RedisChild, options: { messages: number; co
       glpiCalls,
       glpiCallsPerMessage: round(callsPerMessage, 3),
       glpiCallsByEndpoint: byEndpoint,
+      redisCommandsPerMessage: Object.fromEntries(
+        Object.entries(commandsAfter)
+          .map(([name, n]) => [name, round((n - (commandsBefore[name] ?? 0)) / messages, 3)] as const)
+          .filter(([, n]) => n > 0),
+      ),
       lockWaitMeanMs: lockWaitMeanS === null ? null : round(lockWaitMeanS * 1000, 1),
+      glpiCallMeanMs: glpiCallMeanS === null ? null : round(glpiCallMeanS * 1000, 2),
+      bridgeMsPerMessage: glpiCallMeanS === null ? null : round(1000 / eventsPerS - callsPerMessage * glpiCallMeanS * 1000, 2),
       mutexBoundEventsPerS: round(bound, 1),
       mutexEfficiency: round(eventsPerS / bound, 3),
       failed,

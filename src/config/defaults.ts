@@ -237,5 +237,12 @@ export const DEFAULTS = {
     acquireWaitMs: 5_000,
     /** Pause between two tries to take a hook's lock while waiting for it. */
     retryDelayMs: 50,
+    /**
+     * A held lock is handed on to the next job of the hook waiting in this process (no release and
+     * re-acquire, two Redis round trips saved per job) at most this many times in a row ...
+     */
+    handOverMaxJobs: 32,
+    /** ... or for this long; then, when a worker in another process waits for the hook, it gets it. */
+    handOverMaxMs: 2_000,
   },
 } as const;

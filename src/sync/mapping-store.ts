@@ -2,6 +2,19 @@ import { DEFAULTS } from '../config/defaults.js';
 import { ReplicationLagError } from '../errors/index.js';
 import type { RedisConnection } from '../redis/connection.js';
 import type { RedisKeys } from '../redis/keys.js';
+import {
+  intentValue,
+  num,
+  parseConversation,
+  parseCustomer,
+  parseSlot,
+  type ConversationRecord,
+  type ConversationStatusClass,
+  type CustomerKind,
+  type CustomerRecord,
+  type MessageSlot,
+  type TicketIntent,
+} from './mapping-records.js';
 
 /**
  * The sync engine's memory, in Redis, per hook (all under `redisKeys(prefix).mapping(hookId)`):
@@ -21,61 +34,11 @@ import type { RedisKeys } from '../redis/keys.js';
  * the caller then looks in GLPI (only then, so the steady state costs no GLPI read).
  */
 
-export type CustomerKind = 'user' | 'contact';
-
-export interface CustomerRecord {
-  /**
-   * `email-only`: the GLPI user found for this identity may not be bound to a customer (binding
-   * policy); the customer is the ticket's e-mail requester and `id` is 0.
-   */
-  kind: CustomerKind | 'email-only';
-  id: number;
-  /** What the GLPI record was last given, to tell a real change from noise. */
-  email: string | undefined;
-  phone: string | undefined;
-  name: string | undefined;
-  /**
-   * `created` for a record the bridge created; else the binding settings it was bound or refused
-   * under, so that a change of settings (or a mapping from before they existed) decides again.
-   */
-  policy?: string | undefined;
-  /** When (ms) a job last saw this GLPI user exist; absent: never checked (see tickets.ts requesterFor). */
-  checkedAt?: number | undefined;
-}
-
-export type ConversationStatusClass = 'open' | 'pending' | 'solved';
-
 /** Replicas a write must reach (Redis WAIT) and how long to wait for them; 0 replicas: no wait. */
 export interface ReplicaWait {
   replicas: number;
   timeoutMs: number;
 }
-
-interface TicketIntent {
-  at: number;
-  /** Message ids the ticket content was built from; recorded as "c" if the ticket is found. */
-  contentIds: number[];
-}
-
-export interface ConversationRecord {
-  ticketId: number | undefined;
-  ticketIntent: TicketIntent | undefined;
-  /** Last status class applied to GLPI (absent: the ticket is as created, i.e. open). */
-  status: ConversationStatusClass | undefined;
-  /** Conversation `updated_at` (s) of the snapshot that status came from; older snapshots are stale. */
-  statusAt: number | undefined;
-}
-
-/** A conversation without a ticket (yet, or any more). */
-export function emptyConversationRecord(): ConversationRecord {
-  return { ticketId: undefined, ticketIntent: undefined, status: undefined, statusAt: undefined };
-}
-
-export type MessageSlot =
-  | { state: 'none' }
-  | { state: 'content' }
-  | { state: 'followup'; followupId: number }
-  | { state: 'intent'; at: number; documentIds: Record<string, number> };
 
 /** Everything a message_created job needs, read in one round trip. */
 interface MessageContext {
@@ -84,6 +47,8 @@ interface MessageContext {
   customer: CustomerRecord | undefined;
   /** undefined = not cached; 0 = cached "no GLPI user for this agent". */
   agentUserId: number | undefined;
+  /** The read also wrote the message's first followup intent (see readMessageContext's `intentAt`). */
+  intentWritten: boolean;
 }
 
 /** Takes GLPI's UTC offset as cached in Redis, read along with a job's records (see timezone.ts). */
@@ -101,6 +66,8 @@ export class MappingStore {
   private readonly root: string;
   private readonly replicaWait: ReplicaWait;
   private readonly timezone: TimezoneCache | undefined;
+  /** Record writes sent without waiting (recordFollowup); settle() waits for them. */
+  private readonly unsettled: Promise<unknown>[] = [];
 
   constructor(
     private readonly redis: RedisConnection,
@@ -119,7 +86,7 @@ export class MappingStore {
    * create the ticket or followup a second time. With replicas configured, wait for them; too few
    * in time is transient (the job retries, and finds its intent).
    */
-  private async replicated(): Promise<void> {
+  async replicated(): Promise<void> {
     if (this.replicaWait.replicas <= 0) return;
     const got = await this.redis.wait(this.replicaWait.replicas, this.replicaWait.timeoutMs);
     if (got < this.replicaWait.replicas) throw new ReplicationLagError(this.replicaWait.replicas, got);
@@ -147,12 +114,20 @@ export class MappingStore {
     return `${this.root}:tickets`;
   }
 
-  /** Conversation, message slot, customer, agent and GLPI's cached UTC offset in one pipeline. */
+  /**
+   * Conversation, message slot, customer, agent and GLPI's cached UTC offset in one pipeline.
+   * With `intentAt`, the same round trip writes the message's followup intent where its slot is
+   * empty (HSETNX, after the slot's read): the intent postFollowup writes first for every message,
+   * saved a round trip (replicas, when configured, are still awaited before the GLPI write). An
+   * intent left by a job that then does not post (the message became the ticket's content: 'c'
+   * replaces it; a failure) only makes a later run look in GLPI before posting.
+   */
   async readMessageContext(
     conversationId: number,
     messageId: number,
     contactId: number | undefined,
     agentEmail: string | undefined,
+    intentAt?: number,
   ): Promise<MessageContext> {
     const pipeline = this.redis.pipeline();
     pipeline.hgetall(this.convKey(conversationId));
@@ -160,6 +135,7 @@ export class MappingStore {
     if (contactId !== undefined) pipeline.hgetall(this.contactKey(contactId));
     if (agentEmail !== undefined) pipeline.get(this.agentKey(agentEmail));
     pipeline.get(this.tzKey());
+    if (intentAt !== undefined) pipeline.hsetnx(this.msgsKey(conversationId), String(messageId), intentValue(intentAt, {}));
     const results = await execPipeline(pipeline);
     let i = 0;
     const conversation = parseConversation(results[i++] as Record<string, string>);
@@ -167,8 +143,9 @@ export class MappingStore {
     const customer = contactId === undefined ? undefined : parseCustomer(results[i++] as Record<string, string>);
     const agentRaw = agentEmail === undefined ? null : (results[i++] as string | null);
     const tzRaw = results[i++] as string | null;
+    const intentWritten = intentAt !== undefined && results[i++] === 1;
     this.timezone?.remember(tzRaw === null ? undefined : Number(tzRaw));
-    return { conversation, slot, customer, agentUserId: agentRaw === null ? undefined : Number(agentRaw) };
+    return { conversation, slot, customer, agentUserId: agentRaw === null ? undefined : Number(agentRaw), intentWritten };
   }
 
   /** Conversation, customer and GLPI's cached UTC offset in one pipeline (conversation events). */
@@ -271,12 +248,30 @@ export class MappingStore {
   }
 
   async setFollowupIntent(conversationId: number, messageId: number, at: number, documentIds: Record<string, number>): Promise<void> {
-    await this.redis.hset(this.msgsKey(conversationId), String(messageId), `?${JSON.stringify({ at, documentIds })}`);
+    await this.redis.hset(this.msgsKey(conversationId), String(messageId), intentValue(at, documentIds));
     await this.replicated();
   }
 
   async setFollowup(conversationId: number, messageId: number, followupId: number): Promise<void> {
     await this.redis.hset(this.msgsKey(conversationId), String(messageId), String(followupId));
+  }
+
+  /**
+   * setFollowup without waiting for Redis, for the end of a job: the lock goes on to the hook's
+   * next job meanwhile. That job's commands use this connection after the write, so Redis applies
+   * the write first (one connection is ordered); another process that reads before it sees the
+   * intent and looks in GLPI. The job is acknowledged only after settle(): a write that failed
+   * fails the job, whose retry finds the intent.
+   */
+  recordFollowup(conversationId: number, messageId: number, followupId: number): void {
+    const write = this.setFollowup(conversationId, messageId, followupId);
+    write.catch(() => undefined); // settle() reports it; no unhandled rejection before then
+    this.unsettled.push(write);
+  }
+
+  /** Waits for the writes recordFollowup sent; throws the first that failed. */
+  async settle(): Promise<void> {
+    await Promise.all(this.unsettled.splice(0));
   }
 
   async getCustomer(contactId: number): Promise<CustomerRecord | undefined> {
@@ -340,50 +335,4 @@ async function execPipeline(pipeline: ReturnType<RedisConnection['pipeline']>): 
     if (err) throw err;
     return value;
   });
-}
-
-function num(value: string | undefined): number | undefined {
-  if (value === undefined || value === '') return undefined;
-  const n = Number(value);
-  return Number.isFinite(n) ? n : undefined;
-}
-
-function parseConversation(hash: Record<string, string>): ConversationRecord {
-  let ticketIntent: TicketIntent | undefined;
-  if (hash.ticketIntent !== undefined) {
-    try {
-      const parsed = JSON.parse(hash.ticketIntent) as Partial<TicketIntent>;
-      ticketIntent = { at: Number(parsed.at ?? 0), contentIds: Array.isArray(parsed.contentIds) ? parsed.contentIds.map(Number) : [] };
-    } catch {
-      ticketIntent = { at: 0, contentIds: [] };
-    }
-  }
-  const status = hash.status;
-  return {
-    ticketId: num(hash.ticketId),
-    ticketIntent,
-    status: status === 'open' || status === 'pending' || status === 'solved' ? status : undefined,
-    statusAt: num(hash.statusAt),
-  };
-}
-
-function parseSlot(raw: string | null): MessageSlot {
-  if (raw === null) return { state: 'none' };
-  if (raw === 'c') return { state: 'content' };
-  if (raw.startsWith('?')) {
-    try {
-      const parsed = JSON.parse(raw.slice(1)) as { at?: number; documentIds?: Record<string, number> };
-      return { state: 'intent', at: Number(parsed.at ?? 0), documentIds: parsed.documentIds ?? {} };
-    } catch {
-      return { state: 'intent', at: 0, documentIds: {} };
-    }
-  }
-  const id = num(raw);
-  return id === undefined ? { state: 'none' } : { state: 'followup', followupId: id };
-}
-
-function parseCustomer(hash: Record<string, string>): CustomerRecord | undefined {
-  const id = num(hash.id);
-  if (id === undefined || (hash.kind !== 'user' && hash.kind !== 'contact' && hash.kind !== 'email-only')) return undefined;
-  return { kind: hash.kind, id, email: hash.email, phone: hash.phone, name: hash.name, policy: hash.policy, checkedAt: num(hash.checkedAt) };
 }

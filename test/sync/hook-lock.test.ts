@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { LockBusyError } from '../../src/errors/index.js';
+import { LockBusyError, LockLostError } from '../../src/errors/index.js';
 import { redisKeys } from '../../src/redis/keys.js';
 import { HookLock } from '../../src/sync/hook-lock.js';
 import { Redis } from 'ioredis';
@@ -98,6 +98,105 @@ describe('HookLock', () => {
     release.resolve();
     await held;
     await expect(other.run('busy', async () => 'now')).resolves.toBe('now');
+  });
+
+  it('hands the held lock on to the next local job of the hook instead of releasing it, and releases it when the line is empty', async () => {
+    const lock = new HookLock(redis, keys, { ttlMs: 5_000, extendThresholdMs: 1_000, handOverMaxJobs: 4 });
+    const gate = deferred();
+    const firstInside = deferred();
+    const seen: (string | null)[] = [];
+    const runs = Array.from({ length: 10 }, (_, i) =>
+      lock.run('handover', async ({ signal }) => {
+        if (i === 0) {
+          firstInside.resolve();
+          await gate.promise;
+        }
+        seen.push(await redis.get(keys.lock('handover')));
+        expect(signal.aborted).toBe(false);
+        return signal;
+      }),
+    );
+    await firstInside.promise;
+    gate.resolve();
+    const signals = await Promise.all(runs);
+    // One acquisition (one random lock value) for the whole run: past the bound of 4 nobody else
+    // asked for the hook, so the lock went on.
+    expect(new Set(seen).size).toBe(1);
+    expect(seen[0]).toMatch(/./);
+    // Each job's signal ends with its job: nothing it left running may write under the next job's lock.
+    expect(signals.every((s) => s.aborted)).toBe(true);
+    expect(await redis.exists(keys.lock('handover'))).toBe(0);
+  });
+
+  it('aborts the job the lock was handed to when the lease is lost, and the job after it takes the lock anew', async () => {
+    const lock = new HookLock(redis, keys, { ttlMs: 2_000, extendThresholdMs: 1_500, acquireWaitMs: 5_000 });
+    const key = keys.lock('lost-lease');
+    const firstInside = deferred();
+    const gate = deferred();
+    const first = lock.run('lost-lease', async () => {
+      firstInside.resolve();
+      await gate.promise;
+      // The lease expired and another worker took the hook: the extension (due about 500 ms after
+      // the lock was taken) fails from now on.
+      await redis.set(key, 'another-worker', 'PX', 60_000);
+    });
+    await firstInside.promise;
+    const second = lock.run('lost-lease', async ({ signal }) => {
+      // Handed over while the lease still looked valid; its extension fails and must abort this job.
+      const reason = await new Promise<unknown>((resolve) => {
+        if (signal.aborted) resolve(signal.reason);
+        signal.addEventListener('abort', () => resolve(signal.reason), { once: true });
+      });
+      await redis.del(key); // the other worker is done
+      return reason;
+    });
+    const third = lock.run('lost-lease', async ({ signal }) => ({ aborted: signal.aborted, value: await redis.get(key) }));
+    gate.resolve();
+    await first;
+    expect(await second).toBeInstanceOf(LockLostError);
+    const after = await third;
+    expect(after.aborted).toBe(false);
+    expect(after.value).not.toBeNull();
+    expect(after.value).not.toBe('another-worker');
+    expect(await redis.exists(key)).toBe(0);
+  });
+
+  it('lets a worker of another process have the hook after the bound of hand-overs, though this one still has jobs', async () => {
+    const a = new HookLock(redis, keys, { ttlMs: 5_000, extendThresholdMs: 1_000, handOverMaxJobs: 3, acquireWaitMs: 10_000 });
+    const b = new HookLock(redis, keys, { ttlMs: 5_000, extendThresholdMs: 1_000, acquireWaitMs: 10_000 });
+    const key = keys.lock('shared');
+    const firstInside = deferred();
+    const gate = deferred();
+    let aDone = 0;
+    let bRan: number | undefined;
+    const aJob = (i: number) =>
+      a.run('shared', async () => {
+        if (i === 0) {
+          firstInside.resolve();
+          await gate.promise;
+        }
+        await redis.ping();
+        aDone += 1;
+      });
+    // Process A keeps its line for the hook full (bounded: at most 300 jobs) until B has had it.
+    const aRuns: Promise<void>[] = [aJob(0)];
+    await firstInside.promise;
+    const bRun = b.run('shared', async () => {
+      bRan = aDone;
+    });
+    await waitFor(async () => ((await redis.exists(`${key}:wanted`)) === 1 ? true : undefined), 'B to ask for the hook');
+    for (let i = 1; i < 8; i++) aRuns.push(aJob(i));
+    gate.resolve();
+    for (let i = 8; i < 300 && bRan === undefined; i++) {
+      aRuns.push(aJob(i));
+      await aRuns[aRuns.length - 8];
+    }
+    await bRun;
+    await Promise.all(aRuns);
+    expect(bRan).toBeDefined();
+    expect(bRan).toBeLessThan(aRuns.length);
+    expect(await redis.exists(key)).toBe(0);
+    expect(await redis.exists(`${key}:wanted`)).toBe(0);
   });
 
   it('keeps its lock key in the database REDIS_URL selects, never in database 0', async () => {

@@ -1,7 +1,7 @@
 import { isGlpiError } from '../../errors/index.js';
 import { profileIdsOfUser } from '../../glpi/profiles.js';
 import type { SyncContext } from './context.js';
-import type { CustomerKind } from '../mapping-store.js';
+import type { CustomerKind } from '../mapping-records.js';
 
 /**
  * May a Chatwoot contact be bound to a GLPI record that already exists? Everything a customer

@@ -3,7 +3,7 @@ import { findContactByEmail, findUserByEmail } from '../../glpi/finders.js';
 import { isGlpiNotFound } from '../../errors/index.js';
 import type { GlpiInput } from '../../glpi/types.js';
 import { throwIfAborted } from '../context.js';
-import type { CustomerKind, CustomerRecord } from '../mapping-store.js';
+import type { CustomerKind, CustomerRecord } from '../mapping-records.js';
 import type { UseCaseOutcome } from '../use-case.js';
 import type { SyncContext } from './context.js';
 import { bindExisting, findOrCreate, fitsSyncType, identityOf, isIdentifiable, kindOf, reconsider, splitName, type Identity } from './customers.js';

@@ -1,6 +1,6 @@
 import { contactOf, identityVerified, type ConversationEvent } from '../../chatwoot/events.js';
 import { isGlpiNotFound } from '../../errors/index.js';
-import { emptyConversationRecord } from '../mapping-store.js';
+import { emptyConversationRecord } from '../mapping-records.js';
 import type { UseCaseOutcome } from '../use-case.js';
 import type { SyncContext } from './context.js';
 import { syncStatus } from './status.js';

@@ -6,7 +6,7 @@ import type { GlpiInput } from '../../glpi/types.js';
 import { bindingPolicyTag, bindingVerdict } from './binding.js';
 import { throwIfAborted } from '../context.js';
 import type { SyncContext } from './context.js';
-import type { CustomerKind, CustomerRecord } from '../mapping-store.js';
+import type { CustomerKind, CustomerRecord } from '../mapping-records.js';
 
 /**
  * Chatwoot contacts as GLPI requesters. Identity is the e-mail, then the phone (E.164, matched

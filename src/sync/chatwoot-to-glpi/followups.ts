@@ -6,7 +6,7 @@ import type { SyncContext } from './context.js';
 import { toGlpiDate } from '../glpi-time.js';
 import { hasMessageMarker } from '../markers.js';
 import { followupContent, type AttachmentNote } from './map-html.js';
-import type { CustomerRecord, MessageSlot } from '../mapping-store.js';
+import type { CustomerRecord, MessageSlot } from '../mapping-records.js';
 import { uploadAttachment } from './attachments.js';
 
 /** Who GLPI shows as a followup's author, and the name to print when GLPI cannot show it. */
@@ -47,6 +47,8 @@ interface FollowupRequest {
   message: ChatwootMessage;
   ticketId: number;
   slot: MessageSlot;
+  /** The context read wrote the first intent already (mapping-store readMessageContext). */
+  intentWritten: boolean;
   author: Author;
 }
 
@@ -57,7 +59,8 @@ export type FollowupOutcome = { action: 'posted' | 'recovered'; followupId: numb
  * answered; a process dying in between would leave GLPI with a followup we do not know about.
  * So an intent is written first: finding one later (and only then) makes us read the ticket's
  * followups and look for the message's marker before posting. The steady state costs one GLPI
- * call (the POST) and two Redis writes.
+ * call (the POST) and no Redis round trip of its own: the intent came with the context read, and
+ * the record is sent without waiting (the runner waits for it before the job is acknowledged).
  */
 export async function postFollowup(ctx: SyncContext, req: FollowupRequest): Promise<FollowupOutcome> {
   const { message, ticketId, slot } = req;
@@ -75,7 +78,8 @@ export async function postFollowup(ctx: SyncContext, req: FollowupRequest): Prom
     }
   }
 
-  await ctx.store.setFollowupIntent(conversationId, message.id, ctx.now(), documentIds);
+  if (req.intentWritten && slot.state === 'none') await ctx.store.replicated();
+  else await ctx.store.setFollowupIntent(conversationId, message.id, ctx.now(), documentIds);
   const notes = new Map<number, AttachmentNote>();
   if (ctx.hooks.fetchAttachment !== undefined && message.attachments.some((a) => documentIds[String(a.id)] === undefined)) {
     for (const attachment of message.attachments) {
@@ -114,7 +118,7 @@ export async function postFollowup(ctx: SyncContext, req: FollowupRequest): Prom
   };
   throwIfAborted(ctx.signal);
   const { id } = await ctx.glpi.addItem('ITILFollowup', input);
-  await ctx.store.setFollowup(conversationId, message.id, id);
+  ctx.store.recordFollowup(conversationId, message.id, id);
   return { action: 'posted', followupId: id };
 }
 

@@ -1,6 +1,6 @@
 import { contactOf, identityVerified, type MessageEvent } from '../../chatwoot/events.js';
 import { isGlpiError, isGlpiNotFound } from '../../errors/index.js';
-import { emptyConversationRecord } from '../mapping-store.js';
+import { emptyConversationRecord } from '../mapping-records.js';
 import type { UseCaseOutcome } from '../use-case.js';
 import type { SyncContext } from './context.js';
 import { resolveCustomer } from './customers.js';
@@ -20,7 +20,7 @@ export async function messageCreated(ctx: SyncContext, event: MessageEvent): Pro
   const contact = contactOf(event);
   const agentEmail =
     event.message_type !== 'incoming' && event.sender?.type === 'user' && event.sender.email ? event.sender.email : undefined;
-  const read = await ctx.store.readMessageContext(conversationId, event.id, contact?.id, agentEmail);
+  const read = await ctx.store.readMessageContext(conversationId, event.id, contact?.id, agentEmail, ctx.now());
   if (read.slot.state === 'followup') return { action: 'skipped', reason: 'already posted', followupId: read.slot.followupId };
   if (read.slot.state === 'content') return { action: 'skipped', reason: 'used as ticket content' };
 
@@ -41,7 +41,7 @@ export async function messageCreated(ctx: SyncContext, event: MessageEvent): Pro
     event.message_type === 'incoming' && contact !== undefined ? await resolveCustomer(ctx, contact, read.customer, request.verified) : read.customer;
   const author = await authorFor(ctx, event, customer, read.agentUserId);
   try {
-    const outcome = await postFollowup(ctx, { message: event, ticketId: ticket.ticketId, slot: read.slot, author });
+    const outcome = await postFollowup(ctx, { message: event, ticketId: ticket.ticketId, slot: read.slot, intentWritten: read.intentWritten, author });
     return {
       action: outcome.action === 'posted' || outcome.action === 'recovered' ? `followup-${outcome.action}` : 'skipped',
       ticketId: ticket.ticketId,
@@ -58,7 +58,7 @@ export async function messageCreated(ctx: SyncContext, event: MessageEvent): Pro
     await ctx.store.forgetTicket(conversationId);
     ticket = await ensureTicket(ctx, { ...request, record: emptyConversationRecord() });
     if (ticket.contentIds.includes(event.id)) return { action: 'ticket-created', ticketId: ticket.ticketId };
-    const outcome = await postFollowup(ctx, { message: event, ticketId: ticket.ticketId, slot: { state: 'none' }, author });
+    const outcome = await postFollowup(ctx, { message: event, ticketId: ticket.ticketId, slot: { state: 'none' }, intentWritten: false, author });
     return { action: 'followup-posted', ticketId: ticket.ticketId, ...followupIdOf(outcome) };
   }
 }

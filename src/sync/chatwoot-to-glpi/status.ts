@@ -3,7 +3,7 @@ import { isGlpiError } from '../../errors/index.js';
 import { throwIfAborted } from '../context.js';
 import type { SyncContext } from './context.js';
 import { escapeHtml } from '../../util/html.js';
-import type { ConversationRecord, ConversationStatusClass } from '../mapping-store.js';
+import type { ConversationRecord, ConversationStatusClass } from '../mapping-records.js';
 
 /** GLPI ticket statuses the sync sets (CommonITILObject). */
 export const GLPI_STATUS = { assigned: 2, pending: 4, solved: 5, closed: 6 } as const;

@@ -5,7 +5,7 @@ import type { GlpiInput } from '../../glpi/types.js';
 import { throwIfAborted } from '../context.js';
 import { toGlpiDate } from '../glpi-time.js';
 import { conversationRef, hasConversationRef } from '../markers.js';
-import type { ConversationRecord, CustomerRecord } from '../mapping-store.js';
+import type { ConversationRecord, CustomerRecord } from '../mapping-records.js';
 import { linkNotes, uploadContentAttachments } from './attachments.js';
 import type { SyncContext } from './context.js';
 import { resolveCustomer } from './customers.js';

@@ -1,5 +1,5 @@
 import { throwIfAborted } from '../context.js';
-import type { ConversationStatusClass } from '../mapping-store.js';
+import type { ConversationStatusClass } from '../mapping-records.js';
 import type { G2cContext } from './context.js';
 
 /** GLPI ticket status (1 new, 2 assigned, 3 planned, 4 pending, 5 solved, 6 closed) as a class both sides share. */

@@ -78,21 +78,24 @@ export function createJobRunner(deps: JobRunnerDeps): SyncProcessor {
     const logger = deps.logger.child({ hookId: hook.id, event: data.event, deliveryId: data.deliveryId, jobId: options.jobId, conversationId: data.conversationId });
     const client = deps.glpiFor(hook.id);
     const { glpi, calls } = countedGlpi(client);
+    // The store's first read brings the offset cached in Redis along; a discovered one is cached there.
+    const timezone: GlpiTimezone = new GlpiTimezone({
+      configuredMin: deps.glpiUtcOffsetMin?.(hook.id),
+      glpi,
+      now: clock,
+      logger,
+      persist: (offsetMin: number) => store.setTzOffset(offsetMin),
+    });
+    const store: MappingStore = new MappingStore(deps.redis, deps.keys, hook.id, { replicaWait: deps.replicaWait, timezone });
     try {
       const outcome = await lock.run(hook.id, async (run) => {
         deps.metrics?.lockWait.observe({ hook: hook.id }, run.waitedMs / 1000);
         const signal = options.signal ? AbortSignal.any([run.signal, options.signal]) : run.signal;
-        // The store's first read brings the offset cached in Redis along; a discovered one is cached there.
-        const timezone: GlpiTimezone = new GlpiTimezone({
-          configuredMin: deps.glpiUtcOffsetMin?.(hook.id),
-          glpi,
-          now: clock,
-          logger,
-          persist: (offsetMin: number) => store.setTzOffset(offsetMin),
-        });
-        const store: MappingStore = new MappingStore(deps.redis, deps.keys, hook.id, { replicaWait: deps.replicaWait, timezone });
         return useCase.run({ hook, glpi, store, logger, now: clock, signal, timezone }, parsed.event);
       });
+      // Records the job sent without waiting, while the lock went on to the hook's next job: stored
+      // before the job is acknowledged.
+      await store.settle();
       // The version the hook's GLPI reported when its session opened, for /ready.
       if (calls() > 0) await noteGlpiSuccess(hook.id, client.glpiVersion);
       return { ...outcome, glpiCalls: calls() };
