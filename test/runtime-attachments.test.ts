@@ -1,8 +1,6 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { pino } from 'pino';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,7 +11,8 @@ import { createSyncQueue } from '../src/queue/producer.js';
 import { startRuntime, type Runtime } from '../src/runtime.js';
 import { loadFixture } from './support/fixtures.js';
 import { startGlpiSimulator, type GlpiSimulator } from './support/glpi-simulator/index.js';
-import { REDIS_URL, deletePrefix, testPrefix, testRedis, waitFor } from './support/redis.js';
+import { deletePrefix, testRedis, waitFor } from './support/redis.js';
+import { serviceTestEnv } from './support/service-env.js';
 
 const SECRET = 'runtime-attachments-secret';
 
@@ -41,15 +40,10 @@ describe('shutdown never waits on an attachment download', () => {
     });
     await new Promise<void>((resolve) => chatwoot.listen(0, '127.0.0.1', resolve));
     sim = await startGlpiSimulator();
-    prefix = testPrefix('rtattach');
-    spoolDir = mkdtempSync(join(tmpdir(), 'cgb-rtattach-'));
+    const service = serviceTestEnv('rtattach', { url: sim.url });
+    ({ prefix, spoolDir } = service);
     const config = loadConfig({
-      REDIS_URL,
-      REDIS_KEY_PREFIX: prefix,
-      SPOOL_DIR: spoolDir,
-      HOST: '127.0.0.1',
-      GLPI_API_URL: sim.url,
-      GLPI_USER_TOKEN: 'admin-user-token',
+      ...service.env,
       CHATWOOT_WEBHOOK_SECRET: SECRET,
       CHATWOOT_BASE_URL: `http://127.0.0.1:${(chatwoot.address() as AddressInfo).port}`,
       ATTACHMENT_TIMEOUT_MS: '600000',

@@ -1,6 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { pino } from 'pino';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,7 +10,8 @@ import { startRuntime, type Runtime } from '../src/runtime.js';
 import { startChatwootApi, type ChatwootApiDouble } from './support/chatwoot-api/index.js';
 import { loadFixture } from './support/fixtures.js';
 import { startGlpiSimulator, type GlpiSimulator } from './support/glpi-simulator/index.js';
-import { REDIS_URL, deletePrefix, testPrefix, testRedis, waitFor } from './support/redis.js';
+import { deletePrefix, testRedis, waitFor } from './support/redis.js';
+import { serviceTestEnv } from './support/service-env.js';
 
 const SECRET = 'runtime-test-secret';
 const GLPI_SECRET = 'glpi-webhook-secret-0123456789';
@@ -37,15 +36,10 @@ describe('GLPI -> Chatwoot in the running service (simulator 11.0.8, Chatwoot AP
     });
     chatwoot = await startChatwootApi();
     chatwoot.addConversation({ id: 58, account_id: 3 });
-    prefix = testPrefix('g2c-runtime');
-    spoolDir = mkdtempSync(join(tmpdir(), 'cgb-g2c-'));
+    const service = serviceTestEnv('g2c-runtime', { url: sim.url });
+    ({ prefix, spoolDir } = service);
     const config = loadConfig({
-      REDIS_URL,
-      REDIS_KEY_PREFIX: prefix,
-      SPOOL_DIR: spoolDir,
-      HOST: '127.0.0.1',
-      GLPI_API_URL: sim.url,
-      GLPI_USER_TOKEN: 'admin-user-token',
+      ...service.env,
       CHATWOOT_WEBHOOK_SECRET: SECRET,
       CHATWOOT_BASE_URL: chatwoot.url,
       CHATWOOT_API_TOKEN: 'chatwoot-admin-token',

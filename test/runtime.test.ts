@@ -1,6 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { pino } from 'pino';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,7 +8,8 @@ import { startRuntime, type Runtime } from '../src/runtime.js';
 import { escapeHtml } from '../src/util/html.js';
 import { loadFixture } from './support/fixtures.js';
 import { glpiDecode, SIM_GLPI_VERSIONS, startGlpiSimulator, type GlpiSimulator } from './support/glpi-simulator/index.js';
-import { REDIS_URL, deletePrefix, testPrefix, testRedis, waitFor } from './support/redis.js';
+import { deletePrefix, testRedis, waitFor } from './support/redis.js';
+import { serviceTestEnv } from './support/service-env.js';
 
 const SECRET = 'runtime-test-secret';
 const HOSTILE_TEXT = '<b>not bold</b> & "quotes" 5 > 3 🙂\nnext line &amp; &#60;i&#62;';
@@ -27,16 +26,11 @@ describe.each(SIM_GLPI_VERSIONS)('the service end to end (ROLE=all, real HTTP, r
 
   beforeAll(async () => {
     sim = await startGlpiSimulator({ version });
-    prefix = testPrefix('runtime');
-    spoolDir = mkdtempSync(join(tmpdir(), 'cgb-runtime-'));
+    const service = serviceTestEnv('runtime', { url: sim.url });
+    ({ prefix, spoolDir } = service);
     const config = loadConfig({
-      REDIS_URL,
-      REDIS_KEY_PREFIX: prefix,
-      SPOOL_DIR: spoolDir,
-      HOST: '127.0.0.1',
+      ...service.env,
       ADMIN_TOKEN: 'runtime-admin-token',
-      GLPI_API_URL: sim.url,
-      GLPI_USER_TOKEN: 'admin-user-token',
       GLPI_CATEGORY_ID: '1',
       PHONE_DEFAULT_REGION: 'FR',
       CHATWOOT_WEBHOOK_SECRET: SECRET,
