@@ -221,17 +221,8 @@ class UndiciGlpiClient implements GlpiClientHandle {
     let start = 0;
     for (let page = 0; page < DEFAULTS.glpiClient.maxPages; page += 1) {
       const query = new URLSearchParams({ get_hateoas: 'false', range: formatRange([start, start + this.pageSize - 1]) });
-      let answer: Answer;
-      try {
-        answer = await this.call({ method: 'GET', path, query, endpoint });
-      } catch (err) {
-        // Items deleted between two pages: what we have is the whole list.
-        if (start > 0 && isGlpiError(err, 'ERROR_RANGE_EXCEED_TOTAL')) break;
-        throw err;
-      }
-      const list = asItemList(answer.json, endpoint, answer.status);
+      const { list, range } = await this.listRange(path, endpoint, query, start);
       items.push(...list);
-      const range = parseContentRange(answer.headers['content-range']);
       if (list.length === 0 || range === undefined || range.end + 1 >= range.total) break;
       start = range.end + 1;
     }
@@ -239,18 +230,24 @@ class UndiciGlpiClient implements GlpiClientHandle {
   }
 
   async listPage(itemtype: ItemType, options: ListPageOptions): Promise<{ items: GlpiItem[]; total: number }> {
-    const endpoint = `GET /${itemtype}`;
     const query = new URLSearchParams({ get_hateoas: 'false', range: formatRange(options.range) });
     if (options.sort !== undefined) query.set('sort', options.sort);
     if (options.order !== undefined) query.set('order', options.order);
     for (const [key, value] of Object.entries(options.searchText ?? {})) query.set(`searchText[${key}]`, value);
+    const { list, range } = await this.listRange(itemtype, `GET /${itemtype}`, query, options.range[0]);
+    return { items: list, total: range?.total ?? (list.length === 0 ? options.range[0] : list.length) };
+  }
+
+  /**
+   * One page of a list endpoint. A page that starts past the end (rows deleted while paging) is
+   * an empty page, not an error: GLPI answers it with ERROR_RANGE_EXCEED_TOTAL.
+   */
+  private async listRange(path: string, endpoint: string, query: URLSearchParams, start: number): Promise<{ list: GlpiItem[]; range: ReturnType<typeof parseContentRange> }> {
     try {
-      const answer = await this.call({ method: 'GET', path: itemtype, query, endpoint });
-      const items = asItemList(answer.json, endpoint, answer.status);
-      return { items, total: parseContentRange(answer.headers['content-range'])?.total ?? items.length };
+      const answer = await this.call({ method: 'GET', path, query, endpoint });
+      return { list: asItemList(answer.json, endpoint, answer.status), range: parseContentRange(answer.headers['content-range']) };
     } catch (err) {
-      // A page past the end (rows deleted while paging) is an empty page.
-      if (options.range[0] > 0 && isGlpiError(err, 'ERROR_RANGE_EXCEED_TOTAL')) return { items: [], total: options.range[0] };
+      if (start > 0 && isGlpiError(err, 'ERROR_RANGE_EXCEED_TOTAL')) return { list: [], range: undefined };
       throw err;
     }
   }
