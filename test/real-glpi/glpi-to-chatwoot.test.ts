@@ -13,7 +13,8 @@ import { type SyncJobData } from '../../src/sync/job.js';
 import { isGlpiToChatwootEcho } from '../../src/sync/glpi-to-chatwoot/echo.js';
 import { GLPI_POLL_EVENT } from '../../src/sync/glpi-to-chatwoot/poller.js';
 import { G2cRecords } from '../../src/sync/glpi-to-chatwoot/records.js';
-import { createGlpiPoller, createSyncProcessor } from '../../src/sync/runner/processor.js';
+import { createSyncProcessor } from '../../src/sync/runner/processor.js';
+import type { SyncProcessor } from '../../src/sync/use-case.js';
 import { startChatwootApi, type ChatwootApiDouble } from '../support/chatwoot-api/index.js';
 import { deletePrefix, testPrefix, testRedis, waitFor } from '../support/redis.js';
 import { jobData, messageEvent } from '../sync/support.js';
@@ -39,7 +40,7 @@ describe.skipIf(!env.GLPI_TEST_URL || !env.GLPI_TEST_TECH_TOKEN)(`GLPI ${env.GLP
   let glpi: GlpiClientHandle;
   let tech: GlpiClientHandle;
   let processor: ReturnType<typeof createSyncProcessor>;
-  let makePoller: () => ReturnType<typeof createGlpiPoller>;
+  let makePoller: () => SyncProcessor;
   const closers: (() => Promise<void>)[] = [];
   const conversationId = 40_000 + Math.floor(Math.random() * 50_000);
   let ticketId = 0;
@@ -75,7 +76,7 @@ describe.skipIf(!env.GLPI_TEST_URL || !env.GLPI_TEST_TECH_TOKEN)(`GLPI ${env.GLP
       redis, keys, hooks, glpiFor: () => glpi, logger, ...seams,
       isOwnEcho: async (event, h) => (await seams.isOwnEcho(event, h)) || (await isGlpiToChatwootEcho(event, h.id, new G2cRecords(redis, keys, h.id))),
     });
-    makePoller = () => createGlpiPoller({ redis, keys, hooks, glpiFor: () => glpi, chatwootFor: () => client, logger, metrics: createMetrics() });
+    makePoller = () => createSyncProcessor({ redis, keys, hooks, glpiFor: () => glpi, glpiToChatwoot: { chatwootFor: () => client }, logger, metrics: createMetrics() });
     poller = makePoller();
     const created = await processor.process(
       jobData(messageEvent({ id: conversationId, contact: { id: conversationId, name: `G2C Customer ${unique}`, email: `g2c-${unique}@example.org` } }, { id: conversationId * 10, content: `Printer on fire ${unique}`, createdAt: new Date().toISOString() }), { hookId: 'real' }),
@@ -116,8 +117,8 @@ describe.skipIf(!env.GLPI_TEST_URL || !env.GLPI_TEST_TECH_TOKEN)(`GLPI ${env.GLP
   }
 
   const pollData: SyncJobData = { hookId: 'real', event: GLPI_POLL_EVENT, deliveryId: 'poll:test', receivedAt: '', conversationId: undefined, payload: {} };
-  let poller: ReturnType<typeof createGlpiPoller>;
-  const poll = (p: ReturnType<typeof createGlpiPoller> = poller) => p.process(pollData);
+  let poller: SyncProcessor;
+  const poll = (p: SyncProcessor = poller) => p.process(pollData);
   const outgoing = () => chatwoot.conversation(ACCOUNT, conversationId)!.messages.filter((m) => m.message_type === 1 && !m.private).map((m) => m.content);
   /** Polls every POLL_MS, as the scheduler does, until `n` outgoing messages are there (bounded: interval + 5 s). */
   const untilOutgoing = (n: number) =>

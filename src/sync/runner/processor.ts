@@ -51,8 +51,3 @@ export function createSyncProcessor(deps: SyncProcessorDeps): SyncProcessor {
   if (deps.glpiToChatwoot !== undefined) useCases.push(glpiPollUseCase({ ...deps, chatwootFor: deps.glpiToChatwoot.chatwootFor }));
   return createJobRunner({ ...deps, useCases: new Map(useCases) });
 }
-
-/** A runner with only the GLPI -> Chatwoot poll (its own clock: tests of that direction). */
-export function createGlpiPoller(deps: GlpiPollerDeps): SyncProcessor {
-  return createJobRunner({ ...deps, useCases: new Map([glpiPollUseCase(deps)]) });
-}

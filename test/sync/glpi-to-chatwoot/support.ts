@@ -11,7 +11,7 @@ import { type SyncJobData } from '../../../src/sync/job.js';
 import { isGlpiToChatwootEcho } from '../../../src/sync/glpi-to-chatwoot/echo.js';
 import { GLPI_POLL_EVENT } from '../../../src/sync/glpi-to-chatwoot/poller.js';
 import { G2cRecords } from '../../../src/sync/glpi-to-chatwoot/records.js';
-import { createGlpiPoller, createSyncProcessor } from '../../../src/sync/runner/processor.js';
+import { createSyncProcessor } from '../../../src/sync/runner/processor.js';
 import type { SyncOutcome, SyncProcessor } from '../../../src/sync/use-case.js';
 import { startChatwootApi, type ChatwootApiDouble } from '../../support/chatwoot-api/index.js';
 import { startGlpiSimulator, type GlpiSimulator, type SimGlpiVersion } from '../../support/glpi-simulator/index.js';
@@ -45,8 +45,8 @@ export interface G2cHarness {
   metrics: Metrics;
   processor: SyncProcessor;
   /** One poll, as the scheduled job runs it; `poller` gives a fresh one (a restarted worker). */
-  poll(poller?: ReturnType<typeof createGlpiPoller>): Promise<SyncOutcome>;
-  makePoller(): ReturnType<typeof createGlpiPoller>;
+  poll(poller?: SyncProcessor): Promise<SyncOutcome>;
+  makePoller(): SyncProcessor;
   /** Moves the pollers' clock: a minute ahead makes every second "over" (steady state) without waiting. */
   setClockSkew(ms: number): void;
   /** Writes a followup as the mail collector does: the bridge's session, authored by the ticket's requester. */
@@ -111,12 +111,12 @@ export async function startG2cHarness(options: G2cHarnessOptions = {}): Promise<
     isOwnEcho: async (event, h) => (await seams.isOwnEcho(event, h)) || (await isGlpiToChatwootEcho(event, h.id, new G2cRecords(redis, keys, h.id))),
   });
   const makePoller = () =>
-    createGlpiPoller({
+    createSyncProcessor({
       redis,
       keys,
       hooks,
       glpiFor: () => glpi,
-      chatwootFor: () => api,
+      glpiToChatwoot: { chatwootFor: () => api },
       logger,
       metrics,
       clock: () => Date.now() + skewMs,
