@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, request as httpRequest, Agent as HttpAgent, type Server } from 'node:http';
+import { countingProxy, type CountingProxy } from './counting-proxy.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
@@ -60,54 +60,6 @@ export interface RealGlpiResult {
 }
 
 const SECRET = 'bench-real-glpi-secret-51c8';
-
-/** A pass-through HTTP proxy to `target`'s origin that counts calls by method and endpoint template. */
-async function countingProxy(target: string): Promise<{ url: string; calls: Map<string, number>; meanMs(): number; reset(): void; close(): Promise<void> }> {
-  const origin = new URL(target);
-  const agent = new HttpAgent({ keepAlive: true, maxSockets: 64 });
-  const calls = new Map<string, number>();
-  let totalMs = 0;
-  let count = 0;
-  const server: Server = createServer((req, res) => {
-    const started = performance.now();
-    const path = (req.url ?? '/').split('?')[0] ?? '/';
-    const endpoint = path.replace(/^.*?apirest\.php/, '').replace(/\/\d+(?=\/|$)/g, '/:id');
-    const key = `${req.method ?? 'GET'} ${endpoint}`;
-    const upstream = httpRequest(
-      { agent, host: origin.hostname, port: origin.port, method: req.method, path: req.url, headers: { ...req.headers, host: origin.host } },
-      (up) => {
-        res.writeHead(up.statusCode ?? 502, up.headers);
-        up.pipe(res);
-        up.once('end', () => {
-          calls.set(key, (calls.get(key) ?? 0) + 1);
-          totalMs += performance.now() - started;
-          count += 1;
-        });
-      },
-    );
-    upstream.once('error', () => {
-      if (!res.headersSent) res.writeHead(502);
-      res.end();
-    });
-    req.pipe(upstream);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  return {
-    url: `http://127.0.0.1:${port}${origin.pathname}`,
-    calls,
-    meanMs: () => (count === 0 ? 0 : totalMs / count),
-    reset() {
-      calls.clear();
-      totalMs = 0;
-      count = 0;
-    },
-    async close() {
-      agent.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
-}
 
 interface Rig {
   hookIds: string[];
@@ -203,7 +155,7 @@ async function cleanup(redis: RedisChild, glpi: RealGlpiEnv, prefixes: { prefix:
   return result;
 }
 
-async function throughput(redis: RedisChild, glpi: RealGlpiEnv, proxy: Awaited<ReturnType<typeof countingProxy>>, tag: string, phase: string, hooks: number, perHook: number, conversations: number, dir: string, created: { prefix: string; hookIds: string[] }[], workerNodeOptions: string | undefined): Promise<RealThroughput> {
+async function throughput(redis: RedisChild, glpi: RealGlpiEnv, proxy: CountingProxy, tag: string, phase: string, hooks: number, perHook: number, conversations: number, dir: string, created: { prefix: string; hookIds: string[] }[], workerNodeOptions: string | undefined): Promise<RealThroughput> {
   const rig = await startRig(redis, glpi, proxy.url, tag, phase, hooks, true, dir, workerNodeOptions);
   created.push({ prefix: `cgbbenchreal${tag}${phase}`, hookIds: rig.hookIds });
   try {
@@ -236,7 +188,7 @@ async function throughput(redis: RedisChild, glpi: RealGlpiEnv, proxy: Awaited<R
   }
 }
 
-async function steady(redis: RedisChild, glpi: RealGlpiEnv, proxy: Awaited<ReturnType<typeof countingProxy>>, tag: string, phase: string, hooks: number, ratePerS: number, durationS: number, dir: string, created: { prefix: string; hookIds: string[] }[], workerNodeOptions: string | undefined): Promise<RealLatency> {
+async function steady(redis: RedisChild, glpi: RealGlpiEnv, proxy: CountingProxy, tag: string, phase: string, hooks: number, ratePerS: number, durationS: number, dir: string, created: { prefix: string; hookIds: string[] }[], workerNodeOptions: string | undefined): Promise<RealLatency> {
   const rig = await startRig(redis, glpi, proxy.url, tag, phase, hooks, false, dir, workerNodeOptions);
   created.push({ prefix: `cgbbenchreal${tag}${phase}`, hookIds: rig.hookIds });
   try {

@@ -7,8 +7,9 @@ import { Redis } from 'ioredis';
 import { redisKeys } from '../src/redis/keys.js';
 import { SYNC_QUEUE_NAME } from '../src/queue/job.js';
 import { type SyncJobData } from '../src/sync/job.js';
-import { startGlpiSimulator } from '../test/support/glpi-simulator/index.js';
 import { mapLimit, type RedisChild, signedHeaders, startBridgeProcess, syncScenario } from '../test/reliability/support.js';
+import { countingProxy } from './counting-proxy.js';
+import { startSimulatorProcess } from './glpi-sim-process.js';
 import { sampleMemory } from './proc.js';
 
 export interface SyncResult {
@@ -37,10 +38,24 @@ export interface SyncResult {
   glpiCallMeanMs: number | null;
   /** 1000 / eventsPerS - glpiCallsPerMessage x glpiCallMeanMs. */
   bridgeMsPerMessage: number | null;
-  /** One hook = one mutex: at most 1 / (calls per message x latency) events per second. */
+  /**
+   * The simulator's own mean time from a request's arrival to its answer's last byte: the injected
+   * `glpiLatencyMs`, Node's timer lag and the simulator's work.
+   */
+  glpiResponseMeanMs: number | null;
+  /**
+   * The GLPI latency of the bound: the mean call as the counting proxy between the worker and the
+   * simulator saw it (request received to response end), measured the same way as the real-GLPI phase
+   * measures a real GLPI (bench/counting-proxy.ts). The worker's own side of each call is not in it.
+   */
+  glpiCallViaProxyMeanMs: number;
+  /** One hook = one mutex: at most 1 / (calls per message x glpiCallViaProxyMeanMs) events per second. */
   mutexBoundEventsPerS: number;
   /** eventsPerS / mutexBoundEventsPerS. */
   mutexEfficiency: number;
+  /** The bound with the nominal latency, 1 / (calls per message x glpiLatencyMs), and eventsPerS against it. */
+  mutexBoundNominalEventsPerS: number;
+  mutexEfficiencyNominal: number;
   failed: number;
   workerMemory: { peakRssMiB: number | null; rssAtEndMiB: number | null; breakdownAtPeak?: unknown };
   /** NODE_OPTIONS of the worker (BENCH_WORKER_NODE_OPTIONS; default as in docker-compose.yml). */
@@ -75,7 +90,11 @@ async function commandStats(redis: Redis): Promise<Record<string, number>> {
  */
 export async function runSync(redis: RedisChild, options: { messages: number; conversations: number; latencyMs: number; concurrency: number; workerNodeOptions?: string | undefined }): Promise<SyncResult> {
   const { messages, conversations, latencyMs } = options;
-  const sim = await startGlpiSimulator({ latencyMs });
+  // In its own process, as a GLPI would be: see glpi-sim-child.ts.
+  const sim = await startSimulatorProcess({ latencyMs });
+  // The worker reaches it through the counting proxy the real-GLPI phase uses, so both phases
+  // measure the GLPI latency of their bound the same way.
+  const proxy = await countingProxy(sim.url);
   const prefix = `cgbbenchsync${Date.now()}`;
   const spoolDir = mkdtempSync(join(tmpdir(), 'cgb-bench-sync-'));
   const inspector = new Redis(redis.url, { maxRetriesPerRequest: 3 });
@@ -87,7 +106,7 @@ export async function runSync(redis: RedisChild, options: { messages: number; co
     LOG_LEVEL: 'warn',
     WORKER_CONCURRENCY: String(options.concurrency),
     HOOK_ID: 'acme',
-    GLPI_API_URL: sim.url,
+    GLPI_API_URL: proxy.url,
     GLPI_USER_TOKEN: 'admin-user-token',
     CHATWOOT_WEBHOOK_SECRET: SECRET,
   };
@@ -123,7 +142,8 @@ export async function runSync(redis: RedisChild, options: { messages: number; co
     const worker = await startBridgeProcess(workerEnv, { entry: 'dist', keepLines: false });
     processes.push(worker);
     const memory = sampleMemory(worker.child.pid as number);
-    sim.resetCalls();
+    await sim.resetCalls();
+    proxy.reset();
     const commandsBefore = await commandStats(inspector);
     const started = performance.now();
     await queue.resume();
@@ -142,12 +162,16 @@ export async function runSync(redis: RedisChild, options: { messages: number; co
     const lockWaitMeanS = histogramMean(metricsText, 'cgb_lock_wait_seconds');
     const glpiCallMeanS = histogramMean(metricsText, 'cgb_glpi_call_duration_seconds');
 
-    const glpiCalls = sim.count();
+    const calls = await sim.calls();
+    const glpiResponseMeanMs = await sim.meanResponseMs();
+    const glpiCalls = calls.length;
     const byEndpoint: Record<string, number> = {};
-    for (const call of sim.calls) byEndpoint[`${call.method} ${call.endpoint}`] = (byEndpoint[`${call.method} ${call.endpoint}`] ?? 0) + 1;
+    for (const call of calls) byEndpoint[`${call.method} ${call.endpoint}`] = (byEndpoint[`${call.method} ${call.endpoint}`] ?? 0) + 1;
     const callsPerMessage = glpiCalls / messages;
     const eventsPerS = messages / elapsedS;
-    const bound = 1 / (callsPerMessage * (latencyMs / 1000));
+    const nominalBound = 1 / (callsPerMessage * (latencyMs / 1000));
+    const glpiCallViaProxyMeanMs = proxy.meanMs();
+    const bound = 1 / (callsPerMessage * (glpiCallViaProxyMeanMs / 1000));
     const round = (n: number, d = 2) => Math.round(n * 10 ** d) / 10 ** d;
     result = {
       messages,
@@ -167,8 +191,12 @@ export async function runSync(redis: RedisChild, options: { messages: number; co
       lockWaitMeanMs: lockWaitMeanS === null ? null : round(lockWaitMeanS * 1000, 1),
       glpiCallMeanMs: glpiCallMeanS === null ? null : round(glpiCallMeanS * 1000, 2),
       bridgeMsPerMessage: glpiCallMeanS === null ? null : round(1000 / eventsPerS - callsPerMessage * glpiCallMeanS * 1000, 2),
+      glpiResponseMeanMs: glpiResponseMeanMs === null ? null : round(glpiResponseMeanMs, 2),
+      glpiCallViaProxyMeanMs: round(glpiCallViaProxyMeanMs, 2),
       mutexBoundEventsPerS: round(bound, 1),
       mutexEfficiency: round(eventsPerS / bound, 3),
+      mutexBoundNominalEventsPerS: round(nominalBound, 1),
+      mutexEfficiencyNominal: round(eventsPerS / nominalBound, 3),
       failed,
       workerMemory,
       ...(options.workerNodeOptions ? { workerNodeOptions: options.workerNodeOptions } : {}),
@@ -180,6 +208,7 @@ export async function runSync(redis: RedisChild, options: { messages: number; co
     await queue.close();
     await inspector.flushdb().catch(() => undefined); // a private Redis
     inspector.disconnect();
+    await proxy.close();
     await sim.close();
     rmSync(spoolDir, { recursive: true, force: true });
   }

@@ -94,13 +94,20 @@ describe('outage, latency, switches', () => {
     expect((await profiles()).status).toBe(200);
   });
 
-  it('setLatency delays answers but still answers', async () => {
-    sim.setLatency(20);
+  it('setLatency delays answers but still answers, and meanResponseMs() shows the delay (the GLPI latency of the sync bench)', async () => {
+    sim.resetCalls();
+    expect(sim.meanResponseMs()).toBeNull();
+    sim.setLatency(30);
     try {
+      expect((await profiles()).status).toBe(200);
       expect((await profiles()).status).toBe(200);
     } finally {
       sim.setLatency(0);
     }
+    // A lower bound only (timers never fire early by more than the clock's millisecond): no test on speed.
+    expect(sim.meanResponseMs()).toBeGreaterThanOrEqual(29);
+    sim.resetCalls();
+    expect(sim.meanResponseMs()).toBeNull();
   });
 });
 

@@ -93,6 +93,8 @@ export interface GlpiSimulator {
   /** Calls matching a method and endpoint template, e.g. count('POST', '/Ticket/:id/ITILFollowup'). */
   count(method?: string, endpoint?: string): number;
   resetCalls(): void;
+  /** Mean time from a request's arrival to its answer's last byte since the last resetCalls() (null before any): GLPI's own latency, without the client's. */
+  meanResponseMs(): number | null;
   /** Followups of a ticket in the order GLPI shows them (by date, then id). */
   followupsOf(ticketId: number): SimRow[];
 

@@ -137,6 +137,8 @@ const PRIORITY_MATRIX: number[][] = [
 export class Simulator implements GlpiSimulator {
   readonly state: SimState;
   readonly calls: SimCall[] = [];
+  /** Answers sent since the last resetCalls(), and their time from request to last byte (the GLPI's own latency). */
+  private readonly served = { count: 0, totalMs: 0 };
   url = '';
   port = 0;
   readonly version: SimGlpiVersion;
@@ -221,6 +223,13 @@ export class Simulator implements GlpiSimulator {
 
   resetCalls(): void {
     this.calls.length = 0;
+    this.served.count = 0;
+    this.served.totalMs = 0;
+  }
+
+  /** Mean time from a request's arrival to its answer's last byte, since the last resetCalls(); null before any. */
+  meanResponseMs(): number | null {
+    return this.served.count === 0 ? null : this.served.totalMs / this.served.count;
   }
 
   followupsOf(ticketId: number): SimRow[] {
@@ -322,6 +331,11 @@ export class Simulator implements GlpiSimulator {
   // ---- HTTP plumbing -------------------------------------------------------------------------
 
   private async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const arrivedAt = performance.now();
+    res.once('finish', () => {
+      this.served.count += 1;
+      this.served.totalMs += performance.now() - arrivedAt;
+    });
     const chunks: Buffer[] = [];
     try {
       for await (const chunk of req) chunks.push(chunk as Buffer);
