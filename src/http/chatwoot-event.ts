@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { isSyncedEvent, parseChatwootEvent, stripPubsubTokens, type ChatwootEvent } from '../chatwoot/events.js';
+import { checkChatwootEvent, isSyncedEvent, stripPubsubTokens, type ChatwootEventInput } from '../chatwoot/events.js';
 import { DEFAULTS } from '../config/defaults.js';
 import { nestedDeeperThan } from './json-depth.js';
 import type { Refusal } from './request.js';
@@ -12,7 +12,7 @@ import type { Refusal } from './request.js';
 type EventVerdict =
   | { kind: 'refused'; event: string; refusal: Refusal; eventName?: string }
   | { kind: 'ignored'; event: string; reason: string }
-  | { kind: 'accepted'; event: string; eventName: string; parsed: ChatwootEvent; payload: Record<string, unknown> };
+  | { kind: 'accepted'; event: string; eventName: string; parsed: ChatwootEventInput; payload: Record<string, unknown> };
 
 const refused = (event: string, error: string, message: string, eventName?: string): EventVerdict => ({ kind: 'refused', event, refusal: { status: 400, error, message }, eventName });
 
@@ -32,7 +32,7 @@ export function readChatwootEvent(rawBody: Buffer, hookEnabled: boolean): EventV
     return { kind: 'ignored', event: 'other', reason: hookEnabled ? `event "${eventName.slice(0, 64)}" is not synced to GLPI` : 'hook is disabled' };
   }
   if (!hookEnabled) return { kind: 'ignored', event: eventName, reason: 'hook is disabled' };
-  const parsed = parseChatwootEvent(payload);
+  const parsed = checkChatwootEvent(payload);
   if (!parsed.ok) return refused(eventName, 'invalid_payload', `${eventName}: ${parsed.error}`, eventName);
   return { kind: 'accepted', event: eventName, eventName, parsed: parsed.event, payload: stripPubsubTokens(payload as Record<string, unknown>) };
 }
@@ -46,7 +46,7 @@ export function deliveryIdOf(deliveryHeader: string | undefined, rawBody: Buffer
  * Keys that identify the same Chatwoot event when it is sent again under a new delivery id
  * (EventDispatcherJob retries re-run the listener with a fresh X-Chatwoot-Delivery).
  */
-export function contentDedupeIds(event: ChatwootEvent): string[] {
+export function contentDedupeIds(event: ChatwootEventInput): string[] {
   switch (event.event) {
     case 'message_created':
       return [`message:${event.id}`];
