@@ -213,6 +213,13 @@ export function parseChatwootEvent(payload: unknown): ParseResult {
 
 let compiledCheck: ValidateFunction | undefined;
 
+/** Compiles the receiver's check once (tens of ms): the api calls it at start, not on its first webhook. */
+export function compileEventCheck(): ValidateFunction {
+  // unrepresentable: 'throw' (the default): a check JSON Schema cannot carry fails here, not silently.
+  compiledCheck ??= new Ajv({ strict: false, validateFormats: false }).compile(z.toJSONSchema(chatwootEventSchema, { io: 'input', target: 'draft-7' }));
+  return compiledCheck;
+}
+
 /**
  * The receiver's verdict on a synced event's payload, without the parsed copy zod builds (the
  * worker parses the job's payload again anyway). The same schema, turned once into JSON Schema and
@@ -223,10 +230,8 @@ let compiledCheck: ValidateFunction | undefined;
  * so the verdict is always zod's; test/reliability/fuzz.test.ts holds the route to it.
  */
 export function checkChatwootEvent(payload: unknown): { ok: true; event: ChatwootEventInput } | { ok: false; error: string } {
-  // unrepresentable: 'throw' (the default): a check JSON Schema cannot carry fails here, not silently.
-  compiledCheck ??= new Ajv({ strict: false, validateFormats: false }).compile(z.toJSONSchema(chatwootEventSchema, { io: 'input', target: 'draft-7' }));
   // The cast is what the check just established.
-  if (compiledCheck(payload)) return { ok: true, event: payload as ChatwootEventInput };
+  if (compileEventCheck()(payload)) return { ok: true, event: payload as ChatwootEventInput };
   const parsed = parseChatwootEvent(payload);
   return parsed.ok ? { ok: true, event: payload as ChatwootEventInput } : parsed;
 }

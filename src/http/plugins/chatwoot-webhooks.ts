@@ -1,5 +1,5 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import { conversationIdOf } from '../../chatwoot/events.js';
+import { compileEventCheck, conversationIdOf } from '../../chatwoot/events.js';
 import type { HookConfig } from '../../config/schema.js';
 import type { Metrics } from '../../metrics/metrics.js';
 import { idsOnlyLogger } from '../../logger.js';
@@ -53,6 +53,7 @@ export const chatwootWebhooks: FastifyPluginAsync<ChatwootWebhookOptions> = asyn
   const { hooks, ingest, metrics, now, signatureToleranceS } = options;
   keepRawBodies(app);
   app.decorateRequest('chatwootDelivery', null);
+  compileEventCheck();
   // One line per stored delivery (SPEC): through a per-hook child without redaction, since those
   // lines hold only validated ids; refusals, which echo client-chosen values, keep the redacted logger.
   const deliveryLogs = new Map([...hooks.keys()].map((hookId) => [hookId, idsOnlyLogger(app.log, { hookId })]));
