@@ -50,6 +50,20 @@ export interface IngestResult {
   cpuUsPerRequest: { bare: number | null; bridge: number | null; ratio: number | null };
   /** Redis commands the measured run cost per bridge request (INFO commandstats deltas), by command. */
   redisCommandsPerRequest: { total: number; byCommand: Record<string, number> };
+  /**
+   * The intake cut short after each stage (bench/stage-server.ts), measured in the same run between
+   * the bare endpoint and the bridge: where the bridge's time per request goes, stage by stage.
+   */
+  stages: StageResult[];
+}
+
+export interface StageResult {
+  stage: 'auth' | 'check' | 'enqueue';
+  requestsPerS: number;
+  latencyMs: { p50: number; p99: number };
+  cpuUsPerRequest: number | null;
+  /** requests/s against the bare endpoint's. */
+  ratio: number;
 }
 
 const SECRET = 'bench-webhook-secret-3f9a';
@@ -94,7 +108,7 @@ function load(url: string, connections: number, durationS: number): Promise<Load
  * ceiling, then against the bridge (api role, `node dist/server.js`, a private Redis with AOF
  * everysec like docker-compose). Each target gets a short warm-up that is not measured.
  */
-export async function runIngest(redis: RedisChild, options: { connections: number; durationS: number; warmupS: number; logLevel: string }): Promise<IngestResult> {
+export async function runIngest(redis: RedisChild, options: { connections: number; durationS: number; warmupS: number; logLevel: string; stages: boolean }): Promise<IngestResult> {
   const { connections, durationS, warmupS } = options;
 
   const barePort = await freePort();
@@ -112,22 +126,36 @@ export async function runIngest(redis: RedisChild, options: { connections: numbe
 
   const prefix = `cgbbench${Date.now()}`;
   const spoolDir = mkdtempSync(join(tmpdir(), 'cgb-bench-spool-'));
-  const bridge = await startBridgeProcess(
-    {
-      ROLE: 'api',
-      LOG_LEVEL: options.logLevel,
-      REDIS_URL: redis.url,
-      REDIS_KEY_PREFIX: prefix,
-      SPOOL_DIR: spoolDir,
-      HOOK_ID: 'acme',
-      GLPI_API_URL: 'http://127.0.0.1:9/apirest.php',
-      GLPI_USER_TOKEN: 'bench-user-token',
-      CHATWOOT_WEBHOOK_SECRET: SECRET,
-      // As docker-compose.yml runs the api (see docs/performance.md, Memory).
-      NODE_OPTIONS: API_NODE_OPTIONS,
-    },
-    { entry: 'dist', keepLines: false },
-  ).catch((err: unknown) => {
+  const bridgeEnv = {
+    ROLE: 'api',
+    LOG_LEVEL: options.logLevel,
+    REDIS_URL: redis.url,
+    REDIS_KEY_PREFIX: prefix,
+    SPOOL_DIR: spoolDir,
+    HOOK_ID: 'acme',
+    GLPI_API_URL: 'http://127.0.0.1:9/apirest.php',
+    GLPI_USER_TOKEN: 'bench-user-token',
+    CHATWOOT_WEBHOOK_SECRET: SECRET,
+    // As docker-compose.yml runs the api (see docs/performance.md, Memory).
+    NODE_OPTIONS: API_NODE_OPTIONS,
+  };
+
+  const stages: StageResult[] = [];
+  for (const stage of options.stages ? (['auth', 'check', 'enqueue'] as const) : []) {
+    const port = await freePort();
+    const server = await spawnTsxServer('bench/stage-server.ts', { ...bridgeEnv, REDIS_KEY_PREFIX: `${prefix}stage`, STAGE: stage, PORT: String(port) }, 'listening');
+    try {
+      const url = `http://127.0.0.1:${port}/webhooks/chatwoot/acme`;
+      if (warmupS > 0) await load(url, connections, warmupS);
+      const { result, cpuUsPerRequest } = await measured(url, server.pid, connections, durationS);
+      if (result.non2xx > 0) throw new Error(`stage ${stage}: ${result.non2xx} answers were not 2xx`);
+      stages.push({ stage, requestsPerS: result.requestsPerS, latencyMs: { p50: result.latencyMs.p50, p99: result.latencyMs.p99 }, cpuUsPerRequest, ratio: Math.round((result.requestsPerS / bareResult.requestsPerS) * 1000) / 1000 });
+    } finally {
+      await stopChild(server);
+    }
+  }
+
+  const bridge = await startBridgeProcess(bridgeEnv, { entry: 'dist', keepLines: false }).catch((err: unknown) => {
     rmSync(spoolDir, { recursive: true, force: true });
     throw err;
   });
@@ -183,6 +211,7 @@ export async function runIngest(redis: RedisChild, options: { connections: numbe
       },
       // The inspector's own INFO call is in the delta: one command, negligible over thousands.
       redisCommandsPerRequest: perRequest(callsBefore, callsAfter, bridgeResult.requests),
+      stages,
     };
   } finally {
     await queue.close();

@@ -13,7 +13,8 @@ import { machine, ROOT } from './proc.js';
  * (the latest run plus a short history) and prints a table. With BENCH_REAL_GLPI_ENVS (comma-separated
  * real-GLPI kit env files) or GLPI_TEST_* set, the sync phase also runs against each real GLPI
  * (bench/real-glpi.ts: BENCH_REAL_MESSAGES per hook, BENCH_REAL_RATE events/s for the latency).
- * BENCH_PHASES (default `ingest,sync,real`) runs a subset, for quick experiments.
+ * BENCH_PHASES (default `ingest,sync,real`) runs a subset, for quick experiments. BENCH_INGEST_STAGES=0
+ * skips the ingest phase's per-stage servers (bench/stage-server.ts).
  */
 const durationS = Number(process.env.BENCH_DURATION_S ?? 15);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
@@ -55,6 +56,14 @@ function printIngest(ingest: IngestResult): void {
     console.log(`| ${name} | ${f(r.requestsPerS)} | ${f(r.latencyMs.p50)} | ${f(r.latencyMs.p99)} | ${r.non2xx} | ${r.errors + r.timeouts} |`);
   }
   console.log(`ratio bridge/bare: ${ingest.ratio}; jobs enqueued ${ingest.jobsEnqueued} for ${ingest.bridge2xx} 2xx answers (spooled first: up to ${ingest.spoolPeak}, left in the spool: ${ingest.spoolLeft}); api peak RSS ${f(ingest.apiMemory.peakRssMiB, 1)} MiB`);
+  if (ingest.stages.length > 0) {
+    console.log('');
+    console.log('| intake cut short after a stage (bench/stage-server.ts) | req/s | p50 ms | p99 ms | CPU us/request | ratio to bare |');
+    console.log('|---|---:|---:|---:|---:|---:|');
+    console.log(`| bare (parse + 202) | ${f(ingest.bare.requestsPerS)} | ${f(ingest.bare.latencyMs.p50)} | ${f(ingest.bare.latencyMs.p99)} | ${f(ingest.cpuUsPerRequest.bare)} | 1 |`);
+    for (const s of ingest.stages) console.log(`| + ${s.stage} | ${f(s.requestsPerS)} | ${f(s.latencyMs.p50)} | ${f(s.latencyMs.p99)} | ${f(s.cpuUsPerRequest)} | ${s.ratio} |`);
+    console.log(`| the bridge (+ log line, metrics, the app's hooks) | ${f(ingest.bridge.requestsPerS)} | ${f(ingest.bridge.latencyMs.p50)} | ${f(ingest.bridge.latencyMs.p99)} | ${f(ingest.cpuUsPerRequest.bridge)} | ${ingest.ratio} |`);
+  }
   const cpu = ingest.cpuUsPerRequest;
   console.log(`api CPU per request: bare ${f(cpu.bare)} us, bridge ${f(cpu.bridge)} us (ratio bare/bridge ${f(cpu.ratio, 3)}); Redis commands per request ${ingest.redisCommandsPerRequest.total} ${JSON.stringify(ingest.redisCommandsPerRequest.byCommand)}`);
 }
@@ -98,7 +107,7 @@ async function main(): Promise<void> {
   try {
     if (phases.has('ingest')) {
       console.log(`ingest: ${connections} connections, ${durationS} s per target (+${warmupS} s warm-up each)...`);
-      ingest = await runIngest(redis, { connections, durationS, warmupS, logLevel });
+      ingest = await runIngest(redis, { connections, durationS, warmupS, logLevel, stages: process.env.BENCH_INGEST_STAGES !== '0' });
     }
     if (phases.has('sync')) {
       console.log(`sync: ${syncMessages} messages over ${syncConversations} conversations, GLPI simulator at ${glpiLatencyMs} ms per call, worker concurrency ${workerConcurrency}...`);

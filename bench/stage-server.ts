@@ -1,0 +1,77 @@
+import Fastify from 'fastify';
+import { conversationIdOf } from '../src/chatwoot/events.js';
+import { loadConfig } from '../src/config/load.js';
+import { authenticate, refuseEarly, type Credentials } from '../src/http/chatwoot-auth.js';
+import { contentDedupeIds, deliveryIdOf, readChatwootEvent } from '../src/http/chatwoot-event.js';
+import { header, keepRawBodies } from '../src/http/request.js';
+import { createLogger } from '../src/logger.js';
+import { createMetrics } from '../src/metrics/metrics.js';
+import { createSyncQueue, Ingest } from '../src/queue/producer.js';
+import { DiskSpool } from '../src/queue/spool.js';
+import { createRedis } from '../src/redis/connection.js';
+import { keyOptionsFor, redisKeys } from '../src/redis/keys.js';
+
+/**
+ * The bridge's webhook intake cut short after one stage, for bench/ingest-stages.ts: the same
+ * functions the api runs (hook lookup, signature, the event check, group-committed enqueue), in
+ * the order it runs them, and a 202 at STAGE:
+ *
+ * - `auth`: hook lookup and HMAC over the raw body, then `JSON.parse` (the bare endpoint plus auth);
+ * - `check`: + the event read (depth bound, parse, compiled schema check, token strip, dedupe ids);
+ * - `enqueue`: + Ingest.accept (dedupe claims and BullMQ job add in Redis, group commit).
+ *
+ * What the api adds after `enqueue` (its log line, metrics, Fastify's hooks of the real app) is the
+ * difference to the bridge itself, measured by the ingest phase. Configured from the environment
+ * like the bridge (HOOK_ID, CHATWOOT_WEBHOOK_SECRET, REDIS_URL, REDIS_KEY_PREFIX, SPOOL_DIR, ...).
+ */
+const stage = process.env.STAGE ?? 'enqueue';
+if (!['auth', 'check', 'enqueue'].includes(stage)) throw new Error(`STAGE must be auth, check or enqueue, not ${stage}`);
+const config = loadConfig(process.env);
+const keys = redisKeys(config.redisKeyPrefix, keyOptionsFor(config.redis));
+const redis = stage === 'enqueue' ? createRedis(config.redis, 'producer') : undefined;
+const queue = redis === undefined ? undefined : createSyncQueue(redis, keys);
+const ingest =
+  redis === undefined || queue === undefined
+    ? undefined
+    : new Ingest({ queue, redis, keys, spool: new DiskSpool(config.spoolDir), metrics: createMetrics(), logger: createLogger('warn') });
+
+interface Route {
+  Params: { hookId: string };
+  Querystring: { token?: string | string[] };
+  Body: Buffer | undefined;
+}
+
+const app = Fastify({ logger: false, bodyLimit: config.bodyLimitBytes });
+keepRawBodies(app);
+app.post<Route>('/webhooks/chatwoot/:hookId', async (req, reply) => {
+  const hook = config.hooks.get(req.params.hookId);
+  if (hook === undefined) return reply.code(404).send({ error: 'unknown_hook' });
+  const credentials: Credentials = { signature: header(req.headers, 'x-chatwoot-signature'), timestamp: header(req.headers, 'x-chatwoot-timestamp'), token: req.query.token };
+  const body = req.body ?? Buffer.alloc(0);
+  if (refuseEarly(hook, credentials) !== undefined) return reply.code(401).send({ error: 'unauthorized' });
+  const auth = authenticate(hook, credentials, body, Date.now(), 300);
+  if (!auth.ok) return reply.code(401).send({ error: 'unauthorized', message: auth.reason });
+  if (stage === 'auth') {
+    const payload = JSON.parse(body.toString('utf8')) as { id?: unknown };
+    return reply.code(202).send({ status: 'queued', id: String(payload.id) });
+  }
+  const read = readChatwootEvent(body, hook.enabled);
+  if (read.kind !== 'accepted') return reply.code(400).send({ error: 'refused', kind: read.kind });
+  const deliveryId = deliveryIdOf(header(req.headers, 'x-chatwoot-delivery'), body);
+  const conversationId = conversationIdOf(read.parsed);
+  const dedupeIds = [deliveryId, ...(auth.signature !== undefined ? [`signature:${auth.signature}`] : []), ...contentDedupeIds(read.parsed)];
+  if (ingest === undefined) return reply.code(202).send({ status: 'queued', id: `${dedupeIds.length}:${conversationId ?? ''}` });
+  const outcome = await ingest.accept({ hookId: hook.id, event: read.eventName, deliveryId, receivedAt: new Date().toISOString(), conversationId, payload: read.payload }, dedupeIds);
+  return reply.code(outcome.status === 'duplicate' ? 200 : 202).send({ status: outcome.status, id: outcome.jobId });
+});
+
+const address = await app.listen({ port: Number(process.env.PORT ?? 0), host: '127.0.0.1' });
+console.log(`stage server (${stage}) listening at ${address}`);
+process.once('SIGTERM', () => {
+  ingest?.close();
+  void app
+    .close()
+    .then(() => queue?.close())
+    .then(() => redis?.quit())
+    .finally(() => process.exit(0));
+});
