@@ -20,3 +20,5 @@ process.on('message', (message: Request) => {
   if (message.op === 'close') void sim.close().then(() => process.exit(0));
 });
 process.send?.({ id: 0, reply: sim.url });
+// The bench died without closing it: do not outlive it.
+process.once('disconnect', () => process.exit(0));
