@@ -149,6 +149,9 @@ export async function runIngest(redis: RedisChild, options: { connections: numbe
       if (warmupS > 0) await load(url, connections, warmupS);
       const { result, cpuUsPerRequest } = await measured(url, server.pid, connections, durationS);
       if (result.non2xx > 0) throw new Error(`stage ${stage}: ${result.non2xx} answers were not 2xx`);
+      // A 202 from the disk spool (Redis not answering) would measure fsync, not Redis.
+      const spooledByStage = readdirSync(spoolDir).filter((f) => f.endsWith('.json')).length;
+      if (spooledByStage > 0) throw new Error(`stage ${stage}: ${spooledByStage} events went to the disk spool, so its figures are not Redis's`);
       stages.push({ stage, requestsPerS: result.requestsPerS, latencyMs: { p50: result.latencyMs.p50, p99: result.latencyMs.p99 }, cpuUsPerRequest, ratio: Math.round((result.requestsPerS / bareResult.requestsPerS) * 1000) / 1000 });
     } finally {
       await stopChild(server);
