@@ -97,15 +97,16 @@ describe('outage, latency, switches', () => {
   it('setLatency delays answers but still answers, and meanResponseMs() shows the delay (the GLPI latency of the sync bench)', async () => {
     sim.resetCalls();
     expect(sim.meanResponseMs()).toBeNull();
-    sim.setLatency(30);
+    sim.setLatency(40);
     try {
       expect((await profiles()).status).toBe(200);
       expect((await profiles()).status).toBe(200);
     } finally {
       sim.setLatency(0);
     }
-    // A lower bound only (timers never fire early by more than the clock's millisecond): no test on speed.
-    expect(sim.meanResponseMs()).toBeGreaterThanOrEqual(29);
+    // A loose lower bound only: Node's timers count from the event loop's cached time, so on a busy
+    // machine one can fire a few ms early against performance.now(). An answer without the delay takes ~1 ms.
+    expect(sim.meanResponseMs()).toBeGreaterThanOrEqual(20);
     sim.resetCalls();
     expect(sim.meanResponseMs()).toBeNull();
   });
