@@ -14,7 +14,8 @@ import { machine, ROOT } from './proc.js';
  * real-GLPI kit env files) or GLPI_TEST_* set, the sync phase also runs against each real GLPI
  * (bench/real-glpi.ts: BENCH_REAL_MESSAGES per hook, BENCH_REAL_RATE events/s for the latency).
  * BENCH_PHASES (default `ingest,sync,real`) runs a subset, for quick experiments. BENCH_INGEST_STAGES=0
- * skips the ingest phase's per-stage servers (bench/stage-server.ts).
+ * skips the ingest phase's per-stage servers (bench/stage-server.ts); BENCH_SYNC_RUNS (3) sets the
+ * sync phase's drains, of which the median is reported.
  */
 const durationS = Number(process.env.BENCH_DURATION_S ?? 15);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
@@ -24,6 +25,9 @@ const syncMessages = Number(process.env.BENCH_SYNC_MESSAGES ?? 1_000);
 const syncConversations = Number(process.env.BENCH_SYNC_CONVERSATIONS ?? 50);
 const glpiLatencyMs = Number(process.env.BENCH_GLPI_LATENCY_MS ?? 20);
 const workerConcurrency = Number(process.env.BENCH_WORKER_CONCURRENCY ?? 8);
+// Drains of the sync phase: one drain swings by several points with this virtual machine's moments
+// (86 % to 95 % of the bound in one afternoon), so the phase reports the median drain and lists all.
+const syncRuns = Math.max(1, Number(process.env.BENCH_SYNC_RUNS ?? 3));
 // As docker-compose.yml runs the worker: a 4 MiB new space instead of 16 (docs/performance.md, worker memory).
 const WORKER_NODE_OPTIONS = process.env.BENCH_WORKER_NODE_OPTIONS ?? '--max-semi-space-size=4';
 const realMessagesPerHook = Number(process.env.BENCH_REAL_MESSAGES ?? 100);
@@ -68,8 +72,24 @@ function printIngest(ingest: IngestResult): void {
   console.log(`api CPU per request: bare ${f(cpu.bare)} us, bridge ${f(cpu.bridge)} us (ratio bare/bridge ${f(cpu.ratio, 3)}); Redis commands per request ${ingest.redisCommandsPerRequest.total} ${JSON.stringify(ingest.redisCommandsPerRequest.byCommand)}`);
 }
 
+/** What the results keep of each drain besides the median one. */
+function drainSummary(d: SyncResult): NonNullable<SyncResult['drains']>[number] {
+  return {
+    eventsPerS: d.eventsPerS,
+    glpiCallViaProxyMeanMs: d.glpiCallViaProxyMeanMs,
+    mutexEfficiency: d.mutexEfficiency,
+    mutexEfficiencyNominal: d.mutexEfficiencyNominal,
+    bridgeMsPerMessage: d.bridgeMsPerMessage,
+    workerPeakRssMiB: d.workerMemory.peakRssMiB,
+  };
+}
+
 function printSync(sync: SyncResult): void {
   console.log('');
+  if (sync.drains !== undefined && sync.drains.length > 1) {
+    const all = sync.drains.map((d) => `${f(d.eventsPerS, 1)} events/s = ${f(d.mutexEfficiency * 100, 0)} % (worker ${f(d.workerPeakRssMiB, 1)} MiB)`).join(', ');
+    console.log(`sync drains, in order: ${all}; the median drain below`);
+  }
   console.log('| sync | value |');
   console.log('|---|---:|');
   console.log(`| messages / conversations | ${sync.messages} / ${sync.conversations} |`);
@@ -111,7 +131,12 @@ async function main(): Promise<void> {
     }
     if (phases.has('sync')) {
       console.log(`sync: ${syncMessages} messages over ${syncConversations} conversations, GLPI simulator at ${glpiLatencyMs} ms per call, worker concurrency ${workerConcurrency}...`);
-      sync = await runSync(redis, { messages: syncMessages, conversations: syncConversations, latencyMs: glpiLatencyMs, concurrency: workerConcurrency, workerNodeOptions: WORKER_NODE_OPTIONS });
+      const drains: SyncResult[] = [];
+      for (let i = 0; i < syncRuns; i += 1) {
+        drains.push(await runSync(redis, { messages: syncMessages, conversations: syncConversations, latencyMs: glpiLatencyMs, concurrency: workerConcurrency, workerNodeOptions: WORKER_NODE_OPTIONS }));
+      }
+      const byEfficiency = [...drains].sort((a, b) => a.mutexEfficiency - b.mutexEfficiency);
+      sync = { ...(byEfficiency[Math.floor((byEfficiency.length - 1) / 2)] as SyncResult), drains: drains.map(drainSummary) };
     }
     for (const target of phases.has('real') ? realGlpiTargets() : []) {
       console.log(`sync against real GLPI ${target.version} (${target.url}): ${realMessagesPerHook} messages per hook, 1 and 4 hooks; latency at ${realRatesPerS.join(' and ')} events/s over ${realSteadyHooks} hook(s) for ${durationS} s...`);
@@ -131,6 +156,7 @@ async function main(): Promise<void> {
       BENCH_SYNC_CONVERSATIONS: syncConversations,
       BENCH_GLPI_LATENCY_MS: glpiLatencyMs,
       BENCH_WORKER_CONCURRENCY: workerConcurrency,
+      BENCH_SYNC_RUNS: syncRuns,
       BENCH_WORKER_NODE_OPTIONS: WORKER_NODE_OPTIONS,
       BENCH_PHASES: [...phases].join(','),
       BENCH_REAL_MESSAGES: realMessagesPerHook,

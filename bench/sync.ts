@@ -58,6 +58,8 @@ export interface SyncResult {
   mutexEfficiencyNominal: number;
   failed: number;
   workerMemory: { peakRssMiB: number | null; rssAtEndMiB: number | null; breakdownAtPeak?: unknown };
+  /** With several drains (BENCH_SYNC_RUNS), this result is the median one and this lists them all, in order. */
+  drains?: { eventsPerS: number; glpiCallViaProxyMeanMs: number; mutexEfficiency: number; mutexEfficiencyNominal: number; bridgeMsPerMessage: number | null; workerPeakRssMiB: number | null }[];
   /** NODE_OPTIONS of the worker (BENCH_WORKER_NODE_OPTIONS; default as in docker-compose.yml). */
   workerNodeOptions?: string;
 }
