@@ -1,18 +1,17 @@
-import { rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sign } from '../src/chatwoot/signature.js';
 import { loadConfig } from '../src/config/load.js';
 import { redisKeys } from '../src/redis/keys.js';
 import { createSyncQueue } from '../src/queue/producer.js';
 import { startRuntime, type Runtime } from '../src/runtime.js';
 import { loadFixture } from './support/fixtures.js';
 import { startGlpiSimulator, type GlpiSimulator } from './support/glpi-simulator/index.js';
-import { deletePrefix, testRedis, waitFor } from './support/redis.js';
+import { testRedis, waitFor } from './support/redis.js';
 import { serviceTestEnv } from './support/service-env.js';
+import { signedHeaders } from './support/signed-webhook.js';
 
 const SECRET = 'runtime-attachments-secret';
 
@@ -24,8 +23,7 @@ const SECRET = 'runtime-attachments-secret';
 describe('shutdown never waits on an attachment download', () => {
   let sim: GlpiSimulator;
   let runtime: Runtime | undefined;
-  let prefix: string;
-  let spoolDir: string;
+  let service: ReturnType<typeof serviceTestEnv> | undefined;
   let chatwoot: Server;
   let downloads = 0;
   const timers = new Set<NodeJS.Timeout>();
@@ -40,8 +38,7 @@ describe('shutdown never waits on an attachment download', () => {
     });
     await new Promise<void>((resolve) => chatwoot.listen(0, '127.0.0.1', resolve));
     sim = await startGlpiSimulator();
-    const service = serviceTestEnv('rtattach', { url: sim.url });
-    ({ prefix, spoolDir } = service);
+    service = serviceTestEnv('rtattach', { url: sim.url });
     const config = loadConfig({
       ...service.env,
       CHATWOOT_WEBHOOK_SECRET: SECRET,
@@ -57,10 +54,7 @@ describe('shutdown never waits on an attachment download', () => {
     chatwoot?.closeAllConnections();
     await new Promise((resolve) => chatwoot?.close(resolve));
     await sim?.close();
-    const redis = testRedis();
-    await deletePrefix(redis, prefix);
-    redis.disconnect();
-    rmSync(spoolDir, { recursive: true, force: true });
+    await service?.removeState();
   });
 
   it('closes at once and hands the job back', async () => {
@@ -68,10 +62,9 @@ describe('shutdown never waits on an attachment download', () => {
     const [attachment] = fixture.attachments as Record<string, unknown>[];
     const port = (chatwoot.address() as AddressInfo).port;
     const body = JSON.stringify({ ...fixture, attachments: [{ ...attachment, data_url: `http://127.0.0.1:${port}/rails/active_storage/blobs/redirect/x/slow.png` }] });
-    const ts = Math.floor(Date.now() / 1000);
     const res = await request(`${runtime!.address}/webhooks/chatwoot/default`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-chatwoot-delivery': `slow-${ts}`, 'x-chatwoot-timestamp': String(ts), 'x-chatwoot-signature': sign(SECRET, ts, body) },
+      headers: signedHeaders(SECRET, body),
       body,
     });
     await res.body.dump();
@@ -87,7 +80,7 @@ describe('shutdown never waits on an attachment download', () => {
     expect(closed).toBe('closed');
 
     const redis = testRedis();
-    const queue = createSyncQueue(redis, redisKeys(prefix));
+    const queue = createSyncQueue(redis, redisKeys(service!.prefix));
     try {
       const counts = await queue.getJobCounts('active', 'completed', 'failed', 'delayed', 'waiting');
       expect(counts).toMatchObject({ active: 0, completed: 0, failed: 0 });

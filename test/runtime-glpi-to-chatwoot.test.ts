@@ -1,8 +1,6 @@
-import { rmSync } from 'node:fs';
 import { pino } from 'pino';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sign } from '../src/chatwoot/signature.js';
 import { loadConfig } from '../src/config/load.js';
 import { signGlpiWebhook } from '../src/glpi/webhook-signature.js';
 import { createGlpiClient } from '../src/glpi/client.js';
@@ -10,8 +8,9 @@ import { startRuntime, type Runtime } from '../src/runtime.js';
 import { startChatwootApi, type ChatwootApiDouble } from './support/chatwoot-api/index.js';
 import { loadFixture } from './support/fixtures.js';
 import { startGlpiSimulator, type GlpiSimulator } from './support/glpi-simulator/index.js';
-import { deletePrefix, testRedis, waitFor } from './support/redis.js';
+import { waitFor } from './support/redis.js';
 import { serviceTestEnv } from './support/service-env.js';
+import { signedHeaders } from './support/signed-webhook.js';
 
 const SECRET = 'runtime-test-secret';
 const GLPI_SECRET = 'glpi-webhook-secret-0123456789';
@@ -26,8 +25,7 @@ describe('GLPI -> Chatwoot in the running service (simulator 11.0.8, Chatwoot AP
   let sim: GlpiSimulator;
   let chatwoot: ChatwootApiDouble;
   let runtime: Runtime;
-  let prefix: string;
-  let spoolDir: string;
+  let service: ReturnType<typeof serviceTestEnv> | undefined;
 
   beforeAll(async () => {
     sim = await startGlpiSimulator({
@@ -36,8 +34,7 @@ describe('GLPI -> Chatwoot in the running service (simulator 11.0.8, Chatwoot AP
     });
     chatwoot = await startChatwootApi();
     chatwoot.addConversation({ id: 58, account_id: 3 });
-    const service = serviceTestEnv('g2c-runtime', { url: sim.url });
-    ({ prefix, spoolDir } = service);
+    service = serviceTestEnv('g2c-runtime', { url: sim.url });
     const config = loadConfig({
       ...service.env,
       CHATWOOT_WEBHOOK_SECRET: SECRET,
@@ -54,20 +51,12 @@ describe('GLPI -> Chatwoot in the running service (simulator 11.0.8, Chatwoot AP
     await runtime?.close();
     await sim?.close();
     await chatwoot?.close();
-    const redis = testRedis();
-    await deletePrefix(redis, prefix);
-    redis.disconnect();
-    rmSync(spoolDir, { recursive: true, force: true });
+    await service?.removeState();
   });
 
   it("sends a technician's followup to the conversation within the poll interval plus 5 s, once", async () => {
     const body = JSON.stringify(loadFixture('message_created.incoming'));
-    const ts = Math.floor(Date.now() / 1000);
-    const res = await request(`${runtime.address}/webhooks/chatwoot/default`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-chatwoot-delivery': `g2c-${ts}`, 'x-chatwoot-timestamp': String(ts), 'x-chatwoot-signature': sign(SECRET, ts, body) },
-      body,
-    });
+    const res = await request(`${runtime.address}/webhooks/chatwoot/default`, { method: 'POST', headers: signedHeaders(SECRET, body), body });
     await res.body.dump();
     expect(res.statusCode).toBe(202);
     const ticketId = await waitFor(() => sim.state.tickets[0]?.id, 'the ticket', 400);

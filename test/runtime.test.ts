@@ -1,15 +1,14 @@
-import { rmSync } from 'node:fs';
 import { pino } from 'pino';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sign } from '../src/chatwoot/signature.js';
 import { loadConfig } from '../src/config/load.js';
 import { startRuntime, type Runtime } from '../src/runtime.js';
 import { escapeHtml } from '../src/util/html.js';
 import { loadFixture } from './support/fixtures.js';
 import { glpiDecode, SIM_GLPI_VERSIONS, startGlpiSimulator, type GlpiSimulator } from './support/glpi-simulator/index.js';
-import { deletePrefix, testRedis, waitFor } from './support/redis.js';
+import { waitFor } from './support/redis.js';
 import { serviceTestEnv } from './support/service-env.js';
+import { signedHeaders } from './support/signed-webhook.js';
 
 const SECRET = 'runtime-test-secret';
 const HOSTILE_TEXT = '<b>not bold</b> & "quotes" 5 > 3 🙂\nnext line &amp; &#60;i&#62;';
@@ -21,13 +20,11 @@ const HOSTILE_TEXT = '<b>not bold</b> & "quotes" 5 > 3 🙂\nnext line &amp; &#6
 describe.each(SIM_GLPI_VERSIONS)('the service end to end (ROLE=all, real HTTP, real Redis, GLPI simulator %s)', (version) => {
   let sim: GlpiSimulator;
   let runtime: Runtime;
-  let prefix: string;
-  let spoolDir: string;
+  let service: ReturnType<typeof serviceTestEnv> | undefined;
 
   beforeAll(async () => {
     sim = await startGlpiSimulator({ version });
-    const service = serviceTestEnv('runtime', { url: sim.url });
-    ({ prefix, spoolDir } = service);
+    service = serviceTestEnv('runtime', { url: sim.url });
     const config = loadConfig({
       ...service.env,
       ADMIN_TOKEN: 'runtime-admin-token',
@@ -41,10 +38,7 @@ describe.each(SIM_GLPI_VERSIONS)('the service end to end (ROLE=all, real HTTP, r
   afterAll(async () => {
     await runtime?.close();
     await sim?.close();
-    const redis = testRedis();
-    await deletePrefix(redis, prefix);
-    redis.disconnect();
-    rmSync(spoolDir, { recursive: true, force: true });
+    await service?.removeState();
   });
 
   async function post(fixture: string): Promise<number> {
@@ -52,17 +46,7 @@ describe.each(SIM_GLPI_VERSIONS)('the service end to end (ROLE=all, real HTTP, r
     // The agent's reply carries what a customer could type: markup, entities, quotes, emoji, lines.
     if (fixture === 'message_created.outgoing') payload.content = HOSTILE_TEXT;
     const body = JSON.stringify(payload);
-    const ts = Math.floor(Date.now() / 1000);
-    const res = await request(`${runtime.address}/webhooks/chatwoot/default`, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        'x-chatwoot-delivery': `${fixture}-${ts}`,
-        'x-chatwoot-timestamp': String(ts),
-        'x-chatwoot-signature': sign(SECRET, ts, body),
-      },
-      body,
-    });
+    const res = await request(`${runtime.address}/webhooks/chatwoot/default`, { method: 'POST', headers: signedHeaders(SECRET, body, `${fixture}-${Date.now()}`), body });
     await res.body.dump();
     return res.statusCode;
   }

@@ -1,13 +1,11 @@
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { pino } from 'pino';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sign } from '../../src/chatwoot/signature.js';
 import { loadConfig } from '../../src/config/load.js';
 import { createGlpiClient, type GlpiClientHandle } from '../../src/glpi/client.js';
 import type { ItemType } from '../../src/glpi/types.js';
@@ -16,7 +14,9 @@ import { redisKeys } from '../../src/redis/keys.js';
 import { G2cRecords } from '../../src/sync/glpi-to-chatwoot/records.js';
 import { startRuntime, type Runtime } from '../../src/runtime.js';
 import { startChatwootApi, type ChatwootApiDouble } from '../support/chatwoot-api/index.js';
-import { REDIS_URL, deletePrefix, testPrefix, testRedis, waitFor } from '../support/redis.js';
+import { testRedis, waitFor } from '../support/redis.js';
+import { serviceTestEnv } from '../support/service-env.js';
+import { signedHeaders } from '../support/signed-webhook.js';
 import { messageEvent } from '../sync/support.js';
 
 const run = promisify(execFile);
@@ -51,8 +51,7 @@ describe.skipIf(!runnable)(`GLPI ${env.GLPI_TEST_VERSION ?? '?'} (real) webhook 
   let glpi: GlpiClientHandle;
   let tech: GlpiClientHandle;
   let webhookId = 0;
-  const prefix = testPrefix('real-g2c-hook');
-  const spoolDir = mkdtempSync(join(tmpdir(), 'cgb-real-hook-'));
+  const service = serviceTestEnv('real-g2c-hook', { url: env.GLPI_TEST_URL ?? '', userToken: env.GLPI_TEST_USER_TOKEN });
   const unique = randomUUID().slice(0, 8);
   const conversationId = 90_000 + Math.floor(Math.random() * 9_000);
   const inspect = testRedis();
@@ -62,13 +61,8 @@ describe.skipIf(!runnable)(`GLPI ${env.GLPI_TEST_VERSION ?? '?'} (real) webhook 
     chatwoot = await startChatwootApi();
     chatwoot.addConversation({ id: conversationId, account_id: ACCOUNT, contact: { id: conversationId, name: `Hook ${unique}`, email: `hook-${unique}@example.org`, phone_number: null } });
     const config = loadConfig({
-      REDIS_URL,
-      REDIS_KEY_PREFIX: prefix,
-      SPOOL_DIR: spoolDir,
-      HOST: '127.0.0.1',
-      GLPI_API_URL: env.GLPI_TEST_URL,
+      ...service.env,
       GLPI_APP_TOKEN: env.GLPI_TEST_APP_TOKEN,
-      GLPI_USER_TOKEN: env.GLPI_TEST_USER_TOKEN,
       CHATWOOT_WEBHOOK_SECRET: CHATWOOT_SECRET,
       CHATWOOT_BASE_URL: chatwoot.url,
       CHATWOOT_API_TOKEN: 'chatwoot-admin-token',
@@ -87,9 +81,8 @@ describe.skipIf(!runnable)(`GLPI ${env.GLPI_TEST_VERSION ?? '?'} (real) webhook 
     await Promise.all([glpi?.close(), tech?.close()].map((p) => p?.catch(() => undefined)));
     await runtime?.close();
     await chatwoot?.close();
-    await deletePrefix(inspect, prefix);
     inspect.disconnect();
-    rmSync(spoolDir, { recursive: true, force: true });
+    await service.removeState();
   });
 
   const outgoing = () => chatwoot.conversation(ACCOUNT, conversationId)!.messages.filter((m) => m.message_type === 1 && !m.private);
@@ -102,12 +95,7 @@ describe.skipIf(!runnable)(`GLPI ${env.GLPI_TEST_VERSION ?? '?'} (real) webhook 
   it("a technician's followup reaches the conversation once, through GLPI's own signed webhook delivery", async () => {
     // The customer writes: the bridge creates the ticket and says so in a private note.
     const body = JSON.stringify(messageEvent({ id: conversationId, contact: { id: conversationId, name: `Hook ${unique}`, email: `hook-${unique}@example.org` } }, { id: conversationId * 10, content: `Webhook story ${unique}`, createdAt: new Date().toISOString() }));
-    const ts = Math.floor(Date.now() / 1000);
-    const posted = await request(`${runtime.address}/webhooks/chatwoot/default`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-chatwoot-delivery': `hook-${unique}`, 'x-chatwoot-timestamp': String(ts), 'x-chatwoot-signature': sign(CHATWOOT_SECRET, ts, body) },
-      body,
-    });
+    const posted = await request(`${runtime.address}/webhooks/chatwoot/default`, { method: 'POST', headers: signedHeaders(CHATWOOT_SECRET, body, `hook-${unique}`), body });
     await posted.body.dump();
     expect(posted.statusCode).toBe(202);
     const ticketId = await waitFor(() => {
@@ -116,7 +104,7 @@ describe.skipIf(!runnable)(`GLPI ${env.GLPI_TEST_VERSION ?? '?'} (real) webhook 
     }, 'the ticket', 300);
 
     // The first poll sets the hook's cursor (what GLPI holds is history from then on).
-    const records = new G2cRecords(inspect, redisKeys(prefix), 'default');
+    const records = new G2cRecords(inspect, redisKeys(service.prefix), 'default');
     const nudgeBody = '{\n    "event": "new"\n}';
     const nudgeTs = Math.floor(Date.now() / 1000);
     const nudge = await request(`${runtime.address}/webhooks/glpi/default`, {

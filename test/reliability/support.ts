@@ -6,7 +6,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { sign } from '../../src/chatwoot/signature.js';
 import { redisKeys } from '../../src/redis/keys.js';
 import { SYNC_QUEUE_NAME } from '../../src/queue/job.js';
 import { type SyncJobData } from '../../src/sync/job.js';
@@ -107,16 +106,7 @@ export class RedisChild {
   }
 }
 
-/** Chatwoot's signed headers for a body, with a distinct delivery id unless one is given. */
-export function signedHeaders(secret: string, body: string | Buffer, delivery: string = randomUUID(), nowMs = Date.now()): Record<string, string> {
-  const ts = Math.floor(nowMs / 1000);
-  return {
-    'content-type': 'application/json',
-    'x-chatwoot-delivery': delivery,
-    'x-chatwoot-timestamp': String(ts),
-    'x-chatwoot-signature': sign(secret, ts, body),
-  };
-}
+export { signedHeaders } from '../support/signed-webhook.js';
 
 const messageTemplate = loadFixture('message_created.incoming');
 
