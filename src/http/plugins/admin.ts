@@ -1,3 +1,4 @@
+import { Ajv } from 'ajv';
 import type { Queue } from 'bullmq';
 import type { FastifyError, FastifyPluginAsync, FastifySchemaValidationError } from 'fastify';
 import { DEFAULTS } from '../../config/defaults.js';
@@ -28,6 +29,9 @@ const replayQuery = {
 const ONE_SELECTOR = 'give exactly one of {"jobId": "..."}, {"hookId": "..."}, {"all": true}';
 const NOT_AN_OBJECT = 'the body must be a JSON object';
 
+/** Content types whose body is read as JSON: curl's `-d` sends form-urlencoded unless told otherwise. */
+const JSON_BODY_TYPES = ['application/json', 'text/plain', 'application/x-www-form-urlencoded'];
+
 /**
  * GET /admin/failed[?hook=ID&limit=N], POST /admin/replay {"jobId"|"hookId"|"all":true},
  * GET /admin/status, behind the ADMIN_TOKEN (onRequest). Bodies are parsed by Fastify and checked
@@ -37,8 +41,15 @@ export const adminRoutes: FastifyPluginAsync<AdminOptions> = async (app, options
   const { queue, hookIds } = options;
   app.addHook('onRequest', adminAuth(options.adminToken, { openWhenUnset: false }));
 
+  // Fastify's default validator coerces types, which would make {"all": 1} or {"all": "true"} a
+  // replay of everything and {"jobId": 123} a string: bodies are checked as they are; query strings
+  // (all text) keep Fastify's coercion. Compiled when the routes register, not per request.
+  const bodyAjv = new Ajv({ coerceTypes: false, useDefaults: true, allErrors: false });
+  const queryAjv = new Ajv({ coerceTypes: 'array', useDefaults: true, removeAdditional: true, allErrors: false });
+  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodyAjv : queryAjv).compile(schema));
+
   const parseJson = app.getDefaultJsonParser('error', 'error');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+  app.addContentTypeParser(JSON_BODY_TYPES, { parseAs: 'string' }, (req, body, done) => {
     const text = typeof body === 'string' ? body : body.toString('utf8');
     if (text.trim() === '') return done(null, {});
     void parseJson(req, text, done);
@@ -55,7 +66,11 @@ export const adminRoutes: FastifyPluginAsync<AdminOptions> = async (app, options
 
   app.get<{ Querystring: { hook?: string; limit: number } }>(
     '/admin/failed',
-    { schema: { querystring: failedQuery }, schemaErrorFormatter: () => new Error('limit must be an integer from 1 to 10000') },
+    {
+      schema: { querystring: failedQuery },
+      schemaErrorFormatter: (errors: FastifySchemaValidationError[]) =>
+        new Error(errors.some((e) => e.instancePath.startsWith('/hook')) ? 'hook must be given once' : 'limit must be an integer from 1 to 10000'),
+    },
     async (req, reply) => {
       const { hook, limit } = req.query;
       if (hook !== undefined && !hookIds.includes(hook)) return reply.code(404).send({ error: 'not_found', message: `no hook "${hook}"` });

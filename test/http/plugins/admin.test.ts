@@ -33,6 +33,11 @@ describe('admin routes in the app', () => {
     ['a JSON array', '[1]', 'the body must be a JSON object'],
     ['two selectors', '{"all":true,"hookId":"acme"}', 'give exactly one of {"jobId": "..."}, {"hookId": "..."}, {"all": true}'],
     ['no selector', '{}', 'give exactly one of {"jobId": "..."}, {"hookId": "..."}, {"all": true}'],
+    // Types are checked, not coerced: {"all": 1} must never replay everything.
+    ['all as a number', '{"all":1}', 'give exactly one of {"jobId": "..."}, {"hookId": "..."}, {"all": true}'],
+    ['all as a string', '{"all":"true"}', 'give exactly one of {"jobId": "..."}, {"hookId": "..."}, {"all": true}'],
+    ['a numeric jobId', '{"jobId":123}', 'give exactly one of {"jobId": "..."}, {"hookId": "..."}, {"all": true}'],
+    ['a hookId list', '{"hookId":["acme"]}', 'give exactly one of {"jobId": "..."}, {"hookId": "..."}, {"all": true}'],
   ])('answers 400 bad_request to %s', async (_name, body, message) => {
     const res = await replay(body);
     expect(res.statusCode).toBe(400);
@@ -47,6 +52,20 @@ describe('admin routes in the app', () => {
     }
     expect((await t.app.inject({ url: '/admin/failed?limit=5', headers: bearer })).json()).toMatchObject({ total: 0, events: [] });
     expect((await t.app.inject({ url: '/admin/failed?hook=nope', headers: bearer })).statusCode).toBe(404);
+  });
+
+  it('reads the body as JSON also when curl -d sends it as a form or as text', async () => {
+    for (const contentType of ['application/x-www-form-urlencoded', 'text/plain']) {
+      const res = await replay('{"hookId":"acme"}', '', contentType);
+      expect(res.statusCode, contentType).toBe(200);
+      expect(res.json()).toEqual({ replayed: [], skipped: [] });
+    }
+  });
+
+  it('answers a repeated ?hook= with a 400 that names it', async () => {
+    const res = await t.app.inject({ url: '/admin/failed?hook=acme&hook=other', headers: bearer });
+    expect(res.statusCode).toBe(400);
+    expect(res.json()).toEqual({ error: 'bad_request', message: 'hook must be given once' });
   });
 
   it("leaves other refusals to the app's error handler", async () => {
