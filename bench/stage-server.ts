@@ -1,8 +1,8 @@
 import Fastify from 'fastify';
-import { conversationIdOf } from '../src/chatwoot/events.js';
+import { compileEventCheck, conversationIdOf } from '../src/chatwoot/events.js';
 import { loadConfig } from '../src/config/load.js';
 import { authenticate, refuseEarly, type Credentials } from '../src/http/chatwoot-auth.js';
-import { contentDedupeIds, deliveryIdOf, readChatwootEvent } from '../src/http/chatwoot-event.js';
+import { dedupeIdsOf, deliveryIdOf, readChatwootEvent } from '../src/http/chatwoot-event.js';
 import { header, keepRawBodies } from '../src/http/request.js';
 import { createLogger } from '../src/logger.js';
 import { createMetrics } from '../src/metrics/metrics.js';
@@ -12,7 +12,7 @@ import { createRedis } from '../src/redis/connection.js';
 import { keyOptionsFor, redisKeys } from '../src/redis/keys.js';
 
 /**
- * The bridge's webhook intake cut short after one stage, for bench/ingest-stages.ts: the same
+ * The bridge's webhook intake cut short after one stage, for the ingest phase (bench/ingest.ts): the same
  * functions the api runs (hook lookup, signature, the event check, group-committed enqueue), in
  * the order it runs them, and a 202 at STAGE:
  *
@@ -41,6 +41,7 @@ interface Route {
   Body: Buffer | undefined;
 }
 
+const checkEvent = compileEventCheck();
 const app = Fastify({ logger: false, bodyLimit: config.bodyLimitBytes });
 keepRawBodies(app);
 app.post<Route>('/webhooks/chatwoot/:hookId', async (req, reply) => {
@@ -55,11 +56,11 @@ app.post<Route>('/webhooks/chatwoot/:hookId', async (req, reply) => {
     const payload = JSON.parse(body.toString('utf8')) as { id?: unknown };
     return reply.code(202).send({ status: 'queued', id: String(payload.id) });
   }
-  const read = readChatwootEvent(body, hook.enabled);
+  const read = readChatwootEvent(body, hook.enabled, checkEvent);
   if (read.kind !== 'accepted') return reply.code(400).send({ error: 'refused', kind: read.kind });
   const deliveryId = deliveryIdOf(header(req.headers, 'x-chatwoot-delivery'), body);
   const conversationId = conversationIdOf(read.parsed);
-  const dedupeIds = [deliveryId, ...(auth.signature !== undefined ? [`signature:${auth.signature}`] : []), ...contentDedupeIds(read.parsed)];
+  const dedupeIds = dedupeIdsOf(deliveryId, auth.signature, read.parsed);
   if (ingest === undefined) return reply.code(202).send({ status: 'queued', id: `${dedupeIds.length}:${conversationId ?? ''}` });
   const outcome = await ingest.accept({ hookId: hook.id, event: read.eventName, deliveryId, receivedAt: new Date().toISOString(), conversationId, payload: read.payload }, dedupeIds);
   return reply.code(outcome.status === 'duplicate' ? 200 : 202).send({ status: outcome.status, id: outcome.jobId });

@@ -1,4 +1,4 @@
-import { Ajv, type ValidateFunction } from 'ajv';
+import { Ajv } from 'ajv';
 import { z } from 'zod';
 
 /**
@@ -211,29 +211,28 @@ export function parseChatwootEvent(payload: unknown): ParseResult {
   return parsed.success ? { ok: true, event: parsed.data } : { ok: false, error: describeZodError(parsed.error) };
 }
 
-let compiledCheck: ValidateFunction | undefined;
-
-/** Compiles the receiver's check once (tens of ms): the api calls it at start, not on its first webhook. */
-export function compileEventCheck(): ValidateFunction {
-  // unrepresentable: 'throw' (the default): a check JSON Schema cannot carry fails here, not silently.
-  compiledCheck ??= new Ajv({ strict: false, validateFormats: false }).compile(z.toJSONSchema(chatwootEventSchema, { io: 'input', target: 'draft-7' }));
-  return compiledCheck;
-}
+/** The receiver's verdict on a synced event's payload (see compileEventCheck). */
+export type EventCheck = (payload: unknown) => { ok: true; event: ChatwootEventInput } | { ok: false; error: string };
 
 /**
- * The receiver's verdict on a synced event's payload, without the parsed copy zod builds (the
- * worker parses the job's payload again anyway). The same schema, turned once into JSON Schema and
- * compiled by ajv: in the api under load it cost about a third of zod's time per webhook
- * (docs/performance.md). Every check of the schema is expressible in JSON Schema (no refine: the
- * date range is a pattern), so what the compiled check passes, zod accepts. Where it refuses, zod
- * decides and words the error (its `.catch()` fields accept what the JSON Schema calls a wrong type),
- * so the verdict is always zod's; test/reliability/fuzz.test.ts holds the route to it.
+ * Builds the receiver's check once, when the webhook plugin registers (tens of ms): a verdict on a
+ * synced event's payload without the parsed copy zod builds (the worker parses the job's payload
+ * again anyway). The same schema, turned into JSON Schema and compiled by ajv: in the api under
+ * load it cost about a third of zod's time per webhook (docs/performance.md). Every check of the
+ * schema is expressible in JSON Schema (no refine: the date range is a pattern), so what the
+ * compiled check passes, zod accepts. Where it refuses, zod decides and words the error (its
+ * `.catch()` fields accept what the JSON Schema calls a wrong type), so the verdict is always zod's;
+ * test/chatwoot/event-check.test.ts and test/reliability/fuzz.test.ts hold it to that.
  */
-export function checkChatwootEvent(payload: unknown): { ok: true; event: ChatwootEventInput } | { ok: false; error: string } {
-  // The cast is what the check just established.
-  if (compileEventCheck()(payload)) return { ok: true, event: payload as ChatwootEventInput };
-  const parsed = parseChatwootEvent(payload);
-  return parsed.ok ? { ok: true, event: payload as ChatwootEventInput } : parsed;
+export function compileEventCheck(): EventCheck {
+  // unrepresentable: 'throw' (the default): a check JSON Schema cannot carry fails here, not silently.
+  const validate = new Ajv({ strict: false, validateFormats: false }).compile(z.toJSONSchema(chatwootEventSchema, { io: 'input', target: 'draft-7' }));
+  return (payload) => {
+    // The cast is what the check just established.
+    if (validate(payload)) return { ok: true, event: payload as ChatwootEventInput };
+    const parsed = parseChatwootEvent(payload);
+    return parsed.ok ? { ok: true, event: payload as ChatwootEventInput } : parsed;
+  };
 }
 
 /** The conversation display id an event concerns, for logs, job data and the failed list. */

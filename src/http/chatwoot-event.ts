@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { checkChatwootEvent, isSyncedEvent, stripPubsubTokens, type ChatwootEventInput } from '../chatwoot/events.js';
+import { isSyncedEvent, stripPubsubTokens, type ChatwootEventInput, type EventCheck } from '../chatwoot/events.js';
 import { DEFAULTS } from '../config/defaults.js';
 import { nestedDeeperThan } from './json-depth.js';
 import type { Refusal } from './request.js';
@@ -16,7 +16,7 @@ type EventVerdict =
 
 const refused = (event: string, error: string, message: string, eventName?: string): EventVerdict => ({ kind: 'refused', event, refusal: { status: 400, error, message }, eventName });
 
-export function readChatwootEvent(rawBody: Buffer, hookEnabled: boolean): EventVerdict {
+export function readChatwootEvent(rawBody: Buffer, hookEnabled: boolean, checkEvent: EventCheck): EventVerdict {
   const text = rawBody.toString('utf8');
   if (nestedDeeperThan(rawBody, text, DEFAULTS.maxJsonDepth)) return refused('unknown', 'invalid_payload', `body is nested more than ${DEFAULTS.maxJsonDepth} levels deep`);
   let payload: unknown;
@@ -32,7 +32,7 @@ export function readChatwootEvent(rawBody: Buffer, hookEnabled: boolean): EventV
     return { kind: 'ignored', event: 'other', reason: hookEnabled ? `event "${eventName.slice(0, 64)}" is not synced to GLPI` : 'hook is disabled' };
   }
   if (!hookEnabled) return { kind: 'ignored', event: eventName, reason: 'hook is disabled' };
-  const parsed = checkChatwootEvent(payload);
+  const parsed = checkEvent(payload);
   if (!parsed.ok) return refused(eventName, 'invalid_payload', `${eventName}: ${parsed.error}`, eventName);
   return { kind: 'accepted', event: eventName, eventName, parsed: parsed.event, payload: stripPubsubTokens(payload as Record<string, unknown>) };
 }
@@ -43,10 +43,20 @@ export function deliveryIdOf(deliveryHeader: string | undefined, rawBody: Buffer
 }
 
 /**
+ * The ids a delivery is deduplicated by: its delivery id, its signature (the same signed bytes
+ * replayed inside the tolerance window under a new or no delivery id are the same delivery;
+ * Chatwoot's own retries re-sign with a fresh timestamp and keep their delivery id, so they are
+ * still recognised by that), and its content keys.
+ */
+export function dedupeIdsOf(deliveryId: string, signature: string | undefined, event: ChatwootEventInput): string[] {
+  return [deliveryId, ...(signature !== undefined ? [`signature:${signature}`] : []), ...contentDedupeIds(event)];
+}
+
+/**
  * Keys that identify the same Chatwoot event when it is sent again under a new delivery id
  * (EventDispatcherJob retries re-run the listener with a fresh X-Chatwoot-Delivery).
  */
-export function contentDedupeIds(event: ChatwootEventInput): string[] {
+function contentDedupeIds(event: ChatwootEventInput): string[] {
   switch (event.event) {
     case 'message_created':
       return [`message:${event.id}`];

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { checkChatwootEvent, isSyncedEvent, parseChatwootEvent } from '../../src/chatwoot/events.js';
+import { compileEventCheck, isSyncedEvent, parseChatwootEvent } from '../../src/chatwoot/events.js';
 import { fixtureNames, loadFixture } from '../support/fixtures.js';
+
+const checkChatwootEvent = compileEventCheck();
 
 /**
  * checkChatwootEvent is the receiver's fast verdict (the schema compiled to JSON Schema); it must

@@ -1,11 +1,11 @@
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyBaseLogger, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { compileEventCheck, conversationIdOf } from '../../chatwoot/events.js';
 import type { HookConfig } from '../../config/schema.js';
 import type { Metrics } from '../../metrics/metrics.js';
 import { idsOnlyLogger } from '../../logger.js';
 import type { Ingest } from '../../queue/producer.js';
 import { authenticate, refuseEarly, type Credentials } from '../chatwoot-auth.js';
-import { contentDedupeIds, deliveryIdOf, readChatwootEvent } from '../chatwoot-event.js';
+import { dedupeIdsOf, deliveryIdOf, readChatwootEvent } from '../chatwoot-event.js';
 import { header, keepRawBodies, loggable, type Refusal } from '../request.js';
 
 interface ChatwootWebhookOptions {
@@ -16,7 +16,7 @@ interface ChatwootWebhookOptions {
   signatureToleranceS: number;
 }
 
-/** The delivery as the plugin's hooks established it: the hook, and the signature that authenticated it. */
+/** The delivery as the plugin's hooks establish it: the hook (onRequest), then the signature that authenticated it (preHandler). */
 interface Delivery {
   hook: HookConfig;
   signature: string | undefined;
@@ -24,7 +24,7 @@ interface Delivery {
 
 declare module 'fastify' {
   interface FastifyRequest {
-    /** Set by the Chatwoot webhook plugin's preHandler once the delivery is authenticated. */
+    /** Set by the Chatwoot webhook plugin's onRequest (the hook) and preHandler (once the delivery is authenticated). */
     chatwootDelivery: Delivery | null;
   }
 }
@@ -53,10 +53,11 @@ export const chatwootWebhooks: FastifyPluginAsync<ChatwootWebhookOptions> = asyn
   const { hooks, ingest, metrics, now, signatureToleranceS } = options;
   keepRawBodies(app);
   app.decorateRequest('chatwootDelivery', null);
-  compileEventCheck();
+  const checkEvent = compileEventCheck();
   // One line per stored delivery (SPEC): through a per-hook child without redaction, since those
   // lines hold only validated ids; refusals, which echo client-chosen values, keep the redacted logger.
-  const deliveryLogs = new Map([...hooks.keys()].map((hookId) => [hookId, idsOnlyLogger(app.log, { hookId })]));
+  const deliveryLogs = new Map<string, FastifyBaseLogger>([...hooks.keys()].map((hookId) => [hookId, idsOnlyLogger(app.log, { hookId })]));
+  const deliveryLog = (hookId: string) => deliveryLogs.get(hookId) as FastifyBaseLogger; // one per configured hook
 
   /** Counts the outcome (and, once the event has a name, that it was received) and sends the answer. */
   function answer(reply: FastifyReply, hook: string, event: string, outcome: Outcome, status: number, body: object): FastifyReply {
@@ -81,12 +82,15 @@ export const chatwootWebhooks: FastifyPluginAsync<ChatwootWebhookOptions> = asyn
           return refuse(reply, 'unknown', 'unknown', { status: 404, error: 'unknown_hook', message: `no hook "${req.params.hookId.slice(0, 64)}" is configured` });
         }
         const refused = refuseEarly(hook, credentialsOf(req));
-        if (refused === undefined) return;
+        if (refused === undefined) {
+          req.chatwootDelivery = { hook, signature: undefined };
+          return;
+        }
         req.log.warn({ hookId: hook.id, reason: refused.message, deliveryId: loggable(header(req.headers, 'x-chatwoot-delivery')) }, 'webhook refused before its body was read');
         return refuse(reply, hook.id, 'unknown', refused);
       },
       preHandler: async (req, reply) => {
-        const hook = hooks.get(req.params.hookId) as HookConfig; // onRequest answered an unknown hook
+        const { hook } = req.chatwootDelivery as Delivery; // onRequest set it, or answered
         const auth = authenticate(hook, credentialsOf(req), req.body ?? Buffer.alloc(0), now(), signatureToleranceS);
         if (auth.ok) {
           req.chatwootDelivery = { hook, signature: auth.signature };
@@ -97,9 +101,9 @@ export const chatwootWebhooks: FastifyPluginAsync<ChatwootWebhookOptions> = asyn
       },
     },
     async (req, reply) => {
-      const { hook, signature } = req.chatwootDelivery as Delivery; // set by preHandler, or it answered
+      const { hook, signature } = req.chatwootDelivery as Delivery; // authenticated by preHandler, or it answered
       const rawBody = req.body ?? Buffer.alloc(0);
-      const read = readChatwootEvent(rawBody, hook.enabled);
+      const read = readChatwootEvent(rawBody, hook.enabled, checkEvent);
       if (read.kind === 'ignored') return answer(reply, hook.id, read.event, 'ignored', 200, { status: 'ignored', reason: read.reason });
       const deliveryHeader = header(req.headers, 'x-chatwoot-delivery');
       if (read.kind === 'refused') {
@@ -113,14 +117,11 @@ export const chatwootWebhooks: FastifyPluginAsync<ChatwootWebhookOptions> = asyn
       const conversationId = conversationIdOf(read.parsed);
       const outcome = await ingest.accept(
         { hookId: hook.id, event: read.eventName, deliveryId, receivedAt: new Date(now()).toISOString(), conversationId, payload: read.payload },
-        // The signature too: the same signed bytes replayed inside the tolerance window under a new
-        // (or no) delivery id are the same delivery. Chatwoot's own retries re-sign with a fresh
-        // timestamp and keep their delivery id, so they are still recognised by that.
-        [deliveryId, ...(signature !== undefined ? [`signature:${signature}`] : []), ...contentDedupeIds(read.parsed)],
+        dedupeIdsOf(deliveryId, signature, read.parsed),
       );
       // Plain fields on a per-hook child made once: a child per request cost more than the line
       // itself (pino copies and serialises its bindings at creation).
-      const log = deliveryLogs.get(hook.id) ?? req.log;
+      const log = deliveryLog(hook.id);
       if (outcome.status === 'duplicate') {
         log.info({ event: read.eventName, deliveryId, jobId: outcome.jobId, conversationId }, 'duplicate delivery, nothing enqueued');
         return answer(reply, hook.id, read.event, 'duplicate', 200, { status: 'duplicate', id: outcome.jobId });

@@ -39,11 +39,13 @@ export const glpiWebhooks: FastifyPluginAsync<GlpiWebhookOptions> = async (app, 
   const { hooks, metrics, now } = options;
   keepRawBodies(app);
 
-  /** A hook GLPI may push to: GLPI -> Chatwoot on and a webhook secret set. */
-  const pushTarget = (hookId: string): HookConfig | undefined => {
-    const hook = hooks.get(hookId);
-    return hook !== undefined && hook.enabled && hook.glpiToChatwoot.enabled && hook.glpiToChatwoot.webhookSecrets.length > 0 ? hook : undefined;
-  };
+  /** The hooks GLPI may push to (GLPI -> Chatwoot on and a webhook secret set), with their records, made once. */
+  const targets = new Map(
+    [...hooks.values()]
+      .filter((hook) => hook.enabled && hook.glpiToChatwoot.enabled && hook.glpiToChatwoot.webhookSecrets.length > 0)
+      .map((hook) => [hook.id, { hook, records: new G2cRecords(options.redis, options.keys, hook.id) }] as const),
+  );
+  const pushTarget = (hookId: string): HookConfig | undefined => targets.get(hookId)?.hook;
   const unknownHook = (reply: FastifyReply) => reply.code(404).send({ error: 'unknown_hook', message: 'no hook takes GLPI webhooks here' });
   /** Counts the outcome of a POST and sends the answer. */
   const answer = (reply: FastifyReply, hook: string, outcome: 'rejected' | 'duplicate' | 'queued', status: number, body: object) => {
@@ -84,10 +86,9 @@ export const glpiWebhooks: FastifyPluginAsync<GlpiWebhookOptions> = async (app, 
       },
     },
     async (req, reply) => {
-      const hook = pushTarget(req.params.hookId) as HookConfig;
+      const { hook, records } = targets.get(req.params.hookId) as { hook: HookConfig; records: G2cRecords }; // onRequest answered the others
       // GLPI re-sends the same request (same timestamp and signature) after a timeout or a 5xx.
       const digest = createHash('sha256').update(String(header(req.headers, 'x-glpi-signature'))).digest('hex').slice(0, 32);
-      const records = new G2cRecords(options.redis, options.keys, hook.id);
       try {
         const first = await withTimeout(records.claimNudge(digest, DEFAULTS.glpiToChatwoot.webhookDedupeTtlS), DEFAULTS.glpiToChatwoot.webhookRedisTimeoutMs, 'dedupe');
         if (!first) return answer(reply, hook.id, 'duplicate', 200, { status: 'duplicate' });

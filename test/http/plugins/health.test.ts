@@ -34,3 +34,28 @@ describe('/ready per-hook GLPI state', () => {
     expect(await acme()).toMatchObject({ glpiOk: false, glpi: 'failing' });
   });
 });
+
+/** A probe without the admin token gets the bare verdict from a PING: no hook state, no job counts. */
+describe('/ready for a probe without the admin token', () => {
+  const ADMIN = 'ready-admin-token-2b7d';
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp({ env: { ADMIN_TOKEN: ADMIN } });
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('answers from the PING alone, while the detailed answer reads the hook state', async () => {
+    // A hook-state key of the wrong type: reading it fails (WRONGTYPE), so only a read can notice it.
+    await t.redis.set(t.keys.hookState('acme'), 'not a hash');
+    const probe = await t.app.inject({ method: 'GET', url: '/ready' });
+    expect(probe.statusCode).toBe(200);
+    expect(probe.json()).toEqual({ status: 'ready' });
+    const operator = await t.app.inject({ method: 'GET', url: '/ready', headers: { authorization: `Bearer ${ADMIN}` } });
+    expect(operator.statusCode).toBe(503);
+    expect(operator.json()).toMatchObject({ status: 'not_ready' });
+    await t.redis.del(t.keys.hookState('acme'));
+    expect((await t.app.inject({ method: 'GET', url: '/ready', headers: { authorization: `Bearer ${ADMIN}` } })).json()).toMatchObject({ status: 'ready', redis: 'up' });
+  });
+});
