@@ -16,7 +16,7 @@ import {
   activeProfileBody, CREATE, DELETE, defaultProfiles, FOLLOWUP_ADDALL, FOLLOWUP_ADDMY, profileKey, READ, rightBits,
   ROOT_ENTITIES, TICKET_READALL, UPDATE, type ProfileDef,
 } from './profiles.js';
-import { ApiError, emptyPhpPage, jsonHeaders, NO_PERMISSION, phpErrorPage, phpFatalPage, proxyErrorPage, type Reply } from './responses.js';
+import { ApiError, documentFileHeaders, emptyPhpPage, jsonHeaders, NO_PERMISSION, phpErrorPage, phpFatalPage, proxyErrorPage, type Reply } from './responses.js';
 import { listSearchOptions, parseRange, runSearch, SEARCH, SearchError } from './search.js';
 import { canonicalItemtype, SimDb, TABLES } from './store.js';
 import {
@@ -795,14 +795,10 @@ export class Simulator implements GlpiSimulator {
     const accept = String(ctx.headers.accept ?? '');
     if (itemtype === 'Document' && (accept.includes('application/octet-stream') || ctx.params.alt === 'media')) {
       const data = this.db.files.get(id) ?? Buffer.alloc(0);
-      // As observed (Toolbox::sendFile): the name twice, quoted and RFC 5987-encoded.
-      const name = this.decode(String(row.filename ?? 'file'));
+      const headers = documentFileHeaders(this.decode(String(row.filename ?? 'file')), String(row.mime ?? 'application/octet-stream'), this.v11);
       return {
         status: 200,
-        headers: {
-          'Content-Type': String(row.mime ?? 'application/octet-stream').replace(/[^\x20-\x7e]/g, ''),
-          'Content-Disposition': `attachment; filename="${name.replace(/[^\x20-\x7e]|["\\]/g, '_')}"; filename*=utf-8''${encodeURIComponent(name)}`,
-        },
+        headers,
         body: data,
       };
     }
