@@ -36,6 +36,7 @@ describe('GLPI -> Chatwoot in the running service (simulator 11.0.8, Chatwoot AP
     });
     chatwoot = await startChatwootApi();
     chatwoot.addConversation({ id: 58, account_id: 3 });
+    chatwoot.addConversation({ id: 59, account_id: 3 });
     service = serviceTestEnv('g2c-runtime', { url: sim.url });
     const config = loadConfig({
       ...service.env,
@@ -91,5 +92,21 @@ describe('GLPI -> Chatwoot in the running service (simulator 11.0.8, Chatwoot AP
     const text = await metrics.body.text();
     expect(text).toMatch(/cgb_chatwoot_messages_posted_total\{hook="default",kind="followup"\} 1/);
     expect(outgoing()).toHaveLength(1);
+  });
+
+  it('the Chatwoot double reads a multipart message as Rails does: only `private` is cast, a content of "true" stays text', async () => {
+    const post = async (fields: Record<string, string>) => {
+      const form = new FormData();
+      for (const [name, value] of Object.entries(fields)) form.append(name, value);
+      form.append('attachments[]', new Blob([Buffer.from('x')], { type: 'text/plain' }), 'x.txt');
+      const res = await fetch(`${chatwoot.url}/api/v1/accounts/3/conversations/59/messages`, { method: 'POST', headers: { api_access_token: 'chatwoot-admin-token' }, body: form });
+      expect(res.status).toBe(200);
+    };
+    await post({ content: 'true', message_type: 'outgoing', private: 'false' });
+    await post({ content: 'false', message_type: 'outgoing', private: 'true' });
+    expect(chatwoot.conversation(3, 59)!.messages.map((m) => [m.content, m.private])).toEqual([
+      ['true', false],
+      ['false', true],
+    ]);
   });
 });
