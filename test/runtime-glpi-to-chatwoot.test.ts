@@ -2,15 +2,16 @@ import { pino } from 'pino';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config/load.js';
-import { signGlpiWebhook } from '../src/glpi/webhook-signature.js';
 import { createGlpiClient } from '../src/glpi/client.js';
+import { SYNC_QUEUE_NAME } from '../src/queue/job.js';
+import { redisKeys } from '../src/redis/keys.js';
 import { startRuntime, type Runtime } from '../src/runtime.js';
 import { startChatwootApi, type ChatwootApiDouble } from './support/chatwoot-api/index.js';
 import { loadFixture } from './support/fixtures.js';
 import { startGlpiSimulator, type GlpiSimulator } from './support/glpi-simulator/index.js';
-import { waitFor } from './support/redis.js';
+import { testRedis, waitFor } from './support/redis.js';
 import { serviceTestEnv } from './support/service-env.js';
-import { signedHeaders } from './support/signed-webhook.js';
+import { glpiSignedHeaders, signedHeaders } from './support/signed-webhook.js';
 
 const SECRET = 'runtime-test-secret';
 const GLPI_SECRET = 'glpi-webhook-secret-0123456789';
@@ -26,6 +27,7 @@ describe('GLPI -> Chatwoot in the running service (simulator 11.0.8, Chatwoot AP
   let chatwoot: ChatwootApiDouble;
   let runtime: Runtime;
   let service: ReturnType<typeof serviceTestEnv> | undefined;
+  let inspect: ReturnType<typeof testRedis> | undefined;
 
   beforeAll(async () => {
     sim = await startGlpiSimulator({
@@ -34,6 +36,7 @@ describe('GLPI -> Chatwoot in the running service (simulator 11.0.8, Chatwoot AP
     });
     chatwoot = await startChatwootApi();
     chatwoot.addConversation({ id: 58, account_id: 3 });
+    chatwoot.addConversation({ id: 59, account_id: 3 });
     service = serviceTestEnv('g2c-runtime', { url: sim.url });
     const config = loadConfig({
       ...service.env,
@@ -45,12 +48,14 @@ describe('GLPI -> Chatwoot in the running service (simulator 11.0.8, Chatwoot AP
       GLPI_WEBHOOK_SECRET: GLPI_SECRET,
     });
     runtime = await startRuntime(config, pino({ level: 'silent' }), { port: 0 });
+    inspect = testRedis();
   });
 
   afterAll(async () => {
     await runtime?.close();
     await sim?.close();
     await chatwoot?.close();
+    inspect?.disconnect();
     await service?.removeState();
   });
 
@@ -71,19 +76,37 @@ describe('GLPI -> Chatwoot in the running service (simulator 11.0.8, Chatwoot AP
     await waitFor(() => (outgoing().length > 0 ? true : undefined), 'the outgoing message', (POLL_MS + 5_000) / 50);
     expect(outgoing().map((m) => m.content)).toEqual(['user4 (IT): On my way']);
 
-    // A GLPI 11 webhook queues a poll (answered 202 at once); nothing is sent twice.
+    // A GLPI 11 webhook queues a poll (answered 202 at once); nothing is sent twice. The checks
+    // wait for that poll to have run (its job, id glpi-nudge.default, removed on completion, and
+    // GLPI searched again): right after the 202 a duplicate could not have been posted yet.
+    const queueKey = `${redisKeys(service!.prefix).bullPrefix}:${SYNC_QUEUE_NAME}`;
+    expect(await inspect!.exists(`${queueKey}:meta`)).toBe(1); // the key layout below is BullMQ's
+    const nudgeJobKey = `${queueKey}:glpi-nudge.default`;
+    const searchesBefore = sim.count('GET', '/search/Ticket');
     const glpiBody = '{\n    "event": "new"\n}';
-    const glpiTs = Math.floor(Date.now() / 1000);
-    const nudge = await request(`${runtime.address}/webhooks/glpi/default`, {
-      method: 'POST',
-      headers: { 'x-glpi-signature': signGlpiWebhook(GLPI_SECRET, glpiBody, glpiTs), 'x-glpi-timestamp': String(glpiTs) },
-      body: glpiBody,
-    });
+    const nudge = await request(`${runtime.address}/webhooks/glpi/default`, { method: 'POST', headers: glpiSignedHeaders(GLPI_SECRET, glpiBody), body: glpiBody });
     await nudge.body.dump();
     expect(nudge.statusCode).toBe(202);
+    await waitFor(async () => (sim.count('GET', '/search/Ticket') > searchesBefore && (await inspect!.exists(nudgeJobKey)) === 0 ? true : undefined), 'the nudged poll', 200);
     const metrics = await request(`${runtime.address}/metrics`);
     const text = await metrics.body.text();
     expect(text).toMatch(/cgb_chatwoot_messages_posted_total\{hook="default",kind="followup"\} 1/);
     expect(outgoing()).toHaveLength(1);
+  });
+
+  it('the Chatwoot double reads a multipart message as Rails does: only `private` is cast, a content of "true" stays text', async () => {
+    const post = async (fields: Record<string, string>) => {
+      const form = new FormData();
+      for (const [name, value] of Object.entries(fields)) form.append(name, value);
+      form.append('attachments[]', new Blob([Buffer.from('x')], { type: 'text/plain' }), 'x.txt');
+      const res = await fetch(`${chatwoot.url}/api/v1/accounts/3/conversations/59/messages`, { method: 'POST', headers: { api_access_token: 'chatwoot-admin-token' }, body: form });
+      expect(res.status).toBe(200);
+    };
+    await post({ content: 'true', message_type: 'outgoing', private: 'false' });
+    await post({ content: 'false', message_type: 'outgoing', private: 'true' });
+    expect(chatwoot.conversation(3, 59)!.messages.map((m) => [m.content, m.private])).toEqual([
+      ['true', false],
+      ['false', true],
+    ]);
   });
 });

@@ -9,14 +9,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { createGlpiClient, type GlpiClientHandle } from '../../src/glpi/client.js';
 import type { ItemType } from '../../src/glpi/types.js';
-import { signGlpiWebhook } from '../../src/glpi/webhook-signature.js';
+import { SYNC_QUEUE_NAME } from '../../src/queue/job.js';
 import { redisKeys } from '../../src/redis/keys.js';
 import { G2cRecords } from '../../src/sync/glpi-to-chatwoot/records.js';
 import { startRuntime, type Runtime } from '../../src/runtime.js';
 import { startChatwootApi, type ChatwootApiDouble } from '../support/chatwoot-api/index.js';
 import { testRedis, waitFor } from '../support/redis.js';
 import { serviceTestEnv } from '../support/service-env.js';
-import { signedHeaders } from '../support/signed-webhook.js';
+import { glpiSignedHeaders, signedHeaders } from '../support/signed-webhook.js';
 import { messageEvent } from '../sync/support.js';
 
 const run = promisify(execFile);
@@ -51,12 +51,15 @@ describe.skipIf(!runnable)(`GLPI ${env.GLPI_TEST_VERSION ?? '?'} (real) webhook 
   let glpi: GlpiClientHandle;
   let tech: GlpiClientHandle;
   let webhookId = 0;
-  const service = serviceTestEnv('real-g2c-hook', { url: env.GLPI_TEST_URL ?? '', userToken: env.GLPI_TEST_USER_TOKEN });
+  // Made in beforeAll, not at collection: a skipped suite leaves no spool directory or Redis client.
+  let service: ReturnType<typeof serviceTestEnv> | undefined;
+  let inspect: ReturnType<typeof testRedis> | undefined;
   const unique = randomUUID().slice(0, 8);
   const conversationId = 90_000 + Math.floor(Math.random() * 9_000);
-  const inspect = testRedis();
 
   beforeAll(async () => {
+    service = serviceTestEnv('real-g2c-hook', { url: env.GLPI_TEST_URL ?? '', userToken: env.GLPI_TEST_USER_TOKEN });
+    inspect = testRedis();
     await allowLocalWebhookUrls();
     chatwoot = await startChatwootApi();
     chatwoot.addConversation({ id: conversationId, account_id: ACCOUNT, contact: { id: conversationId, name: `Hook ${unique}`, email: `hook-${unique}@example.org`, phone_number: null } });
@@ -81,8 +84,8 @@ describe.skipIf(!runnable)(`GLPI ${env.GLPI_TEST_VERSION ?? '?'} (real) webhook 
     await Promise.all([glpi?.close(), tech?.close()].map((p) => p?.catch(() => undefined)));
     await runtime?.close();
     await chatwoot?.close();
-    inspect.disconnect();
-    await service.removeState();
+    inspect?.disconnect();
+    await service?.removeState();
   });
 
   const outgoing = () => chatwoot.conversation(ACCOUNT, conversationId)!.messages.filter((m) => m.message_type === 1 && !m.private);
@@ -103,17 +106,18 @@ describe.skipIf(!runnable)(`GLPI ${env.GLPI_TEST_VERSION ?? '?'} (real) webhook 
       return note === undefined ? undefined : Number(/#(\d+)/.exec(note.content ?? '')![1]);
     }, 'the ticket', 300);
 
-    // The first poll sets the hook's cursor (what GLPI holds is history from then on).
-    const records = new G2cRecords(inspect, redisKeys(service.prefix), 'default');
+    // The first poll sets the hook's cursor (what GLPI holds is history from then on). It is
+    // nudged here, and the nudge's job must be gone (run and removed) before the Webhook exists:
+    // a nudge still waiting could itself post the followup, and the test would not prove GLPI's delivery.
+    const { bullPrefix } = redisKeys(service!.prefix);
+    const records = new G2cRecords(inspect!, redisKeys(service!.prefix), 'default');
     const nudgeBody = '{\n    "event": "new"\n}';
-    const nudgeTs = Math.floor(Date.now() / 1000);
-    const nudge = await request(`${runtime.address}/webhooks/glpi/default`, {
-      method: 'POST',
-      headers: { 'x-glpi-signature': signGlpiWebhook(SECRET, nudgeBody, nudgeTs), 'x-glpi-timestamp': String(nudgeTs) },
-      body: nudgeBody,
-    });
+    const nudge = await request(`${runtime.address}/webhooks/glpi/default`, { method: 'POST', headers: glpiSignedHeaders(SECRET, nudgeBody), body: nudgeBody });
     await nudge.body.dump();
+    expect(nudge.statusCode).toBe(202);
+    expect(await inspect!.exists(`${bullPrefix}:${SYNC_QUEUE_NAME}:meta`)).toBe(1); // the job key below is BullMQ's layout
     await waitFor(async () => ((await records.readCursor()).cursor === undefined ? undefined : true), 'the first poll', 300);
+    await waitFor(async () => ((await inspect!.exists(`${bullPrefix}:${SYNC_QUEUE_NAME}:glpi-nudge.default`)) === 0 ? true : undefined), 'the nudge job to be done', 300);
 
     const hook = await glpi.addItem('Webhook', {
       name: `cgb-test-${unique}`,

@@ -161,6 +161,11 @@ describe.skipIf(!env.GLPI_TEST_URL || !env.GLPI_TEST_TECH_TOKEN)(`GLPI ${env.GLP
       await new Promise((resolve) => setTimeout(resolve, POLL_MS));
     }
     expect(outgoing()).toHaveLength(before);
+    // Then a public technician followup: it alone is sent (none of the above was merely late).
+    await tech.addSubItem('Ticket', ticketId, 'ITILFollowup', { content: `<p>After the silent ones ${unique}</p>`, is_private: 0 });
+    await untilOutgoing(before + 1);
+    await poll();
+    expect(outgoing().slice(before)).toEqual([`tech (IT): After the silent ones ${unique}`]);
   });
 
   it('a restart between the GLPI change and the Chatwoot post still gives exactly one message', async () => {

@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { signGlpiWebhook, verifyGlpiWebhook } from '../../../src/glpi/webhook-signature.js';
 import { GLPI_POLL_EVENT } from '../../../src/sync/glpi-to-chatwoot/poller.js';
 import { startTestApp, type TestApp } from '../../support/app.js';
+import { glpiSignedHeaders } from '../../support/signed-webhook.js';
 
 const SECRET = 'glpi-webhook-secret-0123456789';
 const NOW_S = 1_796_126_478;
@@ -53,7 +54,7 @@ describe('POST /webhooks/glpi/:hookId', () => {
   const post = (body: string, headers: Record<string, string>) =>
     // No Content-Type, as GLPI sends it.
     t.app.inject({ method: 'POST', url: '/webhooks/glpi/acme', payload: Buffer.from(body), headers: { 'user-agent': 'GuzzleHttp/7', ...headers } });
-  const signed = (body = BODY, ts = NOW_S) => ({ 'x-glpi-signature': signGlpiWebhook(SECRET, body, ts), 'x-glpi-timestamp': String(ts) });
+  const signed = (body = BODY, ts = NOW_S) => glpiSignedHeaders(SECRET, body, ts * 1000);
   const polls = async () => (await t.queue.getJobs(['waiting', 'delayed', 'active'])).filter((j) => j.name === GLPI_POLL_EVENT);
 
   it('queues one poll of the hook for a signed webhook without Content-Type', async () => {

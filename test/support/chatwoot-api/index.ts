@@ -189,9 +189,10 @@ export async function startChatwootApi(options: ChatwootApiDoubleOptions = {}): 
   }
 
   /**
-   * A multipart message as Rails would see it: fields as strings ("true"/"false" cast like
-   * ActiveRecord does), `content_attributes` given as a JSON string parsed (Messages::
-   * MessageBuilder#content_attributes), `attachments[]` parts as files.
+   * A multipart message as Rails would see it: fields as strings, `private` cast like ActiveRecord
+   * casts a boolean column (only that one: a `content` of "true" stays text), `content_attributes`
+   * given as a JSON string parsed (Messages::MessageBuilder#content_attributes), `attachments[]`
+   * parts as files.
    */
   async function readForm(raw: Buffer, type: string): Promise<Record<string, unknown>> {
     const form = await new Response(raw, { headers: { 'content-type': type } }).formData();
@@ -208,7 +209,7 @@ export async function startChatwootApi(options: ChatwootApiDoubleOptions = {}): 
         } catch {
           out[name] = {};
         }
-      } else out[name] = value === 'true' ? true : value === 'false' ? false : value;
+      } else out[name] = name === 'private' && (value === 'true' || value === 'false') ? value === 'true' : value;
     }
     if (received.length > 0) formFiles.set(out, received);
     return out;
