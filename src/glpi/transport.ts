@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { Pool, type Dispatcher } from 'undici';
 import type { GlpiHookConfig } from '../config/schema.js';
 import { DEFAULTS } from '../config/defaults.js';
-import { GlpiError, errorCode } from '../errors/index.js';
+import { GlpiError, networkFailure } from '../errors/index.js';
 import { scrubSecrets } from '../logger.js';
 import { glpiErrorFromBody } from './error-body.js';
 import { dispositionFilename, unexpectedAnswer } from './answers.js';
@@ -218,18 +218,15 @@ export class GlpiTransport {
   }
 
   private networkError(err: unknown, endpoint: string): GlpiError {
-    const code = errorCode(err) ?? errorCode(causeOf(err));
-    const name = err instanceof Error ? err.name : '';
+    const { kind, code } = networkFailure(err);
     const reason = this.scrub(code ?? (err instanceof Error ? err.message : String(err)));
-    if (name === 'TimeoutError' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
+    if (kind === 'timeout') {
       return new GlpiError('GLPI_TIMEOUT', `GLPI ${endpoint} did not answer within ${this.hook.timeoutMs} ms (${reason})`, {
         endpoint,
         cause: err,
       });
     }
-    if (code !== undefined && /CERT|SELF_SIGNED|UNABLE_TO_|ERR_TLS|ERR_SSL/.test(code)) {
-      return new GlpiError('GLPI_TLS_ERROR', `GLPI ${endpoint}: TLS failed (${reason})`, { endpoint, cause: err });
-    }
+    if (kind === 'tls') return new GlpiError('GLPI_TLS_ERROR', `GLPI ${endpoint}: TLS failed (${reason})`, { endpoint, cause: err });
     return new GlpiError('GLPI_NETWORK_ERROR', `GLPI ${endpoint} could not be reached (${reason})`, { endpoint, cause: err });
   }
 
@@ -252,10 +249,6 @@ function parseJson(text: string): unknown {
   } catch {
     return undefined;
   }
-}
-
-function causeOf(err: unknown): unknown {
-  return err instanceof Error ? err.cause : undefined;
 }
 
 function snippet(text: string): string {
