@@ -4,6 +4,7 @@ import {
   BridgeError,
   ConfigError,
   ERROR_CATALOGUE,
+  GlpiError,
   HookDisabledError,
   InvalidEventError,
   JobAbortedError,
@@ -121,5 +122,16 @@ describe('how a request failed before any answer', () => {
     ['a thrown string', 'boom', 'network', undefined],
   ])('%s is %s', (_name, err, kind, code) => {
     expect(networkFailure(err)).toEqual({ kind, code });
+  });
+});
+
+describe('GlpiError', () => {
+  it('takes its entry from the catalogue, from the caller for an unlisted code, and UNKNOWN from BridgeError otherwise', () => {
+    expect(new GlpiError('GLPI_TIMEOUT', 'slow')).toMatchObject({ disposition: ERROR_CATALOGUE.GLPI_TIMEOUT.disposition, advice: ERROR_CATALOGUE.GLPI_TIMEOUT.advice });
+    const entry = { disposition: 'fail', category: 'input', advice: 'a newer GLPI refused it' } as const;
+    expect(new GlpiError('ERROR_FROM_GLPI_12', 'no', { entry, endpoint: 'POST /Ticket' })).toMatchObject({ ...entry, code: 'ERROR_FROM_GLPI_12', endpoint: 'POST /Ticket' });
+    // An untyped caller (JavaScript, a cast) without an entry: BridgeError's fallback.
+    const untyped = new GlpiError('ERROR_NOBODY_KNOWS' as 'GLPI_TIMEOUT', 'odd');
+    expect(untyped).toMatchObject({ code: 'ERROR_NOBODY_KNOWS', disposition: ERROR_CATALOGUE.UNKNOWN.disposition, advice: ERROR_CATALOGUE.UNKNOWN.advice });
   });
 });
