@@ -147,16 +147,19 @@ export class GlpiTransport {
       this.observe(endpoint, 'network-error', started);
       throw this.networkError(err, endpoint);
     }
-    this.observe(endpoint, response.statusCode, started);
-    if (response.statusCode !== 200) {
+    // Observed once the body is read (or dropped), as exchange does: the duration covers the file.
+    const status = response.statusCode;
+    if (status !== 200) {
       const text = await response.body.text().catch(() => '');
-      this.interpret(endpoint, response.statusCode, response.headers, text);
-      throw unexpectedAnswer(endpoint, response.statusCode, 'no file');
+      this.observe(endpoint, status, started);
+      this.interpret(endpoint, status, response.headers, text);
+      throw unexpectedAnswer(endpoint, status, 'no file');
     }
     const declared = Number(response.headers['content-length']);
     const drop = () => {
       response.body.on('error', () => undefined);
       response.body.destroy();
+      this.observe(endpoint, status, started);
     };
     const filename = dispositionFilename(response.headers['content-disposition']);
     if (Number.isFinite(declared) && declared > limits.maxBytes) {
@@ -175,8 +178,10 @@ export class GlpiTransport {
         chunks.push(chunk as Buffer);
       }
     } catch (err) {
+      this.observe(endpoint, 'network-error', started);
       throw this.networkError(err, endpoint);
     }
+    this.observe(endpoint, status, started);
     const type = response.headers['content-type'];
     return { kind: 'file', data: Buffer.concat(chunks), contentType: typeof type === 'string' ? type : undefined, filename };
   }
