@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { Agent, FormData, type Dispatcher } from 'undici';
 import type { HookConfig } from '../config/schema.js';
 import { DEFAULTS } from '../config/defaults.js';
-import { ChatwootError, errorCode } from '../errors/index.js';
+import { ChatwootError, networkFailure } from '../errors/index.js';
 import { scrubSecrets } from '../logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { field } from '../util/json.js';
@@ -149,14 +149,12 @@ export function createChatwootApiClient(api: { baseUrl: string; apiToken: string
   }
 
   function networkError(err: unknown, endpoint: string): ChatwootError {
-    const code = errorCode(err) ?? errorCode(err instanceof Error ? err.cause : undefined);
+    const { kind, code } = networkFailure(err);
     const reason = scrub(code ?? (err instanceof Error ? err.message : String(err)));
-    if ((err instanceof Error && err.name === 'TimeoutError') || (code !== undefined && /TIMEOUT/.test(code))) {
+    if (kind === 'timeout') {
       return new ChatwootError('CHATWOOT_TIMEOUT', `Chatwoot ${endpoint} did not answer within ${timeoutMs} ms (${reason})`, { endpoint, cause: err });
     }
-    if (code !== undefined && /CERT|SELF_SIGNED|UNABLE_TO_|ERR_TLS|ERR_SSL/.test(code)) {
-      return new ChatwootError('CHATWOOT_TLS_ERROR', `Chatwoot ${endpoint}: TLS failed (${reason})`, { endpoint, cause: err });
-    }
+    if (kind === 'tls') return new ChatwootError('CHATWOOT_TLS_ERROR', `Chatwoot ${endpoint}: TLS failed (${reason})`, { endpoint, cause: err });
     return new ChatwootError('CHATWOOT_NETWORK_ERROR', `Chatwoot ${endpoint} could not be reached (${reason})`, { endpoint, cause: err });
   }
 

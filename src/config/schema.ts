@@ -94,7 +94,6 @@ export const hookInputSchema = z.object({
   glpiTicketType: z.coerce
     .number()
     .refine((v) => v === 1 || v === 2, 'must be 1 (Incident) or 2 (Request)')
-    .transform((v) => v)
     .default(DEFAULTS.glpiTicketType),
   glpiCategoryId: z.preprocess((v) => (v === '' ? undefined : v), intFrom(1).optional()),
   glpiDefaultUserId: z.preprocess((v) => (v === '' ? undefined : v), intFrom(1).optional()),
@@ -103,7 +102,6 @@ export const hookInputSchema = z.object({
     z
       .string()
       .refine((v) => isSupportedCountry(v), 'must be an ISO 3166 country code such as FR or BR')
-      .transform((v) => v)
       .optional(),
   ),
   customerBinding: z.enum(CUSTOMER_BINDING_POLICIES).default(DEFAULTS.customerBinding),

@@ -66,6 +66,9 @@ const BRIDGE_CODES = {
  */
 export const ERROR_CATALOGUE = { ...GLPI_ERROR_CODES, ...BRIDGE_GLPI_CODES, ...CHATWOOT_ERROR_CODES, ...BRIDGE_CODES } as const;
 
+/** The tables merged above, so a test can tell that no code of one silently replaced another's. */
+export const CATALOGUE_TABLES = { GLPI_ERROR_CODES, BRIDGE_GLPI_CODES, CHATWOOT_ERROR_CODES, BRIDGE_CODES } as const;
+
 /** A code of the catalogue; code literals are typed with it so that a typo fails typecheck. */
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;
 

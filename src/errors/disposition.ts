@@ -4,8 +4,8 @@ import type { Disposition, ErrorCategory } from './types.js';
 
 /** What the bridge knows about any thrown value: its own errors, Node's and a JavaScript engine's. */
 interface ErrorInfo {
-  /** The error's stable code; undefined when it has none (a plain Error). */
-  code: string | undefined;
+  /** The error's stable code: its own, the network code found in its cause chain, or UNKNOWN. */
+  code: string;
   disposition: Disposition;
   category: ErrorCategory;
   advice: string | undefined;
@@ -29,6 +29,9 @@ const NETWORK_CODES = new Set([
   'UND_ERR_ABORTED',
 ]);
 
+const TIMEOUT_CODES = new Set(['ETIMEDOUT', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
+const TLS_CODE = /CERT|SELF_SIGNED|UNABLE_TO_|ERR_TLS|ERR_SSL/;
+
 /**
  * Errors a JavaScript engine throws on a bug meeting a payload it did not expect (`decodeURI` on
  * a malformed URL, `new Date(1e20).toISOString()`, a property of undefined), and zod's when data
@@ -45,12 +48,26 @@ const PROGRAMMING_ERRORS = [TypeError, RangeError, URIError, SyntaxError, Refere
 export function classifyError(err: unknown): ErrorInfo {
   if (err instanceof BridgeError) return { code: err.code, disposition: err.disposition, category: err.category, advice: err.advice };
   const code = ownCode(err);
-  if (hasNetworkCode(err)) return { code, disposition: 'retry', category: 'network', advice: undefined };
+  const network = codesInChain(err).find((c) => NETWORK_CODES.has(c));
+  if (network !== undefined) return { code: network, disposition: 'retry', category: 'network', advice: undefined };
   if (isProgrammingError(err)) {
     const bug = ERROR_CATALOGUE.PROGRAMMING_ERROR;
     return { code: code ?? 'PROGRAMMING_ERROR', disposition: bug.disposition, category: bug.category, advice: bug.advice };
   }
-  return { code, disposition: ERROR_CATALOGUE.UNKNOWN.disposition, category: 'unknown', advice: undefined };
+  const unknown = ERROR_CATALOGUE.UNKNOWN;
+  return { code: code ?? 'UNKNOWN', disposition: unknown.disposition, category: unknown.category, advice: code === undefined ? unknown.advice : undefined };
+}
+
+/**
+ * How a request failed before any answer, for the GLPI and Chatwoot clients: a timeout (the
+ * request's own deadline or undici's), TLS, or any other network failure. `code` is the first code
+ * in the error's cause chain (undici wraps them), for the message.
+ */
+export function networkFailure(err: unknown): { kind: 'timeout' | 'tls' | 'network'; code: string | undefined } {
+  const code = codesInChain(err)[0];
+  if ((err instanceof Error && err.name === 'TimeoutError') || (code !== undefined && TIMEOUT_CODES.has(code))) return { kind: 'timeout', code };
+  if (code !== undefined && TLS_CODE.test(code)) return { kind: 'tls', code };
+  return { kind: 'network', code };
 }
 
 /** retry, fail or hand the job back: what the worker (and anyone else deciding) asks. */
@@ -66,8 +83,8 @@ export function isTransient(err: unknown): boolean {
   return dispositionOf(err) !== 'fail';
 }
 
-/** Stable code of any error, for logs and metrics. */
-export function errorCode(err: unknown): string | undefined {
+/** Stable code of any error, for logs and metrics (UNKNOWN for an error the bridge does not recognise). */
+export function errorCode(err: unknown): string {
   return classifyError(err).code;
 }
 
@@ -85,13 +102,14 @@ function ownCode(err: unknown): string | undefined {
   return undefined;
 }
 
-/** A network failure somewhere in the cause chain (undici wraps them: `TypeError: fetch failed`). */
-function hasNetworkCode(err: unknown): boolean {
+/** The codes of the error and its causes, outermost first (undici wraps them: `TypeError: fetch failed`). */
+function codesInChain(err: unknown): string[] {
+  const codes: string[] = [];
   for (let e: unknown = err, depth = 0; e !== null && typeof e === 'object' && depth < 5; e = (e as { cause?: unknown }).cause, depth += 1) {
     const code = ownCode(e);
-    if (code !== undefined && NETWORK_CODES.has(code)) return true;
+    if (code !== undefined) codes.push(code);
   }
-  return false;
+  return codes;
 }
 
 function isProgrammingError(err: unknown): boolean {

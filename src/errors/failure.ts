@@ -19,12 +19,11 @@ export interface JobFailure {
 
 export function failureOf(err: unknown, atMs: number): JobFailure {
   const info = classifyError(err);
-  const code = info.code ?? 'UNKNOWN';
   return {
-    code,
+    code: info.code,
     // A hand-back is never stored (the job goes back to the queue); were it, it was retried.
     disposition: info.disposition === 'fail' ? 'fail' : 'retry',
-    advice: info.advice ?? catalogueEntry(code)?.advice,
+    advice: info.advice ?? catalogueEntry(info.code)?.advice,
     message: err instanceof Error ? err.message : String(err),
     at: new Date(atMs).toISOString(),
   };

@@ -1,5 +1,4 @@
 import { BridgeError, type BridgeErrorOptions } from './bridge-error.js';
-import { ERROR_CATALOGUE, catalogueEntry } from './catalogue.js';
 import type { GlpiCode } from './glpi-codes.js';
 import type { CatalogueEntry } from './types.js';
 
@@ -26,8 +25,9 @@ export class GlpiError extends BridgeError {
   constructor(code: string, message: string, options: GlpiErrorOptions & { entry: CatalogueEntry });
   constructor(code: string, message: string, options: GlpiErrorOptions = {}) {
     const { endpoint, glpiMessage, results, ...rest } = options;
-    // The overloads guarantee an entry for an unlisted code; UNKNOWN only guards against untyped callers.
-    super(code, message, { ...rest, entry: rest.entry ?? catalogueEntry(code) ?? ERROR_CATALOGUE.UNKNOWN });
+    // GlpiError's overloads give BridgeError's guarantee (a listed code or an entry); BridgeError
+    // resolves the entry. The cast only selects BridgeError's first overload.
+    super(code as GlpiCode, message, rest);
     this.name = 'GlpiError';
     this.endpoint = endpoint;
     this.glpiMessage = glpiMessage;

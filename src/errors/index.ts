@@ -20,5 +20,5 @@ export {
 } from './bridge-error.js';
 export { GlpiError, isGlpiError, isGlpiNotFound, type GlpiErrorOptions } from './glpi-error.js';
 export { ChatwootError } from './chatwoot-error.js';
-export { classifyError, dispositionOf, errorAdvice, errorCode, hasCode, isTransient } from './disposition.js';
+export { classifyError, dispositionOf, errorAdvice, errorCode, hasCode, isTransient, networkFailure } from './disposition.js';
 export { failureOf, failureReason, readFailure, type JobFailure } from './failure.js';

@@ -13,7 +13,6 @@ interface GlpiClientsDeps {
   /** Observer per hook (metrics label the hook). */
   observer?: (hookId: string) => GlpiCallObserver | undefined;
   logger?: Logger;
-  connectTimeoutMs?: number;
 }
 
 export interface GlpiClients {
@@ -37,7 +36,7 @@ export function createGlpiClients(
       const origin = new URL(hook.glpi.baseUrl).origin;
       dispatcher = pools.get(origin);
       if (dispatcher === undefined) {
-        dispatcher = createGlpiPool(hook.glpi.baseUrl, { timeoutMs: hook.glpi.timeoutMs, connectTimeoutMs: deps.connectTimeoutMs });
+        dispatcher = createGlpiPool(hook.glpi.baseUrl, { timeoutMs: hook.glpi.timeoutMs });
         pools.set(origin, dispatcher);
       }
     }

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { Pool, type Dispatcher } from 'undici';
 import type { GlpiHookConfig } from '../config/schema.js';
 import { DEFAULTS } from '../config/defaults.js';
-import { GlpiError, errorCode } from '../errors/index.js';
+import { GlpiError, networkFailure } from '../errors/index.js';
 import { scrubSecrets } from '../logger.js';
 import { glpiErrorFromBody } from './error-body.js';
 import { dispositionFilename, unexpectedAnswer } from './answers.js';
@@ -147,16 +147,19 @@ export class GlpiTransport {
       this.observe(endpoint, 'network-error', started);
       throw this.networkError(err, endpoint);
     }
-    this.observe(endpoint, response.statusCode, started);
-    if (response.statusCode !== 200) {
+    // Observed once the body is read (or dropped), as exchange does: the duration covers the file.
+    const status = response.statusCode;
+    if (status !== 200) {
       const text = await response.body.text().catch(() => '');
-      this.interpret(endpoint, response.statusCode, response.headers, text);
-      throw unexpectedAnswer(endpoint, response.statusCode, 'no file');
+      this.observe(endpoint, status, started);
+      this.interpret(endpoint, status, response.headers, text);
+      throw unexpectedAnswer(endpoint, status, 'no file');
     }
     const declared = Number(response.headers['content-length']);
     const drop = () => {
       response.body.on('error', () => undefined);
       response.body.destroy();
+      this.observe(endpoint, status, started);
     };
     const filename = dispositionFilename(response.headers['content-disposition']);
     if (Number.isFinite(declared) && declared > limits.maxBytes) {
@@ -175,8 +178,10 @@ export class GlpiTransport {
         chunks.push(chunk as Buffer);
       }
     } catch (err) {
+      this.observe(endpoint, 'network-error', started);
       throw this.networkError(err, endpoint);
     }
+    this.observe(endpoint, status, started);
     const type = response.headers['content-type'];
     return { kind: 'file', data: Buffer.concat(chunks), contentType: typeof type === 'string' ? type : undefined, filename };
   }
@@ -218,18 +223,15 @@ export class GlpiTransport {
   }
 
   private networkError(err: unknown, endpoint: string): GlpiError {
-    const code = errorCode(err) ?? errorCode(causeOf(err));
-    const name = err instanceof Error ? err.name : '';
+    const { kind, code } = networkFailure(err);
     const reason = this.scrub(code ?? (err instanceof Error ? err.message : String(err)));
-    if (name === 'TimeoutError' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
+    if (kind === 'timeout') {
       return new GlpiError('GLPI_TIMEOUT', `GLPI ${endpoint} did not answer within ${this.hook.timeoutMs} ms (${reason})`, {
         endpoint,
         cause: err,
       });
     }
-    if (code !== undefined && /CERT|SELF_SIGNED|UNABLE_TO_|ERR_TLS|ERR_SSL/.test(code)) {
-      return new GlpiError('GLPI_TLS_ERROR', `GLPI ${endpoint}: TLS failed (${reason})`, { endpoint, cause: err });
-    }
+    if (kind === 'tls') return new GlpiError('GLPI_TLS_ERROR', `GLPI ${endpoint}: TLS failed (${reason})`, { endpoint, cause: err });
     return new GlpiError('GLPI_NETWORK_ERROR', `GLPI ${endpoint} could not be reached (${reason})`, { endpoint, cause: err });
   }
 
@@ -252,10 +254,6 @@ function parseJson(text: string): unknown {
   } catch {
     return undefined;
   }
-}
-
-function causeOf(err: unknown): unknown {
-  return err instanceof Error ? err.cause : undefined;
 }
 
 function snippet(text: string): string {

@@ -1,7 +1,7 @@
 /**
  * The contract between the GLPI client (src/glpi/client.ts) and its users (sync engine, doctor).
  * Everything here is plain data; no undici types leak out. All methods throw GlpiError
- * (src/glpi/errors.ts, a BridgeError) with a stable `code`, `transient` and `advice`.
+ * (src/errors/glpi-error.ts, a BridgeError) with a stable `code`, a `disposition` and `advice`.
  */
 
 export type ItemType =

@@ -4,6 +4,7 @@ import {
   BridgeError,
   ConfigError,
   ERROR_CATALOGUE,
+  GlpiError,
   HookDisabledError,
   InvalidEventError,
   JobAbortedError,
@@ -14,7 +15,9 @@ import {
   dispositionOf,
   errorAdvice,
   errorCode,
+  failureOf,
   isTransient,
+  networkFailure,
   type ErrorCode,
 } from '../../src/errors/index.js';
 
@@ -46,11 +49,22 @@ describe('the retry decision', () => {
     const err = new TypeError('fetch failed', { cause: Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }) });
     expect(dispositionOf(err)).toBe('retry');
     expect(classifyError(err).category).toBe('network');
+    // The code found in the chain, not UNKNOWN: the failed list says what happened.
+    expect(errorCode(err)).toBe('ECONNREFUSED');
+    expect(failureOf(err, 0)).toMatchObject({ code: 'ECONNREFUSED', disposition: 'retry', advice: undefined });
+    const deeper = new Error('request failed', { cause: new TypeError('fetch failed', { cause: Object.assign(new Error('reset'), { code: 'ECONNRESET' }) }) });
+    expect(classifyError(deeper)).toMatchObject({ code: 'ECONNRESET', category: 'network', disposition: 'retry' });
   });
 
-  it('retries an error it does not recognise, keeping its own code', () => {
+  it('retries an error it does not recognise as UNKNOWN with the catalogue advice, keeping its own code', () => {
     expect(dispositionOf(new Error('something odd'))).toBe('retry');
-    expect(errorCode(new Error('something odd'))).toBeUndefined();
+    expect(classifyError(new Error('something odd'))).toEqual({
+      code: 'UNKNOWN',
+      disposition: ERROR_CATALOGUE.UNKNOWN.disposition,
+      category: 'unknown',
+      advice: ERROR_CATALOGUE.UNKNOWN.advice,
+    });
+    expect(errorCode('a string')).toBe('UNKNOWN');
     expect(errorCode(Object.assign(new Error('busy'), { code: 'EBUSY' }))).toBe('EBUSY');
     expect(dispositionOf('a string')).toBe('retry');
   });
@@ -92,5 +106,32 @@ describe('GLPI dates', () => {
     expect(() => toGlpiDate(1e20 * 1000, 0)).toThrow(RangeError);
     expect(() => toGlpiDate('not a date', 60)).toThrow(RangeError);
     expect(toGlpiDate(0, 60)).toBe('1970-01-01 01:00:00');
+  });
+});
+
+describe('how a request failed before any answer', () => {
+  const coded = (code: string) => Object.assign(new Error(code), { code });
+  it.each([
+    ['the request deadline', new DOMException('The operation was aborted due to timeout', 'TimeoutError'), 'timeout', undefined],
+    ['undici headers timeout', coded('UND_ERR_HEADERS_TIMEOUT'), 'timeout', 'UND_ERR_HEADERS_TIMEOUT'],
+    ['a TCP timeout wrapped by fetch', new TypeError('fetch failed', { cause: coded('ETIMEDOUT') }), 'timeout', 'ETIMEDOUT'],
+    ['a bad certificate', coded('UNABLE_TO_VERIFY_LEAF_SIGNATURE'), 'tls', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE'],
+    ['a self-signed certificate wrapped by fetch', new TypeError('fetch failed', { cause: coded('DEPTH_ZERO_SELF_SIGNED_CERT') }), 'tls', 'DEPTH_ZERO_SELF_SIGNED_CERT'],
+    ['a refused connection wrapped by fetch', new TypeError('fetch failed', { cause: coded('ECONNREFUSED') }), 'network', 'ECONNREFUSED'],
+    ['an error without any code', new Error('socket hang up'), 'network', undefined],
+    ['a thrown string', 'boom', 'network', undefined],
+  ])('%s is %s', (_name, err, kind, code) => {
+    expect(networkFailure(err)).toEqual({ kind, code });
+  });
+});
+
+describe('GlpiError', () => {
+  it('takes its entry from the catalogue, from the caller for an unlisted code, and UNKNOWN from BridgeError otherwise', () => {
+    expect(new GlpiError('GLPI_TIMEOUT', 'slow')).toMatchObject({ disposition: ERROR_CATALOGUE.GLPI_TIMEOUT.disposition, advice: ERROR_CATALOGUE.GLPI_TIMEOUT.advice });
+    const entry = { disposition: 'fail', category: 'input', advice: 'a newer GLPI refused it' } as const;
+    expect(new GlpiError('ERROR_FROM_GLPI_12', 'no', { entry, endpoint: 'POST /Ticket' })).toMatchObject({ ...entry, code: 'ERROR_FROM_GLPI_12', endpoint: 'POST /Ticket' });
+    // An untyped caller (JavaScript, a cast) without an entry: BridgeError's fallback.
+    const untyped = new GlpiError('ERROR_NOBODY_KNOWS' as 'GLPI_TIMEOUT', 'odd');
+    expect(untyped).toMatchObject({ code: 'ERROR_NOBODY_KNOWS', disposition: ERROR_CATALOGUE.UNKNOWN.disposition, advice: ERROR_CATALOGUE.UNKNOWN.advice });
   });
 });

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { CATALOGUE_TABLES } from '../../src/errors/catalogue.js';
 import { BridgeError, ERROR_CATALOGUE, GLPI_ERROR_CODES, failureOf, failureReason, readFailure, type ErrorCode } from '../../src/errors/index.js';
 
 const AT_MS = Date.parse('2026-12-01T10:00:00.000Z');
@@ -8,6 +9,10 @@ describe('the error catalogue', () => {
   it('lists each code once, with a disposition, a category and advice', () => {
     expect(CODES.length).toBeGreaterThan(Object.keys(GLPI_ERROR_CODES).length);
     expect(new Set(CODES).size).toBe(CODES.length);
+    // The catalogue spreads its tables into one object: a code in two tables would silently keep
+    // only the last entry, so the tables' sizes must add up to the catalogue's.
+    const tableSizes = Object.values(CATALOGUE_TABLES).map((table) => Object.keys(table).length);
+    expect(tableSizes.reduce((sum, n) => sum + n, 0)).toBe(CODES.length);
     for (const code of CODES) {
       const entry = ERROR_CATALOGUE[code];
       expect(['retry', 'fail', 'hand-back'], code).toContain(entry.disposition);

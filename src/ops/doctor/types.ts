@@ -1,7 +1,7 @@
 import type { Queue } from 'bullmq';
 import type { Dispatcher } from 'undici';
 import type { ServiceConfig } from '../../config/schema.js';
-import { errorAdvice, errorCode } from '../../errors/index.js';
+import { classifyError } from '../../errors/index.js';
 import type { RedisConnection, RedisTarget } from '../../redis/connection.js';
 import type { SyncJobData } from '../../sync/job.js';
 
@@ -50,13 +50,15 @@ export interface DoctorDeps {
 export type Add = (check: DoctorCheck) => void;
 
 export function failure(id: string, hookId: string, title: string, err: unknown, fallbackFix?: string): DoctorCheck {
+  const { code, category, advice } = classifyError(err);
   return {
     id,
     hookId,
     title,
     status: 'fail',
     detail: err instanceof Error ? err.message : String(err),
-    fix: errorAdvice(err) ?? fallbackFix ?? 'see the message above',
-    code: errorCode(err) ?? 'UNKNOWN',
+    // The catalogue's UNKNOWN advice speaks of a job's retries: doctor runs none.
+    fix: (category === 'unknown' ? undefined : advice) ?? fallbackFix ?? 'see the message above',
+    code,
   };
 }

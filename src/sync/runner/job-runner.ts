@@ -60,7 +60,7 @@ export function createJobRunner(deps: JobRunnerDeps): SyncProcessor {
     const { disposition, category } = classifyError(err);
     if (disposition === 'hand-back' || category === 'bug' || err instanceof ChatwootError) return;
     successWrittenAt.delete(hookId);
-    await hookStates.noteError(hookId, new Date(clock()), errorCode(err) ?? 'UNKNOWN', errorAdvice(err)).catch(() => undefined);
+    await hookStates.noteError(hookId, new Date(clock()), errorCode(err), errorAdvice(err)).catch(() => undefined);
   }
 
   async function process(data: SyncJobData, options: ProcessOptions = {}): Promise<SyncOutcome> {
