@@ -219,7 +219,7 @@ export function createAttachmentFetcher(options: AttachmentFetcherOptions = {}):
         if (deadline.aborted) return { refused: `the download took more than ${Number((req.deadlineMs / 1000).toFixed(1))} s`, detail };
         const refusal = addressRefusal(err);
         if (refusal !== undefined) return { refused: PRIVATE_REASON, hideLink: true, detail: refusal.message };
-        return { refused: `the download failed (${errorCode(err) ?? 'network error'})`, detail };
+        return { refused: `the download failed (${errorCode(err)})`, detail };
       }
     },
     async close() {

@@ -7,14 +7,19 @@ import { failure, type Add } from './types.js';
 
 /** What the bridge's GLPI user may do and see: profile rights, privileges, entity, configured items. */
 
-export async function rightsChecks(hook: HookConfig, client: GlpiClientHandle, add: Add): Promise<void> {
-  let profile: Record<string, unknown> | undefined;
-  let profileError: unknown;
+/** The bridge's active GLPI profile, or why it could not be read: read once, for every check of a hook. */
+type ActiveProfile = { profile: Record<string, unknown>; error?: undefined } | { profile?: undefined; error: unknown };
+
+export async function readActiveProfile(client: GlpiClientHandle): Promise<ActiveProfile> {
   try {
-    profile = await client.getActiveProfile();
-  } catch (err) {
-    profileError = err;
+    return { profile: await client.getActiveProfile() };
+  } catch (error) {
+    return { error };
   }
+}
+
+export async function rightsChecks(hook: HookConfig, client: GlpiClientHandle, add: Add, active: ActiveProfile): Promise<void> {
+  const { profile, error: profileError } = active;
   const profileName = typeof profile?.name === 'string' ? `profile "${profile.name}"` : 'the active profile';
   for (const req of requiredRights(hook.glpi.syncType)) {
     const id = `glpi.rights.${req.label.toLowerCase()}`;
@@ -46,7 +51,7 @@ export async function rightsChecks(hook: HookConfig, client: GlpiClientHandle, a
         hookId: hook.id,
         title,
         status: 'warn',
-        detail: `${req.label} can be read; GLPI did not show the profile's rights${profileError ? ` (${errorCode(profileError) ?? 'error'})` : ''}, so create/update were not verified`,
+        detail: `${req.label} can be read; GLPI did not show the profile's rights${profileError !== undefined ? ` (${errorCode(profileError)})` : ''}, so create/update were not verified`,
         fix: `check in GLPI, ${req.where}, that the bridge's profile may ${req.needs.map((n) => n.name).join(', ')}`,
       });
     } catch (err) {
@@ -60,14 +65,12 @@ export async function rightsChecks(hook: HookConfig, client: GlpiClientHandle, a
  * or a bug would then reach all of GLPI). Also warns when CUSTOMER_BINDING=self-service cannot
  * read profiles, since every existing GLPI user would then be refused binding.
  */
-export async function privilegeCheck(hook: HookConfig, client: GlpiClientHandle, add: Add): Promise<void> {
+export function privilegeCheck(hook: HookConfig, active: ActiveProfile, add: Add): void {
   const id = 'glpi.privileges';
   const title = titleOf(id, hook);
-  let profile: Record<string, unknown>;
-  try {
-    profile = await client.getActiveProfile();
-  } catch (err) {
-    add({ id, hookId: hook.id, title, status: 'warn', detail: `could not read the active profile (${errorCode(err) ?? 'error'})` });
+  const { profile } = active;
+  if (profile === undefined) {
+    add({ id, hookId: hook.id, title, status: 'warn', detail: `could not read the active profile (${errorCode(active.error)})` });
     return;
   }
   const name = typeof profile.name === 'string' ? `profile "${profile.name}"` : 'the active profile';

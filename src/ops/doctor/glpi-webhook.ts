@@ -19,7 +19,7 @@ export async function glpiWebhookCheck(hook: HookConfig, client: Pick<GlpiClient
   try {
     webhooks = await client.listItems('Webhook');
   } catch (err) {
-    return { id, hookId: hook.id, title, status: 'warn', detail: `could not read GLPI's webhooks (${errorCode(err) ?? 'error'}; it needs Setup rights): answers arrive at the next poll unless one exists`, fix: `check by hand: ${setup}` };
+    return { id, hookId: hook.id, title, status: 'warn', detail: `could not read GLPI's webhooks (${errorCode(err)}; it needs Setup rights): answers arrive at the next poll unless one exists`, fix: `check by hand: ${setup}` };
   }
   const ours = webhooks.filter((w) => typeof w.url === 'string' && w.url.replace(/\/+$/, '').endsWith(route) && Number(w.is_active) === 1);
   if (ours.length === 0) {

@@ -4,7 +4,7 @@ import { hasCode, isGlpiError } from '../../errors/index.js';
 import { createGlpiClient, type GlpiClientHandle } from '../../glpi/client.js';
 import { glpiMajor } from '../../glpi/glpi-version.js';
 import { requiredRights } from './glpi-rights.js';
-import { entityCheck, itemCheck, privilegeCheck, rightsChecks, titleOf } from './glpi-access.js';
+import { entityCheck, itemCheck, privilegeCheck, readActiveProfile, rightsChecks, titleOf } from './glpi-access.js';
 import { glpiWebhookCheck } from './glpi-webhook.js';
 import { failure, type Add, type DoctorDeps } from './types.js';
 
@@ -67,8 +67,9 @@ export async function glpiChecks(hook: HookConfig, deps: DoctorDeps, add: Add): 
       return;
     }
     versionCheck(hook, client, add);
-    await rightsChecks(hook, client, add);
-    await privilegeCheck(hook, client, add);
+    const active = await readActiveProfile(client);
+    await rightsChecks(hook, client, add, active);
+    privilegeCheck(hook, active, add);
     await entityCheck(hook, client, add);
     await itemCheck(hook, client, add, 'glpi.category', 'ITILCategory', hook.glpi.categoryId, 'GLPI_CATEGORY_ID');
     await itemCheck(hook, client, add, 'glpi.default-user', 'User', hook.glpi.defaultUserId, 'GLPI_DEFAULT_USER_ID');

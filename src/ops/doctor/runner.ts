@@ -1,5 +1,5 @@
 import type { ServiceConfig } from '../../config/schema.js';
-import { errorAdvice, errorCode } from '../../errors/index.js';
+import { BridgeError, errorAdvice, errorCode } from '../../errors/index.js';
 import { chatwootChecks } from './chatwoot.js';
 import { glpiChecks } from './glpi.js';
 import { hookConfigChecks } from './hook-config.js';
@@ -26,7 +26,8 @@ export async function runDoctor(deps: DoctorDeps): Promise<DoctorReport> {
       status: 'fail',
       detail: err instanceof Error ? err.message : String(err),
       fix: errorAdvice(err) ?? 'fix the variable named above (see README, Configuration)',
-      code: errorCode(err) ?? 'CONFIG_INVALID',
+      // A configuration that does not load is a configuration error whatever threw it.
+      code: err instanceof BridgeError ? errorCode(err) : 'CONFIG_INVALID',
     });
     return finish(checks);
   }

@@ -67,6 +67,13 @@ describe('doctor against the GLPI simulator', () => {
     expect(sim.count('POST')).toBe(0);
   });
 
+  it('reads the active profile once for the rights and the privilege checks', async () => {
+    sim.resetCalls();
+    const { report } = await doctor(env());
+    expect(check(report, 'glpi.privileges').status).not.toBe('skip');
+    expect(sim.count('GET', '/getActiveProfile')).toBe(1);
+  });
+
   it('warns when the user token is a super-admin\'s, and not for a profile without those rights', async () => {
     const admin = check((await doctor(env())).report, 'glpi.privileges');
     expect(admin).toMatchObject({ status: 'warn', code: 'GLPI_TOKEN_SUPER_ADMIN' });
