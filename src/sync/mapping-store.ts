@@ -129,23 +129,7 @@ export class MappingStore {
     agentEmail: string | undefined,
     intentAt?: number,
   ): Promise<MessageContext> {
-    const pipeline = this.redis.pipeline();
-    pipeline.hgetall(this.convKey(conversationId));
-    pipeline.hget(this.msgsKey(conversationId), String(messageId));
-    if (contactId !== undefined) pipeline.hgetall(this.contactKey(contactId));
-    if (agentEmail !== undefined) pipeline.get(this.agentKey(agentEmail));
-    pipeline.get(this.tzKey());
-    if (intentAt !== undefined) pipeline.hsetnx(this.msgsKey(conversationId), String(messageId), intentValue(intentAt, {}));
-    const results = await execPipeline(pipeline);
-    let i = 0;
-    const conversation = parseConversation(results[i++] as Record<string, string>);
-    const slot = parseSlot(results[i++] as string | null);
-    const customer = contactId === undefined ? undefined : parseCustomer(results[i++] as Record<string, string>);
-    const agentRaw = agentEmail === undefined ? null : (results[i++] as string | null);
-    const tzRaw = results[i++] as string | null;
-    const intentWritten = intentAt !== undefined && results[i++] === 1;
-    this.timezone?.remember(tzRaw === null ? undefined : Number(tzRaw));
-    return { conversation, slot, customer, agentUserId: agentRaw === null ? undefined : Number(agentRaw), intentWritten };
+    return this.readContext(conversationId, { id: messageId, intentAt }, contactId, agentEmail);
   }
 
   /** Conversation, customer and GLPI's cached UTC offset in one pipeline (conversation events). */
@@ -153,8 +137,35 @@ export class MappingStore {
     conversationId: number,
     contactId: number | undefined,
   ): Promise<{ conversation: ConversationRecord; customer: CustomerRecord | undefined }> {
-    const ctx = await this.readMessageContext(conversationId, 0, contactId, undefined);
+    const ctx = await this.readContext(conversationId, undefined, contactId, undefined);
     return { conversation: ctx.conversation, customer: ctx.customer };
+  }
+
+  /** The one pipeline behind both reads; without a message, no slot is read (it is 'none'). */
+  private async readContext(
+    conversationId: number,
+    message: { id: number; intentAt: number | undefined } | undefined,
+    contactId: number | undefined,
+    agentEmail: string | undefined,
+  ): Promise<MessageContext> {
+    const pipeline = this.redis.pipeline();
+    pipeline.hgetall(this.convKey(conversationId));
+    if (message !== undefined) pipeline.hget(this.msgsKey(conversationId), String(message.id));
+    if (contactId !== undefined) pipeline.hgetall(this.contactKey(contactId));
+    if (agentEmail !== undefined) pipeline.get(this.agentKey(agentEmail));
+    pipeline.get(this.tzKey());
+    const intentAt = message?.intentAt;
+    if (message !== undefined && intentAt !== undefined) pipeline.hsetnx(this.msgsKey(conversationId), String(message.id), intentValue(intentAt, {}));
+    const results = await execPipeline(pipeline);
+    let i = 0;
+    const conversation = parseConversation(results[i++] as Record<string, string>);
+    const slot = parseSlot(message === undefined ? null : (results[i++] as string | null));
+    const customer = contactId === undefined ? undefined : parseCustomer(results[i++] as Record<string, string>);
+    const agentRaw = agentEmail === undefined ? null : (results[i++] as string | null);
+    const tzRaw = results[i++] as string | null;
+    const intentWritten = intentAt !== undefined && results[i++] === 1;
+    this.timezone?.remember(tzRaw === null ? undefined : Number(tzRaw));
+    return { conversation, slot, customer, agentUserId: agentRaw === null ? undefined : Number(agentRaw), intentWritten };
   }
 
   async getConversation(conversationId: number): Promise<ConversationRecord> {
