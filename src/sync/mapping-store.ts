@@ -172,10 +172,6 @@ export class MappingStore {
     return parseConversation(await this.redis.hgetall(this.convKey(conversationId)));
   }
 
-  async getSlot(conversationId: number, messageId: number): Promise<MessageSlot> {
-    return parseSlot(await this.redis.hget(this.msgsKey(conversationId), String(messageId)));
-  }
-
   async setTicketIntent(conversationId: number, intent: TicketIntent): Promise<void> {
     await this.redis.hset(this.convKey(conversationId), 'ticketIntent', JSON.stringify(intent));
     await this.replicated();
@@ -329,10 +325,6 @@ export class MappingStore {
 
   async setAgentUser(email: string, userId: number | undefined): Promise<void> {
     await this.redis.set(this.agentKey(email), String(userId ?? 0), 'EX', userId === undefined ? DEFAULTS.mappings.agentMissTtlS : DEFAULTS.mappings.agentTtlS);
-  }
-
-  async forgetAgentUser(email: string): Promise<void> {
-    await this.redis.del(this.agentKey(email));
   }
 
   async setTzOffset(offsetMin: number): Promise<void> {
