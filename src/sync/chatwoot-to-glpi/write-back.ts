@@ -8,7 +8,8 @@ import type { RedisConnection } from '../../redis/connection.js';
 import { redisKeys, type RedisKeyOptions } from '../../redis/keys.js';
 import { hookAccountId, writeBackKeys } from '../chatwoot-account.js';
 import { HookLock } from '../hook-lock.js';
-import { isOwnNoteMarker, noteSourceId, onlyOwnedAttributeChanges } from './write-back-echo.js';
+import { noteSourceId } from '../markers.js';
+import { isOwnNoteMarker, onlyOwnedAttributeChanges } from './write-back-echo.js';
 
 /**
  * Write-back: once a conversation has a GLPI ticket, the conversation shows it (custom attribute

@@ -3,10 +3,8 @@ import type { HookConfig } from '../../config/schema.js';
 import type { RedisConnection } from '../../redis/connection.js';
 import type { RedisKeys } from '../../redis/keys.js';
 import type { WriteBack } from '../chatwoot-to-glpi/write-back.js';
-import { G2C_ATTRIBUTE, G2C_SOURCE_PREFIX } from './chatwoot-post.js';
+import { isItemMarkerOf, isItemSourceIdOf, ITEM_MARKER_ATTR } from '../markers.js';
 import { G2cRecords } from './records.js';
-
-const MARKER = /^(.+):ticket:\d{1,18}:[fs]\d{1,18}$/;
 
 /**
  * This hook's exact marker (content_attributes, or source_id until a channel replaces it) on an
@@ -14,10 +12,7 @@ const MARKER = /^(.+):ticket:\d{1,18}:[fs]\d{1,18}$/;
  */
 function hasOwnMarker(event: ChatwootEvent, hookId: string): boolean {
   if (event.event !== 'message_created' || event.message_type !== 'outgoing') return false;
-  const attribute = event.content_attributes[G2C_ATTRIBUTE];
-  if (typeof attribute === 'string' && MARKER.exec(attribute)?.[1] === hookId) return true;
-  const source = event.source_id;
-  return source !== null && source !== undefined && source.startsWith(G2C_SOURCE_PREFIX) && MARKER.exec(source.slice(G2C_SOURCE_PREFIX.length))?.[1] === hookId;
+  return isItemMarkerOf(event.content_attributes[ITEM_MARKER_ATTR], hookId) || isItemSourceIdOf(event.source_id, hookId);
 }
 
 /**

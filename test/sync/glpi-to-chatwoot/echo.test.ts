@@ -6,6 +6,7 @@ import { writeBackKeys } from '../../../src/sync/chatwoot-account.js';
 import { createWriteBack } from '../../../src/sync/chatwoot-to-glpi/write-back.js';
 import { createEchoCheck, isGlpiToChatwootEcho } from '../../../src/sync/glpi-to-chatwoot/echo.js';
 import { G2cRecords } from '../../../src/sync/glpi-to-chatwoot/records.js';
+import { isItemMarkerOf, isItemSourceIdOf, isNoteSourceIdOf, itemMarker, itemSourceId, noteSourceId } from '../../../src/sync/markers.js';
 import { deletePrefix, testPrefix, testRedis } from '../../support/redis.js';
 import { hookConfig, messageEvent } from '../support.js';
 
@@ -105,6 +106,21 @@ describe("the runtime's one echo check, for both directions", () => {
     expect(await isOwnEcho(event('outgoing', { id: 7_101, private: true }), { ...hook, id: 'other' })).toBe(false);
   });
 
+  it("never takes a customer's message imitating either marker, in source_id, attributes or content, for an echo", async () => {
+    const note = noteSourceId(hook.id, 12);
+    const item = itemMarker(hook.id, 12, 'f34');
+    const { isOwnEcho, calls } = check();
+    for (const imitation of [note, itemSourceId(item)]) {
+      const hostile = event('incoming', { source_id: imitation, content: `${note} ${item}`, content_attributes: { glpi_bridge: item } });
+      expect(await isOwnEcho(hostile, hook), imitation).toBe(false);
+      expect(await isOwnEcho(event('incoming', { source_id: imitation, private: true }), hook), `private ${imitation}`).toBe(false);
+    }
+    // The markers in an agent's text are only text: not an echo either.
+    expect(await isOwnEcho(event('outgoing', { private: true, content: note, source_id: null }), hook)).toBe(false);
+    expect(await isOwnEcho(event('outgoing', { content: itemSourceId(item), source_id: null }), hook)).toBe(false);
+    expect(calls()).toBe(3); // the two outgoing messages' stored ids: 2 for the note, 1 for the reply
+  });
+
   it('needs no Redis for a marker, and none for a message a customer wrote', async () => {
     const marked = check();
     expect(await marked.isOwnEcho(event('outgoing', { private: true, source_id: `cgb-glpi:${hook.id}:ticket:12` }), hook)).toBe(true);
@@ -114,5 +130,43 @@ describe("the runtime's one echo check, for both directions", () => {
     const incoming = check();
     expect(await incoming.isOwnEcho(event('incoming', { id: 7_101 }), hook)).toBe(false);
     expect(incoming.calls()).toBe(0);
+  });
+});
+
+describe('the source_id markers of both directions (markers.ts)', () => {
+  it('reads back what it writes, for the hook that wrote it', () => {
+    expect(noteSourceId('acme', 12)).toBe('cgb-glpi:acme:ticket:12');
+    expect(itemSourceId(itemMarker('acme', 12, 's3'))).toBe('cgb-glpi:acme:ticket:12:s3');
+    expect(isNoteSourceIdOf(noteSourceId('acme', 12), 'acme')).toBe(true);
+    expect(isItemMarkerOf(itemMarker('acme', 12, 'f34'), 'acme')).toBe(true);
+    expect(isItemSourceIdOf(itemSourceId(itemMarker('acme', 12, 'f34')), 'acme')).toBe(true);
+  });
+
+  it('tells the two shapes apart, and takes no look-alike for either', () => {
+    const note = noteSourceId('acme', 12);
+    const item = itemSourceId(itemMarker('acme', 12, 'f34'));
+    expect(isNoteSourceIdOf(item, 'acme')).toBe(false);
+    expect(isItemSourceIdOf(note, 'acme')).toBe(false);
+    for (const lookAlike of [
+      'cgb-glpi:acme',
+      'cgb-glpi:acme:ticket:',
+      'cgb-glpi:acme:ticket:12x',
+      'cgb-glpi:acme-2:ticket:12',
+      'cgb-glpi:x:acme:ticket:12',
+      'cgb-glpi:other:ticket:1:acme:ticket:12',
+      ' cgb-glpi:acme:ticket:12',
+      'cgb-glpi:acme:ticket:12\n',
+      'CGB-GLPI:acme:ticket:12',
+      'acme:ticket:12',
+    ]) {
+      expect(isNoteSourceIdOf(lookAlike, 'acme'), lookAlike).toBe(false);
+      expect(isItemSourceIdOf(`${lookAlike}:f34`, 'acme'), `${lookAlike}:f34`).toBe(false);
+    }
+    for (const lookAlike of ['acme-2:ticket:12:f34', 'x:acme:ticket:12:f34', 'acme:ticket::f34', 'acme:ticket:12:f34:x', 'acme:ticket:12:x34', 'cgb-glpi:acme:ticket:12:f34']) {
+      expect(isItemMarkerOf(lookAlike, 'acme'), lookAlike).toBe(false);
+    }
+    expect(isItemMarkerOf({ toString: () => 'acme:ticket:12:f34' }, 'acme')).toBe(false);
+    expect(isNoteSourceIdOf(null, 'acme')).toBe(false);
+    expect(isItemSourceIdOf(undefined, 'acme')).toBe(false);
   });
 });
