@@ -21,8 +21,7 @@ import { createSyncWorker } from './queue/worker.js';
 import type { HookLockOptions } from './sync/hook-lock.js';
 import { createSyncProcessor } from './sync/runner/processor.js';
 import { syncPollSchedules } from './queue/glpi-poll.js';
-import { isGlpiToChatwootEcho } from './sync/glpi-to-chatwoot/echo.js';
-import { G2cRecords } from './sync/glpi-to-chatwoot/records.js';
+import { createEchoCheck } from './sync/glpi-to-chatwoot/echo.js';
 
 export interface Runtime {
   app: FastifyInstance;
@@ -166,9 +165,8 @@ function startWorkerRole(
     logger,
     metrics,
     ...seams,
-    // The messages the GLPI -> Chatwoot direction posted come back as webhooks too.
-    isOwnEcho: async (event, hook) =>
-      (await seams.isOwnEcho(event, hook)) || (await isGlpiToChatwootEcho(event, hook.id, new G2cRecords(command, keys, hook.id))),
+    // Both directions' own writes coming back as webhooks, in one check (one Redis round trip at most).
+    isOwnEcho: createEchoCheck(writeBack, command, keys),
     fetchAttachment: (hook, attachment, request) => attachments.fetch(hook, attachment, request),
     lock: hookLock,
     glpiToChatwoot: { chatwootFor: (hookId) => chatwoot.get(hookId) },

@@ -129,17 +129,37 @@ export class MappingStore {
     agentEmail: string | undefined,
     intentAt?: number,
   ): Promise<MessageContext> {
+    return this.readContext(conversationId, { id: messageId, intentAt }, contactId, agentEmail);
+  }
+
+  /** Conversation, customer and GLPI's cached UTC offset in one pipeline (conversation events). */
+  async readConversationContext(
+    conversationId: number,
+    contactId: number | undefined,
+  ): Promise<{ conversation: ConversationRecord; customer: CustomerRecord | undefined }> {
+    const ctx = await this.readContext(conversationId, undefined, contactId, undefined);
+    return { conversation: ctx.conversation, customer: ctx.customer };
+  }
+
+  /** The one pipeline behind both reads; without a message, no slot is read (it is 'none'). */
+  private async readContext(
+    conversationId: number,
+    message: { id: number; intentAt: number | undefined } | undefined,
+    contactId: number | undefined,
+    agentEmail: string | undefined,
+  ): Promise<MessageContext> {
     const pipeline = this.redis.pipeline();
     pipeline.hgetall(this.convKey(conversationId));
-    pipeline.hget(this.msgsKey(conversationId), String(messageId));
+    if (message !== undefined) pipeline.hget(this.msgsKey(conversationId), String(message.id));
     if (contactId !== undefined) pipeline.hgetall(this.contactKey(contactId));
     if (agentEmail !== undefined) pipeline.get(this.agentKey(agentEmail));
     pipeline.get(this.tzKey());
-    if (intentAt !== undefined) pipeline.hsetnx(this.msgsKey(conversationId), String(messageId), intentValue(intentAt, {}));
+    const intentAt = message?.intentAt;
+    if (message !== undefined && intentAt !== undefined) pipeline.hsetnx(this.msgsKey(conversationId), String(message.id), intentValue(intentAt, {}));
     const results = await execPipeline(pipeline);
     let i = 0;
     const conversation = parseConversation(results[i++] as Record<string, string>);
-    const slot = parseSlot(results[i++] as string | null);
+    const slot = parseSlot(message === undefined ? null : (results[i++] as string | null));
     const customer = contactId === undefined ? undefined : parseCustomer(results[i++] as Record<string, string>);
     const agentRaw = agentEmail === undefined ? null : (results[i++] as string | null);
     const tzRaw = results[i++] as string | null;
@@ -148,21 +168,8 @@ export class MappingStore {
     return { conversation, slot, customer, agentUserId: agentRaw === null ? undefined : Number(agentRaw), intentWritten };
   }
 
-  /** Conversation, customer and GLPI's cached UTC offset in one pipeline (conversation events). */
-  async readConversationContext(
-    conversationId: number,
-    contactId: number | undefined,
-  ): Promise<{ conversation: ConversationRecord; customer: CustomerRecord | undefined }> {
-    const ctx = await this.readMessageContext(conversationId, 0, contactId, undefined);
-    return { conversation: ctx.conversation, customer: ctx.customer };
-  }
-
   async getConversation(conversationId: number): Promise<ConversationRecord> {
     return parseConversation(await this.redis.hgetall(this.convKey(conversationId)));
-  }
-
-  async getSlot(conversationId: number, messageId: number): Promise<MessageSlot> {
-    return parseSlot(await this.redis.hget(this.msgsKey(conversationId), String(messageId)));
   }
 
   async setTicketIntent(conversationId: number, intent: TicketIntent): Promise<void> {
@@ -318,10 +325,6 @@ export class MappingStore {
 
   async setAgentUser(email: string, userId: number | undefined): Promise<void> {
     await this.redis.set(this.agentKey(email), String(userId ?? 0), 'EX', userId === undefined ? DEFAULTS.mappings.agentMissTtlS : DEFAULTS.mappings.agentTtlS);
-  }
-
-  async forgetAgentUser(email: string): Promise<void> {
-    await this.redis.del(this.agentKey(email));
   }
 
   async setTzOffset(offsetMin: number): Promise<void> {

@@ -1,6 +1,6 @@
 import { contactOf, identityVerified, type ConversationEvent } from '../../chatwoot/events.js';
 import { isGlpiNotFound } from '../../errors/index.js';
-import { emptyConversationRecord } from '../mapping-records.js';
+import { emptyConversationRecord, type ConversationRecord } from '../mapping-records.js';
 import type { UseCaseOutcome } from '../use-case.js';
 import type { SyncContext } from './context.js';
 import { syncStatus } from './status.js';
@@ -25,7 +25,7 @@ export async function conversationChanged(ctx: SyncContext, event: ConversationE
     verified: identityVerified(event),
   };
   let ticket = await ensureTicket(ctx, { ...request, record });
-  if (ticket.created || ticket.contentIds.length > 0) record = await ctx.store.getConversation(event.id);
+  if (ticket.created || ticket.contentIds.length > 0) record = withTicket(record, ticket.ticketId);
   let status;
   try {
     status = await syncStatus(ctx, event, ticket.ticketId, record);
@@ -35,7 +35,15 @@ export async function conversationChanged(ctx: SyncContext, event: ConversationE
     ctx.logger.warn({ ticketId: ticket.ticketId }, 'ticket is gone from GLPI; creating a new one');
     await ctx.store.forgetTicket(event.id);
     ticket = await ensureTicket(ctx, { ...request, record: emptyConversationRecord() });
-    status = await syncStatus(ctx, event, ticket.ticketId, await ctx.store.getConversation(event.id));
+    status = await syncStatus(ctx, event, ticket.ticketId, withTicket(emptyConversationRecord(), ticket.ticketId));
   }
   return { action: ticket.created ? 'ticket-created' : `status-${status}`, ticketId: ticket.ticketId };
+}
+
+/**
+ * The record as ensureTicket left it in Redis, without reading it back: recording a ticket
+ * (setTicket) sets its id and drops the intent, and touches nothing else of the record.
+ */
+function withTicket(record: ConversationRecord, ticketId: number): ConversationRecord {
+  return { ...record, ticketId, ticketIntent: undefined };
 }

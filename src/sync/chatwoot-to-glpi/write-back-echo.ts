@@ -1,22 +1,18 @@
 import type { ChatwootEvent } from '../../chatwoot/events.js';
+import { isNoteSourceIdOf } from '../markers.js';
 
 /**
  * How the bridge knows its own Chatwoot writes when their webhooks come back: its notes by the
  * `source_id` marker, its attribute writes by touching nothing but `glpi_*` keys. Pure checks;
- * the write-back adds the note ids it remembered (write-back.ts).
+ * the write-back adds the note ids it remembered (write-back.ts). The marker's format is in
+ * markers.ts; ops/resync.ts reads its prefix from here.
  */
+export { SOURCE_ID_PREFIX as NOTE_SOURCE_PREFIX } from '../markers.js';
 
 /** Custom/additional attribute keys the bridge owns on conversations and contacts. */
 const OWNED_KEY = /^glpi_/;
-/** Prefix of the `source_id` of notes the bridge posts: the first echo signal. */
-export const NOTE_SOURCE_PREFIX = 'cgb-glpi:';
 /** Changes Chatwoot reports with every update; they never make an update "someone else's". */
 const NOISE_KEYS = new Set(['updated_at', 'last_activity_at']);
-
-/** The marker the bridge puts in the `source_id` of a note it posts for a hook's ticket. */
-export function noteSourceId(hookId: string, ticketId: number): string {
-  return `${NOTE_SOURCE_PREFIX}${hookId}:ticket:${ticketId}`;
-}
 
 /**
  * The bridge's own note coming back: an outgoing private note carrying this hook's exact marker.
@@ -24,9 +20,7 @@ export function noteSourceId(hookId: string, ticketId: number): string {
  * prefix alone would let them have their messages dropped as echoes.
  */
 export function isOwnNoteMarker(event: Extract<ChatwootEvent, { event: 'message_created' }>, hookId: string): boolean {
-  if (event.message_type !== 'outgoing' || !event.private || event.source_id === null) return false;
-  const match = /^(.*):ticket:\d{1,18}$/.exec(event.source_id);
-  return match !== null && match[1] === `${NOTE_SOURCE_PREFIX}${hookId}`;
+  return event.message_type === 'outgoing' && event.private && isNoteSourceIdOf(event.source_id, hookId);
 }
 
 type Changes = Record<string, { previous: unknown; current: unknown }>;

@@ -8,7 +8,8 @@ import type { RedisConnection } from '../../redis/connection.js';
 import { redisKeys, type RedisKeyOptions } from '../../redis/keys.js';
 import { hookAccountId, writeBackKeys } from '../chatwoot-account.js';
 import { HookLock } from '../hook-lock.js';
-import { isOwnNoteMarker, noteSourceId, onlyOwnedAttributeChanges } from './write-back-echo.js';
+import { noteSourceId } from '../markers.js';
+import { isOwnNoteMarker, onlyOwnedAttributeChanges } from './write-back-echo.js';
 
 /**
  * Write-back: once a conversation has a GLPI ticket, the conversation shows it (custom attribute
@@ -71,6 +72,8 @@ export interface WriteBack {
   isOwnEcho(event: ChatwootEvent, hook: HookConfig | string): boolean;
   /** Same plus the note ids other processes stored in Redis; says which kind of echo. */
   echoKind(event: ChatwootEvent, hookId: string): Promise<EchoKind | undefined>;
+  /** Only the Redis part of echoKind: an outgoing private note whose id a process stored when it posted it. */
+  isStoredNote(event: ChatwootEvent, hookId: string): Promise<boolean>;
 }
 
 type WriteBackResult =
@@ -130,12 +133,14 @@ export function createWriteBack(deps: WriteBackDeps): WriteBack {
     }
   }
 
+  // A proxy or Chatwoot version that drops source_id, and a note posted by another process.
+  async function isStoredNote(event: ChatwootEvent, hookId: string): Promise<boolean> {
+    if (event.event !== 'message_created' || event.message_type !== 'outgoing' || !event.private) return false;
+    return (await deps.redis.exists(keys.note(hookId, event.id))) === 1;
+  }
+
   async function echoKind(event: ChatwootEvent, hookId: string): Promise<EchoKind | undefined> {
-    const kind = echoKindSync(event, hookId);
-    if (kind !== undefined) return kind;
-    // A proxy or Chatwoot version that drops source_id, and a note posted by another process.
-    if (event.event === 'message_created' && event.message_type === 'outgoing' && event.private && (await deps.redis.exists(keys.note(hookId, event.id))) === 1) return 'own-note';
-    return undefined;
+    return echoKindSync(event, hookId) ?? ((await isStoredNote(event, hookId)) ? 'own-note' : undefined);
   }
 
   const attempts = Math.max(1, deps.attempts ?? DEFAULTS.writeBack.attempts);
@@ -254,6 +259,7 @@ export function createWriteBack(deps: WriteBackDeps): WriteBack {
       return { done, left: await deps.redis.hlen(keys.pending(hook.id)) };
     },
     echoKind,
+    isStoredNote,
     isOwnEcho(event, hook) {
       return echoKindSync(event, typeof hook === 'string' ? hook : hook.id) !== undefined;
     },

@@ -1,16 +1,8 @@
 import type { ApiMessage, MessageFile } from '../../chatwoot/api-client.js';
 import { throwIfAborted } from '../context.js';
+import { ITEM_MARKER_ATTR, itemMarker, itemSourceId } from '../markers.js';
 import type { G2cContext } from './context.js';
 import type { ItemKey, ItemRecord } from './records.js';
-
-/** `source_id` prefix and content_attributes key of the messages the bridge posts from GLPI. */
-export const G2C_SOURCE_PREFIX = 'cgb-glpi:';
-export const G2C_ATTRIBUTE = 'glpi_bridge';
-
-/** The marker of one GLPI item's message: `<hookId>:ticket:<id>:<f|s><itemId>`. */
-function itemMarker(hookId: string, ticketId: number, item: ItemKey): string {
-  return `${hookId}:ticket:${ticketId}:${item}`;
-}
 
 interface PostRequest {
   ticketId: number;
@@ -54,8 +46,8 @@ export async function postOnce(ctx: G2cContext, req: PostRequest, record: ItemRe
     content: extra.lines.length === 0 ? req.content : `${req.content}\n\n${extra.lines.join('\n')}`,
     private: req.private,
     ...(extra.files.length === 0 ? {} : { attachments: extra.files }),
-    sourceId: `${G2C_SOURCE_PREFIX}${marker}`,
-    contentAttributes: { [G2C_ATTRIBUTE]: marker },
+    sourceId: itemSourceId(marker),
+    contentAttributes: { [ITEM_MARKER_ATTR]: marker },
   });
   await ctx.records.markPosted(req.ticketId, req.item, id);
   return { action: 'posted', messageId: id };
@@ -70,6 +62,6 @@ async function findByMarker(ctx: G2cContext, conversationId: number, marker: str
 /** A message (API or webhook shape) that carries exactly this marker and is the bridge's kind (outgoing). */
 function hasMarker(message: Pick<ApiMessage, 'source_id'> & Record<string, unknown>, marker: string): boolean {
   const attrs = message.content_attributes;
-  const attr = typeof attrs === 'object' && attrs !== null ? (attrs as Record<string, unknown>)[G2C_ATTRIBUTE] : undefined;
-  return attr === marker || message.source_id === `${G2C_SOURCE_PREFIX}${marker}`;
+  const attr = typeof attrs === 'object' && attrs !== null ? (attrs as Record<string, unknown>)[ITEM_MARKER_ATTR] : undefined;
+  return attr === marker || message.source_id === itemSourceId(marker);
 }

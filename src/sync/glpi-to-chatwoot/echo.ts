@@ -1,20 +1,48 @@
 import type { ChatwootEvent } from '../../chatwoot/events.js';
-import { G2C_ATTRIBUTE, G2C_SOURCE_PREFIX } from './chatwoot-post.js';
-import type { G2cRecords } from './records.js';
+import type { HookConfig } from '../../config/schema.js';
+import type { RedisConnection } from '../../redis/connection.js';
+import type { RedisKeys } from '../../redis/keys.js';
+import type { WriteBack } from '../chatwoot-to-glpi/write-back.js';
+import { isItemMarkerOf, isItemSourceIdOf, ITEM_MARKER_ATTR } from '../markers.js';
+import { G2cRecords } from './records.js';
 
-const MARKER = /^(.+):ticket:\d{1,18}:[fs]\d{1,18}$/;
+/**
+ * This hook's exact marker (content_attributes, or source_id until a channel replaces it) on an
+ * outgoing message (customers cannot write outgoing messages). Pure.
+ */
+function hasOwnMarker(event: ChatwootEvent, hookId: string): boolean {
+  if (event.event !== 'message_created' || event.message_type !== 'outgoing') return false;
+  return isItemMarkerOf(event.content_attributes[ITEM_MARKER_ATTR], hookId) || isItemSourceIdOf(event.source_id, hookId);
+}
 
 /**
  * The `message_created` webhook of a message the bridge posted from GLPI: never synced back to
- * GLPI. Recognised by this hook's exact marker (content_attributes, or source_id until a channel
- * replaces it) on an outgoing message (customers cannot write outgoing messages), else by the
- * message id recorded when it was posted.
+ * GLPI. Recognised by its marker, else by the message id recorded when it was posted.
  */
 export async function isGlpiToChatwootEcho(event: ChatwootEvent, hookId: string, records: Pick<G2cRecords, 'isOwnMessage'>): Promise<boolean> {
   if (event.event !== 'message_created' || event.message_type !== 'outgoing') return false;
-  const attribute = event.content_attributes[G2C_ATTRIBUTE];
-  if (typeof attribute === 'string' && MARKER.exec(attribute)?.[1] === hookId) return true;
-  const source = event.source_id;
-  if (source !== null && source !== undefined && source.startsWith(G2C_SOURCE_PREFIX) && MARKER.exec(source.slice(G2C_SOURCE_PREFIX.length))?.[1] === hookId) return true;
-  return records.isOwnMessage(event.id);
+  return hasOwnMarker(event, hookId) || records.isOwnMessage(event.id);
+}
+
+/**
+ * The one echo check the runtime wires (SyncHooks.isOwnEcho): the bridge's writes of both
+ * directions coming back as webhooks. Every pure check first (markers, glpi_*-only updates, notes
+ * this process posted); then, for an outgoing message, the write-back's stored note id and this
+ * direction's recorded message id are looked up together, so the two commands go out on the one
+ * connection without waiting for each other: one round trip, where one check after the other
+ * cost two for every private note.
+ */
+export function createEchoCheck(writeBack: WriteBack, redis: RedisConnection, keys: RedisKeys): (event: ChatwootEvent, hook: HookConfig) => Promise<boolean> {
+  const records = new Map<string, G2cRecords>();
+  const recordsOf = (hookId: string): G2cRecords => {
+    let found = records.get(hookId);
+    if (found === undefined) records.set(hookId, (found = new G2cRecords(redis, keys, hookId)));
+    return found;
+  };
+  return async (event, hook) => {
+    if (writeBack.isOwnEcho(event, hook) || hasOwnMarker(event, hook.id)) return true;
+    if (event.event !== 'message_created' || event.message_type !== 'outgoing') return false;
+    const found = await Promise.all([writeBack.isStoredNote(event, hook.id), recordsOf(hook.id).isOwnMessage(event.id)]);
+    return found.includes(true);
+  };
 }

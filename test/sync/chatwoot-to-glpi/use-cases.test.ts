@@ -1,4 +1,5 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { MappingStore } from '../../../src/sync/mapping-store.js';
 import type { SyncProcessor } from '../../../src/sync/use-case.js';
 import { loadFixture } from '../../support/fixtures.js';
 import { glpiDecode } from '../../support/glpi-simulator/index.js';
@@ -367,6 +368,28 @@ describe('status', () => {
     await h.run(conversationEvent('conversation_updated', { ...c, status: 'resolved', updatedAt: 2500 }));
     expect(status()).toBe(4);
     expect(h.sim.state.solutions.filter((s) => s.items_id === ticketId)).toHaveLength(1);
+  });
+
+  it('applies the status of a conversation whose event creates its ticket, without reading the record back', async () => {
+    const reads = vi.spyOn(MappingStore.prototype, 'getConversation');
+    try {
+      const c = conv({ lastMessage: { id: msgId(), createdAt: at(0) }, status: 'resolved', updatedAt: 1000 });
+      expect((await h.run(conversationEvent('conversation_created', c))).action).toBe('ticket-created');
+      const [ticket] = ticketsOf(c.id);
+      expect(ticket?.status).toBe(5);
+      expect(await h.redis.hgetall(`${h.keys.mapping(HOOK_ID)}:conv:${c.id}`)).toEqual({ ticketId: String(ticket!.id), status: 'solved', statusAt: '1000' });
+
+      // The ticket deleted in GLPI: the replacement gets the status too, still without a read back.
+      await purge('Ticket', ticket!.id);
+      h.sim.resetCalls();
+      const outcome = await h.run(conversationEvent('conversation_status_changed', { ...c, status: 'pending', updatedAt: 2000 }));
+      expect(h.sim.count('POST', '/Ticket')).toBe(1);
+      expect(h.sim.state.tickets.find((t) => t.id === outcome.ticketId)?.status).toBe(4);
+      expect(await h.redis.hgetall(`${h.keys.mapping(HOOK_ID)}:conv:${c.id}`)).toEqual({ ticketId: String(outcome.ticketId), status: 'pending', statusAt: '2000' });
+      expect(reads).not.toHaveBeenCalled();
+    } finally {
+      reads.mockRestore();
+    }
   });
 
   it('conversation_updated without a status change makes no GLPI call', async () => {
