@@ -2,7 +2,7 @@ import type { Queue } from 'bullmq';
 import { singleAccountId, type ApiConversation, type ApiMessage, type ChatwootApiClient } from '../chatwoot/api-client.js';
 import { MESSAGE_TYPES, parseChatwootEvent } from '../chatwoot/events.js';
 import { DEFAULTS } from '../config/defaults.js';
-import { NOTE_SOURCE_PREFIX } from '../sync/chatwoot-to-glpi/write-back-echo.js';
+import { SOURCE_ID_PREFIX } from '../sync/markers.js';
 import { jobIdFor } from '../queue/job.js';
 import { type SyncJobData } from '../sync/job.js';
 
@@ -102,7 +102,7 @@ export function buildEvents(accountId: number, conversation: ApiConversation, me
   const list: BuiltEvent[] = [];
   // Only the bridge's own notes (outgoing, private, our marker) are left out; a customer's message
   // whose source_id merely starts with the marker is synced (the worker checks the exact hook).
-  const synced = messages.filter((m) => m.message_type !== 2 && !(m.message_type === 1 && m.private && (m.source_id ?? '').startsWith(NOTE_SOURCE_PREFIX)));
+  const synced = messages.filter((m) => m.message_type !== 2 && !(m.message_type === 1 && m.private && (m.source_id ?? '').startsWith(SOURCE_ID_PREFIX)));
   const skipped = messages.length - synced.length;
   const publicMessages = synced.filter((m) => !m.private);
   // Webhook conversation objects carry their messages in the push format (integer type, epoch

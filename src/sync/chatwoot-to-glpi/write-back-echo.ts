@@ -7,7 +7,6 @@ import { isNoteSourceIdOf } from '../markers.js';
  * the write-back adds the note ids it remembered (write-back.ts). The marker's format is in
  * markers.ts; ops/resync.ts reads its prefix from here.
  */
-export { SOURCE_ID_PREFIX as NOTE_SOURCE_PREFIX } from '../markers.js';
 
 /** Custom/additional attribute keys the bridge owns on conversations and contacts. */
 const OWNED_KEY = /^glpi_/;

@@ -159,7 +159,7 @@ export function createWriteBack(deps: WriteBackDeps): WriteBack {
           await sleep(retryDelayMs * 2 ** (attempt - 1));
           continue;
         }
-        const code = errorCode(err) ?? 'UNKNOWN';
+        const code = errorCode(err);
         const advice = errorAdvice(err);
         const parked: PendingWriteBack = {
           accountId: conversation.accountId,
