@@ -234,8 +234,14 @@ class UndiciGlpiClient implements GlpiClientHandle {
     if (options.sort !== undefined) query.set('sort', options.sort);
     if (options.order !== undefined) query.set('order', options.order);
     for (const [key, value] of Object.entries(options.searchText ?? {})) query.set(`searchText[${key}]`, value);
-    const { list, range } = await this.listRange(itemtype, `GET /${itemtype}`, query, options.range[0]);
-    return { items: list, total: range?.total ?? (list.length === 0 ? options.range[0] : list.length) };
+    const [first, last] = options.range;
+    const { list, range } = await this.listRange(itemtype, `GET /${itemtype}`, query, first);
+    if (range !== undefined) return { items: list, total: range.total };
+    // Without Content-Range GLPI does not say where the list ends. A short page is the end; after a
+    // full one the total is only known to be larger, and is answered as one row more so that a
+    // caller keeps paging instead of stopping at the first page.
+    const full = list.length >= last - first + 1;
+    return { items: list, total: first + list.length + (full ? 1 : 0) };
   }
 
   /**

@@ -583,6 +583,25 @@ describe('items', () => {
     expect(ranges).toEqual(['0-1', '2-3', '4-5']);
   });
 
+  it('listPage without Content-Range: a full page never claims the end of the list, a short or empty one does', async () => {
+    mock = createMockGlpi();
+    const all = Array.from({ length: 25 }, (_, i) => ({ id: 100 - i }));
+    // A proxy (or a GLPI that forgot it) drops the header; a garbled one is no better.
+    mock.route = withSession(mock, (req) => {
+      const [start, end] = (req.query.get('range') ?? '').split('-').map(Number) as [number, number];
+      return { status: 200, json: all.slice(start, end + 1), headers: start === 10 ? { 'content-range': 'items 10-19 of 25' } : undefined };
+    });
+    const { client } = clientFor(mock);
+    const page = (start: number) => client.listPage('Document_Item', { sort: 'id', order: 'DESC', range: [start, start + 9] });
+    for (const start of [0, 10]) {
+      const { items, total } = await page(start);
+      expect(items).toHaveLength(10);
+      expect(total).toBeGreaterThan(start + 10);
+    }
+    await expect(page(20)).resolves.toMatchObject({ total: 25 });
+    await expect(page(30)).resolves.toMatchObject({ items: [], total: 30 });
+  });
+
   it('stops paging when items vanish between pages (ERROR_RANGE_EXCEED_TOTAL)', async () => {
     mock = createMockGlpi();
     mock.route = withSession(mock, (req) =>
