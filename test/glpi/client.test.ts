@@ -127,6 +127,25 @@ describe('session', () => {
     expect(mock.count('GET', 'Ticket/1')).toBe(20);
   });
 
+  it('a document download on an expired session re-inits it once, replays, and logs it like any call', async () => {
+    mock = createMockGlpi();
+    mock.route = withSession(mock, (req) =>
+      req.resource === 'Document/7' ? { status: 200, raw: 'file bytes', headers: { 'content-type': 'text/plain', 'content-disposition': 'attachment; filename="a.txt"' } } : undefined,
+    );
+    const lines: string[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(line) });
+    const { client } = clientFor(mock, {}, { logger });
+    await client.ensureSession();
+    mock.expireSessions();
+    const got = await client.downloadDocument(7, { maxBytes: 1_000, deadlineMs: 5_000 });
+    expect(got).toMatchObject({ kind: 'file', filename: 'a.txt' });
+    expect(got.kind === 'file' && got.data.toString()).toBe('file bytes');
+    expect(mock.count('GET', 'initSession')).toBe(2);
+    expect(mock.count('GET', 'Document/7')).toBe(2);
+    const expired = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === 'GLPI session expired; opening a new one');
+    expect(expired).toEqual([expect.objectContaining({ hookId: 'h1', endpoint: 'GET /Document/:id (file)' })]);
+  });
+
   it('gives up after one re-init when GLPI keeps refusing the new session (no loop)', async () => {
     mock = createMockGlpi();
     // GLPI accepts the login but never the token (e.g. web servers without shared session storage).
