@@ -27,7 +27,7 @@ export class GlpiTimezone implements TimezoneCache {
     this.known = deps.configuredMin;
   }
 
-  /** A cached value read from Redis with other records; the configuration wins over it. */
+  /** A value already at hand (cached in Redis and read with other records, or seen in a GLPI session the job read); the configuration wins over it. */
   remember(cachedMin: number | undefined): void {
     if (this.known === undefined && cachedMin !== undefined && Number.isFinite(cachedMin)) this.known = cachedMin;
   }
