@@ -1,10 +1,9 @@
 import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
 import { DEFAULTS } from '../config/defaults.js';
-import { errorCode } from '../errors/index.js';
+import { errorCode, GlpiError, isGlpiError } from '../errors/index.js';
 import { field } from '../util/json.js';
 import { asItem, asItemList, asRecord, createdId, parseContentRange, unexpectedAnswer, uploadFailure } from './answers.js';
-import { GlpiError, isGlpiError } from '../errors/index.js';
 import { glpiErrorFromBody } from './error-body.js';
 import { GLPI_VERSION_SHAPE, decodeRow, glpiMajor, protectForGlpi10 } from './glpi-version.js';
 import { checkId, encodeDocumentUpload, withParentLink } from './requests.js';
@@ -174,23 +173,29 @@ class UndiciGlpiClient implements GlpiClientHandle {
     }
   }
 
-  /**
-   * A call on the shared session. On ERROR_SESSION_TOKEN_INVALID (expired session) the session is
-   * renewed once, single-flight, and the call replayed once; GLPI checks the session before doing
-   * anything, so replaying even a POST cannot create twice. A second refusal is thrown, never looped.
-   */
+  /** A call on the shared session (see withSession). */
   private async call(original: Call): Promise<Answer> {
+    return this.withSession(original.endpoint, (token) => {
+      // The version is known once a session is open; GLPI 10 needs some written text protected.
+      const glpi10 = this.version !== undefined && glpiMajor(this.version) < 11;
+      const call = original.json !== undefined && glpi10 ? { ...original, json: protectForGlpi10(original.json) } : original;
+      return this.transport.exchange(call, { kind: 'session', token });
+    });
+  }
+
+  /**
+   * A request on the shared session. On ERROR_SESSION_TOKEN_INVALID (expired session) the session
+   * is renewed once, single-flight, and the request replayed once; GLPI checks the session before
+   * doing anything, so replaying even a POST cannot create twice. A second refusal is thrown, never looped.
+   */
+  private async withSession<T>(endpoint: string, send: (token: string) => Promise<T>): Promise<T> {
     const token = await this.session.get();
-    // The version is known once a session is open; GLPI 10 needs some written text protected.
-    const glpi10 = this.version !== undefined && glpiMajor(this.version) < 11;
-    const call = original.json !== undefined && glpi10 ? { ...original, json: protectForGlpi10(original.json) } : original;
     try {
-      return await this.transport.exchange(call, { kind: 'session', token });
+      return await send(token);
     } catch (err) {
       if (!isGlpiError(err, 'ERROR_SESSION_TOKEN_INVALID')) throw err;
-      this.deps.logger?.info({ hookId: this.hookId, endpoint: call.endpoint }, 'GLPI session expired; opening a new one');
-      const fresh = await this.session.renew(token);
-      return this.transport.exchange(call, { kind: 'session', token: fresh });
+      this.deps.logger?.info({ hookId: this.hookId, endpoint }, 'GLPI session expired; opening a new one');
+      return send(await this.session.renew(token));
     }
   }
 
@@ -234,8 +239,14 @@ class UndiciGlpiClient implements GlpiClientHandle {
     if (options.sort !== undefined) query.set('sort', options.sort);
     if (options.order !== undefined) query.set('order', options.order);
     for (const [key, value] of Object.entries(options.searchText ?? {})) query.set(`searchText[${key}]`, value);
-    const { list, range } = await this.listRange(itemtype, `GET /${itemtype}`, query, options.range[0]);
-    return { items: list, total: range?.total ?? (list.length === 0 ? options.range[0] : list.length) };
+    const [first, last] = options.range;
+    const { list, range } = await this.listRange(itemtype, `GET /${itemtype}`, query, first);
+    if (range !== undefined) return { items: list, total: range.total };
+    // Without Content-Range GLPI does not say where the list ends. A short page is the end; after a
+    // full one the total is only known to be larger, and is answered as one row more so that a
+    // caller keeps paging instead of stopping at the first page.
+    const full = list.length >= last - first + 1;
+    return { items: list, total: first + list.length + (full ? 1 : 0) };
   }
 
   /**
@@ -333,13 +344,7 @@ class UndiciGlpiClient implements GlpiClientHandle {
   async downloadDocument(id: number, limits: DownloadLimits): Promise<DocumentDownload> {
     const path = `Document/${checkId(id)}`;
     const endpoint = 'GET /Document/:id (file)';
-    const token = await this.session.get();
-    try {
-      return await this.transport.download(path, endpoint, token, limits);
-    } catch (err) {
-      if (!isGlpiError(err, 'ERROR_SESSION_TOKEN_INVALID')) throw err;
-      return this.transport.download(path, endpoint, await this.session.renew(token), limits);
-    }
+    return this.withSession(endpoint, (token) => this.transport.download(path, endpoint, token, limits));
   }
 
   // ---- doctor --------------------------------------------------------------------------------

@@ -127,6 +127,25 @@ describe('session', () => {
     expect(mock.count('GET', 'Ticket/1')).toBe(20);
   });
 
+  it('a document download on an expired session re-inits it once, replays, and logs it like any call', async () => {
+    mock = createMockGlpi();
+    mock.route = withSession(mock, (req) =>
+      req.resource === 'Document/7' ? { status: 200, raw: 'file bytes', headers: { 'content-type': 'text/plain', 'content-disposition': 'attachment; filename="a.txt"' } } : undefined,
+    );
+    const lines: string[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(line) });
+    const { client } = clientFor(mock, {}, { logger });
+    await client.ensureSession();
+    mock.expireSessions();
+    const got = await client.downloadDocument(7, { maxBytes: 1_000, deadlineMs: 5_000 });
+    expect(got).toMatchObject({ kind: 'file', filename: 'a.txt' });
+    expect(got.kind === 'file' && got.data.toString()).toBe('file bytes');
+    expect(mock.count('GET', 'initSession')).toBe(2);
+    expect(mock.count('GET', 'Document/7')).toBe(2);
+    const expired = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === 'GLPI session expired; opening a new one');
+    expect(expired).toEqual([expect.objectContaining({ hookId: 'h1', endpoint: 'GET /Document/:id (file)' })]);
+  });
+
   it('gives up after one re-init when GLPI keeps refusing the new session (no loop)', async () => {
     mock = createMockGlpi();
     // GLPI accepts the login but never the token (e.g. web servers without shared session storage).
@@ -581,6 +600,25 @@ describe('items', () => {
     expect(items.map((i) => i.id)).toEqual([1, 2, 3, 4, 5]);
     const ranges = mock.requests.filter((r) => r.resource === 'Ticket/3/ITILFollowup').map((r) => r.query.get('range'));
     expect(ranges).toEqual(['0-1', '2-3', '4-5']);
+  });
+
+  it('listPage without Content-Range: a full page never claims the end of the list, a short or empty one does', async () => {
+    mock = createMockGlpi();
+    const all = Array.from({ length: 25 }, (_, i) => ({ id: 100 - i }));
+    // A proxy (or a GLPI that forgot it) drops the header; a garbled one is no better.
+    mock.route = withSession(mock, (req) => {
+      const [start, end] = (req.query.get('range') ?? '').split('-').map(Number) as [number, number];
+      return { status: 200, json: all.slice(start, end + 1), headers: start === 10 ? { 'content-range': 'items 10-19 of 25' } : undefined };
+    });
+    const { client } = clientFor(mock);
+    const page = (start: number) => client.listPage('Document_Item', { sort: 'id', order: 'DESC', range: [start, start + 9] });
+    for (const start of [0, 10]) {
+      const { items, total } = await page(start);
+      expect(items).toHaveLength(10);
+      expect(total).toBeGreaterThan(start + 10);
+    }
+    await expect(page(20)).resolves.toMatchObject({ total: 25 });
+    await expect(page(30)).resolves.toMatchObject({ items: [], total: 30 });
   });
 
   it('stops paging when items vanish between pages (ERROR_RANGE_EXCEED_TOTAL)', async () => {

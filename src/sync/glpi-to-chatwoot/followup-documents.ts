@@ -20,7 +20,8 @@ const EXTENSION_MAX_CHARS = 16;
  * followup of a poll that will become a message reads the newest followup links once, sorted by
  * followup id, down to the oldest followup this poll may send: one call for the whole poll, none
  * in a poll with nothing to send. Past documentLinkMaxPages (a burst of files elsewhere in GLPI), the
- * followups not reached are asked one by one.
+ * followups not reached are asked one by one: the listing is not read again, since it would stop
+ * at the same page. Each followup's answer is kept for the poll, so asking twice costs nothing.
  */
 export interface FollowupDocuments {
   /** Document ids of a followup, in upload order; undefined when GLPI refused to tell. */
@@ -32,6 +33,10 @@ export function followupDocumentIndex(glpi: GlpiClient, ctx: Pick<G2cContext, 'l
   const links = new Map<number, [number, number][]>();
   /** Every followup id >= this is fully known. */
   let coveredFrom = Infinity;
+  /** A load stopped at documentLinkMaxPages: reading the listing again cannot reach lower followups. */
+  let exhausted = false;
+  /** followup id -> what of() answered, for a second ask of the same followup. */
+  const answered = new Map<number, number[] | undefined>();
 
   function add(followupId: number, linkId: number, documentId: number): void {
     const list = links.get(followupId) ?? [];
@@ -65,25 +70,35 @@ export function followupDocumentIndex(glpi: GlpiClient, ctx: Pick<G2cContext, 'l
     }
     // The last page may hold only part of the lowest followup's links: it is not covered.
     if (lowest !== Infinity) coveredFrom = Math.min(before, lowest + 1);
+    exhausted = true;
   }
 
   const ids = (followupId: number) => (links.get(followupId) ?? []).sort((a, b) => a[0] - b[0]).map(([, d]) => d);
 
-  return {
-    async of(followupId, oldestFollowupId) {
-      try {
-        if (followupId >= coveredFrom) return ids(followupId);
+  async function lookUp(followupId: number, oldestFollowupId: number): Promise<number[] | undefined> {
+    try {
+      if (followupId >= coveredFrom) return ids(followupId);
+      if (!exhausted) {
         await load(Math.min(followupId, oldestFollowupId));
         if (followupId >= coveredFrom) return ids(followupId);
-        const rows = await glpi.getSubItems('ITILFollowup', followupId, 'Document_Item');
-        links.delete(followupId);
-        for (const row of rows) add(followupId, row.id, Number(row.documents_id));
-        return ids(followupId).filter((d) => Number.isSafeInteger(d) && d > 0);
-      } catch (err) {
-        if (isTransient(err)) throw err;
-        ctx.logger.warn({ followupId, code: errorCode(err), err: { message: (err as Error).message } }, "could not read a GLPI followup's documents; the message goes without them");
-        return undefined;
       }
+      const rows = await glpi.getSubItems('ITILFollowup', followupId, 'Document_Item');
+      links.delete(followupId);
+      for (const row of rows) add(followupId, row.id, Number(row.documents_id));
+      return ids(followupId).filter((d) => Number.isSafeInteger(d) && d > 0);
+    } catch (err) {
+      if (isTransient(err)) throw err;
+      ctx.logger.warn({ followupId, code: errorCode(err), err: { message: (err as Error).message } }, "could not read a GLPI followup's documents; the message goes without them");
+      return undefined;
+    }
+  }
+
+  return {
+    async of(followupId, oldestFollowupId) {
+      if (answered.has(followupId)) return answered.get(followupId);
+      const documentIds = await lookUp(followupId, oldestFollowupId);
+      answered.set(followupId, documentIds);
+      return documentIds;
     },
   };
 }

@@ -40,7 +40,8 @@ export interface GlpiPollerDeps {
  */
 export function glpiPollUseCase(deps: GlpiPollerDeps): [string, UseCase<unknown>] {
   const clock = deps.clock ?? Date.now;
-  const facts = new Map<string, { ownUserId: number | undefined; tzOffsetMin: number; at: number }>();
+  /** Per hook, from GLPI's session: the bridge's own user, and the UTC offset the session showed (if any). */
+  const facts = new Map<string, { ownUserId: number | undefined; sessionOffsetMin: number | undefined; at: number }>();
   const names = new Map<string, string>();
 
   async function sessionFacts(hookId: string, glpi: GlpiClient) {
@@ -48,8 +49,7 @@ export function glpiPollUseCase(deps: GlpiPollerDeps): [string, UseCase<unknown>
     if (known !== undefined && clock() - known.at < DEFAULTS.glpiToChatwoot.sessionFactsTtlMs) return known;
     const session = await glpi.getFullSession();
     const own = Number(session.glpiID);
-    const tz = offsetFromSession(session, clock());
-    const fresh = { ownUserId: Number.isSafeInteger(own) && own > 0 ? own : undefined, tzOffsetMin: tz ?? 0, at: clock() };
+    const fresh = { ownUserId: Number.isSafeInteger(own) && own > 0 ? own : undefined, sessionOffsetMin: offsetFromSession(session, clock()), at: clock() };
     if (fresh.ownUserId === undefined) deps.logger.warn({ hookId }, "GLPI did not tell the bridge's own user id; only the bridge's recorded followups are recognised as its own");
     facts.set(hookId, fresh);
     return fresh;
@@ -77,7 +77,11 @@ export function glpiPollUseCase(deps: GlpiPollerDeps): [string, UseCase<unknown>
       if (chatwoot === undefined) {
         throw new ConfigError(`hook "${hook.id}": GLPI -> Chatwoot needs the Chatwoot API`, 'set CHATWOOT_BASE_URL and CHATWOOT_API_TOKEN');
       }
-      const { ownUserId, tzOffsetMin } = await sessionFacts(hook.id, glpi);
+      const { ownUserId, sessionOffsetMin } = await sessionFacts(hook.id, glpi);
+      // The job's time zone decides (configuration first, then what GLPI tells); the session read
+      // above already tells it, so it is not asked again.
+      job.timezone.remember(sessionOffsetMin);
+      const tzOffsetMin = await job.timezone.offsetMin();
       const ctx: G2cContext = {
         hook,
         glpi,

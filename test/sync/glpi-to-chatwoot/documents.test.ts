@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DEFAULTS } from '../../../src/config/defaults.js';
 import { safeContentType, safeFileName } from '../../../src/sync/glpi-to-chatwoot/followup-documents.js';
 import { ACCOUNT_ID, startG2cHarness, type G2cHarness } from './support.js';
 
@@ -67,6 +68,33 @@ describe.each(['10.0.3', '11.0.8'] as const)('GLPI %s -> Chatwoot: documents of 
     await h.poll();
     expect(h.sim.count('GET', '/Document_Item')).toBe(0);
     expect(h.sim.count('GET', '/Document/:id')).toBe(0);
+  });
+
+  it('past the listing page limit, each followup not reached is asked once, without reading the listing again', async () => {
+    const ticketId = await h.openConversation(708);
+    await h.poll();
+    const sent = [
+      await followupWithFiles(h, ticketId, 'first', [{ name: 'a.txt', type: 'text/plain', data: Buffer.from('a') }]),
+      await followupWithFiles(h, ticketId, 'second', [{ name: 'b.txt', type: 'text/plain', data: Buffer.from('b') }]),
+      // No text: its documents are asked twice (is it empty? then the attachments), GLPI once.
+      await followupWithFiles(h, ticketId, '<p></p>', [{ name: 'c.txt', type: 'text/plain', data: Buffer.from('c') }]),
+    ];
+    // A burst of files on newer followups elsewhere in GLPI: more links than the listing reads.
+    const { documentLinkPageSize, documentLinkMaxPages } = DEFAULTS.glpiToChatwoot;
+    const burst = documentLinkPageSize * documentLinkMaxPages + 20;
+    const newest = Math.max(...sent.map((f) => f.followupId));
+    const firstId = Math.max(...h.sim.state.documentItems.map((r) => r.id)) + 1;
+    for (let i = 0; i < burst; i += 1) {
+      h.sim.state.documentItems.push({ ...h.sim.state.documentItems[0]!, id: firstId + i, itemtype: 'ITILFollowup', items_id: newest + 1000 + i, documents_id: sent[0]!.documents[0]! });
+    }
+    h.sim.resetCalls();
+    await h.poll();
+    await h.poll();
+
+    const messages = h.outgoing(708);
+    expect(messages.map((m) => h.chatwoot.files.get(m.id)?.map((f) => f.data.toString()))).toEqual([['a'], ['b'], ['c']]);
+    expect(h.sim.count('GET', '/Document_Item')).toBe(documentLinkMaxPages);
+    expect(h.sim.count('GET', '/ITILFollowup/:id/Document_Item')).toBe(sent.length);
   });
 
   it('a document too large, empty or refused by GLPI becomes a line of the message, which is posted once', async () => {
