@@ -36,8 +36,6 @@ export interface GlpiClientDeps {
   dispatcher?: Dispatcher;
   observer?: GlpiCallObserver;
   logger?: Logger;
-  /** Only used for the default Pool. */
-  connectTimeoutMs?: number;
   /** Items per request when listing sub-items. */
   pageSize?: number;
 }
@@ -75,7 +73,7 @@ class UndiciGlpiClient implements GlpiClientHandle {
     this.hookId = hook.hookId;
     this.ownsDispatcher = deps.dispatcher === undefined;
     this.dispatcher =
-      deps.dispatcher ?? createGlpiPool(hook.baseUrl, { timeoutMs: hook.timeoutMs, connectTimeoutMs: deps.connectTimeoutMs });
+      deps.dispatcher ?? createGlpiPool(hook.baseUrl, { timeoutMs: hook.timeoutMs });
     this.transport = new GlpiTransport(hook, {
       dispatcher: this.dispatcher,
       observer: deps.observer,

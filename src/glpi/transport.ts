@@ -55,11 +55,11 @@ interface TransportDeps {
 }
 
 /** A default keep-alive Pool for one GLPI origin (shared by hooks on the same GLPI via the registry). */
-export function createGlpiPool(baseUrl: string, options: { timeoutMs: number; connectTimeoutMs?: number }): Pool {
+export function createGlpiPool(baseUrl: string, options: { timeoutMs: number }): Pool {
   return new Pool(new URL(baseUrl).origin, {
     connections: DEFAULTS.glpiClient.poolConnections,
     keepAliveTimeout: DEFAULTS.glpiClient.keepAliveTimeoutMs,
-    connect: { timeout: options.connectTimeoutMs ?? DEFAULTS.glpiConnectTimeoutMs },
+    connect: { timeout: DEFAULTS.glpiConnectTimeoutMs },
     headersTimeout: options.timeoutMs,
     bodyTimeout: options.timeoutMs,
   });

@@ -139,7 +139,7 @@ export async function downloadFollowupDocuments(ctx: G2cContext, ticketId: numbe
     } catch (err) {
       throwIfAborted(ctx.signal);
       ctx.logger.warn({ ticketId, documentId, code: errorCode(err), err: { message: (err as Error).message } }, 'a GLPI document could not be downloaded');
-      refused(`Document ${documentId}`, `GLPI did not serve it (${errorCode(err) ?? 'error'})`);
+      refused(`Document ${documentId}`, `GLPI did not serve it (${errorCode(err)})`);
       continue;
     }
     const filename = safeFileName(got.filename, documentId);
