@@ -3,8 +3,6 @@ import { fileURLToPath } from 'node:url';
 
 export interface SimProcess {
   url: string;
-  /** Method and endpoint of every call since the last reset. */
-  calls(): Promise<{ method: string; endpoint: string }[]>;
   /** The simulator's mean time from request to answer since the last reset (its own latency, see GlpiSimulator). */
   meanResponseMs(): Promise<number | null>;
   resetCalls(): Promise<void>;
@@ -30,7 +28,7 @@ export async function startSimulatorProcess(options: { latencyMs: number }): Pro
     waiting.clear();
   });
   let next = 1;
-  const ask = (op: 'calls' | 'meanResponseMs' | 'reset' | 'close'): Promise<unknown> =>
+  const ask = (op: 'meanResponseMs' | 'reset' | 'close'): Promise<unknown> =>
     new Promise((resolve, reject) => {
       if (exited) {
         reject(exited);
@@ -45,7 +43,6 @@ export async function startSimulatorProcess(options: { latencyMs: number }): Pro
   });
   return {
     url,
-    calls: async () => (await ask('calls')) as { method: string; endpoint: string }[],
     meanResponseMs: async () => (await ask('meanResponseMs')) as number | null,
     resetCalls: async () => {
       await ask('reset');

@@ -7,7 +7,7 @@ import { Redis } from 'ioredis';
 import { redisKeys } from '../src/redis/keys.js';
 import { SYNC_QUEUE_NAME } from '../src/queue/job.js';
 import { freePort, type RedisChild, startBridgeProcess } from '../test/reliability/support.js';
-import { cpuTimeUs, ROOT, runTsxJson, sampleMemory, spawnTsxServer, stopChild } from './proc.js';
+import { commandsPer, cpuTimeUs, redisCommandCalls, ROOT, runTsxJson, sampleMemory, spawnTsxServer, stopChild } from './proc.js';
 
 export interface LoadResult {
   requests: number;
@@ -70,25 +70,6 @@ const SECRET = 'bench-webhook-secret-3f9a';
 /** The api's Node flags, as in docker-compose.yml. */
 export const API_NODE_OPTIONS = process.env.BENCH_API_NODE_OPTIONS ?? '--max-old-space-size=128';
 const TEMPLATE = fileURLToPath(new URL('test/fixtures/chatwoot/message_created.incoming.json', ROOT));
-
-/** Calls per command so far (`INFO commandstats`). */
-async function commandCalls(redis: Redis): Promise<Map<string, number>> {
-  const calls = new Map<string, number>();
-  for (const match of (await redis.info('commandstats')).matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) calls.set(match[1] as string, Number(match[2]));
-  return calls;
-}
-
-function perRequest(before: Map<string, number>, after: Map<string, number>, requests: number): { total: number; byCommand: Record<string, number> } {
-  const byCommand: Record<string, number> = {};
-  let total = 0;
-  for (const [command, calls] of after) {
-    const delta = calls - (before.get(command) ?? 0);
-    if (delta <= 0) continue;
-    total += delta;
-    byCommand[command] = Math.round((delta / requests) * 1000) / 1000;
-  }
-  return { total: Math.round((total / requests) * 1000) / 1000, byCommand };
-}
 
 /** Runs the measured load and returns it with the CPU time the server process used per request. */
 async function measured(url: string, pid: number | undefined, connections: number, durationS: number): Promise<{ result: LoadResult; cpuUsPerRequest: number | null }> {
@@ -186,9 +167,9 @@ export async function runIngest(redis: RedisChild, options: { connections: numbe
     };
     const jobsBefore = await settledCount();
     const memory = sampleMemory(bridge.child.pid as number);
-    const callsBefore = await commandCalls(inspector);
+    const callsBefore = await redisCommandCalls(inspector);
     const { result: bridgeResult, cpuUsPerRequest: bridgeCpuUs } = await measured(url, bridge.child.pid, connections, durationS);
-    const callsAfter = await commandCalls(inspector);
+    const callsAfter = await redisCommandCalls(inspector);
     const apiMemory = memory.stop();
     const jobsEnqueued = (await settledCount()) - jobsBefore;
     const bridge2xx = Object.entries(bridgeResult.statusCodes)
@@ -213,7 +194,7 @@ export async function runIngest(redis: RedisChild, options: { connections: numbe
         ratio: bareCpuUs === null || bridgeCpuUs === null || bridgeCpuUs === 0 ? null : Math.round((bareCpuUs / bridgeCpuUs) * 1000) / 1000,
       },
       // The inspector's own INFO call is in the delta: one command, negligible over thousands.
-      redisCommandsPerRequest: perRequest(callsBefore, callsAfter, bridgeResult.requests),
+      redisCommandsPerRequest: commandsPer(callsBefore, callsAfter, bridgeResult.requests),
       stages,
     };
   } finally {

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
+import type { Redis } from 'ioredis';
 
 export const ROOT = new URL('../', import.meta.url);
 
@@ -108,4 +109,24 @@ export function machine() {
     platform: `${process.platform} ${process.arch}`,
     date: new Date().toISOString(),
   };
+}
+
+/** Calls per command so far (`INFO commandstats`; commands run inside scripts count too). */
+export async function redisCommandCalls(redis: Redis): Promise<Map<string, number>> {
+  const calls = new Map<string, number>();
+  for (const match of (await redis.info('commandstats')).matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) calls.set(match[1] as string, Number(match[2]));
+  return calls;
+}
+
+/** Commands between two `redisCommandCalls` readings, per unit of work (a request, a message), in all and by command. */
+export function commandsPer(before: Map<string, number>, after: Map<string, number>, units: number): { total: number; byCommand: Record<string, number> } {
+  const byCommand: Record<string, number> = {};
+  let total = 0;
+  for (const [command, calls] of after) {
+    const delta = calls - (before.get(command) ?? 0);
+    if (delta <= 0) continue;
+    total += delta;
+    byCommand[command] = Math.round((delta / units) * 1000) / 1000;
+  }
+  return { total: Math.round((total / units) * 1000) / 1000, byCommand };
 }

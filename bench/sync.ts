@@ -10,7 +10,7 @@ import { type SyncJobData } from '../src/sync/job.js';
 import { mapLimit, type RedisChild, signedHeaders, startBridgeProcess, syncScenario } from '../test/reliability/support.js';
 import { countingProxy } from './counting-proxy.js';
 import { startSimulatorProcess } from './glpi-sim-process.js';
-import { sampleMemory } from './proc.js';
+import { commandsPer, redisCommandCalls, sampleMemory } from './proc.js';
 
 export interface SyncResult {
   messages: number;
@@ -77,13 +77,6 @@ function histogramMean(text: string, name: string): number | null {
   return count > 0 ? sum / count : null;
 }
 
-/** Calls per command since the Redis started (INFO commandstats). */
-async function commandStats(redis: Redis): Promise<Record<string, number>> {
-  const out: Record<string, number> = {};
-  for (const m of (await redis.info('commandstats')).matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) out[m[1] as string] = Number(m[2]);
-  return out;
-}
-
 /**
  * `messages` incoming messages over `conversations` conversations of one hook are queued through
  * the api role while the queue is paused; then a worker process (dist/server.js, ROLE=worker,
@@ -146,7 +139,7 @@ export async function runSync(redis: RedisChild, options: { messages: number; co
     const memory = sampleMemory(worker.child.pid as number);
     await sim.resetCalls();
     proxy.reset();
-    const commandsBefore = await commandStats(inspector);
+    const commandsBefore = await redisCommandCalls(inspector);
     const started = performance.now();
     await queue.resume();
     const deadline = started + Math.max(120_000, messages * 500);
@@ -157,18 +150,16 @@ export async function runSync(redis: RedisChild, options: { messages: number; co
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     const elapsedS = (performance.now() - started) / 1000;
-    const commandsAfter = await commandStats(inspector);
+    const commandsAfter = await redisCommandCalls(inspector);
     const workerMemory = memory.stop();
     const failed = await queue.getFailedCount();
     const metricsText = await fetch(`${worker.url}/metrics`).then((r) => r.text());
     const lockWaitMeanS = histogramMean(metricsText, 'cgb_lock_wait_seconds');
     const glpiCallMeanS = histogramMean(metricsText, 'cgb_glpi_call_duration_seconds');
 
-    const calls = await sim.calls();
     const glpiResponseMeanMs = await sim.meanResponseMs();
-    const glpiCalls = calls.length;
-    const byEndpoint: Record<string, number> = {};
-    for (const call of calls) byEndpoint[`${call.method} ${call.endpoint}`] = (byEndpoint[`${call.method} ${call.endpoint}`] ?? 0) + 1;
+    // Every GLPI call of the worker went through the proxy, which counts them by endpoint.
+    const glpiCalls = [...proxy.calls.values()].reduce((a, b) => a + b, 0);
     const callsPerMessage = glpiCalls / messages;
     const eventsPerS = messages / elapsedS;
     const nominalBound = 1 / (callsPerMessage * (latencyMs / 1000));
@@ -184,12 +175,8 @@ export async function runSync(redis: RedisChild, options: { messages: number; co
       eventsPerS: round(eventsPerS, 1),
       glpiCalls,
       glpiCallsPerMessage: round(callsPerMessage, 3),
-      glpiCallsByEndpoint: byEndpoint,
-      redisCommandsPerMessage: Object.fromEntries(
-        Object.entries(commandsAfter)
-          .map(([name, n]) => [name, round((n - (commandsBefore[name] ?? 0)) / messages, 3)] as const)
-          .filter(([, n]) => n > 0),
-      ),
+      glpiCallsByEndpoint: Object.fromEntries(proxy.calls),
+      redisCommandsPerMessage: commandsPer(commandsBefore, commandsAfter, messages).byCommand,
       lockWaitMeanMs: lockWaitMeanS === null ? null : round(lockWaitMeanS * 1000, 1),
       glpiCallMeanMs: glpiCallMeanS === null ? null : round(glpiCallMeanS * 1000, 2),
       bridgeMsPerMessage: glpiCallMeanS === null ? null : round(1000 / eventsPerS - callsPerMessage * glpiCallMeanS * 1000, 2),
