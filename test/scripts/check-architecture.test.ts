@@ -75,4 +75,19 @@ describe('scripts/check-architecture.mjs', () => {
     for (const used of ['low', 'Shape', 'twice', 'callsA', ' long', 'high']) expect(out).not.toMatch(new RegExp(`:\\d+ ${used.trim()}\\b`));
     expect(out).toMatch(/check-architecture: \d+ problem\(s\)/);
   });
+
+  it('holds glpi and chatwoot apart: chatwoot reads only glpi/types.ts, glpi never chatwoot', async () => {
+    const root = tree({
+      'src/glpi/types.ts': 'export type Id = number;\n',
+      'src/glpi/client.ts': "import { post } from '../chatwoot/api.js';\nexport const client = post;\n",
+      'src/chatwoot/api.ts': "import type { Id } from '../glpi/types.js';\nexport const post = (id: Id): Id => id;\n",
+      'src/chatwoot/uses-client.ts': "import { client } from '../glpi/client.js';\nexport const viaClient = client;\n",
+      'src/server.ts': "import { viaClient } from './chatwoot/uses-client.js';\nexport const s = viaClient;\n",
+    });
+    const { code, out } = await check(root);
+    expect(code).toBe(1);
+    expect(out).toContain('src/glpi/client.ts:1 imports src/chatwoot/api.ts: glpi may not import chatwoot');
+    expect(out).toContain('src/chatwoot/uses-client.ts:1 imports src/glpi/client.ts: chatwoot may not import glpi except glpi/types.ts');
+    expect(out).not.toMatch(/src\/chatwoot\/api\.ts:\d+ imports/);
+  });
 });
