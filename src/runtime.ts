@@ -64,7 +64,7 @@ export async function startRuntime(config: ServiceConfig, logger: Logger, option
 
   const producer = createRedis(config.redis, 'producer');
   closers.push({ name: 'redis-producer', close: () => producer.quit().catch(() => producer.disconnect()) });
-  const redisUp = await waitForReady(producer, 5_000);
+  const redisUp = await waitForReady(producer, DEFAULTS.startRedisWaitMs);
   if (!redisUp) {
     logger.warn({ redis: describeRedis(config.redis) }, 'Redis is not reachable yet: accepted webhooks go to the disk spool until it is');
   }

@@ -125,6 +125,11 @@ export const DEFAULTS = {
    * this: a stalled Redis call must not hold the next group for its whole timeout.
    */
   ingestGroupMaxWaitMs: 50,
+  /** Spool drain retries: the first a second after a spooled answer, then doubling up to the cap. */
+  spoolDrainFirstDelayMs: 1_000,
+  spoolDrainMaxDelayMs: 10_000,
+  /** How long the api waits for Redis at start before it says it will spool until Redis answers. */
+  startRedisWaitMs: 5_000,
   job: {
     /**
      * With backoffBaseMs and BullMQ's uncapped exponential backoff, 11 attempts retry for 17 to

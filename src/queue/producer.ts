@@ -111,18 +111,18 @@ export class Ingest {
   private drainTimer: NodeJS.Timeout | undefined;
 
   /** Retries the drain until the spool is empty; one loop at a time. */
-  scheduleDrain(delayMs = 1_000): void {
+  scheduleDrain(delayMs: number = DEFAULTS.spoolDrainFirstDelayMs): void {
     if (this.drainTimer !== undefined || this.closed) return;
     this.drainTimer = setTimeout(() => {
       this.drainTimer = undefined;
       this.drainSpool()
         .then((left) => {
-          if (left > 0) this.scheduleDrain(Math.min(delayMs * 2, 10_000));
+          if (left > 0) this.scheduleDrain(Math.min(delayMs * 2, DEFAULTS.spoolDrainMaxDelayMs));
         })
         .catch((err: unknown) => {
           // The spool directory itself failed (EACCES, EMFILE...): keep trying, never crash the api.
           this.deps.logger.error({ err: { message: (err as Error).message } }, 'draining the disk spool failed; retrying');
-          this.scheduleDrain(Math.min(delayMs * 2, 10_000));
+          this.scheduleDrain(Math.min(delayMs * 2, DEFAULTS.spoolDrainMaxDelayMs));
         });
     }, delayMs);
     this.drainTimer.unref();
