@@ -148,10 +148,10 @@ function startWorkerRole(
     observer: (hookId) => glpiMetricsObserver(metrics, hookId),
   });
   const chatwoot = createChatwootClients(config.hooks.values(), { metrics });
-  // One attempt inside the job: the write-back runs under the hook lock, so in-place retries
-  // against a slow Chatwoot would hold up every job of the hook. A failure parks at once and the
-  // timer below retries it outside the lock (claimed, so one worker at a time).
-  const writeBack = createWriteBack({ redis: command, keyPrefix: config.redisKeyPrefix, keyOptions: keys.options, clientFor: (id) => chatwoot.get(id), logger, attempts: 1 });
+  // The write-back's Chatwoot calls run after the job has passed the hook's lock on, so its
+  // in-place retries (DEFAULTS.writeBack) hold up only this job's acknowledgement, never the hook's
+  // other jobs. What still fails is parked and the timer below retries it (claimed: one worker).
+  const writeBack = createWriteBack({ redis: command, keyPrefix: config.redisKeyPrefix, keyOptions: keys.options, clientFor: (id) => chatwoot.get(id), logger });
   const attachments = createAttachmentFetcher();
   const { hookLock, ...workerTuning } = options.worker ?? {};
   const seams = writeBackSeams(writeBack);

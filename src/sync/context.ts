@@ -22,7 +22,16 @@ export interface JobContext {
   signal: AbortSignal;
   /** GLPI's offset from UTC (local time is what GLPI stores). */
   timezone: GlpiTimezone;
+  /**
+   * Work that must not hold up the hook's other jobs (calls to Chatwoot): run by the runner once
+   * the hook's lock has gone on and the job's records are stored, before the job is acknowledged.
+   * What it owes must already be stored durably (its own retry path covers a crash in between).
+   */
+  afterLock(task: AfterLockTask): void;
 }
+
+/** A job's work for after the hook's lock; it never throws into the job (the runner logs). */
+export type AfterLockTask = () => Promise<void>;
 
 export function throwIfAborted(signal: AbortSignal): void {
   if (!signal.aborted) return;

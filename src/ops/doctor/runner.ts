@@ -56,7 +56,7 @@ export async function runDoctor(deps: DoctorDeps): Promise<DoctorReport> {
     for (const hook of hooks) {
       hookConfigChecks(hook, add);
       if (connection) await queueChecks(hook, connection.queue, add);
-      if (connection && hook.chatwoot.api) await writeBackCheck(hook, connection.redis, config, add);
+      if (connection && hook.chatwoot.api) await writeBackCheck(hook, connection.redis, config, add, deps.now);
       await glpiChecks(hook, deps, add);
       await chatwootChecks(hook, deps, add);
     }

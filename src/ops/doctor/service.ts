@@ -3,7 +3,8 @@ import type { Queue } from 'bullmq';
 import type { HookConfig, ServiceConfig } from '../../config/schema.js';
 import { differingFingerprints, restartAdvice } from '../../config/fingerprint.js';
 import { writeBackKeys } from '../../sync/chatwoot-account.js';
-import type { PendingWriteBack } from '../../sync/chatwoot-to-glpi/write-back.js';
+import { QUEUED, type PendingWriteBack } from '../../sync/chatwoot-to-glpi/write-back.js';
+import { DEFAULTS } from '../../config/defaults.js';
 import { keyOptionsFor, redisKeys } from '../../redis/keys.js';
 import type { SyncJobData } from '../../sync/job.js';
 import { SPOOL_DIR_ADVICE, spoolDirProblem } from '../../queue/spool.js';
@@ -111,12 +112,17 @@ export async function queueChecks(hook: HookConfig, queue: Queue<SyncJobData>, a
   }
 }
 
-export async function writeBackCheck(hook: HookConfig, redis: RedisConnection, config: ServiceConfig, add: Add): Promise<void> {
+export async function writeBackCheck(hook: HookConfig, redis: RedisConnection, config: ServiceConfig, add: Add, now: () => number = Date.now): Promise<void> {
   const title = 'write-backs to Chatwoot delivered';
   try {
-    const parked = Object.values(await redis.hgetall(writeBackKeys(config.redisKeyPrefix, keyOptionsFor(config.redis)).pending(hook.id))).map((v) => JSON.parse(v) as PendingWriteBack);
+    const all = Object.values(await redis.hgetall(writeBackKeys(config.redisKeyPrefix, keyOptionsFor(config.redis)).pending(hook.id))).map((v) => JSON.parse(v) as PendingWriteBack);
+    // Queued by a job that is making it right now (a new ticket): not a problem until it outlives
+    // the retry timer's period twice (its worker stopped, and no timer has taken it since).
+    const beingMade = (p: PendingWriteBack) => p.code === QUEUED.code && now() - Date.parse(p.at) < 2 * DEFAULTS.writeBack.retryPendingEveryMs;
+    const parked = all.filter((p) => !beingMade(p));
     if (parked.length === 0) {
-      add({ id: 'chatwoot.write-back', hookId: hook.id, title, status: 'pass', detail: 'none pending' });
+      const detail = all.length === 0 ? 'none pending' : `none pending; ${all.length} being written for new tickets`;
+      add({ id: 'chatwoot.write-back', hookId: hook.id, title, status: 'pass', detail });
       return;
     }
     const last = parked[parked.length - 1]!;

@@ -87,7 +87,9 @@ export async function ensureTicket(ctx: SyncContext, req: TicketRequest): Promis
   await uploadContentAttachments(ctx, ticketId, messages);
   if (ctx.hooks.onTicketCreated) {
     try {
-      await ctx.hooks.onTicketCreated(ctx.hook, { ...req.conversation, accountId: req.accountId }, ticketId);
+      // Only the record of what is owed is written here; the Chatwoot calls wait for the lock to go on.
+      const writeBack = await ctx.hooks.onTicketCreated(ctx.hook, { ...req.conversation, accountId: req.accountId }, ticketId);
+      if (writeBack !== undefined) ctx.afterLock(writeBack);
     } catch (err) {
       // The ticket exists and is recorded; a write-back failure must not make the job retry
       // (the retry would find the ticket and never call this again anyway).

@@ -7,6 +7,7 @@ import { LockBusyError, errorAdvice, errorCode, isTransient } from '../../errors
 import type { RedisConnection } from '../../redis/connection.js';
 import { redisKeys, type RedisKeyOptions } from '../../redis/keys.js';
 import { hookAccountId, writeBackKeys } from '../chatwoot-account.js';
+import type { AfterLockTask } from '../context.js';
 import { HookLock } from '../hook-lock.js';
 import { noteSourceId } from '../markers.js';
 import { isOwnNoteMarker, onlyOwnedAttributeChanges } from './write-back-echo.js';
@@ -20,7 +21,18 @@ import { isOwnNoteMarker, onlyOwnedAttributeChanges } from './write-back-echo.js
  * missing part. Chatwoot errors are ChatwootError like GLPI's: transient ones are retried (in
  * place, then later from the pending list), permanent ones are parked with their advice, logged,
  * and shown by doctor; the GLPI sync itself never fails because of Chatwoot.
+ *
+ * Off the hook's lock: under it the job only stores that the write-back is owed (queued in the
+ * pending list); the Chatwoot calls run after the lock has gone on to the hook's next job, claimed
+ * like a retry. A worker that dies in between leaves the queued entry to the retry timer.
  */
+
+/** The pending entry of a write-back owed and not tried yet (shown by doctor while it is there). */
+export const QUEUED = {
+  code: 'WRITE_BACK_QUEUED',
+  advice:
+    'the job that created the ticket writes it to Chatwoot as soon as it has released the hook lock; one still queued after a minute was interrupted (worker stopped) and the workers retry it every minute',
+} as const;
 
 const TICKET_ATTRIBUTE = 'glpi_ticket_id';
 
@@ -51,11 +63,21 @@ type EchoKind = 'own-note' | 'own-custom-attributes' | 'own-contact-attributes';
 
 export interface WriteBack {
   /**
-   * The sync engine's seam (SyncHooks.onTicketCreated), called once after a new ticket is
-   * recorded. Never throws: transient Chatwoot errors are retried in place, and a write-back that
-   * still fails is parked as pending (with its code and advice) for `retryPending`.
+   * `queue` then `deliver`, for a caller that holds no lock. Never throws for Chatwoot: transient
+   * errors are retried in place, and a write-back that still fails is parked as pending (with its
+   * code and advice) for `retryPending`.
    */
   onTicketCreated(hook: HookConfig, conversation: WriteBackConversation, ticketId: number): Promise<WriteBackResult>;
+  /**
+   * Stores that the conversation is owed its ticket's write-back (one Redis write, no Chatwoot
+   * call: made under the hook's lock). False when the hook has no write-back.
+   */
+  queue(hook: HookConfig, conversation: WriteBackConversation, ticketId: number): Promise<boolean>;
+  /**
+   * Writes back what is queued or parked for the conversation, claimed so that one process at a
+   * time does (`claimed-elsewhere`: another one holds the claim and delivers it).
+   */
+  deliver(hook: HookConfig, conversation: WriteBackConversation): Promise<WriteBackResult>;
   /** The idempotent write itself; throws ChatwootError (transient or permanent). */
   writeTicket(hook: HookConfig, conversation: WriteBackConversation, ticketId: number): Promise<WriteBackResult>;
   /**
@@ -78,6 +100,7 @@ export interface WriteBack {
 
 type WriteBackResult =
   | { status: 'disabled' }
+  | { status: 'claimed-elsewhere' }
   | { status: 'skipped'; reason: 'account-mismatch' }
   | { status: 'pending'; code: string; advice: string | undefined }
   | { status: 'done'; attribute: 'written' | 'already'; note: 'written' | 'already'; noteId: number | undefined };
@@ -179,6 +202,37 @@ export function createWriteBack(deps: WriteBackDeps): WriteBack {
     }
   }
 
+  const writeBackOn = (hook: HookConfig) => hook.chatwoot.api !== undefined && deps.clientFor(hook.id) !== undefined;
+
+  async function queue(hook: HookConfig, conversation: WriteBackConversation, ticketId: number): Promise<boolean> {
+    if (!writeBackOn(hook)) return false;
+    const queued: PendingWriteBack = { accountId: conversation.accountId, conversationId: conversation.id, ticketId, ...QUEUED, at: new Date().toISOString() };
+    await deps.redis.hset(keys.pending(hook.id), pendingField(conversation.accountId, conversation.id), JSON.stringify(queued));
+    return true;
+  }
+
+  /** The queued or parked write-back of one pending field, under its claim; nothing when it is gone. */
+  async function deliverField(hook: HookConfig, field: string): Promise<WriteBackResult | undefined> {
+    try {
+      return await claims.run(keys.claim(hook.id, field), async () => {
+        // Read under the claim: another worker may have completed it since it was queued or listed.
+        const current = await deps.redis.hget(keys.pending(hook.id), field);
+        if (current === null) return undefined;
+        const parked = JSON.parse(current) as PendingWriteBack;
+        return withRetry(hook, { id: parked.conversationId, accountId: parked.accountId }, parked.ticketId);
+      });
+    } catch (err) {
+      if (err instanceof LockBusyError) return { status: 'claimed-elsewhere' };
+      throw err;
+    }
+  }
+
+  async function deliver(hook: HookConfig, conversation: WriteBackConversation): Promise<WriteBackResult> {
+    if (!writeBackOn(hook)) return { status: 'disabled' };
+    // Gone before the claim: another process delivered it already.
+    return (await deliverField(hook, pendingField(conversation.accountId, conversation.id))) ?? { status: 'claimed-elsewhere' };
+  }
+
   async function pending(hookId: string): Promise<PendingWriteBack[]> {
     const all = await deps.redis.hgetall(keys.pending(hookId));
     return Object.values(all).map((v) => JSON.parse(v) as PendingWriteBack);
@@ -234,27 +288,21 @@ export function createWriteBack(deps: WriteBackDeps): WriteBack {
   }
 
   return {
-    onTicketCreated: withRetry,
+    async onTicketCreated(hook, conversation, ticketId) {
+      if (!(await queue(hook, conversation, ticketId))) return { status: 'disabled' };
+      return deliver(hook, conversation);
+    },
+    queue,
+    deliver,
     writeTicket,
     pending,
     async retryPending(hook) {
       // Every worker process runs this timer: each parked write-back is claimed first, so only one
       // of them retries it (writeTicket's read-then-post would otherwise post the note twice). A
-      // claim someone else holds is left to them.
+      // claim someone else holds is left to them, a queued one too while its job delivers it.
       let done = 0;
       for (const field of await deps.redis.hkeys(keys.pending(hook.id))) {
-        try {
-          await claims.run(keys.claim(hook.id, field), async () => {
-            // Read under the claim: another worker may have completed it since the list was read.
-            const current = await deps.redis.hget(keys.pending(hook.id), field);
-            if (current === null) return;
-            const parked = JSON.parse(current) as PendingWriteBack;
-            const result = await withRetry(hook, { id: parked.conversationId, accountId: parked.accountId }, parked.ticketId);
-            if (result.status === 'done') done += 1;
-          });
-        } catch (err) {
-          if (!(err instanceof LockBusyError)) throw err;
-        }
+        if ((await deliverField(hook, field))?.status === 'done') done += 1;
       }
       return { done, left: await deps.redis.hlen(keys.pending(hook.id)) };
     },
@@ -271,13 +319,18 @@ export function createWriteBack(deps: WriteBackDeps): WriteBack {
  * `hooks: { ...writeBackSeams(writeBack), fetchAttachment }`.
  */
 export function writeBackSeams(writeBack: WriteBack): {
-  onTicketCreated: (hook: HookConfig, conversation: WriteBackConversation, ticketId: number) => Promise<void>;
+  onTicketCreated: (hook: HookConfig, conversation: WriteBackConversation, ticketId: number) => Promise<AfterLockTask | undefined>;
   isOwnEcho: (event: ChatwootEvent, hook: HookConfig) => Promise<boolean>;
 } {
   return {
     async onTicketCreated(hook, conversation, ticketId) {
       // The account the event carried; without it (conversation events) the token's profile says.
-      await writeBack.onTicketCreated(hook, { id: conversation.id, accountId: conversation.accountId }, ticketId);
+      const target = { id: conversation.id, accountId: conversation.accountId };
+      // Under the hook's lock: only the queued entry. The Chatwoot calls run once the lock has gone on.
+      if (!(await writeBack.queue(hook, target, ticketId))) return undefined;
+      return async () => {
+        await writeBack.deliver(hook, target);
+      };
     },
     // echoKind, not the synchronous check: it also knows the notes other worker processes posted.
     isOwnEcho: async (event, hook) => (await writeBack.echoKind(event, hook.id)) !== undefined,

@@ -6,6 +6,7 @@ import type { GlpiClient } from '../../glpi/types.js';
 import type { Metrics } from '../../metrics/metrics.js';
 import type { RedisConnection } from '../../redis/connection.js';
 import type { RedisKeys } from '../../redis/keys.js';
+import type { AfterLockTask } from '../context.js';
 import { HookLock, type HookLockOptions } from '../hook-lock.js';
 import { HookStateStore } from '../hook-state.js';
 import type { SyncJobData } from '../job.js';
@@ -87,25 +88,41 @@ export function createJobRunner(deps: JobRunnerDeps): SyncProcessor {
       persist: (offsetMin: number) => store.setTzOffset(offsetMin),
     });
     const store: MappingStore = new MappingStore(deps.redis, deps.keys, hook.id, { replicaWait: deps.replicaWait, timezone });
+    const afterLock: AfterLockTask[] = [];
     try {
       const outcome = await lock.run(hook.id, async (run) => {
         deps.metrics?.lockWait.observe({ hook: hook.id }, run.waitedMs / 1000);
         const signal = options.signal ? AbortSignal.any([run.signal, options.signal]) : run.signal;
-        return useCase.run({ hook, glpi, store, logger, now: clock, signal, timezone }, parsed.event);
+        return useCase.run({ hook, glpi, store, logger, now: clock, signal, timezone, afterLock: (task) => afterLock.push(task) }, parsed.event);
       });
       // Records the job sent without waiting, while the lock went on to the hook's next job: stored
       // before the job is acknowledged.
       await store.settle();
+      await runAfterLock(afterLock, logger);
       // The version the hook's GLPI reported when its session opened, for /ready.
       if (calls() > 0) await noteGlpiSuccess(hook.id, client.glpiVersion);
       return { ...outcome, glpiCalls: calls() };
     } catch (err) {
       await noteError(hook.id, err);
+      // A job that failed after owing a write-back still makes it, unless the worker is stopping
+      // (what is owed is stored; the workers' retry timer takes it then).
+      if (!(options.signal?.aborted ?? false)) await runAfterLock(afterLock, logger);
       throw err;
     }
   }
 
   return { process };
+}
+
+/** One task after the other (a hook's write-backs are few); a failure is logged, never the job's. */
+async function runAfterLock(tasks: AfterLockTask[], logger: Logger): Promise<void> {
+  for (const task of tasks.splice(0)) {
+    try {
+      await task();
+    } catch (err) {
+      logger.warn({ err: { message: (err as Error).message } }, 'work after the hook lock failed; what it owed stays stored for the retry timer');
+    }
+  }
 }
 
 function hookOf(hooks: ReadonlyMap<string, HookConfig>, hookId: string): HookConfig {

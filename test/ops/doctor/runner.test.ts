@@ -168,6 +168,30 @@ describe('doctor: configuration, Redis and reachability', () => {
     expect(check(off.report, 'chatwoot.api').detail).toMatch(/no write-back/);
   });
 
+  it('tells a write-back being made for a new ticket from one left queued by a stopped worker', async () => {
+    const env = baseEnv({ CHATWOOT_BASE_URL: chatwoot.url, CHATWOOT_API_TOKEN: 'chatwoot-admin-token' });
+    const redis = testRedis();
+    const pendingKey = `${prefix}:writeback:acme:pending`;
+    const entry = (conversationId: number, at: string) =>
+      JSON.stringify({ accountId: 3, conversationId, ticketId: conversationId + 1000, code: 'WRITE_BACK_QUEUED', advice: 'queued', at });
+    try {
+      await redis.hset(pendingKey, '3:1', entry(1, new Date().toISOString()));
+      expect(check((await doctor(env)).report, 'chatwoot.write-back')).toMatchObject({ status: 'pass', detail: 'none pending; 1 being written for new tickets' });
+
+      await redis.hset(pendingKey, '3:2', entry(2, new Date(Date.now() - 5 * 60_000).toISOString()));
+      const stale = check((await doctor(env)).report, 'chatwoot.write-back');
+      expect(stale).toMatchObject({ status: 'warn', detail: expect.stringMatching(/^1 ticket link\(s\) not written.*conversation 2 ticket 1002 \(WRITE_BACK_QUEUED\)/) as unknown });
+
+      // A garbled time does not hide an entry.
+      await redis.hdel(pendingKey, '3:2');
+      await redis.hset(pendingKey, '3:3', entry(3, 'not a date'));
+      expect(check((await doctor(env)).report, 'chatwoot.write-back')).toMatchObject({ status: 'warn', detail: expect.stringMatching(/conversation 3 /) as unknown });
+    } finally {
+      await redis.del(pendingKey);
+      redis.disconnect();
+    }
+  });
+
   it('checks that the Chatwoot token can post answers and change status when GLPI_TO_CHATWOOT is on', async () => {
     const on = { CHATWOOT_BASE_URL: chatwoot.url, CHATWOOT_API_TOKEN: 'chatwoot-admin-token', GLPI_TO_CHATWOOT: 'true' };
     const good = await doctor(baseEnv(on));

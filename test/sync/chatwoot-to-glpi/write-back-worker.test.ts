@@ -117,6 +117,83 @@ describe('write-back through the sync engine', () => {
     expect(chatwoot.conversation(3, 59)!.custom_attributes.glpi_ticket_id).toBeUndefined();
   });
 
+  it("runs the Chatwoot calls after the hook's lock: the hook's next job does not wait for a slow Chatwoot", async () => {
+    chatwoot.addConversation({ id: 672, account_id: 3 });
+    chatwoot.addConversation({ id: 673, account_id: 3 });
+    // Chatwoot answers the first write-back's first call only when the test says so.
+    let reached!: () => void;
+    const atChatwoot = new Promise<void>((resolve) => (reached = resolve));
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const slow: ChatwootApiClient = {
+      ...cw,
+      async getConversation(accountId, id) {
+        if (id === 672) {
+          reached();
+          await gate;
+        }
+        return cw.getConversation(accountId, id);
+      },
+    };
+    const slowWriteBack = createWriteBack({ redis, keyPrefix: prefix, clientFor: () => slow, sleep: async () => undefined });
+    const runner = createSyncProcessor({
+      redis,
+      keys: redisKeys(prefix),
+      hooks: config.hooks,
+      glpiFor: (id) => glpi.get(id),
+      logger: pino({ level: 'silent' }),
+      ...writeBackSeams(slowWriteBack),
+    });
+    const message = (conversationId: number, messageId: number) => {
+      const payload = loadFixture<Record<string, unknown>>('message_created.incoming');
+      payload.id = messageId;
+      (payload.conversation as { id: number }).id = conversationId;
+      return payload;
+    };
+
+    const first = runner.process(job(message(672, 990_672), 'wbw-slow-1'));
+    await Promise.race([atChatwoot, first]);
+    // The first job has created its ticket and waits for Chatwoot: the same hook's next
+    // conversation gets its ticket meanwhile (under the lock it would wait, then LOCK_BUSY).
+    const second = await runner.process(job(message(673, 990_673), 'wbw-slow-2'));
+    expect(second).toMatchObject({ action: 'followup-posted', ticketId: expect.any(Number) as unknown });
+    expect(await slowWriteBack.pending('acme')).toEqual([expect.objectContaining({ conversationId: 672, code: 'WRITE_BACK_QUEUED' })]);
+
+    open();
+    const outcome = await first;
+    // Acknowledged only once written back.
+    expect(outcome).toMatchObject({ action: 'followup-posted', ticketId: expect.any(Number) as unknown });
+    expect(outcome.ticketId).not.toBe(second.ticketId);
+    expect(chatwoot.conversation(3, 672)!.custom_attributes.glpi_ticket_id).toBe(outcome.ticketId);
+    expect(chatwoot.conversation(3, 672)!.messages.filter((m) => m.private)).toHaveLength(1);
+    expect(chatwoot.conversation(3, 673)!.custom_attributes.glpi_ticket_id).toBe(second.ticketId);
+    expect(await slowWriteBack.pending('acme')).toEqual([]);
+  });
+
+  it('a write-back owed by a worker that died before making it is made once by the retry timer', async () => {
+    chatwoot.addConversation({ id: 674, account_id: 3 });
+    const hook = config.hooks.get('acme')!;
+    // Under the lock the job stored what it owes, then its process died: the task never runs.
+    const orphaned = await writeBackSeams(writeBack).onTicketCreated(hook, { id: 674, accountId: 3 }, 5151);
+    expect(orphaned).toBeTypeOf('function');
+    expect(await writeBack.pending('acme')).toEqual([expect.objectContaining({ conversationId: 674, ticketId: 5151, code: 'WRITE_BACK_QUEUED' })]);
+    expect(chatwoot.conversation(3, 674)!.custom_attributes.glpi_ticket_id).toBeUndefined();
+
+    const otherWorker = createWriteBack({ redis, keyPrefix: prefix, clientFor: () => cw, sleep: async () => undefined });
+    expect(await otherWorker.retryPending(hook)).toEqual({ done: 1, left: 0 });
+    expect(chatwoot.conversation(3, 674)!.custom_attributes.glpi_ticket_id).toBe(5151);
+    // The task running late (the worker was only paused) finds nothing left to do.
+    await orphaned!();
+    expect(chatwoot.conversation(3, 674)!.messages.filter((m) => m.private)).toHaveLength(1);
+    expect(await writeBack.deliver(hook, { id: 674, accountId: 3 })).toEqual({ status: 'claimed-elsewhere' });
+  });
+
+  it('owes nothing when the hook has no Chatwoot API (write-back off)', async () => {
+    const off = createWriteBack({ redis, keyPrefix: prefix, clientFor: () => undefined });
+    expect(await writeBackSeams(off).onTicketCreated(config.hooks.get('acme')!, { id: 675, accountId: 3 }, 1)).toBeUndefined();
+    expect(await off.pending('acme')).toEqual([]);
+  });
+
   it('recognises the note another worker process posted (its id only in Redis, no source_id in the echo)', async () => {
     chatwoot.addConversation({ id: 60, account_id: 3 });
     // Another process wrote a ticket back: it remembers the note id locally and in Redis.
