@@ -28,6 +28,17 @@ interface AppDeps {
   metrics: Metrics;
   clock?: () => number;
   signatureToleranceS: number;
+  /** How long a request waits for Redis, per use (defaults in DEFAULTS; tests on a busy machine wait longer). */
+  redisWaitMs?: Partial<RedisWaitsMs>;
+}
+
+interface RedisWaitsMs {
+  /** /ready: Redis answers PING. */
+  readyPing: number;
+  /** /ready with details: the hooks' state and the queue's counts. */
+  readyState: number;
+  /** A GLPI webhook's dedupe and enqueue, each. */
+  glpiWebhook: number;
 }
 
 /**
@@ -88,11 +99,17 @@ export async function buildApp(input: Omit<AppDeps, 'signatureToleranceS'> & { s
 
   const { config, metrics, redis, keys, queue, spool, ingest } = deps;
   const now = deps.clock ?? Date.now;
-  await app.register(healthRoutes, { config, redis, keys, queue, spool });
+  const waits: RedisWaitsMs = {
+    readyPing: DEFAULTS.readyRedisTimeoutMs,
+    readyState: DEFAULTS.readyQueueTimeoutMs,
+    glpiWebhook: DEFAULTS.glpiToChatwoot.webhookRedisTimeoutMs,
+    ...deps.redisWaitMs,
+  };
+  await app.register(healthRoutes, { config, redis, keys, queue, spool, pingTimeoutMs: waits.readyPing, stateTimeoutMs: waits.readyState });
   // The webhook routes only for the api role (the worker serves health, metrics and admin).
   if (ingest) {
     await app.register(chatwootWebhooks, { hooks: config.hooks, ingest, metrics, now, signatureToleranceS: deps.signatureToleranceS });
-    await app.register(glpiWebhooks, { hooks: config.hooks, redis, keys, queue, metrics, now });
+    await app.register(glpiWebhooks, { hooks: config.hooks, redis, keys, queue, metrics, now, redisTimeoutMs: waits.glpiWebhook });
   }
   await app.register(metricsRoutes, { adminToken: config.adminToken, register: metrics.register, queue, metrics });
   await app.register(adminRoutes, { adminToken: config.adminToken, queue, hookIds: [...config.hooks.keys()] });

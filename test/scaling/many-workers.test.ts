@@ -5,7 +5,7 @@ import { redisKeys } from '../../src/redis/keys.js';
 import { type SyncJobData } from '../../src/sync/job.js';
 import { RedisChild } from '../reliability/support.js';
 import { waitFor } from '../support/redis.js';
-import { startScaleRig, type ScaleRig } from './support.js';
+import { SCALE_TEST_TIMEOUT_MS, startScaleRig, type ScaleRig } from './support.js';
 
 /**
  * Scale-out on one Redis: one api and three worker processes over 20 hooks and 2,000 events
@@ -24,7 +24,7 @@ function processedCount(text: string): number {
     .reduce((sum, line) => sum + Number(line.split(' ').pop()), 0);
 }
 
-describe('three worker processes over twenty hooks', () => {
+describe('three worker processes over twenty hooks', { timeout: SCALE_TEST_TIMEOUT_MS }, () => {
   let redis: RedisChild;
   let rig: ScaleRig;
   let inspector: Redis;
@@ -58,7 +58,7 @@ describe('three worker processes over twenty hooks', () => {
       const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
       return Object.values(counts).every((n) => n === 0) && rig.problems().length === 0 ? true : undefined;
     };
-    await waitFor(idle, 'every job to be processed', 1_800, 100).catch(() => undefined);
+    await waitFor(idle, 'every job to be processed', 3_000, 100).catch(() => undefined);
     expect(rig.problems()).toEqual([]);
     expect(await queue.getFailedCount()).toBe(0);
     for (const id of rig.hookIds) {

@@ -5,7 +5,7 @@ import { type SyncJobData } from '../../src/sync/job.js';
 import { createRedis, type RedisConnection } from '../../src/redis/connection.js';
 import { waitFor } from '../support/redis.js';
 import { startRedisSentinel, type RedisSentinelChild } from '../support/redis-topology.js';
-import { startScaleRig, type ScaleRig } from './support.js';
+import { SCALE_TEST_TIMEOUT_MS, startScaleRig, type ScaleRig } from './support.js';
 
 /**
  * A real master, one replica and three sentinels started by the test; one api and two worker
@@ -17,7 +17,7 @@ import { startScaleRig, type ScaleRig } from './support.js';
 
 const PREFIX = 'cgbsentinel';
 
-describe('behind Redis Sentinel, failing over mid-run', () => {
+describe('behind Redis Sentinel, failing over mid-run', { timeout: SCALE_TEST_TIMEOUT_MS }, () => {
   let sentinel: RedisSentinelChild;
   let rig: ScaleRig;
   let client: RedisConnection;
@@ -60,7 +60,7 @@ describe('behind Redis Sentinel, failing over mid-run', () => {
     // are in, with requests still in flight; the second half is sent after it, to the new master.
     const half = Math.floor(rig.scenario.length / 2);
     let answered = 0;
-    const chaos = waitFor(() => (answered >= half / 2 ? true : undefined), 'a quarter of the answers', 2_400, 10).then(() => sentinel.failover());
+    const chaos = waitFor(() => (answered >= half / 2 ? true : undefined), 'a quarter of the answers', 12_000, 10).then(() => sentinel.failover());
     const firstHalf = await rig.post(api.url, rig.scenario.slice(0, half), 6, () => (answered += 1));
     const newMaster = await chaos;
     expect(newMaster).not.toBe(firstMaster);
@@ -73,7 +73,7 @@ describe('behind Redis Sentinel, failing over mid-run', () => {
     expect(new Set(ids).size).toBe(rig.scenario.length);
 
     const done = async () => ((await queue.getCompletedCount()) === rig.scenario.length && rig.problems().length === 0 ? true : undefined);
-    await waitFor(done, 'every job to complete', 1_800, 50).catch(() => undefined);
+    await waitFor(done, 'every job to complete', 6_000, 50).catch(() => undefined);
     // On failure, say where the jobs that did not complete are (lost, waiting, delayed, failed).
     const completed = new Set((await queue.getCompleted(0, -1)).map((j) => j.id));
     const unfinished = await Promise.all(ids.filter((id) => !completed.has(id)).map(async (id) => `${id}: ${await queue.getJobState(id)}`));

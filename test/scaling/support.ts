@@ -9,6 +9,13 @@ import { glpiDecode, startGlpiSimulator, type GlpiSimulator } from '../support/g
 import { checkGlpiResult, mapLimit, signedHeaders, startBridgeProcess, syncScenario, type BridgeProcess, type ScenarioMessage } from '../reliability/support.js';
 
 /**
+ * Each scaling test starts Redis servers and service processes and syncs many events: seconds when
+ * the machine is idle, minutes when it is busy (four busy loops on the 2 cores took the cluster
+ * test past 180 s). A bound, not a pause: the waits inside finish as soon as the work is done.
+ */
+export const SCALE_TEST_TIMEOUT_MS = 600_000;
+
+/**
  * The scale-out rig: N hooks, each with a GLPI simulator of its own (as each customer of a
  * multi-tenant bridge has its own GLPI), one HOOKS_FILE naming them all, and bridge processes of
  * any role started on it. Works on any Redis the environment names (single, Sentinel, Cluster).

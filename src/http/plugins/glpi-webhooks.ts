@@ -20,6 +20,8 @@ interface GlpiWebhookOptions {
   queue: Queue<SyncJobData>;
   metrics: Pick<Metrics, 'webhooks'>;
   now: () => number;
+  /** The dedupe and the enqueue each (DEFAULTS.glpiToChatwoot.webhookRedisTimeoutMs): well inside GLPI's 5 s. */
+  redisTimeoutMs: number;
 }
 
 interface Route {
@@ -90,9 +92,9 @@ export const glpiWebhooks: FastifyPluginAsync<GlpiWebhookOptions> = async (app, 
       // GLPI re-sends the same request (same timestamp and signature) after a timeout or a 5xx.
       const digest = createHash('sha256').update(String(header(req.headers, 'x-glpi-signature'))).digest('hex').slice(0, 32);
       try {
-        const first = await withTimeout(records.claimNudge(digest, DEFAULTS.glpiToChatwoot.webhookDedupeTtlS), DEFAULTS.glpiToChatwoot.webhookRedisTimeoutMs, 'dedupe');
+        const first = await withTimeout(records.claimNudge(digest, DEFAULTS.glpiToChatwoot.webhookDedupeTtlS), options.redisTimeoutMs, 'dedupe');
         if (!first) return answer(reply, hook.id, 'duplicate', 200, { status: 'duplicate' });
-        await withTimeout(nudgePoll(options.queue, hook.id), DEFAULTS.glpiToChatwoot.webhookRedisTimeoutMs, 'enqueue').catch(async (err: unknown) => {
+        await withTimeout(nudgePoll(options.queue, hook.id), options.redisTimeoutMs, 'enqueue').catch(async (err: unknown) => {
           // Not queued: GLPI's retry of this same request must not be taken for a duplicate.
           await records.releaseNudge(digest).catch(() => undefined);
           throw err;

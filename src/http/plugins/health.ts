@@ -27,6 +27,10 @@ interface HealthOptions {
   keys: RedisKeys;
   queue: Queue<SyncJobData>;
   spool: DiskSpool;
+  /** How long Redis may take to answer PING (DEFAULTS.readyRedisTimeoutMs). */
+  pingTimeoutMs: number;
+  /** How long reading the hooks' state and the queue's counts may take (DEFAULTS.readyQueueTimeoutMs). */
+  stateTimeoutMs: number;
 }
 
 /** `/health` (the process answers) and `/ready` (Redis, queue and per-hook state). */
@@ -46,13 +50,13 @@ export const healthRoutes: FastifyPluginAsync<HealthOptions> = async (app, deps)
     const details = showDetails(req);
     const spooled = details ? await deps.spool.size().catch(() => null) : null;
     try {
-      await withTimeout(deps.redis.ping(), DEFAULTS.readyRedisTimeoutMs, 'Redis PING');
+      await withTimeout(deps.redis.ping(), deps.pingTimeoutMs, 'Redis PING');
       // The bare verdict needs nothing more: a probe every few seconds reads no hook state and counts no jobs.
       if (!details) return { status: 'ready' };
       const hookIds = [...deps.config.hooks.keys()];
       const [states, raw] = await withTimeout(
         Promise.all([hookStates.readMany(hookIds), deps.queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'prioritized', 'waiting-children')]),
-        DEFAULTS.readyQueueTimeoutMs,
+        deps.stateTimeoutMs,
         'Redis state and queue counts',
       );
       // BullMQ types the counts as a string-indexed record: a state it did not return counts 0.
@@ -66,7 +70,7 @@ export const healthRoutes: FastifyPluginAsync<HealthOptions> = async (app, deps)
         hookIds.length === 1
           ? { hooks: { [hookIds[0] as string]: single } }
           : backlog <= DEFAULTS.readyPerHookDepthMaxJobs
-            ? await withTimeout(queueStatus(deps.queue, hookIds), DEFAULTS.readyQueueTimeoutMs, 'queue depth per hook')
+            ? await withTimeout(queueStatus(deps.queue, hookIds), deps.stateTimeoutMs, 'queue depth per hook')
             : undefined;
       const hooks: Record<string, HookReadiness> = {};
       hookIds.forEach((id) => {

@@ -178,7 +178,9 @@ export function createWriteBack(deps: WriteBackDeps): WriteBack {
         await deps.redis.hdel(keys.pending(hook.id), pendingField(conversation.accountId, conversation.id));
         return result;
       } catch (err) {
-        if (attempt < attempts && isTransient(err)) {
+        // A Chatwoot that did not answer in time is not waited for again inside the job (each
+        // try would hold a worker slot for the whole timeout): parked, the timer retries it.
+        if (attempt < attempts && isTransient(err) && errorCode(err) !== 'CHATWOOT_TIMEOUT') {
           await sleep(retryDelayMs * 2 ** (attempt - 1));
           continue;
         }

@@ -125,6 +125,24 @@ describe('write-back of the GLPI ticket to Chatwoot', () => {
     expect(await writeBack.pending('acme')).toEqual([]);
   });
 
+  it('parks at once a write-back Chatwoot did not answer in time (no second wait in the job)', async () => {
+    double.addConversation({ id: conversationId, account_id: 3 });
+    let calls = 0;
+    const hanging: ChatwootApiClient = {
+      ...client,
+      async getConversation() {
+        calls += 1;
+        throw new ChatwootError('CHATWOOT_TIMEOUT', 'Chatwoot GET conversation did not answer within 10000 ms', { endpoint: 'conversation' });
+      },
+    };
+    const slow = createWriteBack({ redis, keyPrefix: prefix, clientFor: () => hanging, sleep: async () => undefined });
+    expect(await slow.onTicketCreated(hook, { id: conversationId, accountId: 3 }, 71)).toMatchObject({ status: 'pending', code: 'CHATWOOT_TIMEOUT' });
+    expect(calls).toBe(1);
+    // The timer's retry, once Chatwoot answers again, writes it.
+    expect(await writeBack.retryPending(hook)).toEqual({ done: 1, left: 0 });
+    expect(double.conversation(3, conversationId)!.custom_attributes.glpi_ticket_id).toBe(71);
+  });
+
   it('parks a write-back Chatwoot keeps refusing, with code and advice, and completes it later', async () => {
     double.addConversation({ id: conversationId, account_id: 3 });
     double.failNext(503, 3, `/conversations/${conversationId}`);
