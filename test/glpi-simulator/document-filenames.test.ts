@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dispositionFilename } from '../../src/glpi/answers.js';
 import { createGlpiClient } from '../../src/glpi/client.js';
 import { startGlpiSimulator, type GlpiSimulator } from '../support/glpi-simulator/index.js';
+import { UPLOADS, uploadBody, WEBP_1PX } from './recorded-uploads.js';
 import { APP_TOKEN, ADMIN, call, login } from './support.js';
 
 interface Recorded {
@@ -87,7 +88,7 @@ describe('dispositionFilename on the headers real GLPI sends', () => {
   }
 });
 
-describe.each(VERSIONS)('GLPI %s simulator: Document download headers', (version) => {
+describe.each(VERSIONS)('GLPI %s simulator: Document uploads and download headers', (version) => {
   let sim: GlpiSimulator;
   let token: string;
 
@@ -109,7 +110,7 @@ describe.each(VERSIONS)('GLPI %s simulator: Document download headers', (version
     );
     const res = await call(sim, 'POST', 'Document', { session: token, body, contentType: `multipart/form-data; boundary=${boundary}` });
     const id = (res.json as { id: number }).id;
-    // GLPI keeps the uploaded name; the simulator's multipart parser does not unescape `\"`, so set it here.
+    // Name and MIME type exactly as recorded (an upload would take the MIME type from the bytes), so set them here.
     Object.assign(sim.state.documents.find((d) => d.id === id)!, { filename: name, mime });
     return id;
   }
@@ -134,12 +135,16 @@ describe.each(VERSIONS)('GLPI %s simulator: Document download headers', (version
     expect(await disposition('IMAGE/PNG')).toBe(version === '11.0.8' ? 'inline' : 'attachment');
   });
 
-  it('escapes a backslash and a quote with addslashes and never lets a line break into the header', async () => {
-    const id = await documentNamed('a\\b"c\r\nX-Evil: 1.txt', 'text/plain');
-    const res = await call(sim, 'GET', `Document/${id}`, { session: token, headers: { accept: 'application/octet-stream' } });
-    expect(res.headers['x-evil']).toBeUndefined();
-    expect(res.headers['content-disposition']).toBe(`attachment; filename="a\\\\b\\"c__X-Evil: 1.txt"; filename*=utf-8''a%5Cb%22c%0D%0AX-Evil%3A%201.txt`);
-    expect(dispositionFilename(res.headers['content-disposition'])).toBe('a\\b"c\r\nX-Evil: 1.txt');
+  it('escapes a backslash and a quote with addslashes; a name with a line break gets no Content-Disposition at all', async () => {
+    const escaped = await documentNamed('a\\b"c\t.txt', 'text/plain');
+    const plain = await call(sim, 'GET', `Document/${escaped}`, { session: token, headers: { accept: 'application/octet-stream' } });
+    expect(plain.headers['content-disposition']).toBe(`attachment; filename="a\\\\b\\"c\t.txt"; filename*=utf-8''a%5Cb%22c%09.txt`);
+    // Recorded on both versions (name stored with PUT Document): 200, the bytes, Content-type, no Content-Disposition.
+    for (const name of ['a\r\nX-Evil: 1.txt', 'lf\nonly.txt', 'cr\ronly.txt']) {
+      const id = await documentNamed(name, 'text/plain');
+      const res = await call(sim, 'GET', `Document/${id}`, { session: token, headers: { accept: 'application/octet-stream' } });
+      expect([res.status, res.headers['content-disposition'], res.headers['content-type'], res.headers['x-evil'], res.text]).toEqual([200, undefined, 'text/plain;charset=UTF-8', undefined, 'hello']);
+    }
   });
 
   it("gives the bridge's client the names back", async () => {
@@ -156,5 +161,40 @@ describe.each(VERSIONS)('GLPI %s simulator: Document download headers', (version
     } finally {
       await client.close();
     }
+  });
+
+  // What an upload stores, as recorded (recorded-uploads.ts; the real-GLPI test checks the table).
+  it.each(UPLOADS)('$label', async (upload) => {
+    const { body, contentType } = uploadBody(upload.quoted, upload.type, upload.data, { input: { name: upload.label, _filename: ['x'] } });
+    const res = await call(sim, 'POST', 'Document', { session: token, body, contentType });
+    const answer = res.json as { id: number; upload_result: { filename: { error?: string; type: string }[] } };
+    const result = answer.upload_result.filename[0]!;
+    const row = sim.state.documents.find((d) => d.id === answer.id)!;
+    const expected = (version === '10.0.3' ? upload.v10 : undefined) ?? upload.stored;
+    // GLPI reports the part's own Content-Type in upload_result (empty without one), whatever it stores.
+    expect(result.type).toBe(upload.type);
+    if ('error' in expected) {
+      expect([res.status, result.error, row.filename ?? null]).toEqual([201, expected.error, null]);
+    } else {
+      expect([res.status, result.error, { filename: row.filename, mime: row.mime }]).toEqual([201, undefined, expected]);
+    }
+  });
+
+  it('.webp is a document type on 11.0.8 only', async () => {
+    const { body, contentType } = uploadBody('w.webp', 'image/webp', WEBP_1PX, { input: { name: 'webp', _filename: ['x'] } });
+    const res = await call(sim, 'POST', 'Document', { session: token, body, contentType });
+    const answer = res.json as { id: number; upload_result: { filename: { error?: string }[] } };
+    const row = sim.state.documents.find((d) => d.id === answer.id)!;
+    expect([answer.upload_result.filename[0]!.error, row.mime ?? null]).toEqual(version === '11.0.8' ? [undefined, 'image/webp'] : ['Filetype not allowed', null]);
+  });
+
+  it('a refused file with _only_if_upload_succeed: 400 ERROR_GLPI_ADD, GLPI looking for the file it dropped', async () => {
+    const { body, contentType } = uploadBody('p.log', 'text/plain', Buffer.from('hello\n'), { input: { name: 'x', _filename: ['x'], _only_if_upload_succeed: 1 } });
+    const res = await call(sim, 'POST', 'Document', { session: token, body, contentType });
+    expect(res.status).toBe(400);
+    const [code, message] = res.json as [string, string];
+    expect(code).toBe('ERROR_GLPI_ADD');
+    // Recorded: 10.0.3 "File /…/files/_tmp/6b0f34bda76fb2.40907772p.log not found.", 11.0.8 "File p.log not found."
+    expect(message).toMatch(version === '11.0.8' ? /^File p\.log not found\.$/ : /^File \/\S+\/files\/_tmp\/\S+p\.log not found\.$/);
   });
 });

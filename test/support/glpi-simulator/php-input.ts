@@ -62,7 +62,13 @@ export interface MultipartPart {
   data: Buffer;
 }
 
-/** Minimal RFC 7578 reader: enough for what GLPI clients send (no nested multipart). */
+/**
+ * Minimal RFC 7578 reader, read the way PHP's rfc1867 parser reads it (observed on 10.0.3 and
+ * 11.0.8): a header line ends at LF (a CR just before it is dropped) and a line without a colon
+ * continues the previous header, so an LF inside a quoted filename disappears while CRLF ends the
+ * header there; quoted values unescape `\\` and `\"`; a filename keeps only what follows its last
+ * `/` or `\` (a Windows path). No nested multipart.
+ */
 export function parseMultipart(body: Buffer, contentType: string): MultipartPart[] | undefined {
   const boundaryMatch = /boundary=(?:"([^"]+)"|([^;]+))/i.exec(contentType);
   const boundary = boundaryMatch?.[1] ?? boundaryMatch?.[2];
@@ -79,20 +85,59 @@ export function parseMultipart(body: Buffer, contentType: string): MultipartPart
     if (headerEnd < 0) return undefined;
     const next = body.indexOf(delimiter, headerEnd + 4);
     if (next < 0) return undefined;
-    const headers = body.subarray(headerStart, headerEnd).toString('utf8');
+    const headers = partHeaders(body.subarray(headerStart, headerEnd).toString('utf8'));
     // The part's data ends before the CRLF that precedes the next delimiter.
     const data = body.subarray(headerEnd + 4, next - 2);
-    const disposition = /content-disposition:[^\r\n]*/i.exec(headers)?.[0] ?? '';
-    const name = /\bname="([^"]*)"/i.exec(disposition)?.[1];
-    const filename = /\bfilename="([^"]*)"/i.exec(disposition)?.[1];
-    const type = /content-type:\s*([^\r\n]+)/i.exec(headers)?.[1]?.trim();
+    const params = dispositionParams(headers.get('content-disposition') ?? '');
+    const name = params.get('name');
+    const filename = params.get('filename');
+    const type = headers.get('content-type')?.trim();
     if (name !== undefined) {
       const part: MultipartPart = { name, data: Buffer.from(data) };
-      if (filename !== undefined) part.filename = filename;
+      if (filename !== undefined) part.filename = filename.slice(Math.max(filename.lastIndexOf('/'), filename.lastIndexOf('\\')) + 1);
       if (type !== undefined) part.contentType = type;
       parts.push(part);
     }
     start = next;
   }
   return parts;
+}
+
+/** multipart_buffer_headers(): lower-cased names; a line without a colon (or starting with a space) continues the last value. */
+function partHeaders(block: string): Map<string, string> {
+  const headers = new Map<string, string>();
+  let last: string | undefined;
+  for (const line of block.split(/\r?\n/)) {
+    const colon = /^\s/.test(line) ? -1 : line.indexOf(':');
+    if (colon >= 0) {
+      last = line.slice(0, colon).trim().toLowerCase();
+      headers.set(last, line.slice(colon + 1).trimStart());
+    } else if (last !== undefined) {
+      headers.set(last, `${headers.get(last) ?? ''}${line}`);
+    }
+  }
+  return headers;
+}
+
+/** The `key=value` pairs of a Content-Disposition, split on `;` outside quotes (php_ap_getword / php_ap_getword_conf). */
+function dispositionParams(disposition: string): Map<string, string> {
+  const params = new Map<string, string>();
+  for (const pair of disposition.match(/(?:"(?:\\"|[^"])*"?|'(?:\\'|[^'])*'?|[^;"'])+/g) ?? []) {
+    const eq = pair.indexOf('=');
+    if (eq < 0) continue;
+    const key = pair.slice(0, eq).trim().toLowerCase();
+    const raw = pair.slice(eq + 1).trimStart();
+    const quote = raw[0] === '"' || raw[0] === "'" ? raw[0] : undefined;
+    if (quote === undefined) {
+      params.set(key, raw.trimEnd());
+      continue;
+    }
+    let value = '';
+    for (let i = 1; i < raw.length && raw[i] !== quote; i += 1) {
+      if (raw[i] === '\\' && (raw[i + 1] === '\\' || raw[i + 1] === quote)) i += 1;
+      value += raw[i];
+    }
+    params.set(key, value);
+  }
+  return params;
 }

@@ -104,16 +104,20 @@ export function documentFileHeaders(filename: string, mime: string, v11: boolean
   const latin1 = v11
     ? chars.map((c) => (c.codePointAt(0)! > 0xff ? '?' : c)).join('')
     : chars.some((c) => c.codePointAt(0)! > 0xff) ? '' : filename;
-  // PHP refuses a header with CR or LF and sends none (observed); the hostile-name tests rely on
-  // getting one anyway, so control characters become `_` here, which Node would refuse as well.
+  // GLPI sends other control characters raw (observed: a name with \x01 gives a header Node's HTTP
+  // parser, undici's too, refuses); Node will not write them, so they become `_` here.
   // eslint-disable-next-line no-control-regex
-  const quoted = latin1.replace(/[\\'"\0]/g, (c) => (c === '\0' ? '\\0' : `\\${c}`)).replace(/[\x00-\x08\x0a-\x1f\x7f]/g, '_');
+  const quoted = latin1.replace(/[\\'"\0]/g, (c) => (c === '\0' ? '\\0' : `\\${c}`)).replace(/[\x00-\x08\x0b-\x1f\x7f]/g, '_');
   const encoded = encodeURIComponent(filename).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
   const type = mime.replace(/[^\x20-\x7e]/g, '');
   const disposition = `${inline ? '' : ' attachment;'} filename="${quoted}"; filename*=utf-8''${encoded}`;
+  const contentType = type.startsWith('text/') && !type.includes('charset=') ? `${type};charset=UTF-8` : type;
+  // A name with CR or LF: PHP's header() refuses the line and both versions send the file without
+  // any Content-Disposition (observed).
+  if (/[\r\n]/.test(filename)) return { 'Content-type': contentType };
   return {
     // 10.0.3's header() drops the space after the colon; 11.0.8 (Symfony) keeps it, hence two on the wire.
     [v11 ? 'Content-Disposition' : 'Content-disposition']: v11 ? disposition : disposition.trimStart(),
-    'Content-type': type.startsWith('text/') && !type.includes('charset=') ? `${type};charset=UTF-8` : type,
+    'Content-type': contentType,
   };
 }

@@ -11,6 +11,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { GlpiSimulator, GlpiSimulatorOptions, SimCall, SimFault, SimGlpiVersion, SimProfile, SimRow, SimState, SimUserToken } from './api.js';
+import { contentMime } from './mime.js';
 import { parseMultipart, parsePhpQuery, phpString, type MultipartPart, type PhpArray } from './php-input.js';
 import {
   activeProfileBody, CREATE, DELETE, defaultProfiles, FOLLOWUP_ADDALL, FOLLOWUP_ADDMY, profileKey, READ, rightBits,
@@ -86,12 +87,18 @@ const FK_ITEMTYPES: Record<string, string> = {
   itilfollowups: 'ITILFollowup',
 };
 
-/** Extensions GLPI's default document types accept; anything else is refused at upload. */
-const ALLOWED_EXTENSIONS = new Set([
-  'txt', 'pdf', 'png', 'jpg', 'jpeg', 'gif', 'bmp', 'webp', 'svg', 'doc', 'docx', 'xls', 'xlsx', 'ppt', 'pptx', 'odt', 'ods', 'odp',
-  'csv', 'zip', 'gz', 'tgz', '7z', 'rar', 'mp3', 'ogg', 'oga', 'wav', 'mp4', 'webm', 'mov', 'avi', 'json', 'xml', 'html', 'htm',
-  'eml', 'msg', 'rtf', 'log', 'md', 'tif', 'tiff', 'heic', 'opus', 'm4a', 'aac', 'amr',
-]);
+/**
+ * Extensions of GLPI's default document types (all uploadable), as `GET /DocumentType?range=0-500`
+ * lists them on a fresh 10.0.3 (72) and 11.0.8 (73: webp added). GLPI matches them case-insensitively
+ * against the end of the name; anything else is refused at upload ("Filetype not allowed").
+ */
+const ALLOWED_EXTENSIONS_10 = [
+  'ai', 'aiff', 'asf', 'avi', 'bmp', 'bz2', 'c', 'csv', 'deb', 'djvu', 'doc', 'docx', 'dvi', 'eps', 'gif', 'gz', 'h', 'html', 'jpeg', 'jpg',
+  'mid', 'mng', 'mov', 'mp3', 'mpg', 'odb', 'odc', 'odf', 'odg', 'odi', 'odm', 'odp', 'ods', 'odt', 'ogg', 'otg', 'oth', 'otp', 'ots', 'ott',
+  'pas', 'pdf', 'png', 'ppt', 'pptx', 'ps', 'psd', 'qt', 'ra', 'ram', 'rm', 'rpm', 'rtf', 'sdd', 'sdw', 'sit', 'svg', 'swf', 'sxc', 'sxi',
+  'sxw', 'tex', 'tgz', 'tif', 'txt', 'wav', 'wmv', 'xcf', 'xls', 'xlsx', 'xml', 'zip',
+];
+const ALLOWED_EXTENSIONS = { '10': new Set(ALLOWED_EXTENSIONS_10), '11': new Set([...ALLOWED_EXTENSIONS_10, 'webp']) };
 
 function num(value: unknown): number | undefined {
   if (typeof value === 'number' && Number.isFinite(value)) return Math.trunc(value);
@@ -1219,12 +1226,16 @@ export class Simulator implements GlpiSimulator {
 
   /** Stores one uploaded file as a Document (or reuses the entity's document with the same sha1, as addFiles does). */
   private storeFile(session: Session, file: MultipartPart, input: Input, dedupe: boolean): { row?: SimRow; result: Record<string, unknown> } {
-    const original = file.filename ?? 'file';
+    const original = this.uploadedName(file.filename ?? 'file');
     const ext = original.includes('.') ? (original.split('.').pop() as string).toLowerCase() : '';
     const prefix = randomBytes(6).toString('hex').slice(0, 13);
-    const result: Record<string, unknown> = { name: `${prefix}${original}`, size: file.data.length, type: file.contentType ?? 'application/octet-stream', prefix, display: original };
-    if (!ALLOWED_EXTENSIONS.has(ext)) {
+    const result: Record<string, unknown> = { name: `${prefix}${original}`, size: file.data.length, type: file.contentType ?? '', prefix, display: original };
+    if (!ALLOWED_EXTENSIONS[this.v11 ? '11' : '10'].has(ext)) {
       result.error = 'Filetype not allowed';
+      return { result };
+    }
+    if (file.data.length === 0) {
+      result.error = 'File is too small';
       return { result };
     }
     const sha1 = createHash('sha1').update(file.data).digest('hex');
@@ -1239,7 +1250,7 @@ export class Simulator implements GlpiSimulator {
       name: str(input.name) ?? this.encode(original),
       filename: this.encode(original),
       filepath: `${ext.toUpperCase()}/${sha1.slice(0, 2)}/${sha1.slice(2)}.${ext}`,
-      mime: file.contentType ?? 'application/octet-stream',
+      mime: contentMime(file.data),
       sha1sum: sha1,
       users_id: session.userId,
       entities_id: entity,
@@ -1250,6 +1261,16 @@ export class Simulator implements GlpiSimulator {
     this.db.insert('Document', row);
     this.db.files.set(row.id, file.data);
     return { row, result };
+  }
+
+  /**
+   * The name GLPI keeps from the one PHP parsed: 10.0.3 first sanitizes `$_FILES` names (its DB
+   * escape writes CR as `\r`) and the upload handler's stripslashes then leaves `r`; the handler
+   * trims dots, spaces and control characters at the end only (the random prefix is in front by then).
+   */
+  private uploadedName(parsed: string): string {
+    // eslint-disable-next-line no-control-regex
+    return (this.v11 ? parsed : parsed.replace(/\r/g, 'r').replace(/\x1a/g, 'Z')).replace(/[.\x00-\x20]+$/, '');
   }
 
   private linkDocument(session: Session, documentId: number, itemtype: string, itemsId: number): void {
@@ -1280,7 +1301,9 @@ export class Simulator implements GlpiSimulator {
       row = stored.row;
       uploadResult = [stored.result];
       if (!row && truthy(input._only_if_upload_succeed)) {
-        return { ok: false, message: String(stored.result.error ?? 'Upload failed') };
+        // Observed: the refused file is gone from _tmp when Document::moveDocument looks for it.
+        const { name, display } = stored.result as { name: string; display: string };
+        return { ok: false, message: this.v11 ? `File ${display} not found.` : `File /var/www/glpi/files/_tmp/${name} not found.` };
       }
     }
     if (!row) {

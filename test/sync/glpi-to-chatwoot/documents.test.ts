@@ -4,7 +4,8 @@ import { DEFAULTS } from '../../../src/config/defaults.js';
 import { safeContentType, safeFileName } from '../../../src/sync/glpi-to-chatwoot/followup-documents.js';
 import { ACCOUNT_ID, startG2cHarness, type G2cHarness } from './support.js';
 
-const PNG = Buffer.concat([Buffer.from('89504e470d0a1a0a', 'hex'), randomBytes(3000)]);
+// GLPI takes a Document's MIME type from its bytes (libmagic): a PNG signature followed by an IHDR chunk.
+const PNG = Buffer.concat([Buffer.from('89504e470d0a1a0a0000000d49484452', 'hex'), randomBytes(3000)]);
 
 /** Posts: the Chatwoot API calls that created a message in this conversation. */
 const messagePosts = (h: G2cHarness, conversationId: number) =>
@@ -32,7 +33,7 @@ describe.each(['10.0.3', '11.0.8'] as const)('GLPI %s -> Chatwoot: documents of 
     const ticketB = await h.openConversation(702);
     await h.poll();
     await followupWithFiles(h, ticketA, '<p>Here is the log and a screenshot</p>', [
-      { name: 'printer.log', type: 'text/plain', data: Buffer.from('paper jam at tray 2\n') },
+      { name: 'printer.txt', type: 'text/plain', data: Buffer.from('paper jam at tray 2\n') },
       { name: 'screen.png', type: 'image/png', data: PNG },
     ]);
     await h.tech.addSubItem('Ticket', ticketB, 'ITILFollowup', { content: 'No file here', is_private: 0 });
@@ -44,7 +45,7 @@ describe.each(['10.0.3', '11.0.8'] as const)('GLPI %s -> Chatwoot: documents of 
     expect(message?.content).toBe('Alex Martin (IT): Here is the log and a screenshot');
     const files = h.chatwoot.files.get(message!.id) ?? [];
     expect(files.map((f) => [f.filename, f.contentType])).toEqual([
-      ['printer.log', 'text/plain'],
+      ['printer.txt', 'text/plain'],
       ['screen.png', 'image/png'],
     ]);
     expect(files[0]!.data.equals(Buffer.from('paper jam at tray 2\n'))).toBe(true);
@@ -106,9 +107,15 @@ describe.each(['10.0.3', '11.0.8'] as const)('GLPI %s -> Chatwoot: documents of 
     const { documents } = await followupWithFiles(h, ticketId, 'Files attached', [
       { name: 'broken.txt', type: 'text/plain', data: Buffer.from('GLPI lost it') },
       { name: 'manual.pdf', type: 'application/pdf', data: big },
-      { name: 'empty.txt', type: 'text/plain', data: Buffer.alloc(0) },
       { name: 'ok.txt', type: 'text/plain', data: Buffer.from('fine') },
     ]);
+    // GLPI refuses an empty upload ("File is too small"), but serves a Document whose file on its
+    // disk is empty; the simulator serves no bytes for a Document it holds no file for.
+    const okRow = h.sim.state.documents.find((d) => d.id === documents[2])!;
+    const emptyId = Math.max(...h.sim.state.documents.map((d) => d.id)) + 1;
+    h.sim.state.documents.push({ ...okRow, id: emptyId, filename: 'empty.txt' });
+    const okLink = h.sim.state.documentItems.find((di) => di.documents_id === okRow.id)!;
+    h.sim.state.documentItems.push({ ...okLink, id: Math.max(...h.sim.state.documentItems.map((di) => di.id)) + 1, documents_id: emptyId });
     // GLPI answers 500 for the first download (a file missing on its disk).
     h.sim.failNext({ kind: 'status', status: 500 }, 1, 'GET /Document/:id');
     await h.poll();
@@ -153,7 +160,8 @@ describe.each(['10.0.3', '11.0.8'] as const)('GLPI %s -> Chatwoot: documents of 
     expect(messages).toHaveLength(1);
     expect(messages[0]!.content).toMatch(new RegExp(`^Alex Martin \\(IT\\): see files\r\n\r\nDocument ${documents[3]} not attached: GLPI did not serve it \\(GLPI_[A-Z_]+\\)$`));
     const files = h.chatwoot.files.get(messages[0]!.id) ?? [];
-    expect(files.map((f) => f.filename)).toEqual(['passwdX_ y', `${'n'.repeat(116)}.txt`, 'evil.example).png']);
+    // A name with CR/LF: GLPI sends no Content-Disposition at all, so the bridge names the file after the document.
+    expect(files.map((f) => f.filename)).toEqual([`document-${documents[0]}`, `${'n'.repeat(116)}.txt`, 'evil.example).png']);
     expect(files.map((f) => f.contentType)).toEqual(['application/octet-stream', 'application/octet-stream', 'text/plain']);
     expect(files.map((f) => f.data.length)).toEqual([3, 3, PNG.length]);
     expect(files[2]!.data.equals(PNG)).toBe(true);
@@ -162,7 +170,7 @@ describe.each(['10.0.3', '11.0.8'] as const)('GLPI %s -> Chatwoot: documents of 
   it('a worker dying after the post with files: recovery finds the message, files are not sent twice', async () => {
     const ticketId = await h.openConversation(706);
     await h.poll();
-    await followupWithFiles(h, ticketId, 'log attached', [{ name: 'x.log', type: 'text/plain', data: Buffer.from('bytes') }]);
+    await followupWithFiles(h, ticketId, 'log attached', [{ name: 'x.txt', type: 'text/plain', data: Buffer.from('bytes') }]);
     // Chatwoot stores the message with its files; the worker dies before it hears back.
     h.chatwoot.failAfterNext('drop', 1, '/conversations/706/messages');
     await expect(h.poll()).rejects.toMatchObject({ code: 'CHATWOOT_NETWORK_ERROR' });
