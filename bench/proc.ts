@@ -1,9 +1,24 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { cpus, totalmem } from 'node:os';
 import type { Redis } from 'ioredis';
 
 export const ROOT = new URL('../', import.meta.url);
+
+/** Builds dist/, which the bench runs as production does; says how it went. */
+export function buildDist(): string {
+  // BENCH_NO_BUILD=1: dist/ as it is (an experiment patched into it, or a build made just before).
+  if (process.env.BENCH_NO_BUILD === '1') return 'skipped (BENCH_NO_BUILD=1)';
+  // tsc emits even when another file has a type error.
+  try {
+    execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'pipe' });
+    return 'clean';
+  } catch (err) {
+    if (!existsSync(fileURLToPath(new URL('dist/server.js', ROOT)))) throw err;
+    return 'emitted with type errors elsewhere';
+  }
+}
 
 /** Runs `node --import tsx <script> ...args` and resolves with its last stdout line parsed as JSON. */
 export function runTsxJson<T>(script: string, args: string[]): Promise<T> {

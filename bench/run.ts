@@ -1,11 +1,10 @@
-import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { RedisChild } from '../test/reliability/support.js';
 import { runIngest, type IngestResult } from './ingest.js';
 import { realGlpiTargets, runRealGlpiSync, type RealGlpiResult } from './real-glpi.js';
 import { runSync, type SyncResult } from './sync.js';
-import { machine, ROOT } from './proc.js';
+import { buildDist, machine, ROOT } from './proc.js';
 
 /**
  * `npm run bench`: the figures of SPEC section 7. BENCH_DURATION_S (default 15) sets the length
@@ -36,19 +35,6 @@ const realRatesPerS = (process.env.BENCH_REAL_RATE ?? '20,5').split(',').map(Num
 const realSteadyHooks = Number(process.env.BENCH_REAL_STEADY_HOOKS ?? 1);
 const phases = new Set((process.env.BENCH_PHASES ?? 'ingest,sync,real').split(',').map((p) => p.trim()));
 const RESULTS = fileURLToPath(new URL('bench/results.json', ROOT));
-
-function build(): string {
-  // BENCH_NO_BUILD=1: dist/ as it is (an experiment patched into it, or a build made just before).
-  if (process.env.BENCH_NO_BUILD === '1') return 'skipped (BENCH_NO_BUILD=1)';
-  // The bridge runs from dist/ as in production; tsc emits even when another file has a type error.
-  try {
-    execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'pipe' });
-    return 'clean';
-  } catch (err) {
-    if (!existsSync(fileURLToPath(new URL('dist/server.js', ROOT)))) throw err;
-    return 'emitted with type errors elsewhere';
-  }
-}
 
 const f = (n: number | null | undefined, digits = 0) => (n === null || n === undefined ? '-' : n.toFixed(digits));
 
@@ -119,7 +105,7 @@ function printReal(r: RealGlpiResult): void {
 }
 
 async function main(): Promise<void> {
-  const buildState = build();
+  const buildState = buildDist();
   const redis = await RedisChild.start({ appendfsync: 'everysec' });
   let ingest: IngestResult | undefined;
   let sync: SyncResult | undefined;

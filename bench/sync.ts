@@ -83,7 +83,18 @@ function histogramMean(text: string, name: string): number | null {
  * default tuning) drains them against the GLPI simulator at `latencyMs` per call. Measured from
  * the queue's resume to the last completion.
  */
-export async function runSync(redis: RedisChild, options: { messages: number; conversations: number; latencyMs: number; concurrency: number; workerNodeOptions?: string | undefined }): Promise<SyncResult> {
+export async function runSync(
+  redis: RedisChild,
+  options: {
+    messages: number;
+    conversations: number;
+    latencyMs: number;
+    concurrency: number;
+    workerNodeOptions?: string | undefined;
+    /** More configuration for both processes (the write-back bench turns write-back on with it). */
+    extraEnv?: Record<string, string>;
+  },
+): Promise<SyncResult> {
   const { messages, conversations, latencyMs } = options;
   // In its own process, as a GLPI would be: see glpi-sim-child.ts.
   const sim = await startSimulatorProcess({ latencyMs });
@@ -104,6 +115,7 @@ export async function runSync(redis: RedisChild, options: { messages: number; co
     GLPI_API_URL: proxy.url,
     GLPI_USER_TOKEN: 'admin-user-token',
     CHATWOOT_WEBHOOK_SECRET: SECRET,
+    ...options.extraEnv,
   };
   const processes: Awaited<ReturnType<typeof startBridgeProcess>>[] = [];
   let result: SyncResult | undefined;

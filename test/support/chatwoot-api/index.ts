@@ -96,6 +96,8 @@ export interface ChatwootApiDouble {
 export interface ChatwootApiDoubleOptions {
   /** token -> user. Default: 'chatwoot-admin-token' -> user 15 "GLPI bridge", administrator of account 3. */
   tokens?: Record<string, DoubleUser>;
+  /** Every answer waits this long first, as a Chatwoot across a network does (the write-back bench). Default 0. */
+  latencyMs?: number;
 }
 
 const PAGE_AFTER = 100;
@@ -108,6 +110,7 @@ function isHash(value: unknown): value is Record<string, unknown> {
 const PAGE_CONVERSATIONS = 25;
 
 export async function startChatwootApi(options: ChatwootApiDoubleOptions = {}): Promise<ChatwootApiDouble> {
+  const latencyMs = options.latencyMs ?? 0;
   const tokens = options.tokens ?? { 'chatwoot-admin-token': { id: 15, name: 'GLPI bridge', accounts: [{ id: 3, role: 'administrator' }] } };
   const conversations = new Map<string, DoubleConversation>();
   const calls: DoubleCall[] = [];
@@ -349,6 +352,7 @@ export async function startChatwootApi(options: ChatwootApiDoubleOptions = {}): 
     void (async () => {
       const url = new URL(req.url ?? '/', 'http://double');
       const body = await readBody(req);
+      if (latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, latencyMs));
       const headerToken = req.headers['api-access-token'] ?? req.headers.api_access_token;
       const token = Array.isArray(headerToken) ? headerToken[0] : headerToken;
       // Recorded without the bytes (they are in `files`): the file names and sizes only.
