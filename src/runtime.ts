@@ -188,10 +188,16 @@ function startWorkerRole(
   );
 
   // Write-backs Chatwoot refused for a transient reason are parked; retry them now and then.
+  // A round still running (a slow Chatwoot) is not started again on top of itself.
+  const retrying = new Set<string>();
   const retryTimer = setInterval(() => {
     for (const hook of config.hooks.values()) {
-      if (hook.chatwoot.api === undefined) continue;
-      writeBack.retryPending(hook).catch((err: unknown) => logger.warn({ hookId: hook.id, err: { message: (err as Error).message } }, 'retrying parked write-backs failed'));
+      if (hook.chatwoot.api === undefined || retrying.has(hook.id)) continue;
+      retrying.add(hook.id);
+      writeBack
+        .retryPending(hook)
+        .catch((err: unknown) => logger.warn({ hookId: hook.id, err: { message: (err as Error).message } }, 'retrying parked write-backs failed'))
+        .finally(() => retrying.delete(hook.id));
     }
   }, DEFAULTS.writeBack.retryPendingEveryMs);
   retryTimer.unref();

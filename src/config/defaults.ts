@@ -162,6 +162,10 @@ export const DEFAULTS = {
     recentNotesMax: 10_000,
     /** How often each worker retries the parked write-backs. */
     retryPendingEveryMs: 60_000,
+    /** doctor: a write-back queued this long ago is not being made by its job any more (two timer periods). */
+    queuedStaleAfterMs: 120_000,
+    /** doctor: a queued write-back's time this far ahead of doctor's clock is not believed (skew, or a forged entry). */
+    queuedClockSkewMaxMs: 60_000,
   },
   /** Look-ups cached in Redis by the sync. */
   mappings: {

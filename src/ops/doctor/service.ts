@@ -117,8 +117,12 @@ export async function writeBackCheck(hook: HookConfig, redis: RedisConnection, c
   try {
     const all = Object.values(await redis.hgetall(writeBackKeys(config.redisKeyPrefix, keyOptionsFor(config.redis)).pending(hook.id))).map((v) => JSON.parse(v) as PendingWriteBack);
     // Queued by a job that is making it right now (a new ticket): not a problem until it outlives
-    // the retry timer's period twice (its worker stopped, and no timer has taken it since).
-    const beingMade = (p: PendingWriteBack) => p.code === QUEUED.code && now() - Date.parse(p.at) < 2 * DEFAULTS.writeBack.retryPendingEveryMs;
+    // the retry timer's period twice (its worker stopped, and no timer has taken it since). A time
+    // far ahead of this clock does not count as recent.
+    const beingMade = (p: PendingWriteBack) => {
+      const ageMs = now() - Date.parse(p.at);
+      return p.code === QUEUED.code && ageMs >= -DEFAULTS.writeBack.queuedClockSkewMaxMs && ageMs < DEFAULTS.writeBack.queuedStaleAfterMs;
+    };
     const parked = all.filter((p) => !beingMade(p));
     if (parked.length === 0) {
       const detail = all.length === 0 ? 'none pending' : `none pending; ${all.length} being written for new tickets`;

@@ -49,6 +49,8 @@ export async function ensureTicket(ctx: SyncContext, req: TicketRequest): Promis
     const found = await findTicketByRef(ctx, conversationId);
     if (found !== undefined) {
       ctx.logger.warn({ conversationId, ticketId: found }, 'recovered a ticket created by an interrupted job');
+      // The interrupted job may have stopped before it queued the write-back (queuing twice is harmless).
+      await owedWriteBack(ctx, req, found);
       await ctx.store.setTicket(conversationId, found, req.record.ticketIntent.contentIds);
       return { ticketId: found, created: false, contentIds: req.record.ticketIntent.contentIds };
     }
@@ -81,22 +83,26 @@ export async function ensureTicket(ctx: SyncContext, req: TicketRequest): Promis
   await ctx.store.setTicketIntent(conversationId, { at: ctx.now(), contentIds });
   throwIfAborted(ctx.signal);
   const { id: ticketId } = await ctx.glpi.addItem('Ticket', input);
+  // Owed before the ticket is recorded: a job stopped in between reruns through the intent above,
+  // which queues it again; once recorded, no rerun would.
+  await owedWriteBack(ctx, req, ticketId);
   await ctx.store.setTicket(conversationId, ticketId, contentIds);
   ctx.logger.info({ conversationId, ticketId }, 'created GLPI ticket for Chatwoot conversation');
 
   await uploadContentAttachments(ctx, ticketId, messages);
-  if (ctx.hooks.onTicketCreated) {
-    try {
-      // Only the record of what is owed is written here; the Chatwoot calls wait for the lock to go on.
-      const writeBack = await ctx.hooks.onTicketCreated(ctx.hook, { ...req.conversation, accountId: req.accountId }, ticketId);
-      if (writeBack !== undefined) ctx.afterLock(writeBack);
-    } catch (err) {
-      // The ticket exists and is recorded; a write-back failure must not make the job retry
-      // (the retry would find the ticket and never call this again anyway).
-      ctx.logger.warn({ conversationId, ticketId, err: { message: (err as Error).message } }, 'onTicketCreated failed');
-    }
-  }
   return { ticketId, created: true, contentIds };
+}
+
+/** Write-back: only what is owed is stored here, under the lock; the Chatwoot calls run after it. */
+async function owedWriteBack(ctx: SyncContext, req: TicketRequest, ticketId: number): Promise<void> {
+  if (!ctx.hooks.onTicketCreated) return;
+  try {
+    const writeBack = await ctx.hooks.onTicketCreated(ctx.hook, { ...req.conversation, accountId: req.accountId }, ticketId);
+    if (writeBack !== undefined) ctx.afterLock(writeBack);
+  } catch (err) {
+    // The ticket exists; a write-back that could not be queued must not make the job retry.
+    ctx.logger.warn({ conversationId: req.conversation.id, ticketId, err: { message: (err as Error).message } }, 'the write-back to Chatwoot could not be queued');
+  }
 }
 
 function conversationUrl(ctx: SyncContext, accountId: number | undefined, conversationId: number): string | undefined {

@@ -7,7 +7,7 @@ import { LockBusyError, errorAdvice, errorCode, isTransient } from '../../errors
 import type { RedisConnection } from '../../redis/connection.js';
 import { redisKeys, type RedisKeyOptions } from '../../redis/keys.js';
 import { hookAccountId, writeBackKeys } from '../chatwoot-account.js';
-import type { AfterLockTask } from '../context.js';
+import { throwIfAborted, type AfterLockTask } from '../context.js';
 import { HookLock } from '../hook-lock.js';
 import { noteSourceId } from '../markers.js';
 import { isOwnNoteMarker, onlyOwnedAttributeChanges } from './write-back-echo.js';
@@ -31,8 +31,15 @@ import { isOwnNoteMarker, onlyOwnedAttributeChanges } from './write-back-echo.js
 export const QUEUED = {
   code: 'WRITE_BACK_QUEUED',
   advice:
-    'the job that created the ticket writes it to Chatwoot as soon as it has released the hook lock; one still queued after a minute was interrupted (worker stopped) and the workers retry it every minute',
+    'the job that created the ticket writes it to Chatwoot once it has passed the hook lock on; one that stays queued was left by a worker that stopped, or deferred while Chatwoot was failing: a running worker makes it within a minute (check that one runs)',
 } as const;
+
+/** Compare-and-delete of one pending entry: only if it is still the one this delivery read. */
+const DELETE_IF_SAME = "if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then return redis.call('HDEL', KEYS[1], ARGV[1]) end return 0";
+/** Compare-and-set: a failure is parked only over the entry this delivery read (a newer ticket's entry wins). */
+const SET_IF_SAME = "if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then redis.call('HSET', KEYS[1], ARGV[1], ARGV[3]) return 1 end return 0";
+/** Entries of one conversation delivered one after the other under one claim (a new ticket replacing the one delivered). */
+const DELIVERY_ROUNDS_MAX = 3;
 
 const TICKET_ATTRIBUTE = 'glpi_ticket_id';
 
@@ -63,7 +70,7 @@ type EchoKind = 'own-note' | 'own-custom-attributes' | 'own-contact-attributes';
 
 export interface WriteBack {
   /**
-   * `queue` then `deliver`, for a caller that holds no lock. Never throws for Chatwoot: transient
+   * `queue` then the delivery, at once, for a caller that holds no lock. Never throws for Chatwoot: transient
    * errors are retried in place, and a write-back that still fails is parked as pending (with its
    * code and advice) for `retryPending`.
    */
@@ -75,7 +82,9 @@ export interface WriteBack {
   queue(hook: HookConfig, conversation: WriteBackConversation, ticketId: number): Promise<boolean>;
   /**
    * Writes back what is queued or parked for the conversation, claimed so that one process at a
-   * time does (`claimed-elsewhere`: another one holds the claim and delivers it).
+   * time does (`claimed-elsewhere`: another one holds the claim and delivers it). `deferred` when
+   * Chatwoot failed this hook's write-backs for a transient reason in the last minute: left queued
+   * for the retry timer, so that a hung Chatwoot does not hold a worker slot per new ticket.
    */
   deliver(hook: HookConfig, conversation: WriteBackConversation): Promise<WriteBackResult>;
   /** The idempotent write itself; throws ChatwootError (transient or permanent). */
@@ -101,6 +110,10 @@ export interface WriteBack {
 type WriteBackResult =
   | { status: 'disabled' }
   | { status: 'claimed-elsewhere' }
+  /** Nothing owed (any more) for the conversation: delivered by another process. */
+  | { status: 'nothing-owed' }
+  /** Chatwoot failed for this hook moments ago: left queued for the workers' retry timer. */
+  | { status: 'deferred' }
   | { status: 'skipped'; reason: 'account-mismatch' }
   | { status: 'pending'; code: string; advice: string | undefined }
   | { status: 'done'; attribute: 'written' | 'already'; note: 'written' | 'already'; noteId: number | undefined };
@@ -171,13 +184,32 @@ export function createWriteBack(deps: WriteBackDeps): WriteBack {
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   const pendingField = (accountId: number | undefined, conversationId: number) => `${accountId ?? '?'}:${conversationId}`;
 
-  async function withRetry(hook: HookConfig, conversation: WriteBackConversation, ticketId: number): Promise<WriteBackResult> {
+  /**
+   * Hooks whose Chatwoot just failed a write-back for a transient reason, until when: a job does not
+   * try again meanwhile (a hung Chatwoot would hold a worker slot for its whole timeout on every new
+   * ticket); it leaves the write-back queued and the retry timer makes it.
+   */
+  const failingUntil = new Map<string, number>();
+
+  /** Delivers one entry read under the claim; says what it left in Redis (the parked entry, or nothing). */
+  async function withRetry(
+    hook: HookConfig,
+    field: string,
+    entry: { raw: string; value: PendingWriteBack },
+    signal: AbortSignal,
+  ): Promise<{ result: WriteBackResult; left: string | undefined }> {
+    const pendingKey = keys.pending(hook.id);
+    const conversation = { id: entry.value.conversationId, accountId: entry.value.accountId };
+    const ticketId = entry.value.ticketId;
     for (let attempt = 1; ; attempt += 1) {
       try {
-        const result = await writeTicket(hook, conversation, ticketId);
-        await deps.redis.hdel(keys.pending(hook.id), pendingField(conversation.accountId, conversation.id));
-        return result;
+        const result = await writeTicket(hook, conversation, ticketId, signal);
+        await deps.redis.eval(DELETE_IF_SAME, 1, pendingKey, field, entry.raw);
+        failingUntil.delete(hook.id);
+        return { result, left: undefined };
       } catch (err) {
+        // The claim's lease was lost: whoever holds it now makes the write-back.
+        if (signal.aborted) return { result: { status: 'claimed-elsewhere' }, left: entry.raw };
         // A Chatwoot that did not answer in time is not waited for again inside the job (each
         // try would hold a worker slot for the whole timeout): parked, the timer retries it.
         if (attempt < attempts && isTransient(err) && errorCode(err) !== 'CHATWOOT_TIMEOUT') {
@@ -186,20 +218,14 @@ export function createWriteBack(deps: WriteBackDeps): WriteBack {
         }
         const code = errorCode(err);
         const advice = errorAdvice(err);
-        const parked: PendingWriteBack = {
-          accountId: conversation.accountId,
-          conversationId: conversation.id,
-          ticketId,
-          code,
-          advice,
-          at: new Date().toISOString(),
-        };
-        await deps.redis.hset(keys.pending(hook.id), pendingField(conversation.accountId, conversation.id), JSON.stringify(parked)).catch(() => undefined);
+        if (isTransient(err)) failingUntil.set(hook.id, Date.now() + DEFAULTS.writeBack.retryPendingEveryMs);
+        const parked = JSON.stringify({ ...entry.value, code, advice, at: new Date().toISOString() } satisfies PendingWriteBack);
+        await deps.redis.eval(SET_IF_SAME, 1, pendingKey, field, entry.raw, parked).catch(() => undefined);
         deps.logger?.warn(
           { hookId: hook.id, conversationId: conversation.id, ticketId, code, advice, err: { message: (err as Error).message } },
           'could not write the GLPI ticket back to Chatwoot; parked for retry',
         );
-        return { status: 'pending', code, advice };
+        return { result: { status: 'pending', code, advice }, left: parked };
       }
     }
   }
@@ -213,15 +239,35 @@ export function createWriteBack(deps: WriteBackDeps): WriteBack {
     return true;
   }
 
-  /** The queued or parked write-back of one pending field, under its claim; nothing when it is gone. */
+  /** The stored entry of a pending field; a corrupt one is dropped (nothing could deliver it). */
+  async function readEntry(hook: HookConfig, field: string): Promise<{ raw: string; value: PendingWriteBack } | undefined> {
+    const raw = await deps.redis.hget(keys.pending(hook.id), field);
+    if (raw === null) return undefined;
+    try {
+      return { raw, value: JSON.parse(raw) as PendingWriteBack };
+    } catch {
+      deps.logger?.warn({ hookId: hook.id, field }, 'dropped an unreadable parked write-back');
+      await deps.redis.eval(DELETE_IF_SAME, 1, keys.pending(hook.id), field, raw);
+      return undefined;
+    }
+  }
+
+  /**
+   * The queued or parked write-back of one pending field, under its claim; undefined when nothing
+   * is owed. An entry replaced while it was delivered (the conversation got a new ticket: a closed
+   * or deleted one replaced) is delivered in turn under the same claim.
+   */
   async function deliverField(hook: HookConfig, field: string): Promise<WriteBackResult | undefined> {
     try {
-      return await claims.run(keys.claim(hook.id, field), async () => {
-        // Read under the claim: another worker may have completed it since it was queued or listed.
-        const current = await deps.redis.hget(keys.pending(hook.id), field);
-        if (current === null) return undefined;
-        const parked = JSON.parse(current) as PendingWriteBack;
-        return withRetry(hook, { id: parked.conversationId, accountId: parked.accountId }, parked.ticketId);
+      return await claims.run(keys.claim(hook.id, field), async (run) => {
+        let outcome: { result: WriteBackResult; left: string | undefined } | undefined;
+        for (let round = 0; round < DELIVERY_ROUNDS_MAX && !run.signal.aborted; round += 1) {
+          // Read under the claim: another worker may have completed it since it was queued or listed.
+          const entry = await readEntry(hook, field);
+          if (entry === undefined || entry.raw === outcome?.left) break;
+          outcome = await withRetry(hook, field, entry, run.signal);
+        }
+        return outcome?.result;
       });
     } catch (err) {
       if (err instanceof LockBusyError) return { status: 'claimed-elsewhere' };
@@ -231,8 +277,8 @@ export function createWriteBack(deps: WriteBackDeps): WriteBack {
 
   async function deliver(hook: HookConfig, conversation: WriteBackConversation): Promise<WriteBackResult> {
     if (!writeBackOn(hook)) return { status: 'disabled' };
-    // Gone before the claim: another process delivered it already.
-    return (await deliverField(hook, pendingField(conversation.accountId, conversation.id))) ?? { status: 'claimed-elsewhere' };
+    if ((failingUntil.get(hook.id) ?? 0) > Date.now()) return { status: 'deferred' };
+    return (await deliverField(hook, pendingField(conversation.accountId, conversation.id))) ?? { status: 'nothing-owed' };
   }
 
   async function pending(hookId: string): Promise<PendingWriteBack[]> {
@@ -240,7 +286,7 @@ export function createWriteBack(deps: WriteBackDeps): WriteBack {
     return Object.values(all).map((v) => JSON.parse(v) as PendingWriteBack);
   }
 
-  async function writeTicket(hook: HookConfig, conversation: WriteBackConversation, ticketId: number): Promise<WriteBackResult> {
+  async function writeTicket(hook: HookConfig, conversation: WriteBackConversation, ticketId: number, signal?: AbortSignal): Promise<WriteBackResult> {
     const client = deps.clientFor(hook.id);
     if (client === undefined || hook.chatwoot.api === undefined) return { status: 'disabled' };
     const accountId = await accountOf(hook, client);
@@ -260,6 +306,7 @@ export function createWriteBack(deps: WriteBackDeps): WriteBack {
     let attribute: 'written' | 'already' = 'already';
     if (done.attribute !== ticket) {
       const current = await client.getConversation(accountId, conversation.id);
+      if (signal) throwIfAborted(signal);
       if (String(current.custom_attributes[TICKET_ATTRIBUTE] ?? '') !== ticket) {
         // Chatwoot replaces the whole set: write back everything that is there, plus ours.
         await client.setConversationCustomAttributes(accountId, conversation.id, { ...current.custom_attributes, [TICKET_ATTRIBUTE]: ticketId });
@@ -272,6 +319,8 @@ export function createWriteBack(deps: WriteBackDeps): WriteBack {
     let noteId = done.noteId === undefined ? undefined : Number(done.noteId);
     if (done.note !== ticket) {
       const link = ticketUrl(hook.glpi.baseUrl, ticketId);
+      // A claim whose lease was lost: another process may be posting this very note now.
+      if (signal) throwIfAborted(signal);
       const created = await client.createPrivateNote(accountId, conversation.id, {
         content: `GLPI ticket #${ticketId} created: ${link}`,
         sourceId: noteSourceId(hook.id, ticketId),
@@ -292,7 +341,8 @@ export function createWriteBack(deps: WriteBackDeps): WriteBack {
   return {
     async onTicketCreated(hook, conversation, ticketId) {
       if (!(await queue(hook, conversation, ticketId))) return { status: 'disabled' };
-      return deliver(hook, conversation);
+      // Now, even while Chatwoot was failing: the caller asked for this write-back in particular.
+      return (await deliverField(hook, pendingField(conversation.accountId, conversation.id))) ?? { status: 'nothing-owed' };
     },
     queue,
     deliver,
@@ -304,7 +354,12 @@ export function createWriteBack(deps: WriteBackDeps): WriteBack {
       // claim someone else holds is left to them, a queued one too while its job delivers it.
       let done = 0;
       for (const field of await deps.redis.hkeys(keys.pending(hook.id))) {
-        if ((await deliverField(hook, field))?.status === 'done') done += 1;
+        try {
+          if ((await deliverField(hook, field))?.status === 'done') done += 1;
+        } catch (err) {
+          // One entry Redis could not serve does not keep the others waiting.
+          deps.logger?.warn({ hookId: hook.id, field, err: { message: (err as Error).message } }, 'retrying a parked write-back failed');
+        }
       }
       return { done, left: await deps.redis.hlen(keys.pending(hook.id)) };
     },

@@ -98,15 +98,14 @@ export function createJobRunner(deps: JobRunnerDeps): SyncProcessor {
       // Records the job sent without waiting, while the lock went on to the hook's next job: stored
       // before the job is acknowledged.
       await store.settle();
-      await runAfterLock(afterLock, logger);
+      await runAfterLock(afterLock, logger, options.signal);
       // The version the hook's GLPI reported when its session opened, for /ready.
       if (calls() > 0) await noteGlpiSuccess(hook.id, client.glpiVersion);
       return { ...outcome, glpiCalls: calls() };
     } catch (err) {
       await noteError(hook.id, err);
-      // A job that failed after owing a write-back still makes it, unless the worker is stopping
-      // (what is owed is stored; the workers' retry timer takes it then).
-      if (!(options.signal?.aborted ?? false)) await runAfterLock(afterLock, logger);
+      // A job that failed after owing a write-back still makes it.
+      await runAfterLock(afterLock, logger, options.signal);
       throw err;
     }
   }
@@ -114,9 +113,13 @@ export function createJobRunner(deps: JobRunnerDeps): SyncProcessor {
   return { process };
 }
 
-/** One task after the other (a hook's write-backs are few); a failure is logged, never the job's. */
-async function runAfterLock(tasks: AfterLockTask[], logger: Logger): Promise<void> {
+/**
+ * One task after the other (a hook's write-backs are few); a failure is logged, never the job's.
+ * None once the worker is stopping: what they owe is stored, and the workers' retry timer makes it.
+ */
+async function runAfterLock(tasks: AfterLockTask[], logger: Logger, stopping: AbortSignal | undefined): Promise<void> {
   for (const task of tasks.splice(0)) {
+    if (stopping?.aborted === true) return;
     try {
       await task();
     } catch (err) {

@@ -182,10 +182,13 @@ describe('doctor: configuration, Redis and reachability', () => {
       const stale = check((await doctor(env)).report, 'chatwoot.write-back');
       expect(stale).toMatchObject({ status: 'warn', detail: expect.stringMatching(/^1 ticket link\(s\) not written.*conversation 2 ticket 1002 \(WRITE_BACK_QUEUED\)/) as unknown });
 
-      // A garbled time does not hide an entry.
+      // A garbled time, or one far ahead of this clock (skew, a forged entry), does not hide an entry.
       await redis.hdel(pendingKey, '3:2');
       await redis.hset(pendingKey, '3:3', entry(3, 'not a date'));
       expect(check((await doctor(env)).report, 'chatwoot.write-back')).toMatchObject({ status: 'warn', detail: expect.stringMatching(/conversation 3 /) as unknown });
+      await redis.hdel(pendingKey, '3:3');
+      await redis.hset(pendingKey, '3:4', entry(4, new Date(Date.now() + 10 * 60_000).toISOString()));
+      expect(check((await doctor(env)).report, 'chatwoot.write-back')).toMatchObject({ status: 'warn', detail: expect.stringMatching(/conversation 4 /) as unknown });
     } finally {
       await redis.del(pendingKey);
       redis.disconnect();

@@ -10,6 +10,7 @@ import { type SyncJobData } from '../../../src/sync/job.js';
 import { createSyncProcessor } from '../../../src/sync/runner/processor.js';
 import type { SyncProcessor } from '../../../src/sync/use-case.js';
 import { startChatwootApi, type ChatwootApiDouble } from '../../support/chatwoot-api/index.js';
+import { timingOutChatwoot } from '../../support/chatwoot-api/timing-out.js';
 import { loadFixture } from '../../support/fixtures.js';
 import { startGlpiSimulator, type GlpiSimulator } from '../../support/glpi-simulator/index.js';
 import { deletePrefix, testPrefix, testRedis } from '../../support/redis.js';
@@ -185,7 +186,85 @@ describe('write-back through the sync engine', () => {
     // The task running late (the worker was only paused) finds nothing left to do.
     await orphaned!();
     expect(chatwoot.conversation(3, 674)!.messages.filter((m) => m.private)).toHaveLength(1);
-    expect(await writeBack.deliver(hook, { id: 674, accountId: 3 })).toEqual({ status: 'claimed-elsewhere' });
+    expect(await writeBack.deliver(hook, { id: 674, accountId: 3 })).toEqual({ status: 'nothing-owed' });
+  });
+
+  it('a conversation whose ticket is replaced while its write-back is being made ends showing the new ticket', async () => {
+    chatwoot.addConversation({ id: 676, account_id: 3 });
+    const hook = config.hooks.get('acme')!;
+    const target = { id: 676, accountId: 3 };
+    // Process A is making the write-back of ticket 7001 and waits on Chatwoot.
+    let reached!: () => void;
+    const atChatwoot = new Promise<void>((resolve) => (reached = resolve));
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    let held = true;
+    const gated: ChatwootApiClient = {
+      ...cw,
+      async getConversation(accountId, id) {
+        if (held) {
+          held = false;
+          reached();
+          await gate;
+        }
+        return cw.getConversation(accountId, id);
+      },
+    };
+    const processA = createWriteBack({ redis, keyPrefix: prefix, clientFor: () => gated, sleep: async () => undefined });
+    expect(await processA.queue(hook, target, 7001)).toBe(true);
+    const first = processA.deliver(hook, target);
+    await Promise.race([atChatwoot, first]);
+    // Meanwhile the ticket was closed in GLPI and process B's job gave the conversation ticket 7002.
+    expect(await writeBack.queue(hook, target, 7002)).toBe(true);
+    expect(await writeBack.deliver(hook, target)).toEqual({ status: 'claimed-elsewhere' });
+    open();
+    expect(await first).toMatchObject({ status: 'done' });
+
+    expect(chatwoot.conversation(3, 676)!.custom_attributes.glpi_ticket_id).toBe(7002);
+    expect(chatwoot.conversation(3, 676)!.messages.filter((m) => m.private).map((m) => m.content)).toEqual([
+      expect.stringContaining('GLPI ticket #7001 created') as unknown,
+      expect.stringContaining('GLPI ticket #7002 created') as unknown,
+    ]);
+    expect(await writeBack.pending('acme')).toEqual([]);
+  });
+
+  it("does not wait for a Chatwoot that timed out on every new ticket: the next ones stay queued for the timer", async () => {
+    chatwoot.addConversation({ id: 677, account_id: 3 });
+    chatwoot.addConversation({ id: 678, account_id: 3 });
+    const hook = config.hooks.get('acme')!;
+    const hung = timingOutChatwoot(cw);
+    const worker = createWriteBack({ redis, keyPrefix: prefix, clientFor: () => hung.client, sleep: async () => undefined });
+    const seams = writeBackSeams(worker);
+    await (await seams.onTicketCreated(hook, { id: 677, accountId: 3 }, 8001))!();
+    await (await seams.onTicketCreated(hook, { id: 678, accountId: 3 }, 8002))!();
+    expect(hung.calls()).toBe(1);
+    const parked = await worker.pending('acme');
+    expect(parked.map((p) => [p.conversationId, p.code]).sort()).toEqual([
+      [677, 'CHATWOOT_TIMEOUT'],
+      [678, 'WRITE_BACK_QUEUED'],
+    ]);
+    // The retry timer (here another worker's, Chatwoot answering again) makes both.
+    expect(await writeBack.retryPending(hook)).toEqual({ done: 2, left: 0 });
+    expect(chatwoot.conversation(3, 677)!.custom_attributes.glpi_ticket_id).toBe(8001);
+    expect(chatwoot.conversation(3, 678)!.custom_attributes.glpi_ticket_id).toBe(8002);
+  });
+
+  it('a rerun that finds the ticket an interrupted job created still writes it back', async () => {
+    chatwoot.addConversation({ id: 679, account_id: 3 });
+    const payload = loadFixture<Record<string, unknown>>('message_created.incoming');
+    payload.id = 990_679;
+    (payload.conversation as { id: number }).id = 679;
+    // GLPI creates the ticket, but its answer is lost: the job fails before it records or owes anything.
+    sim.failNext({ kind: 'status', status: 502, afterCommit: true }, 1, 'POST /Ticket');
+    await expect(processor.process(job(payload, 'wbw-lost-answer-1'))).rejects.toMatchObject({ code: 'GLPI_SERVER_ERROR' });
+    expect(chatwoot.conversation(3, 679)!.custom_attributes.glpi_ticket_id).toBeUndefined();
+
+    const ticketsBefore = sim.state.tickets.length;
+    const outcome = await processor.process(job(payload, 'wbw-lost-answer-1'));
+    expect(sim.state.tickets.length).toBe(ticketsBefore);
+    expect(chatwoot.conversation(3, 679)!.custom_attributes.glpi_ticket_id).toBe(outcome.ticketId);
+    expect(chatwoot.conversation(3, 679)!.messages.filter((m) => m.private)).toHaveLength(1);
+    expect(await writeBack.pending('acme')).toEqual([]);
   });
 
   it('owes nothing when the hook has no Chatwoot API (write-back off)', async () => {

@@ -7,6 +7,7 @@ import type { HookConfig } from '../../../src/config/schema.js';
 import { ChatwootError, isTransient } from '../../../src/errors/index.js';
 import type { SyncHooks } from '../../../src/sync/chatwoot-to-glpi/context.js';
 import { startChatwootApi, type ChatwootApiDouble } from '../../support/chatwoot-api/index.js';
+import { timingOutChatwoot } from '../../support/chatwoot-api/timing-out.js';
 import { loadFixture } from '../../support/fixtures.js';
 import { deletePrefix, testPrefix, testRedis } from '../../support/redis.js';
 
@@ -127,17 +128,10 @@ describe('write-back of the GLPI ticket to Chatwoot', () => {
 
   it('parks at once a write-back Chatwoot did not answer in time (no second wait in the job)', async () => {
     double.addConversation({ id: conversationId, account_id: 3 });
-    let calls = 0;
-    const hanging: ChatwootApiClient = {
-      ...client,
-      async getConversation() {
-        calls += 1;
-        throw new ChatwootError('CHATWOOT_TIMEOUT', 'Chatwoot GET conversation did not answer within 10000 ms', { endpoint: 'conversation' });
-      },
-    };
-    const slow = createWriteBack({ redis, keyPrefix: prefix, clientFor: () => hanging, sleep: async () => undefined });
+    const hanging = timingOutChatwoot(client);
+    const slow = createWriteBack({ redis, keyPrefix: prefix, clientFor: () => hanging.client, sleep: async () => undefined });
     expect(await slow.onTicketCreated(hook, { id: conversationId, accountId: 3 }, 71)).toMatchObject({ status: 'pending', code: 'CHATWOOT_TIMEOUT' });
-    expect(calls).toBe(1);
+    expect(hanging.calls()).toBe(1);
     // The timer's retry, once Chatwoot answers again, writes it.
     expect(await writeBack.retryPending(hook)).toEqual({ done: 1, left: 0 });
     expect(double.conversation(3, conversationId)!.custom_attributes.glpi_ticket_id).toBe(71);
