@@ -100,15 +100,6 @@ describe('the retry decision', () => {
   });
 });
 
-describe('GLPI dates', () => {
-  it('never formats an invalid date as NaN-NaN-NaN: it is a programming error', async () => {
-    const { toGlpiDate } = await import('../../src/sync/glpi-time.js');
-    expect(() => toGlpiDate(1e20 * 1000, 0)).toThrow(RangeError);
-    expect(() => toGlpiDate('not a date', 60)).toThrow(RangeError);
-    expect(toGlpiDate(0, 60)).toBe('1970-01-01 01:00:00');
-  });
-});
-
 describe('how a request failed before any answer', () => {
   const coded = (code: string) => Object.assign(new Error(code), { code });
   it.each([
