@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dispositionFilename } from '../../src/glpi/answers.js';
 import { createGlpiClient } from '../../src/glpi/client.js';
 import { startGlpiSimulator, type GlpiSimulator } from '../support/glpi-simulator/index.js';
-import { UPLOADS, uploadBody, WEBP_1PX } from './recorded-uploads.js';
+import { REFUSED_ONLY_IF_SUCCEED, UPLOADS, uploadBody, WEBP_1PX } from './recorded-uploads.js';
 import { APP_TOKEN, ADMIN, call, login } from './support.js';
 
 interface Recorded {
@@ -188,13 +188,16 @@ describe.each(VERSIONS)('GLPI %s simulator: Document uploads and download header
     expect([answer.upload_result.filename[0]!.error, row.mime ?? null]).toEqual(version === '11.0.8' ? [undefined, 'image/webp'] : ['Filetype not allowed', null]);
   });
 
-  it('a refused file with _only_if_upload_succeed: 400 ERROR_GLPI_ADD, GLPI looking for the file it dropped', async () => {
-    const { body, contentType } = uploadBody('p.log', 'text/plain', Buffer.from('hello\n'), { input: { name: 'x', _filename: ['x'], _only_if_upload_succeed: 1 } });
+  it.each(REFUSED_ONLY_IF_SUCCEED)('$label with _only_if_upload_succeed: 400 ERROR_GLPI_ADD, GLPI looking for the file it dropped', async (upload) => {
+    const before = sim.state.documents.length;
+    const { body, contentType } = uploadBody(upload.quoted, upload.type, upload.data, { input: { name: 'x', _filename: ['x'], _only_if_upload_succeed: 1 } });
     const res = await call(sim, 'POST', 'Document', { session: token, body, contentType });
     expect(res.status).toBe(400);
     const [code, message] = res.json as [string, string];
     expect(code).toBe('ERROR_GLPI_ADD');
     // Recorded: 10.0.3 "File /…/files/_tmp/6b0f34bda76fb2.40907772p.log not found.", 11.0.8 "File p.log not found."
-    expect(message).toMatch(version === '11.0.8' ? /^File p\.log not found\.$/ : /^File \/\S+\/files\/_tmp\/\S+p\.log not found\.$/);
+    const name = upload.quoted.replace(/[.]/g, '\\.');
+    expect(message).toMatch(new RegExp(version === '11.0.8' ? `^File ${name} not found\\.$` : `^File /\\S+/files/_tmp/\\S+${name} not found\\.$`));
+    expect(sim.state.documents.length).toBe(before);
   });
 });

@@ -14,11 +14,14 @@ export interface RecordedUpload {
   quoted: string;
   type: string;
   data: Buffer;
-  stored: { filename: string; mime: string } | { error: string };
+  /** `error: false`: refused without saying so (10.0.3), no file stored all the same. */
+  stored: { filename: string; mime: string } | { error: string | false };
   /** 10.0.3's answer where it differs. */
-  v10?: { filename: string; mime: string } | { error: string };
+  v10?: { filename: string; mime: string } | { error: string | false };
 }
 const text = (s: string) => Buffer.from(s);
+/** Text under an image's name, as a hostile or broken client sends it. */
+export const NOT_AN_IMAGE = text('hello, this is not an image\n');
 export const UPLOADS: RecordedUpload[] = [
   { label: 'a PNG sent as text/plain', quoted: 'pic.png', type: 'text/plain', data: PNG_1PX, stored: { filename: 'pic.png', mime: 'image/png' } },
   { label: 'PNG bytes named .txt', quoted: 'pic.txt', type: 'text/plain', data: PNG_1PX, stored: { filename: 'pic.txt', mime: 'image/png' } },
@@ -55,7 +58,18 @@ export const UPLOADS: RecordedUpload[] = [
   { label: 'a .json', quoted: 'j.json', type: 'application/json', data: text('{"a":1}\n'), stored: { error: 'Filetype not allowed' } },
   { label: 'no extension', quoted: 'README', type: 'text/plain', data: text('hello\n'), stored: { error: 'Filetype not allowed' } },
   { label: 'an empty file', quoted: 'empty.txt', type: 'text/plain', data: Buffer.alloc(0), stored: { error: 'File is too small' } },
+  // A name that says image is checked against the bytes' own magic numbers (recorded 2026-12-01).
+  { label: 'text named .png', quoted: 'x.png', type: 'image/png', data: NOT_AN_IMAGE, stored: { error: 'Invalid file type' }, v10: { error: false } },
+  { label: 'text named .jpg', quoted: 'x.jpg', type: 'image/jpeg', data: NOT_AN_IMAGE, stored: { error: 'Invalid file type' }, v10: { error: false } },
+  { label: 'a PNG named .gif', quoted: 'x.gif', type: 'application/octet-stream', data: PNG_1PX, stored: { error: 'Invalid file type' }, v10: { error: false } },
+  { label: 'a PNG named .png, sent as application/octet-stream', quoted: 'x.png', type: 'application/octet-stream', data: PNG_1PX, stored: { filename: 'x.png', mime: 'image/png' } },
 ];
+
+/**
+ * Files refused with `_only_if_upload_succeed: 1`: HTTP 400 `ERROR_GLPI_ADD`, the message naming
+ * the file GLPI dropped (11.0.8 `File x.png not found.`, 10.0.3 `File <its _tmp dir>/<prefix>x.png not found.`).
+ */
+export const REFUSED_ONLY_IF_SUCCEED = UPLOADS.filter((u) => ['a .log', 'text named .png', 'text named .jpg', 'a PNG named .gif'].includes(u.label));
 
 /** A `POST /Document` body: the manifest, then one `filename[0]` part whose quoted filename is `quoted` as is. */
 export function uploadBody(quoted: string, type: string, data: Buffer, manifest: unknown): { body: Buffer; contentType: string } {

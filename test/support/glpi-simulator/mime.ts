@@ -52,3 +52,18 @@ function isJsonDocument(text: string): boolean {
     return false;
   }
 }
+
+/**
+ * The upload handler's check of a file named as an image (UploadHandler::validate_image_file,
+ * the same on 10.0.3 and 11.0.8): the first four bytes must be what the extension says, by its own
+ * magic numbers, not libmagic's. Recorded: text as `x.png` or `x.jpg` and a PNG as `x.gif` are refused.
+ */
+const IMAGE_EXTENSIONS: Record<string, string> = { jpg: 'jpeg', jpeg: 'jpeg', png: 'png', gif: 'gif' };
+
+export function imageNameMismatch(ext: string, data: Buffer): boolean {
+  const expected = IMAGE_EXTENSIONS[ext];
+  if (expected === undefined) return false;
+  const head = data.subarray(0, 4).toString('latin1');
+  const actual = head === 'GIF8' ? 'gif' : startsWith(data, 'ffd8ff') ? 'jpeg' : /^\x89PNG/.test(head) ? 'png' : undefined;
+  return actual !== expected;
+}

@@ -11,7 +11,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { GlpiSimulator, GlpiSimulatorOptions, SimCall, SimFault, SimGlpiVersion, SimProfile, SimRow, SimState, SimUserToken } from './api.js';
-import { contentMime } from './mime.js';
+import { contentMime, imageNameMismatch } from './mime.js';
 import { parseMultipart, parsePhpQuery, phpString, type MultipartPart, type PhpArray } from './php-input.js';
 import {
   activeProfileBody, CREATE, DELETE, defaultProfiles, FOLLOWUP_ADDALL, FOLLOWUP_ADDMY, profileKey, READ, rightBits,
@@ -1236,6 +1236,12 @@ export class Simulator implements GlpiSimulator {
     }
     if (file.data.length === 0) {
       result.error = 'File is too small';
+      return { result };
+    }
+    if (imageNameMismatch(ext, file.data)) {
+      // 10.0.3's GLPIUploadHandler has no text for this error, so the result says `error: false`
+      // and no Document gets the file (recorded).
+      result.error = this.v11 ? 'Invalid file type' : false;
       return { result };
     }
     const sha1 = createHash('sha1').update(file.data).digest('hex');
