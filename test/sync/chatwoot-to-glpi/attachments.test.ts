@@ -7,6 +7,7 @@ import { loadConfig } from '../../../src/config/load.js';
 import type { HookConfig } from '../../../src/config/schema.js';
 import { JobAbortedError } from '../../../src/errors/index.js';
 import type { SyncProcessor } from '../../../src/sync/use-case.js';
+import { PNG_1PX } from '../../glpi-simulator/recorded-uploads.js';
 import { glpiDecode } from '../../support/glpi-simulator/index.js';
 import { ADMIN_TOKEN, HOOK_ID, at, conversationEvent, jobData, messageEvent, startHarness, type ConversationSpec, type SyncHarness } from '../support.js';
 
@@ -17,6 +18,8 @@ import { ADMIN_TOKEN, HOOK_ID, at, conversationEvent, jobData, messageEvent, sta
 
 const text = (value: unknown) => glpiDecode(String(value ?? ''));
 const png = Buffer.from('89504e470d0a1a0a0000000d49484452', 'hex');
+/** Text under an image's name: GLPI checks an image's first bytes against its extension and refuses it. */
+const disguised = Buffer.from('INVOICE 2026-117\nTotal due: 1,200 EUR\n');
 
 let h: SyncHarness;
 let chatwoot: Server;
@@ -43,6 +46,8 @@ beforeAll(async () => {
     chatwootHits.push(url);
     if (url.startsWith('/rails/active_storage/blobs/redirect/')) {
       res.writeHead(302, { location: '/blob/capture.png' }).end();
+    } else if (url === '/blob/invoice.png') {
+      res.writeHead(200, { 'content-type': 'image/png' }).end(disguised);
     } else if (url === '/blob/capture.png' || url.startsWith('/many/')) {
       res.writeHead(200, { 'content-type': 'image/png' }).end(png);
     } else if (url === '/to-internal') {
@@ -100,10 +105,11 @@ async function syncMessage(processor: SyncProcessor, attachments: Record<string,
   await processor.process(jobData(conversationEvent('conversation_created', c)));
   const ticket = h.sim.state.tickets.find((t) => text(t.content).includes(`conversation:${c.id})`));
   nextMessage += 1;
-  const outcome = await processor.process(jobData(messageEvent(c, { id: nextMessage, createdAt: at(10), content: 'see attached', attachments })));
+  const data = jobData(messageEvent(c, { id: nextMessage, createdAt: at(10), content: 'see attached', attachments }));
+  const outcome = await processor.process(data);
   const followup = h.sim.followupsOf(ticket!.id).at(-1);
   const content = text(followup?.content);
-  return { outcome, ticketId: ticket!.id, content, plain: content.replace(/<[^>]+>/g, ' ').replace(/ +/g, ' ') };
+  return { data, outcome, ticketId: ticket!.id, content, plain: content.replace(/<[^>]+>/g, ' ').replace(/ +/g, ' ') };
 }
 
 describe('attachments from a hostile message', () => {
@@ -203,6 +209,25 @@ describe('attachments from a hostile message', () => {
     expect(plain).not.toContain('101.png');
   }, 60_000);
 
+  it('text disguised as invoice.png: one followup, the file not attached and the reason given, the job done for good', async () => {
+    const logLines: string[] = [];
+    const processor = processorFor(hook(), logLines);
+    const documentsBefore = h.sim.state.documents.length;
+    const { data, outcome, ticketId, plain } = await syncMessage(processor, [file(1, `http://127.0.0.1:${chatwootPort}/blob/invoice.png`, 'invoice.png')]);
+    expect(outcome.action).toBe('followup-posted');
+    const followups = () => h.sim.followupsOf(ticketId).filter((f) => text(f.content).includes('see attached'));
+    expect(followups()).toHaveLength(1);
+    expect(plain).toContain('invoice.png (file) (not copied to GLPI: GLPI refused the file (ERROR_GLPI_ADD))');
+    // Nothing half-made: no Document, with or without a file, and no link to the ticket.
+    expect(h.sim.state.documents.length).toBe(documentsBefore);
+    expect(h.sim.state.documentItems.filter((d) => d.itemtype === 'Ticket' && d.items_id === ticketId)).toHaveLength(0);
+    expect(logLines.filter((l) => l.includes('GLPI refused the attachment'))).toHaveLength(1);
+    // The same delivery again (a retry) is a duplicate, not a second followup or a second upload.
+    expect(await processor.process(data)).toMatchObject({ action: 'skipped', reason: 'already posted', glpiCalls: 0 });
+    expect(followups()).toHaveLength(1);
+    expect(h.sim.state.documents.length).toBe(documentsBefore);
+  });
+
   it('a job stopped in the middle of a message\'s files does not upload the first ones again when it reruns', async () => {
     nextConversation += 1;
     nextMessage += 1;
@@ -211,12 +236,12 @@ describe('attachments from a hostile message', () => {
     const ticketId = h.sim.state.tickets.find((t) => text(t.content).includes(`conversation:${c.id})`))!.id;
     nextMessage += 1;
     const event = messageEvent(c, { id: nextMessage, createdAt: at(10), attachments: [1, 2, 3].map((i) => file(i, `https://chat.example/${i}.png`, `${i}.png`)) });
-    const png4 = { filename: 'x.png', contentType: 'image/png', data: new Uint8Array([1, 2, 3, 4]) };
+    const tinyPng = { filename: 'x.png', contentType: 'image/png', data: new Uint8Array(PNG_1PX) };
     const shutdown = new AbortController();
     const stopping = h.makeProcessor({
       hooks: new Map([[HOOK_ID, hook()]]),
       fetchAttachment: async (_hook, attachment) => {
-        if (attachment.id === 1) return { file: png4 };
+        if (attachment.id === 1) return { file: tinyPng };
         shutdown.abort('shutdown');
         throw new JobAbortedError('attachment downloads stopped');
       },
@@ -225,7 +250,7 @@ describe('attachments from a hostile message', () => {
     await expect(stopping.process(data, { signal: shutdown.signal })).rejects.toBeInstanceOf(JobAbortedError);
     const docs = () => h.sim.state.documentItems.filter((d) => d.itemtype === 'Ticket' && d.items_id === ticketId).length;
     expect(docs()).toBe(1);
-    const resumed = h.makeProcessor({ hooks: new Map([[HOOK_ID, hook()]]), fetchAttachment: async () => ({ file: png4 }) });
+    const resumed = h.makeProcessor({ hooks: new Map([[HOOK_ID, hook()]]), fetchAttachment: async () => ({ file: tinyPng }) });
     expect((await resumed.process(data)).action).toBe('followup-posted');
     expect(docs()).toBe(3);
   });
