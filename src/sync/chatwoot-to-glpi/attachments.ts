@@ -72,8 +72,20 @@ export async function uploadAttachment(
     // message: keep the link and go on. Anything transient is retried with the job.
     if (isGlpiError(err) && !err.transient) {
       ctx.logger.warn({ attachmentId: attachment.id, code: err.code }, 'GLPI refused the attachment; linking it');
-      return { note: { reason: `GLPI refused the file (${err.code})` } };
+      return { note: { reason: refusalReason(err.code) } };
     }
     throw err;
   }
+}
+
+/**
+ * A GLPI refusal of an uploaded file, for the people reading the ticket. With
+ * `_only_if_upload_succeed` GLPI answers every refused file with ERROR_GLPI_ADD "File ... not
+ * found." and no reason; the reasons it refuses one (observed on 10.0.3 and 11.0.8) are these.
+ */
+function refusalReason(code: string): string {
+  if (code === 'ERROR_GLPI_ADD') {
+    return `GLPI refused the file: its type is not one GLPI accepts, its content does not match its name, or it is empty (${code})`;
+  }
+  return `GLPI refused the file (${code})`;
 }

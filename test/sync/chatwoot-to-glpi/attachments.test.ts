@@ -48,6 +48,8 @@ beforeAll(async () => {
       res.writeHead(302, { location: '/blob/capture.png' }).end();
     } else if (url === '/blob/invoice.png') {
       res.writeHead(200, { 'content-type': 'image/png' }).end(disguised);
+    } else if (url === '/blob/server.log') {
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('2026-05-28 09:14 ERROR 49.4C02\n');
     } else if (url === '/blob/capture.png' || url.startsWith('/many/')) {
       res.writeHead(200, { 'content-type': 'image/png' }).end(png);
     } else if (url === '/to-internal') {
@@ -209,19 +211,24 @@ describe('attachments from a hostile message', () => {
     expect(plain).not.toContain('101.png');
   }, 60_000);
 
-  it('text disguised as invoice.png: one followup, the file not attached and the reason given, the job done for good', async () => {
+  it('text disguised as invoice.png, and a type GLPI does not take: one followup, the files not attached and why, the job done for good', async () => {
     const logLines: string[] = [];
     const processor = processorFor(hook(), logLines);
     const documentsBefore = h.sim.state.documents.length;
-    const { data, outcome, ticketId, plain } = await syncMessage(processor, [file(1, `http://127.0.0.1:${chatwootPort}/blob/invoice.png`, 'invoice.png')]);
+    const { data, outcome, ticketId, plain } = await syncMessage(processor, [
+      file(1, `http://127.0.0.1:${chatwootPort}/blob/invoice.png`, 'invoice.png'),
+      file(2, `http://127.0.0.1:${chatwootPort}/blob/server.log`, 'server.log'),
+    ]);
     expect(outcome.action).toBe('followup-posted');
     const followups = () => h.sim.followupsOf(ticketId).filter((f) => text(f.content).includes('see attached'));
     expect(followups()).toHaveLength(1);
-    expect(plain).toContain('invoice.png (file) (not copied to GLPI: GLPI refused the file (ERROR_GLPI_ADD))');
+    const why = 'GLPI refused the file: its type is not one GLPI accepts, its content does not match its name, or it is empty (ERROR_GLPI_ADD)';
+    expect(plain).toContain(`invoice.png (file) (not copied to GLPI: ${why})`);
+    expect(plain).toContain(`server.log (file) (not copied to GLPI: ${why})`);
     // Nothing half-made: no Document, with or without a file, and no link to the ticket.
     expect(h.sim.state.documents.length).toBe(documentsBefore);
     expect(h.sim.state.documentItems.filter((d) => d.itemtype === 'Ticket' && d.items_id === ticketId)).toHaveLength(0);
-    expect(logLines.filter((l) => l.includes('GLPI refused the attachment'))).toHaveLength(1);
+    expect(logLines.filter((l) => l.includes('GLPI refused the attachment'))).toHaveLength(2);
     // The same delivery again (a retry) is a duplicate, not a second followup or a second upload.
     expect(await processor.process(data)).toMatchObject({ action: 'skipped', reason: 'already posted', glpiCalls: 0 });
     expect(followups()).toHaveLength(1);
