@@ -63,15 +63,20 @@ beforeAll(async () => {
   glpi = createGlpiClients(config.hooks.values());
   cw = createChatwootApiClient(config.hooks.get('acme')!.chatwoot.api!);
   writeBack = createWriteBack({ redis, keyPrefix: prefix, clientFor: () => cw, sleep: async () => undefined });
-  processor = createSyncProcessor({
+  processor = processorWith(writeBack);
+});
+
+/** The sync engine as the worker wires it, with this write-back in its seams. */
+function processorWith(seams: WriteBack): SyncProcessor {
+  return createSyncProcessor({
     redis,
     keys: redisKeys(prefix),
     hooks: config.hooks,
     glpiFor: (id) => glpi.get(id),
     logger: pino({ level: 'silent' }),
-    ...writeBackSeams(writeBack),
+    ...writeBackSeams(seams),
   });
-});
+}
 
 afterAll(async () => {
   await glpi.closeAll();
@@ -137,14 +142,7 @@ describe('write-back through the sync engine', () => {
       },
     };
     const slowWriteBack = createWriteBack({ redis, keyPrefix: prefix, clientFor: () => slow, sleep: async () => undefined });
-    const runner = createSyncProcessor({
-      redis,
-      keys: redisKeys(prefix),
-      hooks: config.hooks,
-      glpiFor: (id) => glpi.get(id),
-      logger: pino({ level: 'silent' }),
-      ...writeBackSeams(slowWriteBack),
-    });
+    const runner = processorWith(slowWriteBack);
     const message = (conversationId: number, messageId: number) => {
       const payload = loadFixture<Record<string, unknown>>('message_created.incoming');
       payload.id = messageId;
