@@ -51,6 +51,7 @@ export function glpiPollUseCase(deps: GlpiPollerDeps): [string, UseCase<unknown>
     const own = Number(session.glpiID);
     const fresh = { ownUserId: Number.isSafeInteger(own) && own > 0 ? own : undefined, sessionOffsetMin: offsetFromSession(session, clock()), at: clock() };
     if (fresh.ownUserId === undefined) deps.logger.warn({ hookId }, "GLPI did not tell the bridge's own user id; only the bridge's recorded followups are recognised as its own");
+    if (fresh.sessionOffsetMin === undefined) deps.logger.warn({ hookId }, 'GLPI did not tell its local time; its dates are read as UTC');
     facts.set(hookId, fresh);
     return fresh;
   }
@@ -79,8 +80,9 @@ export function glpiPollUseCase(deps: GlpiPollerDeps): [string, UseCase<unknown>
       }
       const { ownUserId, sessionOffsetMin } = await sessionFacts(hook.id, glpi);
       // The job's time zone decides (configuration first, then what GLPI tells); the session read
-      // above already tells it, so it is not asked again.
-      job.timezone.remember(sessionOffsetMin);
+      // above already tells it, so it is not asked again. A session without an offset means UTC,
+      // as the job's own look-up would conclude, without a second call and warning per poll.
+      job.timezone.remember(sessionOffsetMin ?? 0);
       const tzOffsetMin = await job.timezone.offsetMin();
       const ctx: G2cContext = {
         hook,

@@ -2,6 +2,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createChatwootApiClient } from '../../../src/chatwoot/api-client.js';
 import { createMetrics } from '../../../src/metrics/metrics.js';
+import type { GlpiClient } from '../../../src/glpi/types.js';
 import { createSyncProcessor } from '../../../src/sync/runner/processor.js';
 import { startG2cHarness, type G2cHarness } from './support.js';
 
@@ -15,14 +16,14 @@ afterAll(() => h?.close());
 
 describe('GLPI -> Chatwoot poll: GLPI time zone', () => {
 
-  function poller(configuredMin: number | undefined) {
+  function poller(configuredMin: number | undefined, glpi: GlpiClient = h.glpi) {
     const metrics = createMetrics();
     const api = createChatwootApiClient(h.hook.chatwoot.api as { baseUrl: string; apiToken: string });
     const processor = createSyncProcessor({
       redis: h.redis,
       keys: h.keys,
       hooks: new Map([[h.hook.id, h.hook]]),
-      glpiFor: () => h.glpi,
+      glpiFor: () => glpi,
       glpiToChatwoot: { chatwootFor: () => api },
       logger: pino({ level: 'silent' }),
       metrics,
@@ -59,5 +60,32 @@ describe('GLPI -> Chatwoot poll: GLPI time zone', () => {
     expect(h.outgoing(711)).toHaveLength(1);
     expect(await fromSession.lagSumS()).toBeLessThan(600);
     expect(h.sim.count('GET', '/getFullSession')).toBe(1);
+  });
+
+  it('a GLPI whose session tells no time is read as UTC, asked once, not on every poll', async () => {
+    let sessions = 0;
+    // The hook's client, whose session answer lacks glpi_currenttime.
+    const noClock = new Proxy(h.glpi, {
+      get(target, name) {
+        if (name === 'getFullSession') {
+          return async () => {
+            sessions += 1;
+            const { glpi_currenttime: _dropped, ...rest } = await target.getFullSession();
+            return rest;
+          };
+        }
+        const value: unknown = Reflect.get(target, name);
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const ticketId = await h.openConversation(712);
+    await h.poll();
+    await h.tech.addSubItem('Ticket', ticketId, 'ITILFollowup', { content: 'No clock', is_private: 0 });
+    const unclocked = poller(undefined, noClock);
+    await h.poll(unclocked.processor);
+    await h.poll(unclocked.processor);
+    await h.poll(unclocked.processor);
+    expect(h.outgoing(712).map((m) => m.content)).toEqual(['Alex Martin (IT): No clock']);
+    expect(sessions).toBe(1);
   });
 });
