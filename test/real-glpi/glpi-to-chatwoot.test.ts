@@ -10,9 +10,8 @@ import { createGlpiClient, type GlpiClientHandle } from '../../src/glpi/client.j
 import { createMetrics } from '../../src/metrics/metrics.js';
 import { redisKeys } from '../../src/redis/keys.js';
 import { type SyncJobData } from '../../src/sync/job.js';
-import { isGlpiToChatwootEcho } from '../../src/sync/glpi-to-chatwoot/echo.js';
+import { createEchoCheck } from '../../src/sync/glpi-to-chatwoot/echo.js';
 import { GLPI_POLL_EVENT } from '../../src/sync/glpi-to-chatwoot/poller.js';
-import { G2cRecords } from '../../src/sync/glpi-to-chatwoot/records.js';
 import { createSyncProcessor } from '../../src/sync/runner/processor.js';
 import type { SyncProcessor } from '../../src/sync/use-case.js';
 import { startChatwootApi, type ChatwootApiDouble } from '../support/chatwoot-api/index.js';
@@ -74,7 +73,8 @@ describe.skipIf(!env.GLPI_TEST_URL || !env.GLPI_TEST_TECH_TOKEN)(`GLPI ${env.GLP
     const hooks = new Map([[hook.id, hook]]);
     processor = createSyncProcessor({
       redis, keys, hooks, glpiFor: () => glpi, logger, ...seams,
-      isOwnEcho: async (event, h) => (await seams.isOwnEcho(event, h)) || (await isGlpiToChatwootEcho(event, h.id, new G2cRecords(redis, keys, h.id))),
+      // The one echo check the runtime wires (both directions).
+    isOwnEcho: createEchoCheck(writeBack, redis, keys),
     });
     makePoller = () => createSyncProcessor({ redis, keys, hooks, glpiFor: () => glpi, glpiToChatwoot: { chatwootFor: () => client }, logger, metrics: createMetrics() });
     poller = makePoller();

@@ -8,9 +8,8 @@ import { createGlpiClient, type GlpiClientHandle } from '../../../src/glpi/clien
 import { createMetrics, type Metrics } from '../../../src/metrics/metrics.js';
 import { redisKeys, type RedisKeys } from '../../../src/redis/keys.js';
 import { type SyncJobData } from '../../../src/sync/job.js';
-import { isGlpiToChatwootEcho } from '../../../src/sync/glpi-to-chatwoot/echo.js';
+import { createEchoCheck } from '../../../src/sync/glpi-to-chatwoot/echo.js';
 import { GLPI_POLL_EVENT } from '../../../src/sync/glpi-to-chatwoot/poller.js';
-import { G2cRecords } from '../../../src/sync/glpi-to-chatwoot/records.js';
 import { createSyncProcessor } from '../../../src/sync/runner/processor.js';
 import type { SyncOutcome, SyncProcessor } from '../../../src/sync/use-case.js';
 import { startChatwootApi, type ChatwootApiDouble } from '../../support/chatwoot-api/index.js';
@@ -108,7 +107,8 @@ export async function startG2cHarness(options: G2cHarnessOptions = {}): Promise<
     logger,
     metrics,
     ...seams,
-    isOwnEcho: async (event, h) => (await seams.isOwnEcho(event, h)) || (await isGlpiToChatwootEcho(event, h.id, new G2cRecords(redis, keys, h.id))),
+    // The one echo check the runtime wires (both directions).
+    isOwnEcho: createEchoCheck(writeBack, redis, keys),
   });
   const makePoller = () =>
     createSyncProcessor({
