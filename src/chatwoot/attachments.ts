@@ -219,7 +219,9 @@ export function createAttachmentFetcher(options: AttachmentFetcherOptions = {}):
         if (deadline.aborted) return { refused: `the download took more than ${Number((req.deadlineMs / 1000).toFixed(1))} s`, detail };
         const refusal = addressRefusal(err);
         if (refusal !== undefined) return { refused: PRIVATE_REASON, hideLink: true, detail: refusal.message };
-        return { refused: `the download failed (${errorCode(err)})`, detail };
+        // Written into the ticket: a failure with no code of its own reads as what it is.
+        const code = errorCode(err);
+        return { refused: `the download failed (${code === 'UNKNOWN' ? 'network error' : code})`, detail };
       }
     },
     async close() {

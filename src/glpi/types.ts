@@ -93,7 +93,10 @@ export interface GlpiClient {
   addSubItem(itemtype: ItemType, id: number, subtype: ItemType, input: GlpiInput): Promise<{ id: number }>;
   updateItem(itemtype: ItemType, id: number, input: GlpiInput): Promise<void>;
   search(itemtype: ItemType, options: SearchOptions): Promise<SearchResult>;
-  /** One page of GET /:itemtype (e.g. the newest Document_Items of followups); total from Content-Range. */
+  /**
+   * One page of GET /:itemtype (e.g. the newest Document_Items of followups); total from
+   * Content-Range, or, without the header, one more than the rows seen after a full page.
+   */
   listPage(itemtype: ItemType, options: ListPageOptions): Promise<{ items: GlpiItem[]; total: number }>;
   /**
    * GET /Document/:id with `Accept: application/octet-stream`: the file, read up to `maxBytes`

@@ -62,6 +62,9 @@ beforeAll(async () => {
       }, 2_000);
       trickles.add(timer);
       res.on('close', () => clearInterval(timer));
+    } else if (url === '/reset') {
+      // The connection dies before any answer.
+      req.socket.destroy();
     } else if (url === '/silent') {
       // Never answers (headers never come).
     } else {
@@ -115,6 +118,10 @@ describe('attachment fetcher', () => {
 
   it('turns an HTTP error into a reason', async () => {
     expect(refusal(await fetcher.fetch(hook(), attachment('/gone'), request()))).toBe('the server answered HTTP 404');
+  });
+
+  it('names a connection that died by its network code, never UNKNOWN', async () => {
+    expect(refusal(await fetcher.fetch(hook(), attachment('/reset'), request()))).toBe('the download failed (UND_ERR_SOCKET)');
   });
 
   it('fetches nothing for an unauthenticated hook, a non-http or a malformed URL', async () => {

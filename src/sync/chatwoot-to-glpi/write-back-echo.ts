@@ -5,7 +5,7 @@ import { isNoteSourceIdOf } from '../markers.js';
  * How the bridge knows its own Chatwoot writes when their webhooks come back: its notes by the
  * `source_id` marker, its attribute writes by touching nothing but `glpi_*` keys. Pure checks;
  * the write-back adds the note ids it remembered (write-back.ts). The marker's format is in
- * markers.ts; ops/resync.ts reads its prefix from here.
+ * markers.ts.
  */
 
 /** Custom/additional attribute keys the bridge owns on conversations and contacts. */
