@@ -87,7 +87,7 @@ describe('GLPI -> Chatwoot in the running service (simulator 11.0.8, Chatwoot AP
     const nudge = await request(`${runtime.address}/webhooks/glpi/default`, { method: 'POST', headers: glpiSignedHeaders(GLPI_SECRET, glpiBody), body: glpiBody });
     await nudge.body.dump();
     expect(nudge.statusCode).toBe(202);
-    await waitFor(async () => (sim.count('GET', '/search/Ticket') > searchesBefore && (await inspect!.exists(nudgeJobKey)) === 0 ? true : undefined), 'the nudged poll', 200);
+    await waitFor(async () => (sim.count('GET', '/search/Ticket') > searchesBefore && (await inspect!.exists(nudgeJobKey)) === 0 ? true : undefined), 'the nudged poll');
     const metrics = await request(`${runtime.address}/metrics`);
     const text = await metrics.body.text();
     expect(text).toMatch(/cgb_chatwoot_messages_posted_total\{hook="default",kind="followup"\} 1/);

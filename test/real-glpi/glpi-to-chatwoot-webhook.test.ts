@@ -116,8 +116,8 @@ describe.skipIf(!runnable)(`GLPI ${env.GLPI_TEST_VERSION ?? '?'} (real) webhook 
     await nudge.body.dump();
     expect(nudge.statusCode).toBe(202);
     expect(await inspect!.exists(`${bullPrefix}:${SYNC_QUEUE_NAME}:meta`)).toBe(1); // the job key below is BullMQ's layout
-    await waitFor(async () => ((await records.readCursor()).cursor === undefined ? undefined : true), 'the first poll', 300);
-    await waitFor(async () => ((await inspect!.exists(`${bullPrefix}:${SYNC_QUEUE_NAME}:glpi-nudge.default`)) === 0 ? true : undefined), 'the nudge job to be done', 300);
+    await waitFor(async () => ((await records.readCursor()).cursor === undefined ? undefined : true), 'the first poll');
+    await waitFor(async () => ((await inspect!.exists(`${bullPrefix}:${SYNC_QUEUE_NAME}:glpi-nudge.default`)) === 0 ? true : undefined), 'the nudge job to be done');
 
     const hook = await glpi.addItem('Webhook', {
       name: `cgb-test-${unique}`,

@@ -9,6 +9,8 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../../src/cli/main.js';
 import { redisKeys } from '../../../src/redis/keys.js';
+import { DEFAULTS } from '../../../src/config/defaults.js';
+import { writeBackKeys } from '../../../src/sync/chatwoot-account.js';
 import { SYNC_QUEUE_NAME } from '../../../src/queue/job.js';
 import type { DoctorCheck, DoctorReport } from '../../../src/ops/doctor/types.js';
 import { startChatwootApi, type ChatwootApiDouble } from '../../support/chatwoot-api/index.js';
@@ -171,14 +173,14 @@ describe('doctor: configuration, Redis and reachability', () => {
   it('tells a write-back being made for a new ticket from one left queued by a stopped worker', async () => {
     const env = baseEnv({ CHATWOOT_BASE_URL: chatwoot.url, CHATWOOT_API_TOKEN: 'chatwoot-admin-token' });
     const redis = testRedis();
-    const pendingKey = `${prefix}:writeback:acme:pending`;
+    const pendingKey = writeBackKeys(prefix).pending('acme');
     const entry = (conversationId: number, at: string) =>
       JSON.stringify({ accountId: 3, conversationId, ticketId: conversationId + 1000, code: 'WRITE_BACK_QUEUED', advice: 'queued', at });
     try {
       await redis.hset(pendingKey, '3:1', entry(1, new Date().toISOString()));
       expect(check((await doctor(env)).report, 'chatwoot.write-back')).toMatchObject({ status: 'pass', detail: 'none pending; 1 being written for new tickets' });
 
-      await redis.hset(pendingKey, '3:2', entry(2, new Date(Date.now() - 5 * 60_000).toISOString()));
+      await redis.hset(pendingKey, '3:2', entry(2, new Date(Date.now() - DEFAULTS.writeBack.queuedStaleAfterMs - 60_000).toISOString()));
       const stale = check((await doctor(env)).report, 'chatwoot.write-back');
       expect(stale).toMatchObject({ status: 'warn', detail: expect.stringMatching(/^1 ticket link\(s\) not written.*conversation 2 ticket 1002 \(WRITE_BACK_QUEUED\)/) as unknown });
 
@@ -187,7 +189,7 @@ describe('doctor: configuration, Redis and reachability', () => {
       await redis.hset(pendingKey, '3:3', entry(3, 'not a date'));
       expect(check((await doctor(env)).report, 'chatwoot.write-back')).toMatchObject({ status: 'warn', detail: expect.stringMatching(/conversation 3 /) as unknown });
       await redis.hdel(pendingKey, '3:3');
-      await redis.hset(pendingKey, '3:4', entry(4, new Date(Date.now() + 10 * 60_000).toISOString()));
+      await redis.hset(pendingKey, '3:4', entry(4, new Date(Date.now() + DEFAULTS.writeBack.queuedClockSkewMaxMs + 60_000).toISOString()));
       expect(check((await doctor(env)).report, 'chatwoot.write-back')).toMatchObject({ status: 'warn', detail: expect.stringMatching(/conversation 4 /) as unknown });
     } finally {
       await redis.del(pendingKey);
