@@ -16,15 +16,6 @@ function hasOwnMarker(event: ChatwootEvent, hookId: string): boolean {
 }
 
 /**
- * The `message_created` webhook of a message the bridge posted from GLPI: never synced back to
- * GLPI. Recognised by its marker, else by the message id recorded when it was posted.
- */
-export async function isGlpiToChatwootEcho(event: ChatwootEvent, hookId: string, records: Pick<G2cRecords, 'isOwnMessage'>): Promise<boolean> {
-  if (event.event !== 'message_created' || event.message_type !== 'outgoing') return false;
-  return hasOwnMarker(event, hookId) || records.isOwnMessage(event.id);
-}
-
-/**
  * The one echo check the runtime wires (SyncHooks.isOwnEcho): the bridge's writes of both
  * directions coming back as webhooks. Every pure check first (markers, glpi_*-only updates, notes
  * this process posted); then, for an outgoing message, the write-back's stored note id and this

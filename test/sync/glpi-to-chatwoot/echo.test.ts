@@ -4,7 +4,7 @@ import { parseChatwootEvent, type ChatwootEvent } from '../../../src/chatwoot/ev
 import { redisKeys } from '../../../src/redis/keys.js';
 import { writeBackKeys } from '../../../src/sync/chatwoot-account.js';
 import { createWriteBack } from '../../../src/sync/chatwoot-to-glpi/write-back.js';
-import { createEchoCheck, isGlpiToChatwootEcho } from '../../../src/sync/glpi-to-chatwoot/echo.js';
+import { createEchoCheck } from '../../../src/sync/glpi-to-chatwoot/echo.js';
 import { G2cRecords } from '../../../src/sync/glpi-to-chatwoot/records.js';
 import { isItemMarkerOf, isItemSourceIdOf, isNoteSourceIdOf, itemMarker, itemSourceId, noteSourceId } from '../../../src/sync/markers.js';
 import { deletePrefix, testPrefix, testRedis } from '../../support/redis.js';
@@ -15,30 +15,6 @@ function event(type: 'incoming' | 'outgoing', extra: Record<string, unknown>): C
   if (!parsed.ok) throw new Error(parsed.error);
   return parsed.event;
 }
-
-const noneRecorded = { isOwnMessage: async () => false };
-
-describe('the echo of a message the bridge posted from GLPI', () => {
-  it('is recognised by its marker in content_attributes or source_id, for this hook only', async () => {
-    expect(await isGlpiToChatwootEcho(event('outgoing', { content_attributes: { glpi_bridge: 'acme:ticket:12:f34' } }), 'acme', noneRecorded)).toBe(true);
-    expect(await isGlpiToChatwootEcho(event('outgoing', { source_id: 'cgb-glpi:acme:ticket:12:s3' }), 'acme', noneRecorded)).toBe(true);
-    expect(await isGlpiToChatwootEcho(event('outgoing', { content_attributes: { glpi_bridge: 'other:ticket:12:f34' } }), 'acme', noneRecorded)).toBe(false);
-  });
-
-  it('is recognised by its recorded message id when a channel replaced the source_id', async () => {
-    expect(await isGlpiToChatwootEcho(event('outgoing', { source_id: 'wamid.HBgLMzM2MTIzNDU2Nzg' }), 'acme', { isOwnMessage: async (id) => id === 9_001 })).toBe(true);
-  });
-
-  it("never drops a customer's incoming message that carries the marker (hostile source_id or attributes)", async () => {
-    const hostile = event('incoming', { source_id: 'cgb-glpi:acme:ticket:12:f34', content_attributes: { glpi_bridge: 'acme:ticket:12:f34' } });
-    expect(await isGlpiToChatwootEcho(hostile, 'acme', { isOwnMessage: async () => true })).toBe(false);
-  });
-
-  it('does not take an agent message with a look-alike marker for an echo', async () => {
-    expect(await isGlpiToChatwootEcho(event('outgoing', { source_id: 'cgb-glpi:acme:ticket:12' }), 'acme', noneRecorded)).toBe(false);
-    expect(await isGlpiToChatwootEcho(event('outgoing', { content_attributes: { glpi_bridge: 'acme:ticket:12:f34:x' } }), 'acme', noneRecorded)).toBe(false);
-  });
-});
 
 /** The connection with its EXISTS commands counted, and how many were awaiting their reply at once at most. */
 function countingExists(redis: Redis): { redis: Redis; calls: () => number; mostInFlight: () => number } {
@@ -92,6 +68,26 @@ describe("the runtime's one echo check, for both directions", () => {
     const reply = check();
     expect(await reply.isOwnEcho(event('outgoing', { id: 7_002 }), hook)).toBe(false);
     expect(reply.calls()).toBe(1);
+  });
+
+  it('knows a message the bridge posted from GLPI by its marker in content_attributes or source_id, for this hook only', async () => {
+    const { isOwnEcho, calls } = check();
+    expect(await isOwnEcho(event('outgoing', { content_attributes: { glpi_bridge: `${hook.id}:ticket:12:f34` } }), hook)).toBe(true);
+    expect(await isOwnEcho(event('outgoing', { source_id: `cgb-glpi:${hook.id}:ticket:12:s3` }), hook)).toBe(true);
+    // Pure checks: no Redis for a marked echo.
+    expect(calls()).toBe(0);
+    expect(await isOwnEcho(event('outgoing', { content_attributes: { glpi_bridge: 'other:ticket:12:f34' } }), hook)).toBe(false);
+    // Look-alikes of an agent's message are not echoes.
+    expect(await isOwnEcho(event('outgoing', { source_id: `cgb-glpi:${hook.id}:ticket:12` }), hook)).toBe(false);
+    expect(await isOwnEcho(event('outgoing', { content_attributes: { glpi_bridge: `${hook.id}:ticket:12:f34:x` } }), hook)).toBe(false);
+  });
+
+  it("never drops a customer's incoming message that carries the marker and a recorded id", async () => {
+    await new G2cRecords(redis, redisKeys(prefix), hook.id).markPosted(13, 'f35', 7_201);
+    const hostile = event('incoming', { id: 7_201, source_id: `cgb-glpi:${hook.id}:ticket:12:f34`, content_attributes: { glpi_bridge: `${hook.id}:ticket:12:f34` } });
+    expect(await check().isOwnEcho(hostile, hook)).toBe(false);
+    // The same id on an outgoing message whose source_id a channel replaced: the recorded id says echo.
+    expect(await check().isOwnEcho(event('outgoing', { id: 7_201, source_id: 'wamid.HBgLMzM2MTIzNDU2Nzg' }), hook)).toBe(true);
   });
 
   it("knows the write-back's note and the GLPI direction's message by their stored ids, for this hook only", async () => {
