@@ -25,6 +25,8 @@ interface LockedRun {
   signal: AbortSignal;
   /** ms spent waiting for the lock. */
   waitedMs: number;
+  /** This acquisition of the lock, as `holding` named it (the same object for every job it is handed on to). */
+  lease: object;
 }
 
 /** One acquisition of a hook's Redis lock, possibly carried through several jobs of the hook. */
@@ -180,7 +182,7 @@ export class HookLock {
     if (held.lost.signal.aborted) onLost();
     else held.lost.signal.addEventListener('abort', onLost, { once: true });
     try {
-      return await fn({ signal: job.signal, waitedMs });
+      return await fn({ signal: job.signal, waitedMs, lease: held });
     } finally {
       held.lost.signal.removeEventListener('abort', onLost);
       if (!job.signal.aborted) job.abort(new LockLostError(this.resourceOf(hookId)));
@@ -217,6 +219,16 @@ export class HookLock {
     const line = this.lines.get(hookId);
     if (line !== undefined) line.yieldFirst = true;
     return false;
+  }
+
+  /**
+   * The acquisition of the hook's lock this process holds now (a job of the hook runs, or is being
+   * handed the lock), or undefined. A job that will later run under the same object knows that no
+   * other process held the lock in between (read-ahead.ts).
+   */
+  holding(hookId: string): object | undefined {
+    const held = this.lines.get(hookId)?.held;
+    return held === undefined || held.lost.signal.aborted ? undefined : held;
   }
 
   /** Takes the lock, trying every retryDelayMs (plus jitter) for acquireWaitMs; starts its extension. */

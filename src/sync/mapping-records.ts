@@ -50,8 +50,9 @@ export type MessageSlot =
   | { state: 'followup'; followupId: number }
   | { state: 'intent'; at: number; documentIds: Record<string, number> };
 
-export function intentValue(at: number, documentIds: Record<string, number>): string {
-  return `?${JSON.stringify({ at, documentIds })}`;
+/** `by`: a random value that makes the intent one job's own (an intent read ahead, mapping-store.ts). */
+export function intentValue(at: number, documentIds: Record<string, number>, by?: string): string {
+  return `?${JSON.stringify(by === undefined ? { at, documentIds } : { at, documentIds, by })}`;
 }
 
 export function num(value: string | undefined): number | undefined {

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { DEFAULTS } from '../config/defaults.js';
 import { ReplicationLagError } from '../errors/index.js';
 import type { RedisConnection } from '../redis/connection.js';
@@ -15,6 +16,7 @@ import {
   type MessageSlot,
   type TicketIntent,
 } from './mapping-records.js';
+import type { KeyRef, ReadAheadBoard, Watch } from './read-ahead.js';
 
 /**
  * The sync engine's memory, in Redis, per hook (all under `redisKeys(prefix).mapping(hookId)`):
@@ -28,8 +30,9 @@ import {
  *   <root>:tz                      string GLPI's UTC offset in minutes (expires)
  *
  * Every job runs under the hook's mutex, so these reads and writes never race with another job
- * of the same hook; what they must survive is a process dying between a GLPI write and the
- * record of it. That is what the intents are for: written before the GLPI write, replaced by
+ * of the same hook (a context read sent before the job's turn is used only while nothing could
+ * have written what it read: read-ahead.ts); what they must survive is a process dying between a
+ * GLPI write and the record of it. That is what the intents are for: written before the GLPI write, replaced by
  * the id after it. An intent found later means "the write may or may not have happened":
  * the caller then looks in GLPI (only then, so the steady state costs no GLPI read).
  */
@@ -60,6 +63,33 @@ interface MappingStoreOptions {
   /** REDIS_WAIT_REPLICAS: intents must reach this many replicas before the GLPI write they guard. */
   replicaWait?: ReplicaWait;
   timezone?: TimezoneCache;
+  /**
+   * The process's board of reads sent before a job's turn (read-ahead.ts): every write is reported
+   * to it. Without one, nothing is read ahead.
+   */
+  readAheads?: ReadAheadBoard;
+}
+
+/** What one context read returned, before the job uses it. */
+interface RawContext {
+  conversation: ConversationRecord;
+  slotRaw: string | null;
+  customer: CustomerRecord | undefined;
+  agentUserId: number | undefined;
+  tzOffsetMin: number | undefined;
+  intentWritten: boolean;
+}
+
+/** A message's context read before the job's turn (readMessageContextAhead). */
+interface EarlyRead {
+  args: readonly unknown[];
+  /** The acquisition of the hook's lock it was sent under (HookLock.holding). */
+  lease: object;
+  watch: Watch;
+  /** The intent it wrote where the slot was empty: a read at the turn that finds it knows it is this job's. */
+  intent: string;
+  /** undefined: the read failed (its intent may or may not be written). */
+  result: Promise<RawContext | undefined>;
 }
 
 export class MappingStore {
@@ -68,6 +98,10 @@ export class MappingStore {
   private readonly timezone: TimezoneCache | undefined;
   /** Record writes sent without waiting (recordFollowup); settle() waits for them. */
   private readonly unsettled: Promise<unknown>[] = [];
+  private readonly board: ReadAheadBoard | undefined;
+  private early: EarlyRead | undefined;
+  /** The acquisition of the hook's lock the job's turn came under (ownTurn). */
+  private lease: object | undefined;
 
   constructor(
     private readonly redis: RedisConnection,
@@ -78,6 +112,12 @@ export class MappingStore {
     this.root = keys.mapping(hookId);
     this.replicaWait = options.replicaWait ?? { replicas: 0, timeoutMs: 0 };
     this.timezone = options.timezone;
+    this.board = options.readAheads;
+  }
+
+  /** Reported before every write: a read sent ahead of its job's turn that covers it is stale. */
+  private touch(key: string, field?: string): void {
+    this.board?.wrote(key, field);
   }
 
   /**
@@ -121,6 +161,11 @@ export class MappingStore {
    * saved a round trip (replicas, when configured, are still awaited before the GLPI write). An
    * intent left by a job that then does not post (the message became the ticket's content: 'c'
    * replaces it; a failure) only makes a later run look in GLPI before posting.
+   *
+   * A read sent ahead of the job's turn with the same arguments (readMessageContextAhead) is
+   * used instead when it is still true: sent under the acquisition of the lock the turn came
+   * under, and no write of this process to what it read since. Otherwise the context is read now;
+   * an intent the early read wrote is then recognised as this job's, by its value.
    */
   async readMessageContext(
     conversationId: number,
@@ -129,7 +174,51 @@ export class MappingStore {
     agentEmail: string | undefined,
     intentAt?: number,
   ): Promise<MessageContext> {
-    return this.readContext(conversationId, { id: messageId, intentAt }, contactId, agentEmail);
+    const early = this.early;
+    this.early = undefined;
+    early?.watch.close();
+    if (early !== undefined && sameArgs(early.args, [conversationId, messageId, contactId, agentEmail])) {
+      if (early.lease === this.lease && !early.watch.stale) {
+        const raw = await early.result;
+        if (raw !== undefined) return this.messageContext(raw);
+      }
+      const raw = await this.sendContextRead(conversationId, { id: messageId, intent: intentAt === undefined ? undefined : intentValue(intentAt, {}) }, contactId, agentEmail);
+      if (!raw.intentWritten && raw.slotRaw === early.intent) return this.messageContext({ ...raw, slotRaw: null, intentWritten: true });
+      return this.messageContext(raw);
+    }
+    const intent = intentAt === undefined ? undefined : intentValue(intentAt, {});
+    return this.messageContext(await this.sendContextRead(conversationId, { id: messageId, intent }, contactId, agentEmail));
+  }
+
+  /**
+   * readMessageContext's read (and intent), sent now while the job waits for its turn in the hook's
+   * line; `lease` is the acquisition of the hook's lock this process holds now (HookLock.holding).
+   * The job's readMessageContext uses it if it is still true at the turn (read-ahead.ts).
+   */
+  readMessageContextAhead(lease: object, conversationId: number, messageId: number, contactId: number | undefined, agentEmail: string | undefined, intentAt: number): void {
+    if (this.board === undefined || this.early !== undefined) return;
+    const reads: KeyRef[] = [{ key: this.convKey(conversationId) }, { key: this.msgsKey(conversationId), field: String(messageId) }, { key: this.tzKey() }];
+    if (contactId !== undefined) reads.push({ key: this.contactKey(contactId) });
+    if (agentEmail !== undefined) reads.push({ key: this.agentKey(agentEmail) });
+    // Its own intent is a write other early reads of the message must not trust past; the
+    // random part makes the value this job's alone.
+    const intent = intentValue(intentAt, {}, randomUUID());
+    const result = this.sendContextRead(conversationId, { id: messageId, intent }, contactId, agentEmail).catch(() => undefined);
+    // On the board right after the read went out (synchronously: no write can come in between),
+    // so that its own intent, reported as sent, does not mark it.
+    const watch = this.board.watch(reads);
+    this.early = { args: [conversationId, messageId, contactId, agentEmail], lease, watch, intent, result };
+  }
+
+  /** The job's turn came under this acquisition of the hook's lock (HookLock's LockedRun.lease). */
+  ownTurn(lease: object): void {
+    this.lease = lease;
+  }
+
+  /** The job is over: a read it sent ahead and did not use leaves the board. */
+  close(): void {
+    this.early?.watch.close();
+    this.early = undefined;
   }
 
   /** Conversation, customer and GLPI's cached UTC offset in one pipeline (conversation events). */
@@ -137,35 +226,50 @@ export class MappingStore {
     conversationId: number,
     contactId: number | undefined,
   ): Promise<{ conversation: ConversationRecord; customer: CustomerRecord | undefined }> {
-    const ctx = await this.readContext(conversationId, undefined, contactId, undefined);
-    return { conversation: ctx.conversation, customer: ctx.customer };
+    const raw = await this.sendContextRead(conversationId, undefined, contactId, undefined);
+    this.timezone?.remember(raw.tzOffsetMin);
+    return { conversation: raw.conversation, customer: raw.customer };
   }
 
-  /** The one pipeline behind both reads; without a message, no slot is read (it is 'none'). */
-  private async readContext(
+  private messageContext(raw: RawContext): MessageContext {
+    this.timezone?.remember(raw.tzOffsetMin);
+    return { conversation: raw.conversation, slot: parseSlot(raw.slotRaw), customer: raw.customer, agentUserId: raw.agentUserId, intentWritten: raw.intentWritten };
+  }
+
+  /** The one pipeline behind every context read; without a message, no slot is read. */
+  private async sendContextRead(
     conversationId: number,
-    message: { id: number; intentAt: number | undefined } | undefined,
+    message: { id: number; intent: string | undefined } | undefined,
     contactId: number | undefined,
     agentEmail: string | undefined,
-  ): Promise<MessageContext> {
+  ): Promise<RawContext> {
     const pipeline = this.redis.pipeline();
     pipeline.hgetall(this.convKey(conversationId));
     if (message !== undefined) pipeline.hget(this.msgsKey(conversationId), String(message.id));
     if (contactId !== undefined) pipeline.hgetall(this.contactKey(contactId));
     if (agentEmail !== undefined) pipeline.get(this.agentKey(agentEmail));
     pipeline.get(this.tzKey());
-    const intentAt = message?.intentAt;
-    if (message !== undefined && intentAt !== undefined) pipeline.hsetnx(this.msgsKey(conversationId), String(message.id), intentValue(intentAt, {}));
+    const intent = message?.intent;
+    if (message !== undefined && intent !== undefined) {
+      this.touch(this.msgsKey(conversationId), String(message.id));
+      pipeline.hsetnx(this.msgsKey(conversationId), String(message.id), intent);
+    }
     const results = await execPipeline(pipeline);
     let i = 0;
     const conversation = parseConversation(results[i++] as Record<string, string>);
-    const slot = parseSlot(message === undefined ? null : (results[i++] as string | null));
+    const slotRaw = message === undefined ? null : (results[i++] as string | null);
     const customer = contactId === undefined ? undefined : parseCustomer(results[i++] as Record<string, string>);
     const agentRaw = agentEmail === undefined ? null : (results[i++] as string | null);
     const tzRaw = results[i++] as string | null;
-    const intentWritten = intentAt !== undefined && results[i++] === 1;
-    this.timezone?.remember(tzRaw === null ? undefined : Number(tzRaw));
-    return { conversation, slot, customer, agentUserId: agentRaw === null ? undefined : Number(agentRaw), intentWritten };
+    const intentWritten = intent !== undefined && results[i++] === 1;
+    return {
+      conversation,
+      slotRaw,
+      customer,
+      agentUserId: agentRaw === null ? undefined : Number(agentRaw),
+      tzOffsetMin: tzRaw === null ? undefined : Number(tzRaw),
+      intentWritten,
+    };
   }
 
   async getConversation(conversationId: number): Promise<ConversationRecord> {
@@ -173,12 +277,15 @@ export class MappingStore {
   }
 
   async setTicketIntent(conversationId: number, intent: TicketIntent): Promise<void> {
+    this.touch(this.convKey(conversationId), 'ticketIntent');
     await this.redis.hset(this.convKey(conversationId), 'ticketIntent', JSON.stringify(intent));
     await this.replicated();
   }
 
   /** Records a ticket and the messages its content came from, atomically (MULTI). */
   async setTicket(conversationId: number, ticketId: number, contentIds: readonly number[]): Promise<void> {
+    this.touch(this.convKey(conversationId));
+    for (const id of contentIds) this.touch(this.msgsKey(conversationId), String(id));
     const multi = this.redis.multi();
     multi.hset(this.convKey(conversationId), 'ticketId', String(ticketId));
     multi.hdel(this.convKey(conversationId), 'ticketIntent');
@@ -195,6 +302,8 @@ export class MappingStore {
    * conversation gets a new ticket and its messages are posted there.
    */
   async forgetTicket(conversationId: number): Promise<void> {
+    this.touch(this.convKey(conversationId));
+    this.touch(this.msgsKey(conversationId));
     await this.redis.del(this.convKey(conversationId), this.msgsKey(conversationId));
   }
 
@@ -247,19 +356,23 @@ export class MappingStore {
 
   /** The status class both sides agree on, set by whichever direction applied it last (no statusAt). */
   async setAgreedStatus(conversationId: number, status: ConversationStatusClass): Promise<void> {
+    this.touch(this.convKey(conversationId), 'status');
     await this.redis.hset(this.convKey(conversationId), 'status', status);
   }
 
   async setStatus(conversationId: number, status: ConversationStatusClass, statusAt: number): Promise<void> {
+    this.touch(this.convKey(conversationId));
     await this.redis.hset(this.convKey(conversationId), { status, statusAt: String(statusAt) });
   }
 
   async setFollowupIntent(conversationId: number, messageId: number, at: number, documentIds: Record<string, number>): Promise<void> {
+    this.touch(this.msgsKey(conversationId), String(messageId));
     await this.redis.hset(this.msgsKey(conversationId), String(messageId), intentValue(at, documentIds));
     await this.replicated();
   }
 
   async setFollowup(conversationId: number, messageId: number, followupId: number): Promise<void> {
+    this.touch(this.msgsKey(conversationId), String(messageId));
     await this.redis.hset(this.msgsKey(conversationId), String(messageId), String(followupId));
   }
 
@@ -287,6 +400,7 @@ export class MappingStore {
 
   async setCustomer(contactId: number, record: CustomerRecord): Promise<void> {
     const key = this.contactKey(contactId);
+    this.touch(key);
     const multi = this.redis.multi();
     // Replace, not merge: a field that became empty must not survive from the previous record.
     multi.del(key);
@@ -304,10 +418,12 @@ export class MappingStore {
 
   /** The stored GLPI user was seen to exist at `at` (ms). */
   async setCustomerChecked(contactId: number, at: number): Promise<void> {
+    this.touch(this.contactKey(contactId), 'checkedAt');
     await this.redis.hset(this.contactKey(contactId), 'checkedAt', String(at));
   }
 
   async forgetCustomer(contactId: number): Promise<void> {
+    this.touch(this.contactKey(contactId));
     await this.redis.del(this.contactKey(contactId));
   }
 
@@ -324,10 +440,12 @@ export class MappingStore {
   }
 
   async setAgentUser(email: string, userId: number | undefined): Promise<void> {
+    this.touch(this.agentKey(email));
     await this.redis.set(this.agentKey(email), String(userId ?? 0), 'EX', userId === undefined ? DEFAULTS.mappings.agentMissTtlS : DEFAULTS.mappings.agentTtlS);
   }
 
   async setTzOffset(offsetMin: number): Promise<void> {
+    this.touch(this.tzKey());
     await this.redis.set(this.tzKey(), String(offsetMin), 'EX', DEFAULTS.mappings.tzTtlS);
   }
 }
@@ -338,4 +456,8 @@ async function execPipeline(pipeline: ReturnType<RedisConnection['pipeline']>): 
     if (err) throw err;
     return value;
   });
+}
+
+function sameArgs(a: readonly unknown[], b: readonly unknown[]): boolean {
+  return a.length === b.length && a.every((value, i) => value === b[i]);
 }

@@ -1,6 +1,7 @@
 import type { HookConfig } from '../config/schema.js';
 import type { JobContext } from './context.js';
 import type { SyncJobData } from './job.js';
+import type { MappingStore } from './mapping-store.js';
 
 /**
  * What a use case is to the job runner (runner/job-runner.ts), and what a job's outcome is to the
@@ -45,6 +46,12 @@ export interface UseCase<E> {
   parse(payload: unknown): { ok: true; event: E } | { ok: false; error: string };
   skip?(event: E, hook: HookConfig): string | undefined | Promise<string | undefined>;
   run(ctx: JobContext, event: E): Promise<UseCaseOutcome>;
+  /**
+   * Sends the Redis read `run` begins with while the job still waits for its turn in the hook's
+   * line (read-ahead.ts); `lease` is the acquisition of the lock this process holds now. Called
+   * only then; `run` reads the same way and gets this read when it is still true.
+   */
+  readAhead?(store: MappingStore, event: E, lease: object, now: number): void;
 }
 
 /** Use cases by the job's event name (SyncJobData.event). */
@@ -57,6 +64,7 @@ export function registered<E>(useCase: UseCase<E>): UseCase<unknown> {
     parse: (payload) => useCase.parse(payload),
     skip: (event, hook) => useCase.skip?.(event as E, hook),
     run: (ctx, event) => useCase.run(ctx, event as E),
+    ...(useCase.readAhead ? { readAhead: (store: MappingStore, event: unknown, lease: object, now: number) => useCase.readAhead?.(store, event as E, lease, now) } : {}),
   };
 }
 

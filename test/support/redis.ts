@@ -40,3 +40,27 @@ export async function waitFor<T>(check: () => Promise<T | undefined> | T | undef
   }
   throw new Error(`gave up waiting for ${what}`);
 }
+
+/** The same connection, with the commands queued on its pipelines recorded (name and key). */
+export function recordingPipelines(redis: Redis): { redis: Redis; commands: string[][] } {
+  const commands: string[][] = [];
+  const wrapped = new Proxy(redis, {
+    get(target, prop, receiver) {
+      if (prop !== 'pipeline') return Reflect.get(target, prop, receiver) as unknown;
+      return () => {
+        const pipeline = target.pipeline();
+        return new Proxy(pipeline, {
+          get(p, name, r) {
+            const value = Reflect.get(p, name, r) as unknown;
+            if (typeof value !== 'function' || name === 'exec' || typeof name !== 'string') return value;
+            return (...args: unknown[]) => {
+              commands.push([name, ...args.map(String)]);
+              return (value as (...a: unknown[]) => unknown).apply(p, args);
+            };
+          },
+        });
+      };
+    },
+  });
+  return { redis: wrapped, commands };
+}

@@ -128,6 +128,44 @@ describe('HookLock', () => {
     expect(await redis.exists(keys.lock('handover'))).toBe(0);
   });
 
+  it('names the acquisition it holds (holding): the same for every job it is handed to, another once taken anew, none when lost or free', async () => {
+    const lock = new HookLock(redis, keys, { ttlMs: 2_000, extendThresholdMs: 1_500, acquireWaitMs: 5_000 });
+    expect(lock.holding('lease')).toBeUndefined();
+    const firstInside = deferred();
+    const gate = deferred();
+    const first = lock.run('lease', async ({ lease }) => {
+      firstInside.resolve();
+      await gate.promise;
+      return lease;
+    });
+    await firstInside.promise;
+    const whileHeld = lock.holding('lease');
+    const second = lock.run('lease', async ({ lease }) => lease);
+    gate.resolve();
+    expect(whileHeld).toBeDefined();
+    expect(await first).toBe(whileHeld);
+    expect(await second).toBe(whileHeld);
+    expect(lock.holding('lease')).toBeUndefined(); // released: the line was empty
+
+    const again = await lock.run('lease', async ({ lease }) => lease);
+    expect(again).not.toBe(whileHeld);
+
+    // A lost lease is named by nobody: a job that waits behind it must not count on it.
+    const lostInside = deferred();
+    const lostGate = deferred();
+    const losing = lock.run('lease', async ({ signal }) => {
+      lostInside.resolve();
+      await redis.set(keys.lock('lease'), 'another-worker', 'PX', 60_000);
+      await new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
+      await lostGate.promise;
+    });
+    await lostInside.promise;
+    await waitFor(() => (lock.holding('lease') === undefined ? true : undefined), 'the lost lease to be noticed');
+    lostGate.resolve();
+    await losing;
+    await redis.del(keys.lock('lease'));
+  });
+
   it('aborts the job the lock was handed to when the lease is lost, and the job after it takes the lock anew', async () => {
     const lock = new HookLock(redis, keys, { ttlMs: 2_000, extendThresholdMs: 1_500, acquireWaitMs: 5_000 });
     const key = keys.lock('lost-lease');

@@ -2,31 +2,7 @@ import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redisKeys } from '../../src/redis/keys.js';
 import { MappingStore } from '../../src/sync/mapping-store.js';
-import { deletePrefix, testPrefix, testRedis } from '../support/redis.js';
-
-/** The same connection, with the commands queued on its pipelines recorded (name and key). */
-function recordingPipelines(redis: Redis): { redis: Redis; commands: string[][] } {
-  const commands: string[][] = [];
-  const wrapped = new Proxy(redis, {
-    get(target, prop, receiver) {
-      if (prop !== 'pipeline') return Reflect.get(target, prop, receiver) as unknown;
-      return () => {
-        const pipeline = target.pipeline();
-        return new Proxy(pipeline, {
-          get(p, name, r) {
-            const value = Reflect.get(p, name, r) as unknown;
-            if (typeof value !== 'function' || name === 'exec' || typeof name !== 'string') return value;
-            return (...args: unknown[]) => {
-              commands.push([name, ...args.map(String)]);
-              return (value as (...a: unknown[]) => unknown).apply(p, args);
-            };
-          },
-        });
-      };
-    },
-  });
-  return { redis: wrapped, commands };
-}
+import { deletePrefix, recordingPipelines, testPrefix, testRedis } from '../support/redis.js';
 
 describe('the mapping store context reads', () => {
   let redis: Redis;

@@ -245,3 +245,11 @@ export function contactEvent(event: 'contact_created' | 'contact_updated', c: Co
 export function at(seconds: number): string {
   return new Date(Date.parse('2026-05-28T09:14:05.000Z') + seconds * 1000).toISOString();
 }
+
+/** What an admin does in GLPI's UI: purge an item (the bridge itself never deletes). */
+export async function purgeInGlpi(sim: GlpiSimulator, itemtype: string, id: number): Promise<void> {
+  const init = await fetch(`${sim.url}initSession`, { headers: { authorization: `user_token ${ADMIN_TOKEN}` } });
+  const { session_token: token } = (await init.json()) as { session_token: string };
+  const res = await fetch(`${sim.url}${itemtype}/${id}?force_purge=true`, { method: 'DELETE', headers: { 'session-token': token } });
+  if (res.status >= 300) throw new Error(`purging ${itemtype} ${id}: HTTP ${res.status}`);
+}

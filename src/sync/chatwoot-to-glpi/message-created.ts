@@ -1,6 +1,7 @@
 import { contactOf, identityVerified, type MessageEvent } from '../../chatwoot/events.js';
 import { isGlpiError, isGlpiNotFound } from '../../errors/index.js';
 import { emptyConversationRecord } from '../mapping-records.js';
+import type { MappingStore } from '../mapping-store.js';
 import type { UseCaseOutcome } from '../use-case.js';
 import type { SyncContext } from './context.js';
 import { resolveCustomer } from './customers.js';
@@ -18,9 +19,7 @@ import { ensureTicket, type TicketRequest, type TicketResult } from './tickets.j
 export async function messageCreated(ctx: SyncContext, event: MessageEvent): Promise<UseCaseOutcome> {
   const conversationId = event.conversation.id;
   const contact = contactOf(event);
-  const agentEmail =
-    event.message_type !== 'incoming' && event.sender?.type === 'user' && event.sender.email ? event.sender.email : undefined;
-  const read = await ctx.store.readMessageContext(conversationId, event.id, contact?.id, agentEmail, ctx.now());
+  const read = await ctx.store.readMessageContext(conversationId, event.id, contact?.id, agentEmailOf(event), ctx.now());
   if (read.slot.state === 'followup') return { action: 'skipped', reason: 'already posted', followupId: read.slot.followupId };
   if (read.slot.state === 'content') return { action: 'skipped', reason: 'used as ticket content' };
 
@@ -61,6 +60,16 @@ export async function messageCreated(ctx: SyncContext, event: MessageEvent): Pro
     const outcome = await postFollowup(ctx, { message: event, ticketId: ticket.ticketId, slot: { state: 'none' }, intentWritten: false, author });
     return { action: 'followup-posted', ticketId: ticket.ticketId, ...followupIdOf(outcome) };
   }
+}
+
+/** messageCreated's context read, sent while the job waits for its turn (read-ahead.ts). */
+export function readMessageContextAhead(store: MappingStore, event: MessageEvent, lease: object, now: number): void {
+  store.readMessageContextAhead(lease, event.conversation.id, event.id, contactOf(event)?.id, agentEmailOf(event), now);
+}
+
+/** The agent whose GLPI user authors an outgoing message's followup. */
+function agentEmailOf(event: MessageEvent): string | undefined {
+  return event.message_type !== 'incoming' && event.sender?.type === 'user' && event.sender.email ? event.sender.email : undefined;
 }
 
 function followupIdOf(outcome: FollowupOutcome): { followupId?: number } {

@@ -6,7 +6,7 @@ import { registered, type UseCase, type UseCaseOutcome } from '../use-case.js';
 import { changesIdentity, contactChanged } from './contact-changed.js';
 import type { SyncContext, SyncHooks } from './context.js';
 import { conversationChanged } from './conversation-changed.js';
-import { messageCreated } from './message-created.js';
+import { messageCreated, readMessageContextAhead } from './message-created.js';
 
 type EventName = ChatwootEvent['event'];
 type EventOf<N extends EventName> = Extract<ChatwootEvent, { event: N }>;
@@ -16,7 +16,12 @@ type EventOf<N extends EventName> = Extract<ChatwootEvent, { event: N }>;
  * coming back (echoes) before it takes the lock.
  */
 export function chatwootToGlpiUseCases(hooks: SyncHooks, profiles: ProfileInterfaceCache): [string, UseCase<unknown>][] {
-  function on<N extends EventName>(name: N, run: (ctx: SyncContext, event: EventOf<N>) => Promise<UseCaseOutcome>, noWork?: (event: EventOf<N>) => string | undefined): [string, UseCase<unknown>] {
+  function on<N extends EventName>(
+    name: N,
+    run: (ctx: SyncContext, event: EventOf<N>) => Promise<UseCaseOutcome>,
+    noWork?: (event: EventOf<N>) => string | undefined,
+    readAhead?: UseCase<EventOf<N>>['readAhead'],
+  ): [string, UseCase<unknown>] {
     const useCase: UseCase<EventOf<N>> = {
       parse(payload) {
         const parsed = parseChatwootEvent(payload);
@@ -28,6 +33,7 @@ export function chatwootToGlpiUseCases(hooks: SyncHooks, profiles: ProfileInterf
         return noWork?.(event);
       },
       run: (ctx: JobContext, event: EventOf<N>) => run({ ...ctx, hooks, profiles }, event),
+      ...(readAhead ? { readAhead } : {}),
     };
     return [name, registered(useCase)];
   }
@@ -39,6 +45,6 @@ export function chatwootToGlpiUseCases(hooks: SyncHooks, profiles: ProfileInterf
     on('conversation_created', conversationChanged),
     on('conversation_updated', conversationChanged),
     on('conversation_status_changed', conversationChanged),
-    on('message_created', messageCreated, (event) => (event.message_type === 'activity' ? 'activity message' : undefined)),
+    on('message_created', messageCreated, (event) => (event.message_type === 'activity' ? 'activity message' : undefined), readMessageContextAhead),
   ];
 }

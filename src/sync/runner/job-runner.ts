@@ -9,6 +9,7 @@ import type { RedisKeys } from '../../redis/keys.js';
 import type { AfterLockTask } from '../context.js';
 import { HookLock, type HookLockOptions } from '../hook-lock.js';
 import { HookStateStore } from '../hook-state.js';
+import { ReadAheadBoard } from '../read-ahead.js';
 import type { SyncJobData } from '../job.js';
 import { MappingStore, type ReplicaWait } from '../mapping-store.js';
 import { GlpiTimezone } from '../timezone.js';
@@ -45,6 +46,8 @@ export function createJobRunner(deps: JobRunnerDeps): SyncProcessor {
     deps.logger.debug({ err: { message: (err as Error).message } }, 'hook lock release failed (it expires on its own)'),
   );
   const hookStates = new HookStateStore(deps.redis, deps.keys);
+  // One board for the process: every job's store reports its writes to it (read-ahead.ts).
+  const readAheads = new ReadAheadBoard();
   const successWrittenAt = new Map<string, number>();
 
   async function noteGlpiSuccess(hookId: string, glpiVersion: string | undefined): Promise<void> {
@@ -87,10 +90,14 @@ export function createJobRunner(deps: JobRunnerDeps): SyncProcessor {
       logger,
       persist: (offsetMin: number) => store.setTzOffset(offsetMin),
     });
-    const store: MappingStore = new MappingStore(deps.redis, deps.keys, hook.id, { replicaWait: deps.replicaWait, timezone });
+    const store: MappingStore = new MappingStore(deps.redis, deps.keys, hook.id, { replicaWait: deps.replicaWait, timezone, readAheads });
+    // A job that will wait behind another of the hook (this process holds the lock) sends its read now.
+    const lease = lock.holding(hook.id);
+    if (lease !== undefined) useCase.readAhead?.(store, parsed.event, lease, clock());
     const afterLock: AfterLockTask[] = [];
     try {
       const outcome = await lock.run(hook.id, async (run) => {
+        store.ownTurn(run.lease);
         deps.metrics?.lockWait.observe({ hook: hook.id }, run.waitedMs / 1000);
         const signal = options.signal ? AbortSignal.any([run.signal, options.signal]) : run.signal;
         return useCase.run({ hook, glpi, store, logger, now: clock, signal, timezone, afterLock: (task) => afterLock.push(task) }, parsed.event);
@@ -107,6 +114,8 @@ export function createJobRunner(deps: JobRunnerDeps): SyncProcessor {
       // A job that failed after owing a write-back still makes it.
       await runAfterLock(afterLock, logger, options.signal);
       throw err;
+    } finally {
+      store.close();
     }
   }
 

@@ -139,6 +139,8 @@ export class SimDb {
   readonly requesttypes: SimRow[] = [];
   /** Uploaded file bytes by Document id. */
   readonly files = new Map<number, Buffer>();
+  /** The highest id each table has given (AUTO_INCREMENT survives purges). */
+  private readonly highestIds = new Map<string, number>();
 
   constructor(readonly state: SimState) {}
 
@@ -154,10 +156,13 @@ export class SimDb {
     return this.rows(itemtype).find((r) => r.id === id);
   }
 
-  /** AUTO_INCREMENT; tolerant of rows a test pushed into state directly. */
+  /**
+   * AUTO_INCREMENT; tolerant of rows a test pushed into state directly. Like MariaDB's, it never
+   * gives a purged row's id again (a purged ticket's id is not the next ticket's).
+   */
   nextId(itemtype: string): number {
     const rows = this.rows(itemtype);
-    return rows.reduce((max, r) => Math.max(max, r.id), 0) + 1;
+    return rows.reduce((max, r) => Math.max(max, r.id), this.highestIds.get(itemtype) ?? 0) + 1;
   }
 
   /** A full row from the table's columns: known input keys only (GLPI drops unknown ones). */
@@ -171,6 +176,7 @@ export class SimDb {
   }
 
   insert(itemtype: string, row: SimRow): SimRow {
+    this.highestIds.set(itemtype, Math.max(this.highestIds.get(itemtype) ?? 0, row.id));
     this.rows(itemtype).push(row);
     return row;
   }

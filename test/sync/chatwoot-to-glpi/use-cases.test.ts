@@ -14,6 +14,7 @@ import {
   startHarness,
   type ConversationSpec,
   type SyncHarness,
+  purgeInGlpi,
 } from '../support.js';
 
 /** GLPI 10 stores text entity-encoded; compare what a person reads. */
@@ -42,13 +43,7 @@ beforeEach(() => {
   h.sim.clearFaults();
 });
 
-/** What an admin does in GLPI's UI: purge an item (the bridge itself never deletes). */
-async function purge(itemtype: string, id: number): Promise<void> {
-  const init = await fetch(`${h.sim.url}initSession`, { headers: { authorization: 'user_token admin-user-token' } });
-  const { session_token: token } = (await init.json()) as { session_token: string };
-  const res = await fetch(`${h.sim.url}${itemtype}/${id}?force_purge=true`, { method: 'DELETE', headers: { 'session-token': token } });
-  expect(res.status).toBeLessThan(300);
-}
+const purge = (itemtype: string, id: number) => purgeInGlpi(h.sim, itemtype, id);
 
 const ticketsOf = (conversationId: number) =>
   h.sim.state.tickets.filter((t) => text(t.content).includes(`chatwoot:${HOOK_ID}:conversation:${conversationId})`));

@@ -1,0 +1,167 @@
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { redisKeys, type RedisKeys } from '../../src/redis/keys.js';
+import { MappingStore } from '../../src/sync/mapping-store.js';
+import { ReadAheadBoard } from '../../src/sync/read-ahead.js';
+import { deletePrefix, recordingPipelines, testPrefix, testRedis } from '../support/redis.js';
+
+// A job's context read sent while it waits for its turn (mapping-store.ts readMessageContextAhead,
+// read-ahead.ts): used at the turn only while still true, read again otherwise, never trusted
+// across another acquisition of the lock.
+
+const HOOK = 'acme';
+const AGENT = 'lucas.martin@acme-it.example';
+
+describe('a context read sent ahead of the job turn', () => {
+  let redis: Redis;
+  let prefix: string;
+  let keys: RedisKeys;
+  let conversationId = 400;
+
+  beforeAll(() => {
+    redis = testRedis();
+    prefix = testPrefix('read-ahead');
+    keys = redisKeys(prefix);
+  });
+  afterAll(async () => {
+    await deletePrefix(redis, prefix);
+    redis.disconnect();
+  });
+
+  /** A conversation of its own per test, with a ticket. */
+  async function setup(board = new ReadAheadBoard()) {
+    conversationId += 1;
+    const recorded = recordingPipelines(redis);
+    const store = (r: Redis = recorded.redis) => new MappingStore(r, keys, HOOK, { readAheads: board });
+    await store(redis).setTicket(conversationId, 9_000 + conversationId, []);
+    const conv = `${keys.mapping(HOOK)}:conv:${conversationId}`;
+    const msgs = `${keys.mapping(HOOK)}:msgs:${conversationId}`;
+    return { board, recorded, store, conv, msgs, conversationId };
+  }
+
+  /** Changes Redis behind the bridge's back (no process of it could, while it holds the lock): shows whether a read was made. */
+  const behindItsBack = (key: string, field: string, value: string) => redis.hset(key, field, value);
+
+  it('is used at the turn without a second read, intent included, when nothing wrote what it read', async () => {
+    const t = await setup();
+    const lease = {};
+    const job = t.store();
+    job.readMessageContextAhead(lease, t.conversationId, 1, undefined, AGENT, 1_000);
+    // The job ahead in the line records its own message: another slot, not this read's.
+    t.store(redis).recordFollowup(t.conversationId, 2, 77);
+    await behindItsBack(t.conv, 'ticketId', '1');
+    job.ownTurn(lease);
+
+    const read = await job.readMessageContext(t.conversationId, 1, undefined, AGENT, 2_000);
+
+    expect(read.conversation.ticketId).toBe(9_000 + t.conversationId); // what the early read saw
+    expect({ slot: read.slot, intentWritten: read.intentWritten }).toEqual({ slot: { state: 'none' }, intentWritten: true });
+    expect(t.recorded.commands.filter(([name]) => name === 'hgetall')).toHaveLength(1);
+    expect(await redis.hget(t.msgs, '1')).toMatch(/^\?\{"at":1000,"documentIds":\{\},"by":"[0-9a-f-]{36}"\}$/);
+    expect(t.board.size).toBe(0);
+  });
+
+  it('is read again when a job ahead wrote the conversation (its ticket created), and its own intent is still known as its own', async () => {
+    const board = new ReadAheadBoard();
+    const t = await setup(board);
+    await redis.hdel(t.conv, 'ticketId');
+    const lease = {};
+    const job = t.store();
+    job.readMessageContextAhead(lease, t.conversationId, 1, undefined, undefined, 1_000);
+    // The job ahead creates the conversation's ticket while this one waits.
+    await t.store(redis).setTicket(t.conversationId, 555, []);
+    job.ownTurn(lease);
+
+    const read = await job.readMessageContext(t.conversationId, 1, undefined, undefined, 2_000);
+
+    expect(read.conversation.ticketId).toBe(555);
+    // The slot holds the intent the early read wrote: this job's, so no look in GLPI is needed.
+    expect({ slot: read.slot, intentWritten: read.intentWritten }).toEqual({ slot: { state: 'none' }, intentWritten: true });
+    expect(t.recorded.commands.filter(([name]) => name === 'hgetall')).toHaveLength(2);
+  });
+
+  it('is read again when the message itself was recorded meanwhile (a copy of the delivery ran first)', async () => {
+    const t = await setup();
+    const lease = {};
+    const job = t.store();
+    job.readMessageContextAhead(lease, t.conversationId, 1, undefined, undefined, 1_000);
+    t.store(redis).recordFollowup(t.conversationId, 1, 4242);
+    job.ownTurn(lease);
+
+    const read = await job.readMessageContext(t.conversationId, 1, undefined, undefined, 2_000);
+
+    expect(read.slot).toEqual({ state: 'followup', followupId: 4242 });
+    expect(read.intentWritten).toBe(false);
+  });
+
+  it('is read again when the customer, the agent or the time zone it read were written', async () => {
+    for (const write of [
+      (s: MappingStore) => s.setCustomerChecked(31, 5),
+      (s: MappingStore) => s.setAgentUser(' Lucas.Martin@ACME-it.example ', 12), // the same agent, written as Chatwoot may send it
+      (s: MappingStore) => s.setTzOffset(120),
+    ]) {
+      const t = await setup();
+      const lease = {};
+      const job = t.store();
+      job.readMessageContextAhead(lease, t.conversationId, 1, 31, AGENT, 1_000);
+      await write(t.store(redis));
+      job.ownTurn(lease);
+      await job.readMessageContext(t.conversationId, 1, 31, AGENT, 2_000);
+      expect(t.recorded.commands.filter(([name]) => name === 'hgetall'), 'conversation and contact, read twice').toHaveLength(4);
+    }
+  });
+
+  it('is never trusted under another acquisition of the lock: another process may have written in between', async () => {
+    const t = await setup();
+    const job = t.store();
+    job.readMessageContextAhead({}, t.conversationId, 1, undefined, undefined, 1_000);
+    await behindItsBack(t.conv, 'ticketId', '777');
+    job.ownTurn({}); // the lock was released and taken again
+
+    const read = await job.readMessageContext(t.conversationId, 1, undefined, undefined, 2_000);
+
+    expect(read.conversation.ticketId).toBe(777);
+    expect(read.intentWritten).toBe(true);
+  });
+
+  it('takes an intent another job wrote for the message as not its own (so GLPI is looked at before posting)', async () => {
+    const t = await setup();
+    const lease = {};
+    const job = t.store();
+    // A copy of the delivery, in another process, wrote its intent first and died.
+    await redis.hset(t.msgs, '1', '?{"at":900,"documentIds":{}}');
+    job.readMessageContextAhead(lease, t.conversationId, 1, undefined, undefined, 1_000);
+    job.ownTurn({});
+
+    const read = await job.readMessageContext(t.conversationId, 1, undefined, undefined, 2_000);
+
+    expect(read.slot).toEqual({ state: 'intent', at: 900, documentIds: {} });
+    expect(read.intentWritten).toBe(false);
+  });
+
+  it('is not used for another message, and a job that ends without its turn leaves the board', async () => {
+    const board = new ReadAheadBoard();
+    const t = await setup(board);
+    const lease = {};
+    const job = t.store();
+    job.readMessageContextAhead(lease, t.conversationId, 1, undefined, undefined, 1_000);
+    job.ownTurn(lease);
+    await behindItsBack(t.conv, 'ticketId', '888');
+    const other = await job.readMessageContext(t.conversationId, 2, undefined, undefined, 2_000);
+    expect(other.conversation.ticketId).toBe(888);
+
+    const gaveUp = t.store();
+    gaveUp.readMessageContextAhead(lease, t.conversationId, 3, undefined, undefined, 1_000);
+    expect(board.size).toBe(1);
+    gaveUp.close();
+    expect(board.size).toBe(0);
+  });
+
+  it('sends nothing early without a board (a store outside the job runner)', async () => {
+    const t = await setup();
+    const job = new MappingStore(t.recorded.redis, keys, HOOK);
+    job.readMessageContextAhead({}, t.conversationId, 1, undefined, undefined, 1_000);
+    expect(t.recorded.commands).toHaveLength(0);
+    expect(await redis.hget(t.msgs, '1')).toBeNull();
+  });
+});

@@ -1,0 +1,166 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { GlpiClient, GlpiInput, ItemType, SearchOptions } from '../../../src/glpi/types.js';
+import { hasMessageMarker } from '../../../src/sync/markers.js';
+import type { SyncOutcome } from '../../../src/sync/use-case.js';
+import { recordingPipelines, waitFor } from '../../support/redis.js';
+import { HOOK_ID, at, jobData, messageEvent, purgeInGlpi, startHarness, type SyncHarness } from '../support.js';
+
+// Jobs that wait behind another job of their hook send their context read early (read-ahead.ts).
+// Through the runner, with the job ahead held inside its GLPI write while the others queue up:
+// what the job ahead writes (a ticket, a record, a replaced ticket, an agent) must reach them.
+
+let h: SyncHarness;
+beforeAll(async () => {
+  h = await startHarness();
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+const FOLLOWUP_POST: Held = { method: 'addItem', itemtype: 'ITILFollowup' };
+const msgsKey = (conversationId: number) => `${h.keys.mapping(HOOK_ID)}:msgs:${conversationId}`;
+const followupsFor = (messageId: number) => h.sim.state.followups.filter((f) => hasMessageMarker(f.content, messageId));
+
+type Held = { method: 'addItem' | 'search'; itemtype: ItemType };
+
+/** The hook's GLPI client, with its first call of `method` on `itemtype` held until `release()`. */
+function heldGlpi(hold: Held) {
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  let reached!: () => void;
+  const held = new Promise<void>((resolve) => (reached = resolve));
+  let armed = true;
+  const client = new Proxy(h.glpi, {
+    get(target, prop) {
+      if (prop === hold.method) {
+        return async (type: ItemType, input: GlpiInput & SearchOptions) => {
+          if (armed && type === hold.itemtype) {
+            armed = false;
+            reached();
+            await released;
+          }
+          return hold.method === 'addItem' ? target.addItem(type, input) : target.search(type, input);
+        };
+      }
+      const value = Reflect.get(target, prop, target) as unknown;
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  }) as GlpiClient;
+  return { client, held, release };
+}
+
+/**
+ * Runs `first`, holds it inside its GLPI call `hold`, queues `rest` behind it and waits
+ * until each of them has sent its early read (its intent is in the message's slot), then lets
+ * them all go.
+ */
+async function queuedBehind(hold: Held, first: Record<string, unknown>, rest: Record<string, unknown>[], waiting: { conversationId: number; messageId: number }[]) {
+  const gate = heldGlpi(hold);
+  const recorded = recordingPipelines(h.redis);
+  const processor = h.makeProcessor({ glpiFor: () => gate.client, redis: recorded.redis });
+  const head = processor.process(jobData(first));
+  await gate.held;
+  const others = rest.map((payload) => processor.process(jobData(payload)));
+  await waitFor(
+    async () => ((await Promise.all(waiting.map((w) => h.redis.hget(msgsKey(w.conversationId), String(w.messageId))))).every((v) => v?.startsWith('?')) ? true : undefined),
+    'the waiting jobs to read ahead',
+  );
+  gate.release();
+  const outcomes: SyncOutcome[] = await Promise.all([head, ...others]);
+  return { outcomes, commands: recorded.commands };
+}
+
+describe('context reads sent while a job waits for its turn', () => {
+  it('sees the ticket the job ahead created: one ticket for the conversation, a followup for each waiting message, no look in GLPI', async () => {
+    const conversation = { id: 801 };
+    const waiting = [80_102, 80_103, 80_104, 80_105, 80_106].map((messageId) => ({ conversationId: 801, messageId }));
+    h.sim.resetCalls();
+    const { outcomes } = await queuedBehind(
+      { method: 'addItem', itemtype: 'Ticket' },
+      messageEvent(conversation, { id: 80_101, createdAt: at(0) }),
+      waiting.map((w, i) => messageEvent(conversation, { id: w.messageId, createdAt: at(i + 1) })),
+      waiting,
+    );
+
+    expect(outcomes.map((o) => o.action)).toEqual(['ticket-created', ...waiting.map(() => 'followup-posted')]);
+    const ticketId = outcomes[0]?.ticketId;
+    expect(h.sim.state.tickets.filter((t) => String(t.content).includes('conversation:801)'))).toHaveLength(1);
+    for (const w of waiting) {
+      const posted = followupsFor(w.messageId);
+      expect(posted.map((f) => f.items_id), `message ${w.messageId}`).toEqual([ticketId]);
+      expect(await h.redis.hget(msgsKey(801), String(w.messageId))).toBe(String(posted[0]?.id));
+    }
+    // Each waiting job saw the ticket itself, not the head's intent to create it (which would have
+    // made it look for the ticket in GLPI), and knew the intent in its slot as its own (no look at
+    // the ticket's followups): nothing was read about tickets.
+    expect(h.sim.calls.filter((c) => c.method === 'GET' && /Ticket|ITILFollowup/.test(c.endpoint)).map((c) => c.path)).toEqual([]);
+    expect(h.sim.count('POST', '/ITILFollowup')).toBe(waiting.length);
+  });
+
+  it('uses the early read at the turn (no second read) when the job ahead only recorded its own message', async () => {
+    const conversation = { id: 802 };
+    await h.run(messageEvent(conversation, { id: 80_201, createdAt: at(0) }));
+    const waiting = [80_203, 80_204, 80_205].map((messageId) => ({ conversationId: 802, messageId }));
+    const { outcomes, commands } = await queuedBehind(
+      FOLLOWUP_POST,
+      messageEvent(conversation, { id: 80_202, createdAt: at(1) }),
+      waiting.map((w, i) => messageEvent(conversation, { id: w.messageId, createdAt: at(i + 2) })),
+      waiting,
+    );
+
+    expect(outcomes.map((o) => o.action)).toEqual(['followup-posted', 'followup-posted', 'followup-posted', 'followup-posted']);
+    // One read of the conversation per job: the head's at its turn, the others' ahead of it.
+    expect(commands.filter(([name, key]) => name === 'hgetall' && key?.endsWith(':conv:802'))).toHaveLength(4);
+    for (const w of waiting) expect(followupsFor(w.messageId)).toHaveLength(1);
+  });
+
+  it('posts a message once when copies of its delivery wait behind the job that posts it', async () => {
+    const conversation = { id: 803 };
+    await h.run(messageEvent(conversation, { id: 80_301, createdAt: at(0) }));
+    const payload = messageEvent(conversation, { id: 80_302, createdAt: at(1) });
+    h.sim.resetCalls();
+    const { outcomes } = await queuedBehind(FOLLOWUP_POST, payload, [payload, payload], [{ conversationId: 803, messageId: 80_302 }]);
+
+    expect(outcomes.map((o) => o.action)).toEqual(['followup-posted', 'skipped', 'skipped']);
+    expect(followupsFor(80_302)).toHaveLength(1);
+    expect(h.sim.count('POST', '/ITILFollowup')).toBe(1);
+  });
+
+  it('follows the conversation to its new ticket when the job ahead found the old one deleted in GLPI', async () => {
+    const conversation = { id: 804 };
+    const created = await h.run(messageEvent(conversation, { id: 80_401, createdAt: at(0) }));
+    const oldTicket = created.ticketId;
+    await purgeInGlpi(h.sim, 'Ticket', oldTicket as number);
+    const waiting = [80_403, 80_404].map((messageId) => ({ conversationId: 804, messageId }));
+    const { outcomes } = await queuedBehind(
+      FOLLOWUP_POST,
+      messageEvent(conversation, { id: 80_402, createdAt: at(1) }),
+      waiting.map((w, i) => messageEvent(conversation, { id: w.messageId, createdAt: at(i + 2) })),
+      waiting,
+    );
+
+    const newTicket = outcomes[0]?.ticketId;
+    expect(newTicket).toBeDefined();
+    expect(newTicket).not.toBe(oldTicket);
+    expect(outcomes.slice(1).map((o) => [o.action, o.ticketId])).toEqual(waiting.map(() => ['followup-posted', newTicket]));
+    for (const w of waiting) expect(followupsFor(w.messageId).map((f) => f.items_id)).toEqual([newTicket]);
+  });
+
+  it("finds the agent the job ahead looked up, though the waiting message names the agent in other case", async () => {
+    const conversation = { id: 805 };
+    await h.run(messageEvent(conversation, { id: 80_501, createdAt: at(0) }));
+    h.sim.resetCalls();
+    const agent = (email: string) => ({ id: 12, name: 'Lucas Martin', email });
+    await queuedBehind(
+      { method: 'search', itemtype: 'User' },
+      messageEvent(conversation, { id: 80_502, createdAt: at(1), type: 'outgoing', agent: agent('lucas.martin@acme-it.example') }),
+      [messageEvent(conversation, { id: 80_503, createdAt: at(2), type: 'outgoing', agent: agent('Lucas.Martin@ACME-IT.example') })],
+      [{ conversationId: 805, messageId: 80_503 }],
+    );
+
+    // The agent's GLPI user was searched once: the waiting job's early read, made before the job
+    // ahead cached the answer, was read again (the cache key folds the address's case).
+    expect(h.sim.calls.filter((c) => c.method === 'GET' && c.endpoint.startsWith('/search/User'))).toHaveLength(1);
+    expect(followupsFor(80_503)).toHaveLength(1);
+  });
+});
