@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { GlpiClient } from '../glpi/types.js';
 import { offsetFromSession } from './glpi-time.js';
-import type { TimezoneCache } from './mapping-store.js';
+import type { TimezoneCache } from './context-reads.js';
 
 /**
  * GLPI's offset from UTC for one job (GLPI stores local wall-clock time). Where it comes from, in
