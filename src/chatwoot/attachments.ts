@@ -219,9 +219,7 @@ export function createAttachmentFetcher(options: AttachmentFetcherOptions = {}):
         if (deadline.aborted) return { refused: `the download took more than ${Number((req.deadlineMs / 1000).toFixed(1))} s`, detail };
         const refusal = addressRefusal(err);
         if (refusal !== undefined) return { refused: PRIVATE_REASON, hideLink: true, detail: refusal.message };
-        // Written into the ticket: a failure with no code of its own reads as what it is.
-        const code = errorCode(err);
-        return { refused: `the download failed (${code === 'UNKNOWN' ? 'network error' : code})`, detail };
+        return { refused: `the download failed: ${networkFailure(errorCode(err))}`, detail };
       }
     },
     async close() {
@@ -229,6 +227,34 @@ export function createAttachmentFetcher(options: AttachmentFetcherOptions = {}):
       if (options.dispatcher === undefined) await Promise.all([trusted.destroy(), publicOnly.destroy()]);
     },
   };
+}
+
+/** What an agent reads in the ticket for a connection-level failure; the code stays for whoever diagnoses it. */
+const NETWORK_FAILURES: Readonly<Record<string, string>> = {
+  ECONNREFUSED: 'the server refused the connection',
+  ECONNRESET: 'the server closed the connection',
+  UND_ERR_SOCKET: 'the server closed the connection',
+  EPIPE: 'the server closed the connection',
+  ENOTFOUND: "the server's name does not resolve",
+  EAI_AGAIN: "the server's name could not be resolved for now",
+  ETIMEDOUT: 'the connection timed out',
+  UND_ERR_CONNECT_TIMEOUT: 'the connection timed out',
+  UND_ERR_HEADERS_TIMEOUT: 'the server did not answer in time',
+  UND_ERR_BODY_TIMEOUT: 'the server stopped sending the file',
+  EHOSTUNREACH: 'the server cannot be reached',
+  ENETUNREACH: 'the server cannot be reached',
+  CERT_HAS_EXPIRED: "the server's TLS certificate has expired",
+  DEPTH_ZERO_SELF_SIGNED_CERT: "the server's TLS certificate is not trusted",
+  SELF_SIGNED_CERT_IN_CHAIN: "the server's TLS certificate is not trusted",
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: "the server's TLS certificate is not trusted",
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: "the server's TLS certificate is not trusted",
+  ERR_TLS_CERT_ALTNAME_INVALID: "the server's TLS certificate is for another name",
+};
+
+function networkFailure(code: string): string {
+  if (code === 'UNKNOWN') return 'network error';
+  const words = NETWORK_FAILURES[code];
+  return words === undefined ? `network error (${code})` : `${words} (${code})`;
 }
 
 /** File name of an attachment as people see it (the last path segment of its URL). */

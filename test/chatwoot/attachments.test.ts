@@ -120,8 +120,16 @@ describe('attachment fetcher', () => {
     expect(refusal(await fetcher.fetch(hook(), attachment('/gone'), request()))).toBe('the server answered HTTP 404');
   });
 
-  it('names a connection that died by its network code, never UNKNOWN', async () => {
-    expect(refusal(await fetcher.fetch(hook(), attachment('/reset'), request()))).toBe('the download failed (UND_ERR_SOCKET)');
+  it('says in words why the connection failed, with its network code (never UNKNOWN)', async () => {
+    expect(refusal(await fetcher.fetch(hook(), attachment('/reset'), request()))).toBe('the download failed: the server closed the connection (UND_ERR_SOCKET)');
+
+    // A port nobody listens on any more (the Chatwoot origin is trusted, so the address is allowed).
+    const gone = await listen(() => undefined);
+    await new Promise((resolve) => gone.server.close(resolve));
+    const closed = hook({ CHATWOOT_BASE_URL: gone.origin });
+    const got = await fetcher.fetch(closed, attachment(`${gone.origin}/blob/x.png`), request());
+    expect(refusal(got)).toBe('the download failed: the server refused the connection (ECONNREFUSED)');
+    expect('detail' in got && got.detail).toMatch(/^http:\/\/127\.0\.0\.1:\d+: /);
   });
 
   it('fetches nothing for an unauthenticated hook, a non-http or a malformed URL', async () => {
