@@ -98,12 +98,11 @@ export interface WriteBack {
   pending(hookId: string): Promise<PendingWriteBack[]>;
   /**
    * Synchronous check: recognises our notes by their source_id (and ids this process posted) and
-   * attribute-only updates of glpi_* keys. The sync engine's seam uses `echoKind` instead.
+   * attribute-only updates of glpi_* keys. The runtime's echo check (glpi-to-chatwoot/echo.ts
+   * createEchoCheck) asks this first, then isStoredNote.
    */
   isOwnEcho(event: ChatwootEvent, hook: HookConfig | string): boolean;
-  /** Same plus the note ids other processes stored in Redis; says which kind of echo. */
-  echoKind(event: ChatwootEvent, hookId: string): Promise<EchoKind | undefined>;
-  /** Only the Redis part of echoKind: an outgoing private note whose id a process stored when it posted it. */
+  /** The Redis part: an outgoing private note whose id a process (this one or another) stored when it posted it. */
   isStoredNote(event: ChatwootEvent, hookId: string): Promise<boolean>;
 }
 
@@ -173,10 +172,6 @@ export function createWriteBack(deps: WriteBackDeps): WriteBack {
   async function isStoredNote(event: ChatwootEvent, hookId: string): Promise<boolean> {
     if (event.event !== 'message_created' || event.message_type !== 'outgoing' || !event.private) return false;
     return (await deps.redis.exists(keys.note(hookId, event.id))) === 1;
-  }
-
-  async function echoKind(event: ChatwootEvent, hookId: string): Promise<EchoKind | undefined> {
-    return echoKindSync(event, hookId) ?? ((await isStoredNote(event, hookId)) ? 'own-note' : undefined);
   }
 
   const attempts = Math.max(1, deps.attempts ?? DEFAULTS.writeBack.attempts);
@@ -363,7 +358,6 @@ export function createWriteBack(deps: WriteBackDeps): WriteBack {
       }
       return { done, left: await deps.redis.hlen(keys.pending(hook.id)) };
     },
-    echoKind,
     isStoredNote,
     isOwnEcho(event, hook) {
       return echoKindSync(event, typeof hook === 'string' ? hook : hook.id) !== undefined;
@@ -372,12 +366,11 @@ export function createWriteBack(deps: WriteBackDeps): WriteBack {
 }
 
 /**
- * The two seams in the shape the sync engine's SyncHooks takes:
- * `hooks: { ...writeBackSeams(writeBack), fetchAttachment }`.
+ * The write-back in the shape the sync engine's SyncHooks takes:
+ * `{ ...writeBackSeams(writeBack), isOwnEcho: createEchoCheck(writeBack, redis, keys), fetchAttachment }`.
  */
 export function writeBackSeams(writeBack: WriteBack): {
   onTicketCreated: (hook: HookConfig, conversation: WriteBackConversation, ticketId: number) => Promise<AfterLockTask | undefined>;
-  isOwnEcho: (event: ChatwootEvent, hook: HookConfig) => Promise<boolean>;
 } {
   return {
     async onTicketCreated(hook, conversation, ticketId) {
@@ -389,7 +382,5 @@ export function writeBackSeams(writeBack: WriteBack): {
         await writeBack.deliver(hook, target);
       };
     },
-    // echoKind, not the synchronous check: it also knows the notes other worker processes posted.
-    isOwnEcho: async (event, hook) => (await writeBack.echoKind(event, hook.id)) !== undefined,
   };
 }

@@ -7,6 +7,7 @@ import type { ServiceConfig } from '../../../src/config/schema.js';
 import { createGlpiClients, type GlpiClients } from '../../../src/glpi/registry.js';
 import { redisKeys } from '../../../src/redis/keys.js';
 import { type SyncJobData } from '../../../src/sync/job.js';
+import { createEchoCheck } from '../../../src/sync/glpi-to-chatwoot/echo.js';
 import { createSyncProcessor } from '../../../src/sync/runner/processor.js';
 import type { SyncProcessor } from '../../../src/sync/use-case.js';
 import { startChatwootApi, type ChatwootApiDouble } from '../../support/chatwoot-api/index.js';
@@ -75,6 +76,7 @@ function processorWith(seams: WriteBack): SyncProcessor {
     glpiFor: (id) => glpi.get(id),
     logger: pino({ level: 'silent' }),
     ...writeBackSeams(seams),
+    isOwnEcho: createEchoCheck(seams, redis, redisKeys(prefix)),
   });
 }
 
