@@ -1,28 +1,25 @@
 import { request, Agent } from 'undici';
 import { describe, expect, it } from 'vitest';
 import { startTestApp } from '../support/app.js';
+import { gate } from '../support/gate.js';
 
 describe('HTTP shutdown', () => {
   it('answers a request that was in flight when close() began with Connection: close, so no idle socket holds the server', async () => {
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    let entered!: () => void;
-    const inside = new Promise<void>((resolve) => (entered = resolve));
+    const slow = gate();
     const t = await startTestApp();
     try {
       // Runs after the app's own preClose (registration order): the request finishes mid-shutdown.
-      t.app.addHook('preClose', async () => release());
+      t.app.addHook('preClose', async () => slow.release());
       await t.app.register(async (app) => {
         app.get('/slow', async () => {
-          entered();
-          await gate;
+          await slow.pass();
           return { ok: true };
         });
       });
       const address = await t.app.listen({ port: 0, host: '127.0.0.1' });
       const agent = new Agent({ keepAliveTimeout: 60_000 });
       const pending = request(`${address}/slow`, { dispatcher: agent });
-      await inside;
+      await slow.reached;
       const closed = t.app.close();
       const res = await pending;
       expect(res.statusCode).toBe(200);

@@ -8,6 +8,7 @@ import { type SyncJobData } from '../../src/sync/job.js';
 import { SYNC_JOB_OPTIONS } from '../../src/queue/producer.js';
 import { createSyncWorker, type SyncJobDataWithFailure, type SyncWorker } from '../../src/queue/worker.js';
 import { HookLock } from '../../src/sync/hook-lock.js';
+import { gate } from '../support/gate.js';
 import { glpiDecode } from '../support/glpi-simulator/index.js';
 import { REDIS_URL, waitFor } from '../support/redis.js';
 import { HOOK_ID, at, conversationEvent, jobData, messageEvent, startHarness, type SyncHarness } from '../sync/support.js';
@@ -174,21 +175,15 @@ describe('sync worker', () => {
     nextConversation += 1;
     const c = { id: nextConversation, lastMessage: { id: 90_003, createdAt: at(0) } };
     const other = new HookLock(h.redis, h.keys, { ttlMs: 2_000, extendThresholdMs: 500, acquireWaitMs: 0 });
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => (release = resolve));
-    let acquired!: () => void;
-    const isHeld = new Promise<void>((resolve) => (acquired = resolve));
-    const holder = other.run(HOOK_ID, async () => {
-      acquired();
-      await held;
-    });
-    await isHeld;
+    const holding = gate();
+    const holder = other.run(HOOK_ID, () => holding.pass());
+    await holding.reached;
     const busyProcessor = h.makeProcessor({ lock: { acquireWaitMs: 0, ttlMs: 2_000, extendThresholdMs: 500 } });
     await startWorker(1, busyProcessor);
     const job = await add(conversationEvent('conversation_created', c));
     await waitFor(async () => ((await queue.getJob(job.id!))!.attemptsStarted >= 2 ? true : undefined), 'job delayed by the busy lock');
     expect(await job.getState()).not.toBe('completed');
-    release();
+    holding.release();
     await holder;
     await waitFor(async () => {
       const state = await job.getState();

@@ -11,6 +11,7 @@ import { createEchoCheck } from '../../../src/sync/glpi-to-chatwoot/echo.js';
 import { createSyncProcessor } from '../../../src/sync/runner/processor.js';
 import type { SyncProcessor } from '../../../src/sync/use-case.js';
 import { startChatwootApi, type ChatwootApiDouble } from '../../support/chatwoot-api/index.js';
+import { gate } from '../../support/gate.js';
 import { timingOutChatwoot } from '../../support/chatwoot-api/timing-out.js';
 import { loadFixture } from '../../support/fixtures.js';
 import { startGlpiSimulator, type GlpiSimulator } from '../../support/glpi-simulator/index.js';
@@ -129,17 +130,11 @@ describe('write-back through the sync engine', () => {
     chatwoot.addConversation({ id: 672, account_id: 3 });
     chatwoot.addConversation({ id: 673, account_id: 3 });
     // Chatwoot answers the first write-back's first call only when the test says so.
-    let reached!: () => void;
-    const atChatwoot = new Promise<void>((resolve) => (reached = resolve));
-    let open!: () => void;
-    const gate = new Promise<void>((resolve) => (open = resolve));
+    const atChatwoot = gate();
     const slow: ChatwootApiClient = {
       ...cw,
       async getConversation(accountId, id) {
-        if (id === 672) {
-          reached();
-          await gate;
-        }
+        if (id === 672) await atChatwoot.pass();
         return cw.getConversation(accountId, id);
       },
     };
@@ -153,14 +148,14 @@ describe('write-back through the sync engine', () => {
     };
 
     const first = runner.process(job(message(672, 990_672), 'wbw-slow-1'));
-    await Promise.race([atChatwoot, first]);
+    await Promise.race([atChatwoot.reached, first]);
     // The first job has created its ticket and waits for Chatwoot: the same hook's next
     // conversation gets its ticket meanwhile (under the lock it would wait, then LOCK_BUSY).
     const second = await runner.process(job(message(673, 990_673), 'wbw-slow-2'));
     expect(second).toMatchObject({ action: 'followup-posted', ticketId: expect.any(Number) as unknown });
     expect(await slowWriteBack.pending('acme')).toEqual([expect.objectContaining({ conversationId: 672, code: 'WRITE_BACK_QUEUED' })]);
 
-    open();
+    atChatwoot.release();
     const outcome = await first;
     // Acknowledged only once written back.
     expect(outcome).toMatchObject({ action: 'followup-posted', ticketId: expect.any(Number) as unknown });
@@ -194,30 +189,22 @@ describe('write-back through the sync engine', () => {
     const hook = config.hooks.get('acme')!;
     const target = { id: 676, accountId: 3 };
     // Process A is making the write-back of ticket 7001 and waits on Chatwoot.
-    let reached!: () => void;
-    const atChatwoot = new Promise<void>((resolve) => (reached = resolve));
-    let open!: () => void;
-    const gate = new Promise<void>((resolve) => (open = resolve));
-    let held = true;
+    const atChatwoot = gate();
     const gated: ChatwootApiClient = {
       ...cw,
       async getConversation(accountId, id) {
-        if (held) {
-          held = false;
-          reached();
-          await gate;
-        }
+        await atChatwoot.pass();
         return cw.getConversation(accountId, id);
       },
     };
     const processA = createWriteBack({ redis, keyPrefix: prefix, clientFor: () => gated, sleep: async () => undefined });
     expect(await processA.queue(hook, target, 7001)).toBe(true);
     const first = processA.deliver(hook, target);
-    await Promise.race([atChatwoot, first]);
+    await Promise.race([atChatwoot.reached, first]);
     // Meanwhile the ticket was closed in GLPI and process B's job gave the conversation ticket 7002.
     expect(await writeBack.queue(hook, target, 7002)).toBe(true);
     expect(await writeBack.deliver(hook, target)).toEqual({ status: 'claimed-elsewhere' });
-    open();
+    atChatwoot.release();
     expect(await first).toMatchObject({ status: 'done' });
 
     expect(chatwoot.conversation(3, 676)!.custom_attributes.glpi_ticket_id).toBe(7002);

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GlpiClient, GlpiInput, ItemType, SearchOptions } from '../../../src/glpi/types.js';
 import { hasMessageMarker } from '../../../src/sync/markers.js';
 import type { SyncOutcome } from '../../../src/sync/use-case.js';
+import { gate } from '../../support/gate.js';
 import { recordingPipelines, waitFor } from '../../support/redis.js';
 import { HOOK_ID, at, jobData, messageEvent, purgeInGlpi, startHarness, type SyncHarness } from '../support.js';
 
@@ -23,22 +24,14 @@ const followupsFor = (messageId: number) => h.sim.state.followups.filter((f) => 
 
 type Held = { method: 'addItem' | 'search'; itemtype: ItemType };
 
-/** The hook's GLPI client, with its first call of `method` on `itemtype` held until `release()`. */
+/** The hook's GLPI client, with its first call of `method` on `itemtype` held at a gate. */
 function heldGlpi(hold: Held) {
-  let release!: () => void;
-  const released = new Promise<void>((resolve) => (release = resolve));
-  let reached!: () => void;
-  const held = new Promise<void>((resolve) => (reached = resolve));
-  let armed = true;
+  const atGlpi = gate();
   const client = new Proxy(h.glpi, {
     get(target, prop) {
       if (prop === hold.method) {
         return async (type: ItemType, input: GlpiInput & SearchOptions) => {
-          if (armed && type === hold.itemtype) {
-            armed = false;
-            reached();
-            await released;
-          }
+          if (type === hold.itemtype) await atGlpi.pass();
           return hold.method === 'addItem' ? target.addItem(type, input) : target.search(type, input);
         };
       }
@@ -46,7 +39,7 @@ function heldGlpi(hold: Held) {
       return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
     },
   }) as GlpiClient;
-  return { client, held, release };
+  return { client, atGlpi };
 }
 
 /**
@@ -55,17 +48,17 @@ function heldGlpi(hold: Held) {
  * them all go.
  */
 async function queuedBehind(hold: Held, first: Record<string, unknown>, rest: Record<string, unknown>[], waiting: { conversationId: number; messageId: number }[]) {
-  const gate = heldGlpi(hold);
+  const held = heldGlpi(hold);
   const recorded = recordingPipelines(h.redis);
-  const processor = h.makeProcessor({ glpiFor: () => gate.client, redis: recorded.redis });
+  const processor = h.makeProcessor({ glpiFor: () => held.client, redis: recorded.redis });
   const head = processor.process(jobData(first));
-  await gate.held;
+  await held.atGlpi.reached;
   const others = rest.map((payload) => processor.process(jobData(payload)));
   await waitFor(
     async () => ((await Promise.all(waiting.map((w) => h.redis.hget(msgsKey(w.conversationId), String(w.messageId))))).every((v) => v?.startsWith('?')) ? true : undefined),
     'the waiting jobs to read ahead',
   );
-  gate.release();
+  held.atGlpi.release();
   const outcomes: SyncOutcome[] = await Promise.all([head, ...others]);
   return { outcomes, commands: recorded.commands };
 }
