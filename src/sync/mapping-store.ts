@@ -102,8 +102,14 @@ export class MappingStore {
     return this.reads.message(conversationId, messageId, contactId, agentEmail, intentAt);
   }
 
-  /** readMessageContext's read, sent while the job waits for its turn under `lease` (HookLock.holding). */
+  /**
+   * readMessageContext's read, sent while the job waits for its turn under `lease` (HookLock.holding).
+   * Not with REDIS_WAIT_REPLICAS: the intent it writes could be lost in a failover while the job
+   * waits, and the replica wait at the job's turn runs on the new connection, which has nothing to
+   * wait for; the intent is then written and awaited at the turn, as before.
+   */
   readMessageContextAhead(lease: object, conversationId: number, messageId: number, contactId: number | undefined, agentEmail: string | undefined, intentAt: number): void {
+    if (this.replicaWait.replicas > 0) return;
     this.reads.messageAhead(lease, conversationId, messageId, contactId, agentEmail, intentAt);
   }
 

@@ -157,11 +157,17 @@ describe('a context read sent ahead of the job turn', () => {
     expect(board.size).toBe(0);
   });
 
-  it('sends nothing early without a board (a store outside the job runner)', async () => {
+  it('sends nothing early without a board (a store outside the job runner), nor with REDIS_WAIT_REPLICAS', async () => {
     const t = await setup();
-    const job = new MappingStore(t.recorded.redis, keys, HOOK);
-    job.readMessageContextAhead({}, t.conversationId, 1, undefined, undefined, 1_000);
+    const stores = [
+      new MappingStore(t.recorded.redis, keys, HOOK),
+      // A failover while the job waits could lose its intent; the replica wait at its turn would
+      // run on the new connection and wait for nothing.
+      new MappingStore(t.recorded.redis, keys, HOOK, { readAheads: t.board, replicaWait: { replicas: 1, timeoutMs: 100 } }),
+    ];
+    for (const job of stores) job.readMessageContextAhead({}, t.conversationId, 1, undefined, undefined, 1_000);
     expect(t.recorded.commands).toHaveLength(0);
+    expect(t.board.size).toBe(0);
     expect(await redis.hget(t.msgs, '1')).toBeNull();
   });
 });
