@@ -139,6 +139,36 @@ describe('a context read sent ahead of the job turn', () => {
     expect(read.intentWritten).toBe(false);
   });
 
+  it('is read again at the turn when Redis did not answer the early read', async () => {
+    const t = await setup();
+    let failNext = true;
+    // The first pipeline fails as a dropped connection would; the next ones reach Redis.
+    const flaky = new Proxy(redis, {
+      get(target, prop, receiver) {
+        if (prop !== 'pipeline') return Reflect.get(target, prop, receiver) as unknown;
+        return () => {
+          const pipeline = target.pipeline();
+          if (failNext) {
+            failNext = false;
+            pipeline.exec = () => Promise.reject(new Error('Connection is closed.'));
+          }
+          return pipeline;
+        };
+      },
+    });
+    const lease = {};
+    const job = t.store(flaky);
+    job.readMessageContextAhead(lease, t.conversationId, 1, undefined, undefined, 1_000);
+    job.ownTurn(lease);
+
+    const read = await job.readMessageContext(t.conversationId, 1, undefined, undefined, 2_000);
+
+    expect(read.conversation.ticketId).toBe(9_000 + t.conversationId);
+    expect({ slot: read.slot, intentWritten: read.intentWritten }).toEqual({ slot: { state: 'none' }, intentWritten: true });
+    expect(await redis.hget(t.msgs, '1')).toBe('?{"at":2000,"documentIds":{}}');
+    expect(t.board.size).toBe(0);
+  });
+
   it('is not used for another message, and a job that ends without its turn leaves the board', async () => {
     const board = new ReadAheadBoard();
     const t = await setup(board);
