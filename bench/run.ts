@@ -85,6 +85,7 @@ function printSync(sync: SyncResult): void {
   console.log(`| per-hook mutex bound 1/(calls x ${f(sync.glpiCallViaProxyMeanMs, 2)} ms) | ${f(sync.mutexBoundEventsPerS, 1)} events/s (efficiency ${f(sync.mutexEfficiency * 100, 0)} %) |`);
   console.log(`| with the injected ${sync.glpiLatencyMs} ms alone | ${f(sync.mutexBoundNominalEventsPerS, 1)} events/s (efficiency ${f(sync.mutexEfficiencyNominal * 100, 0)} %) |`);
   console.log(`| mean lock wait per job | ${f(sync.lockWaitMeanMs, 1)} ms |`);
+  console.log(`| context reads: ahead of the turn / again at it / at it | ${['ahead', 'again', 'at_turn'].map((k) => sync.contextReads[k] ?? 0).join(' / ')} |`);
   console.log(`| mean GLPI call seen by the worker; the bridge's own time per message | ${f(sync.glpiCallMeanMs, 2)} ms; ${f(sync.bridgeMsPerMessage, 2)} ms |`);
   console.log(`| Redis commands per message | ${Object.entries(sync.redisCommandsPerMessage).map(([name, n]) => `${name} ${n}`).join(', ')} |`);
   console.log(`| failed jobs | ${sync.failed} |`);

@@ -30,6 +30,8 @@ export interface SyncResult {
   redisCommandsPerMessage: Record<string, number>;
   /** Mean wait for the hook's mutex per job (local FIFO line + Redis lock), from the worker's metrics. */
   lockWaitMeanMs: number | null;
+  /** How the message jobs read their context (cgb_context_reads_total): ahead of their turn, again at it, or only at it. */
+  contextReads: Record<string, number>;
   /**
    * Mean GLPI call as the worker saw it (its cgb_glpi_call_duration_seconds): the simulated latency
    * plus HTTP and both event loops. What is left of the time per message beyond
@@ -75,6 +77,17 @@ function histogramMean(text: string, name: string): number | null {
     if (line.startsWith(`${name}_count`)) count += Number(line.split(' ').pop());
   }
   return count > 0 ? sum / count : null;
+}
+
+/** A Prometheus counter's values in /metrics text, summed by one label. */
+function counterByLabel(text: string, name: string, label: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`)) continue;
+    const value = line.match(new RegExp(`${label}="([^"]*)"`))?.[1];
+    if (value !== undefined) out[value] = (out[value] ?? 0) + Number(line.split(' ').pop());
+  }
+  return out;
 }
 
 /**
@@ -190,6 +203,7 @@ export async function runSync(
       glpiCallsByEndpoint: Object.fromEntries(proxy.calls),
       redisCommandsPerMessage: commandsPer(commandsBefore, commandsAfter, messages).byCommand,
       lockWaitMeanMs: lockWaitMeanS === null ? null : round(lockWaitMeanS * 1000, 1),
+      contextReads: counterByLabel(metricsText, 'cgb_context_reads_total', 'read'),
       glpiCallMeanMs: glpiCallMeanS === null ? null : round(glpiCallMeanS * 1000, 2),
       bridgeMsPerMessage: glpiCallMeanS === null ? null : round(1000 / eventsPerS - callsPerMessage * glpiCallMeanS * 1000, 2),
       glpiResponseMeanMs: glpiResponseMeanMs === null ? null : round(glpiResponseMeanMs, 2),

@@ -57,6 +57,12 @@ export function createMetrics(register: Registry = new Registry()) {
     buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [register],
   });
+  const contextReads = new Counter({
+    name: 'cgb_context_reads_total',
+    help: "A message job's Redis context read: sent while it waited and used (ahead), sent early but read again at its turn (again), or read at its turn (at_turn)",
+    labelNames: ['hook', 'read'] as const,
+    registers: [register],
+  });
   const customerBindings = new Counter({
     name: 'cgb_customer_bindings_total',
     help: 'Chatwoot contacts matched to an existing GLPI user: bound, or refused by the binding policy (reason)',
@@ -93,7 +99,7 @@ export function createMetrics(register: Registry = new Registry()) {
     buckets: [1, 2.5, 5, 10, 15, 30, 60, 120, 300, 900, 3600],
     registers: [register],
   });
-  return { register, glpiChanges, chatwootPosts, glpiToChatwootLag, webhooks, jobs, jobDuration, jobLatency, glpiCalls, glpiDuration, chatwootCalls, lockWait, customerBindings, queueJobs, spooled };
+  return { register, glpiChanges, chatwootPosts, glpiToChatwootLag, webhooks, jobs, jobDuration, jobLatency, glpiCalls, glpiDuration, chatwootCalls, lockWait, contextReads, customerBindings, queueJobs, spooled };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

@@ -49,6 +49,9 @@ interface EarlyRead {
   result: Promise<RawContext | undefined>;
 }
 
+/** How a message's context was read (cgb_context_reads_total): see ContextReads.message. */
+export type ContextReadKind = 'ahead' | 'again' | 'at_turn';
+
 export class ContextReads {
   private early: EarlyRead | undefined;
   /** The acquisition of the hook's lock the job's turn came under (ownTurn). */
@@ -59,6 +62,7 @@ export class ContextReads {
     private readonly keys: MappingKeys,
     private readonly board: ReadAheadBoard | undefined,
     private readonly timezone: TimezoneCache | undefined,
+    private readonly counted: (read: ContextReadKind) => void = () => undefined,
   ) {}
 
   /**
@@ -87,12 +91,17 @@ export class ContextReads {
     if (early !== undefined && sameArgs(early.args, [conversationId, messageId, contactId, agentEmail])) {
       if (early.lease === this.lease && !early.watch.stale) {
         const raw = await early.result;
-        if (raw !== undefined) return this.messageContext(raw);
+        if (raw !== undefined) {
+          this.counted('ahead');
+          return this.messageContext(raw);
+        }
       }
+      this.counted('again');
       const raw = await this.sendContextRead(conversationId, { id: messageId, intent: intentAt === undefined ? undefined : intentValue(intentAt, {}) }, contactId, agentEmail);
       if (!raw.intentWritten && raw.slotRaw === early.intent) return this.messageContext({ ...raw, slotRaw: null, intentWritten: true });
       return this.messageContext(raw);
     }
+    this.counted('at_turn');
     const intent = intentAt === undefined ? undefined : intentValue(intentAt, {});
     return this.messageContext(await this.sendContextRead(conversationId, { id: messageId, intent }, contactId, agentEmail));
   }

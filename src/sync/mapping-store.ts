@@ -3,7 +3,7 @@ import { ReplicationLagError } from '../errors/index.js';
 import type { RedisConnection } from '../redis/connection.js';
 import type { RedisKeys } from '../redis/keys.js';
 import { execPipeline } from '../redis/pipeline.js';
-import { ContextReads, type MessageContext, type TimezoneCache } from './context-reads.js';
+import { ContextReads, type ContextReadKind, type MessageContext, type TimezoneCache } from './context-reads.js';
 import { mappingKeys, type MappingKeys } from './mapping-keys.js';
 import {
   intentValue,
@@ -52,6 +52,8 @@ interface MappingStoreOptions {
    * to it. Without one, nothing is read ahead.
    */
   readAheads?: ReadAheadBoard;
+  /** Counts how each message context was read (cgb_context_reads_total). */
+  countRead?: (read: ContextReadKind) => void;
 }
 
 export class MappingStore {
@@ -73,7 +75,7 @@ export class MappingStore {
     this.k = mappingKeys(this.root);
     this.replicaWait = options.replicaWait ?? { replicas: 0, timeoutMs: 0 };
     this.board = options.readAheads;
-    this.reads = new ContextReads(redis, this.k, this.board, options.timezone);
+    this.reads = new ContextReads(redis, this.k, this.board, options.timezone, options.countRead);
   }
 
   /** Reported before every write: a read sent ahead of its job's turn that covers it is stale. */

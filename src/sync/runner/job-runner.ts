@@ -26,7 +26,7 @@ interface JobRunnerDeps {
   useCases: UseCases;
   /** ms since epoch (tests pin it). */
   clock?: () => number;
-  metrics?: Pick<Metrics, 'lockWait'>;
+  metrics?: Pick<Metrics, 'lockWait'> & Partial<Pick<Metrics, 'contextReads'>>;
   lock?: HookLockOptions;
   /** GLPI's offset from UTC in minutes, when known from configuration (see timezone.ts). */
   glpiUtcOffsetMin?: (hookId: string) => number | undefined;
@@ -90,7 +90,12 @@ export function createJobRunner(deps: JobRunnerDeps): SyncProcessor {
       logger,
       persist: (offsetMin: number) => store.setTzOffset(offsetMin),
     });
-    const store: MappingStore = new MappingStore(deps.redis, deps.keys, hook.id, { replicaWait: deps.replicaWait, timezone, readAheads });
+    const store: MappingStore = new MappingStore(deps.redis, deps.keys, hook.id, {
+      replicaWait: deps.replicaWait,
+      timezone,
+      readAheads,
+      countRead: (read) => deps.metrics?.contextReads?.inc({ hook: hook.id, read }),
+    });
     // A job that will wait behind another of the hook (this process holds the lock) sends its read now.
     const lease = lock.holding(hook.id);
     if (lease !== undefined) useCase.readAhead?.(store, parsed.event, lease, clock());

@@ -23,7 +23,7 @@ export interface SyncProcessorDeps extends SyncHooks {
   logger: Logger;
   /** ms since epoch (tests pin it). */
   clock?: () => number;
-  metrics?: Pick<Metrics, 'lockWait'> & Partial<Pick<Metrics, 'customerBindings' | 'glpiChanges' | 'chatwootPosts' | 'glpiToChatwootLag'>>;
+  metrics?: Pick<Metrics, 'lockWait'> & Partial<Pick<Metrics, 'contextReads' | 'customerBindings' | 'glpiChanges' | 'chatwootPosts' | 'glpiToChatwootLag'>>;
   lock?: HookLockOptions;
   /**
    * GLPI's offset from UTC in minutes, when known from configuration. Default: learnt from GLPI's

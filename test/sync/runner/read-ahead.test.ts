@@ -18,6 +18,14 @@ afterAll(async () => {
   await h?.close();
 });
 
+/** cgb_context_reads_total of the hook so far, by how the context was read. */
+async function contextReads(): Promise<Record<string, number>> {
+  const { values } = await h.metrics.contextReads.get();
+  return Object.fromEntries(values.filter((v) => v.labels.hook === HOOK_ID).map((v) => [String(v.labels.read), v.value]));
+}
+const since = (before: Record<string, number>, after: Record<string, number>) =>
+  Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - (before[k] ?? 0)]).filter(([, v]) => v !== 0));
+
 const FOLLOWUP_POST: Held = { method: 'addItem', itemtype: 'ITILFollowup' };
 const msgsKey = (conversationId: number) => `${h.keys.mapping(HOOK_ID)}:msgs:${conversationId}`;
 const followupsFor = (messageId: number) => h.sim.state.followups.filter((f) => hasMessageMarker(f.content, messageId));
@@ -68,6 +76,7 @@ describe('context reads sent while a job waits for its turn', () => {
     const conversation = { id: 801 };
     const waiting = [80_102, 80_103, 80_104, 80_105, 80_106].map((messageId) => ({ conversationId: 801, messageId }));
     h.sim.resetCalls();
+    const before = await contextReads();
     const { outcomes } = await queuedBehind(
       { method: 'addItem', itemtype: 'Ticket' },
       messageEvent(conversation, { id: 80_101, createdAt: at(0) }),
@@ -88,12 +97,15 @@ describe('context reads sent while a job waits for its turn', () => {
     // the ticket's followups): nothing was read about tickets.
     expect(h.sim.calls.filter((c) => c.method === 'GET' && /Ticket|ITILFollowup/.test(c.endpoint)).map((c) => c.path)).toEqual([]);
     expect(h.sim.count('POST', '/ITILFollowup')).toBe(waiting.length);
+    // What /metrics shows for it: the head read at its turn, the five read early and again.
+    expect(since(before, await contextReads())).toEqual({ at_turn: 1, again: 5 });
   });
 
   it('uses the early read at the turn (no second read) when the job ahead only recorded its own message', async () => {
     const conversation = { id: 802 };
     await h.run(messageEvent(conversation, { id: 80_201, createdAt: at(0) }));
     const waiting = [80_203, 80_204, 80_205].map((messageId) => ({ conversationId: 802, messageId }));
+    const before = await contextReads();
     const { outcomes, commands } = await queuedBehind(
       FOLLOWUP_POST,
       messageEvent(conversation, { id: 80_202, createdAt: at(1) }),
@@ -105,6 +117,7 @@ describe('context reads sent while a job waits for its turn', () => {
     // One read of the conversation per job: the head's at its turn, the others' ahead of it.
     expect(commands.filter(([name, key]) => name === 'hgetall' && key?.endsWith(':conv:802'))).toHaveLength(4);
     for (const w of waiting) expect(followupsFor(w.messageId)).toHaveLength(1);
+    expect(since(before, await contextReads())).toEqual({ at_turn: 1, ahead: 3 });
   });
 
   it('posts a message once when copies of its delivery wait behind the job that posts it', async () => {
