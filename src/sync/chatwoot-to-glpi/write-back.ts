@@ -66,7 +66,6 @@ interface WriteBackDeps {
   logger?: Logger;
 }
 
-type EchoKind = 'own-note' | 'own-custom-attributes' | 'own-contact-attributes';
 
 export interface WriteBack {
   /**
@@ -154,17 +153,17 @@ export function createWriteBack(deps: WriteBackDeps): WriteBack {
     if (recentNotes.size > DEFAULTS.writeBack.recentNotesMax) recentNotes.delete(recentNotes.values().next().value as string);
   };
 
-  function echoKindSync(event: ChatwootEvent, hookId: string): EchoKind | undefined {
+  /** Our note (by its marker, or an id this process posted), or a write of glpi_* attributes only. */
+  function isOwnEchoSync(event: ChatwootEvent, hookId: string): boolean {
     switch (event.event) {
       case 'message_created':
-        if (isOwnNoteMarker(event, hookId)) return 'own-note';
-        return event.message_type === 'outgoing' && event.private && recentNotes.has(`${hookId}:${event.id}`) ? 'own-note' : undefined;
+        return isOwnNoteMarker(event, hookId) || (event.message_type === 'outgoing' && event.private && recentNotes.has(`${hookId}:${event.id}`));
       case 'conversation_updated':
-        return onlyOwnedAttributeChanges(event.changed_attributes, ['custom_attributes']) ? 'own-custom-attributes' : undefined;
+        return onlyOwnedAttributeChanges(event.changed_attributes, ['custom_attributes']);
       case 'contact_updated':
-        return onlyOwnedAttributeChanges(event.changed_attributes, ['custom_attributes', 'additional_attributes']) ? 'own-contact-attributes' : undefined;
+        return onlyOwnedAttributeChanges(event.changed_attributes, ['custom_attributes', 'additional_attributes']);
       default:
-        return undefined;
+        return false;
     }
   }
 
@@ -360,7 +359,7 @@ export function createWriteBack(deps: WriteBackDeps): WriteBack {
     },
     isStoredNote,
     isOwnEcho(event, hook) {
-      return echoKindSync(event, typeof hook === 'string' ? hook : hook.id) !== undefined;
+      return isOwnEchoSync(event, typeof hook === 'string' ? hook : hook.id);
     },
   };
 }
