@@ -88,22 +88,20 @@ export class ContextReads {
     const early = this.early;
     this.early = undefined;
     early?.watch.close();
-    if (early !== undefined && sameArgs(early.args, [conversationId, messageId, contactId, agentEmail])) {
-      if (early.lease === this.lease && !early.watch.stale) {
-        const raw = await early.result;
-        if (raw !== undefined) {
-          this.counted('ahead');
-          return this.messageContext(raw);
-        }
+    const ours = early !== undefined && sameArgs(early.args, [conversationId, messageId, contactId, agentEmail]) ? early : undefined;
+    if (ours !== undefined && ours.lease === this.lease && !ours.watch.stale) {
+      const raw = await ours.result;
+      if (raw !== undefined) {
+        this.counted('ahead');
+        return this.messageContext(raw);
       }
-      this.counted('again');
-      const raw = await this.sendContextRead(conversationId, { id: messageId, intent: intentAt === undefined ? undefined : intentValue(intentAt, {}) }, contactId, agentEmail);
-      if (!raw.intentWritten && raw.slotRaw === early.intent) return this.messageContext({ ...raw, slotRaw: null, intentWritten: true });
-      return this.messageContext(raw);
     }
-    this.counted('at_turn');
+    this.counted(ours === undefined ? 'at_turn' : 'again');
     const intent = intentAt === undefined ? undefined : intentValue(intentAt, {});
-    return this.messageContext(await this.sendContextRead(conversationId, { id: messageId, intent }, contactId, agentEmail));
+    const raw = await this.sendContextRead(conversationId, { id: messageId, intent }, contactId, agentEmail);
+    // The intent the early read wrote is this job's: posting needs no look in GLPI first.
+    if (ours !== undefined && !raw.intentWritten && raw.slotRaw === ours.intent) return this.messageContext({ ...raw, slotRaw: null, intentWritten: true });
+    return this.messageContext(raw);
   }
 
   /**
