@@ -52,20 +52,18 @@ function heldGlpi(hold: Held) {
 
 /**
  * Runs `first`, holds it inside its GLPI call `hold`, queues `rest` behind it and waits
- * until each of them has sent its early read (its intent is in the message's slot), then lets
- * them all go.
+ * until each of them has sent its early read, then lets them all go.
  */
-async function queuedBehind(hold: Held, first: Record<string, unknown>, rest: Record<string, unknown>[], waiting: { conversationId: number; messageId: number }[]) {
+async function queuedBehind(hold: Held, first: Record<string, unknown>, rest: Record<string, unknown>[]) {
   const held = heldGlpi(hold);
   const recorded = recordingPipelines(h.redis);
   const processor = h.makeProcessor({ glpiFor: () => held.client, redis: recorded.redis });
   const head = processor.process(jobData(first));
   await held.atGlpi.reached;
   const others = rest.map((payload) => processor.process(jobData(payload)));
-  await waitFor(
-    async () => ((await Promise.all(waiting.map((w) => h.redis.hget(msgsKey(w.conversationId), String(w.messageId))))).every((v) => v?.startsWith('?')) ? true : undefined),
-    'the waiting jobs to read ahead',
-  );
+  // Every job's context read carries its intent (HSETNX): the head's at its turn, then one per
+  // waiting job, sent ahead while the head is held.
+  await waitFor(() => (recorded.commands.filter(([name]) => name === 'hsetnx').length >= 1 + rest.length ? true : undefined), 'the waiting jobs to read ahead');
   held.atGlpi.release();
   const outcomes: SyncOutcome[] = await Promise.all([head, ...others]);
   return { outcomes, commands: recorded.commands };
@@ -81,7 +79,6 @@ describe('context reads sent while a job waits for its turn', () => {
       { method: 'addItem', itemtype: 'Ticket' },
       messageEvent(conversation, { id: 80_101, createdAt: at(0) }),
       waiting.map((w, i) => messageEvent(conversation, { id: w.messageId, createdAt: at(i + 1) })),
-      waiting,
     );
 
     expect(outcomes.map((o) => o.action)).toEqual(['ticket-created', ...waiting.map(() => 'followup-posted')]);
@@ -110,7 +107,6 @@ describe('context reads sent while a job waits for its turn', () => {
       FOLLOWUP_POST,
       messageEvent(conversation, { id: 80_202, createdAt: at(1) }),
       waiting.map((w, i) => messageEvent(conversation, { id: w.messageId, createdAt: at(i + 2) })),
-      waiting,
     );
 
     expect(outcomes.map((o) => o.action)).toEqual(['followup-posted', 'followup-posted', 'followup-posted', 'followup-posted']);
@@ -125,11 +121,14 @@ describe('context reads sent while a job waits for its turn', () => {
     await h.run(messageEvent(conversation, { id: 80_301, createdAt: at(0) }));
     const payload = messageEvent(conversation, { id: 80_302, createdAt: at(1) });
     h.sim.resetCalls();
-    const { outcomes } = await queuedBehind(FOLLOWUP_POST, payload, [payload, payload], [{ conversationId: 803, messageId: 80_302 }]);
+    const before = await contextReads();
+    const { outcomes } = await queuedBehind(FOLLOWUP_POST, payload, [payload, payload]);
 
     expect(outcomes.map((o) => o.action)).toEqual(['followup-posted', 'skipped', 'skipped']);
     expect(followupsFor(80_302)).toHaveLength(1);
     expect(h.sim.count('POST', '/ITILFollowup')).toBe(1);
+    // The copies read ahead, found the head's record made that read stale, and read again.
+    expect(since(before, await contextReads())).toEqual({ at_turn: 1, again: 2 });
   });
 
   it('follows the conversation to its new ticket when the job ahead found the old one deleted in GLPI', async () => {
@@ -142,7 +141,6 @@ describe('context reads sent while a job waits for its turn', () => {
       FOLLOWUP_POST,
       messageEvent(conversation, { id: 80_402, createdAt: at(1) }),
       waiting.map((w, i) => messageEvent(conversation, { id: w.messageId, createdAt: at(i + 2) })),
-      waiting,
     );
 
     const newTicket = outcomes[0]?.ticketId;
@@ -156,17 +154,18 @@ describe('context reads sent while a job waits for its turn', () => {
     const conversation = { id: 805 };
     await h.run(messageEvent(conversation, { id: 80_501, createdAt: at(0) }));
     h.sim.resetCalls();
+    const before = await contextReads();
     const agent = (email: string) => ({ id: 12, name: 'Lucas Martin', email });
     await queuedBehind(
       { method: 'search', itemtype: 'User' },
       messageEvent(conversation, { id: 80_502, createdAt: at(1), type: 'outgoing', agent: agent('lucas.martin@acme-it.example') }),
       [messageEvent(conversation, { id: 80_503, createdAt: at(2), type: 'outgoing', agent: agent('Lucas.Martin@ACME-IT.example') })],
-      [{ conversationId: 805, messageId: 80_503 }],
     );
 
     // The agent's GLPI user was searched once: the waiting job's early read, made before the job
     // ahead cached the answer, was read again (the cache key folds the address's case).
     expect(h.sim.calls.filter((c) => c.method === 'GET' && c.endpoint.startsWith('/search/User'))).toHaveLength(1);
     expect(followupsFor(80_503)).toHaveLength(1);
+    expect(since(before, await contextReads())).toEqual({ at_turn: 1, again: 1 });
   });
 });
