@@ -7,7 +7,7 @@ import { Redis } from 'ioredis';
 import { redisKeys } from '../src/redis/keys.js';
 import { SYNC_QUEUE_NAME } from '../src/queue/job.js';
 import { freePort, type RedisChild, startBridgeProcess } from '../test/reliability/support.js';
-import { commandsPer, cpuTimeUs, redisCommandCalls, ROOT, runTsxJson, sampleMemory, spawnTsxServer, stopChild } from './proc.js';
+import { commandsPer, cpuTimeUs, redisCommandCalls, redisCpuUs, ROOT, runTsxJson, sampleMemory, spawnTsxServer, stopChild } from './proc.js';
 
 export interface LoadResult {
   requests: number;
@@ -48,6 +48,11 @@ export interface IngestResult {
    * by its own CPU only, comparable with the requests/s `ratio` above.
    */
   cpuUsPerRequest: { bare: number | null; bridge: number | null; ratio: number | null };
+  /**
+   * CPU time the Redis server used during the bridge's measured run, per request: the part of the
+   * machine's CPU each delivery costs outside the api process (the bare endpoint costs none).
+   */
+  redisCpuUsPerRequest: number | null;
   /** Redis commands the measured run cost per bridge request (INFO commandstats deltas), by command. */
   redisCommandsPerRequest: { total: number; byCommand: Record<string, number> };
   /**
@@ -168,8 +173,10 @@ export async function runIngest(redis: RedisChild, options: { connections: numbe
     const jobsBefore = await settledCount();
     const memory = sampleMemory(bridge.child.pid as number);
     const callsBefore = await redisCommandCalls(inspector);
+    const redisCpuBefore = await redisCpuUs(inspector);
     const { result: bridgeResult, cpuUsPerRequest: bridgeCpuUs } = await measured(url, bridge.child.pid, connections, durationS);
     const callsAfter = await redisCommandCalls(inspector);
+    const redisCpuAfter = await redisCpuUs(inspector);
     const apiMemory = memory.stop();
     const jobsEnqueued = (await settledCount()) - jobsBefore;
     const bridge2xx = Object.entries(bridgeResult.statusCodes)
@@ -193,6 +200,7 @@ export async function runIngest(redis: RedisChild, options: { connections: numbe
         bridge: bridgeCpuUs,
         ratio: bareCpuUs === null || bridgeCpuUs === null || bridgeCpuUs === 0 ? null : Math.round((bareCpuUs / bridgeCpuUs) * 1000) / 1000,
       },
+      redisCpuUsPerRequest: bridgeResult.requests === 0 ? null : Math.round((redisCpuAfter - redisCpuBefore) / bridgeResult.requests),
       // The inspector's own INFO call is in the delta: one command, negligible over thousands.
       redisCommandsPerRequest: commandsPer(callsBefore, callsAfter, bridgeResult.requests),
       stages,

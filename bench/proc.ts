@@ -133,6 +133,13 @@ export async function redisCommandCalls(redis: Redis): Promise<Map<string, numbe
   return calls;
 }
 
+/** CPU time (user + system) the Redis server has used since it started, in microseconds (INFO cpu). */
+export async function redisCpuUs(redis: Redis): Promise<number> {
+  const info = await redis.info('cpu');
+  const field = (name: string) => Number(new RegExp(`^${name}:([0-9.]+)`, 'm').exec(info)?.[1] ?? 0);
+  return Math.round((field('used_cpu_user') + field('used_cpu_sys')) * 1e6);
+}
+
 /** Commands between two `redisCommandCalls` readings, per unit of work (a request, a message), in all and by command. */
 export function commandsPer(before: Map<string, number>, after: Map<string, number>, units: number): { total: number; byCommand: Record<string, number> } {
   const byCommand: Record<string, number> = {};

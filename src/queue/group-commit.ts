@@ -52,19 +52,20 @@ type ClaimCommand = (numKeys: number, ...args: (string | number)[]) => Promise<(
 
 /**
  * Group commit for the webhook intake. Deliveries that arrive in the same turn of the event loop
- * are stored together: one script call claims all their dedupe keys, then one pipelined write
- * (BullMQ's addBulk) stores all the jobs they won, instead of two Redis round trips (and two
- * socket writes) each. While a group is being stored, the deliveries that arrive meanwhile wait
- * for it (at most `maxWaitMs`) and form the next group: under load the groups grow by themselves,
- * and the per-group cost (the pipeline object, MULTI and EXEC, the claim call, two socket writes)
- * is shared by more deliveries. With nothing in flight a group leaves at the end of the current
- * turn, as before. One call, not a pipeline of one call per delivery: an ioredis pipeline
- * copies every script defined on the connection (BullMQ's dozens) when it is created. Each
- * caller's promise settles only after ITS job is in Redis (or fails, and the caller spools), so
- * every 2xx is still durable before it is sent; batching only shares the round trips.
+ * are stored together: one script call claims all their dedupe keys, then the jobs they won are
+ * added all at once (one BullMQ `add` each, sent back to back on the connection) instead of a
+ * claim round trip and an add round trip per delivery in turn. While a group is being stored, the
+ * deliveries that arrive meanwhile wait for it (at most `maxWaitMs`) and form the next group: under
+ * load the groups grow by themselves, and the per-group cost (the claim call, its socket write) is
+ * shared by more deliveries. With nothing in flight a group leaves at the end of the current turn.
+ * One claim call, not a pipeline of one call per delivery, and `add`s rather than `addBulk`: an
+ * ioredis pipeline (addBulk's MULTI is one) copies every script defined on the connection
+ * (BullMQ's dozens) when it is created; measured in docs/performance.md. Each caller's promise
+ * settles only after ITS job is in Redis (or its add failed, and the caller spools), so every 2xx
+ * is still durable before it is sent; batching only shares the round trips.
  *
- * Claims in one pipeline run one after the other in Redis, so two copies of a delivery in the same
- * batch still meet: the second sees the first's claim and is a duplicate.
+ * The claims of one call run one after the other in Redis, so two copies of a delivery in the same
+ * group still meet: the second sees the first's claim and is a duplicate.
  */
 export class EnqueueBatcher {
   private pending: Pending[] = [];
@@ -126,8 +127,8 @@ export class EnqueueBatcher {
   }
 
   /**
-   * One claim call and one addBulk per hook: on a Redis Cluster a hook's keys share one hash slot
-   * (`{hookId}`), and a multi-key script, a transaction or a multi-key DEL must stay in one slot. A
+   * One claim call per hook: on a Redis Cluster a hook's keys share one hash slot (`{hookId}`),
+   * and a multi-key script or a multi-key DEL must stay in one slot. A
    * single Redis sees one group per hook that had deliveries in this turn, usually one.
    */
   private async store(batch: Pending[]): Promise<void> {
@@ -166,21 +167,28 @@ export class EnqueueBatcher {
     });
     if (won.length === 0) return;
 
-    try {
-      await withTimeout(
-        this.queue.addBulk(won.map((item) => ({ name: item.data.event, data: item.data, opts: { jobId: item.jobId } }))),
-        this.options.timeoutMs,
-        'enqueue',
-      );
-    } catch (err) {
-      // Some jobs of the batch may exist, some may not: release every claim so nothing blocks a
-      // legitimate later copy; each caller then spools (a spooled event keeps its job id, and
-      // adding an existing job id is a no-op, so nothing is doubled).
-      await withTimeout(this.redis.del(...won.flatMap((item) => item.dedupeKeys)), this.options.timeoutMs, 'release claims').catch(() => undefined);
-      const error = err instanceof Error ? err : new Error(String(err));
-      for (const item of won) item.reject(error);
-      return;
-    }
-    for (const item of won) item.resolve({ status: 'queued' });
+    // One add per job, not addBulk: the jobs need no transaction between them (a job that failed
+    // to store is spooled with its id, and adding an existing id is a no-op), and addBulk's
+    // pipeline costs more api CPU than the adds. Each caller is answered when ITS job is stored.
+    const failed: Pending[] = [];
+    let firstError: unknown;
+    await Promise.all(
+      won.map((item) =>
+        withTimeout(this.queue.add(item.data.event, item.data, { jobId: item.jobId }), this.options.timeoutMs, 'enqueue').then(
+          () => item.resolve({ status: 'queued' }),
+          (err: unknown) => {
+            firstError ??= err;
+            failed.push(item);
+          },
+        ),
+      ),
+    );
+    if (failed.length === 0) return;
+    // A failed (or timed-out) add may still land: release its claims so nothing blocks a
+    // legitimate later copy; each caller then spools (a spooled event keeps its job id, and
+    // adding an existing job id is a no-op, so nothing is doubled).
+    await withTimeout(this.redis.del(...failed.flatMap((item) => item.dedupeKeys)), this.options.timeoutMs, 'release claims').catch(() => undefined);
+    const error = firstError instanceof Error ? firstError : new Error(String(firstError));
+    for (const item of failed) item.reject(error);
   }
 }

@@ -56,11 +56,11 @@ describe('Ingest group commit', () => {
     rmSync(spoolDir, { recursive: true, force: true });
   });
 
-  it('stores a burst of concurrent deliveries in shared pipelined writes, each answered only once its job is in Redis', async () => {
+  it('stores a burst of concurrent deliveries with shared claim calls, each answered only once its job is in Redis', async () => {
     // The claim script the batcher defines on the connection (ioredis cannot type it).
     const claims = vi.spyOn(redis as unknown as { cgbClaimDedupeGroup: (...args: unknown[]) => Promise<unknown> }, 'cgbClaimDedupeGroup');
-    const jobWrites = vi.spyOn(queue, 'addBulk');
-    const single = vi.spyOn(queue, 'add');
+    const bulk = vi.spyOn(queue, 'addBulk');
+    const jobWrites = vi.spyOn(queue, 'add');
     const n = 40;
     const outcomes = await Promise.all(
       Array.from({ length: n }, async (_, i) => {
@@ -74,12 +74,12 @@ describe('Ingest group commit', () => {
       expect(outcome).toEqual({ status: 'queued', jobId: jobIdFor('acme', `burst-${i}`) });
       expect(stored).toBe(`burst-${i}`);
     });
-    expect(single).not.toHaveBeenCalled();
-    // One claim call and one job write per batch, for all its deliveries; the burst arrived in one
+    expect(bulk).not.toHaveBeenCalled();
+    // One claim call per batch for all its deliveries, one add per job; the burst arrived in one
     // turn of the loop (two batches at most if a timer split it).
     expect(claims.mock.calls.length).toBeGreaterThan(0);
     expect(claims.mock.calls.length).toBeLessThanOrEqual(2);
-    expect(jobWrites.mock.calls.length).toBe(claims.mock.calls.length);
+    expect(jobWrites).toHaveBeenCalledTimes(n);
     expect(await queue.getWaitingCount()).toBe(n);
   });
 
@@ -96,30 +96,49 @@ describe('Ingest group commit', () => {
     expect(await queue.getWaitingCount()).toBe(1);
   });
 
-  it('spools every delivery of a batch whose job write fails, releases their claims, and drains them once', async () => {
-    vi.spyOn(queue, 'addBulk').mockRejectedValueOnce(new Error('READONLY You cannot write against a read only replica.'));
+  it('spools every delivery of a batch whose job writes fail, releases their claims, and drains them once', async () => {
+    const readOnly = vi.spyOn(queue, 'add').mockRejectedValue(new Error('READONLY You cannot write against a read only replica.'));
     const n = 12;
     const outcomes = await Promise.all(Array.from({ length: n }, (_, i) => ingest.accept(event(`failing-${i}`, 7_000 + i), [`failing-${i}`, `message:${7_000 + i}`])));
     for (const outcome of outcomes) expect(outcome.status).toBe('spooled');
     expect(await spool.size()).toBe(n);
     // Released: a later legitimate copy is not refused as a duplicate of a job that may not exist.
     expect(await redis.exists(keys.dedupe('acme', 'failing-0'), keys.dedupe('acme', 'message:7000'))).toBe(0);
+    readOnly.mockRestore();
     expect(await ingest.drainSpool()).toBe(0);
     const again = await ingest.accept(event('failing-0', 7_000), ['failing-0', 'message:7000']);
     expect(again.jobId).toBe(jobIdFor('acme', 'failing-0'));
     expect(await queue.getWaitingCount()).toBe(n);
   });
 
-  /** addBulk that holds its first call until `release()`: a group "in flight" for as long as the test wants. */
+  it('spools only the delivery whose job write failed; the rest of its group is queued and keeps its claims', async () => {
+    const realAdd = queue.add.bind(queue);
+    vi.spyOn(queue, 'add').mockImplementation(async (name, data, opts) => {
+      if (data.deliveryId === 'mixed-3') throw new Error('OOM command not allowed when used memory > maxmemory');
+      return realAdd(name, data, opts);
+    });
+    const outcomes = await Promise.all(Array.from({ length: 6 }, (_, i) => ingest.accept(event(`mixed-${i}`, 8_000 + i), [`mixed-${i}`, `message:${8_000 + i}`])));
+    expect(outcomes.map((o) => o.status)).toEqual(['queued', 'queued', 'queued', 'spooled', 'queued', 'queued']);
+    expect(await spool.size()).toBe(1);
+    // The failed one's claims are released; the stored ones still refuse their copies.
+    expect(await redis.exists(keys.dedupe('acme', 'mixed-3'), keys.dedupe('acme', 'message:8003'))).toBe(0);
+    expect(await ingest.accept(event('mixed-0-again', 8_000), ['mixed-0-again', 'message:8000'])).toEqual({ status: 'duplicate', jobId: jobIdFor('acme', 'mixed-0') });
+    vi.mocked(queue.add).mockRestore();
+    expect(await ingest.drainSpool()).toBe(0);
+    expect(await queue.getJob(jobIdFor('acme', 'mixed-3'))).toBeDefined();
+    expect(await queue.getWaitingCount()).toBe(6);
+  });
+
+  /** An add that holds its first call until `release()`: a group "in flight" for as long as the test wants. */
   function holdFirstJobWrite() {
-    const real = queue.addBulk.bind(queue);
+    const real = queue.add.bind(queue);
     let release: () => void = () => undefined;
     const held = new Promise<void>((resolve) => {
       release = resolve;
     });
-    const writes = vi.spyOn(queue, 'addBulk').mockImplementationOnce(async (jobs) => {
+    const writes = vi.spyOn(queue, 'add').mockImplementationOnce(async (name, data, opts) => {
       await held;
-      return real(jobs);
+      return real(name, data, opts);
     });
     return { writes, release: () => release() };
   }
@@ -142,9 +161,10 @@ describe('Ingest group commit', () => {
     release();
     expect(await first).toEqual({ status: 'queued' });
     for (const outcome of await Promise.all(later)) expect(outcome).toEqual({ status: 'queued' });
+    // The second group: one claim call for all 15 deliveries (one dedupe key each), then their adds.
     expect(claims).toHaveBeenCalledTimes(2);
-    expect(writes).toHaveBeenCalledTimes(2);
-    expect(writes.mock.calls[1]?.[0]).toHaveLength(15);
+    expect(claims.mock.calls[1]?.[0]).toBe(15);
+    expect(writes).toHaveBeenCalledTimes(16);
     expect(await queue.getWaitingCount()).toBe(16);
   });
 
