@@ -3,7 +3,7 @@ import type { Queue } from 'bullmq';
 import type { HookConfig, ServiceConfig } from '../../config/schema.js';
 import { differingFingerprints, restartAdvice } from '../../config/fingerprint.js';
 import { writeBackKeys } from '../../sync/chatwoot-account.js';
-import { QUEUED, type PendingWriteBack } from '../../sync/chatwoot-to-glpi/write-back.js';
+import { QUEUED, readPendingWriteBacks, type PendingWriteBack } from '../../sync/chatwoot-to-glpi/pending-write-backs.js';
 import { DEFAULTS } from '../../config/defaults.js';
 import { keyOptionsFor, redisKeys } from '../../redis/keys.js';
 import type { SyncJobData } from '../../sync/job.js';
@@ -115,7 +115,7 @@ export async function queueChecks(hook: HookConfig, queue: Queue<SyncJobData>, a
 export async function writeBackCheck(hook: HookConfig, redis: RedisConnection, config: ServiceConfig, add: Add, now: () => number = Date.now): Promise<void> {
   const title = 'write-backs to Chatwoot delivered';
   try {
-    const all = Object.values(await redis.hgetall(writeBackKeys(config.redisKeyPrefix, keyOptionsFor(config.redis)).pending(hook.id))).map((v) => JSON.parse(v) as PendingWriteBack);
+    const { entries: all, unreadable } = readPendingWriteBacks(await redis.hgetall(writeBackKeys(config.redisKeyPrefix, keyOptionsFor(config.redis)).pending(hook.id)));
     // Queued by a job that is making it right now (a new ticket): not a problem until it outlives
     // the retry timer's period twice (its worker stopped, and no timer has taken it since). A time
     // far ahead of this clock does not count as recent.
@@ -124,19 +124,24 @@ export async function writeBackCheck(hook: HookConfig, redis: RedisConnection, c
       return p.code === QUEUED.code && ageMs >= -DEFAULTS.writeBack.queuedClockSkewMaxMs && ageMs < DEFAULTS.writeBack.queuedStaleAfterMs;
     };
     const parked = all.filter((p) => !beingMade(p));
-    if (parked.length === 0) {
+    if (parked.length === 0 && unreadable.length === 0) {
       const detail = all.length === 0 ? 'none pending' : `none pending; ${all.length} being written for new tickets`;
       add({ id: 'chatwoot.write-back', hookId: hook.id, title, status: 'pass', detail });
       return;
     }
-    const last = parked[parked.length - 1]!;
+    const last = parked.at(-1);
+    const details = [
+      ...(last === undefined ? [] : [`${parked.length} ticket link(s) not written to Chatwoot yet; last: conversation ${last.conversationId} ticket ${last.ticketId} (${last.code})`]),
+      // Not JSON, or not an entry this bridge writes (another version, a hand edit): nothing can deliver it.
+      ...(unreadable.length === 0 ? [] : [`${unreadable.length} unreadable entr${unreadable.length === 1 ? 'y' : 'ies'} (account:conversation ${unreadable.slice(0, 3).join(', ')}) that a running worker drops within a minute`]),
+    ];
     add({
       id: 'chatwoot.write-back',
       hookId: hook.id,
       title,
       status: 'warn',
-      detail: `${parked.length} ticket link(s) not written to Chatwoot yet; last: conversation ${last.conversationId} ticket ${last.ticketId} (${last.code})`,
-      fix: last.advice ?? 'see the worker logs; parked write-backs are retried',
+      detail: details.join('; '),
+      fix: last?.advice ?? (last === undefined ? 'nothing to do while a worker runs; if it stays, start one (its retry timer drops it)' : 'see the worker logs; parked write-backs are retried'),
     });
   } catch (err) {
     add({ id: 'chatwoot.write-back', hookId: hook.id, title, status: 'warn', detail: `could not read: ${(err as Error).message}` });

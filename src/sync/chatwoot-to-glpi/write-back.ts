@@ -10,6 +10,7 @@ import { hookAccountId, writeBackKeys } from '../chatwoot-account.js';
 import { throwIfAborted, type AfterLockTask } from '../context.js';
 import { HookLock } from '../hook-lock.js';
 import { noteSourceId } from '../markers.js';
+import { parsePendingWriteBack, QUEUED, readPendingWriteBacks, type PendingWriteBack } from './pending-write-backs.js';
 import { isOwnNoteMarker, onlyOwnedAttributeChanges } from './write-back-echo.js';
 
 /**
@@ -26,13 +27,6 @@ import { isOwnNoteMarker, onlyOwnedAttributeChanges } from './write-back-echo.js
  * pending list); the Chatwoot calls run after the lock has gone on to the hook's next job, claimed
  * like a retry. A worker that dies in between leaves the queued entry to the retry timer.
  */
-
-/** The pending entry of a write-back owed and not tried yet (shown by doctor while it is there). */
-export const QUEUED = {
-  code: 'WRITE_BACK_QUEUED',
-  advice:
-    'the job that created the ticket writes it to Chatwoot once it has passed the hook lock on; one that stays queued was left by a worker that stopped, or deferred while Chatwoot was failing: a running worker makes it within a minute (check that one runs)',
-} as const;
 
 /** Compare-and-delete of one pending entry: only if it is still the one this delivery read. */
 const DELETE_IF_SAME = "if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then return redis.call('HDEL', KEYS[1], ARGV[1]) end return 0";
@@ -93,7 +87,7 @@ export interface WriteBack {
    * several processes at once: each parked write-back is claimed in Redis by the one retrying it.
    */
   retryPending(hook: HookConfig): Promise<{ done: number; left: number }>;
-  /** Parked write-backs of a hook: conversation key -> {ticketId, code, advice}. */
+  /** Queued and parked write-backs of a hook (an unreadable entry is left out; a delivery or the retry timer drops it). */
   pending(hookId: string): Promise<PendingWriteBack[]>;
   /**
    * Synchronous check: recognises our notes by their source_id (and ids this process posted) and
@@ -115,15 +109,6 @@ type WriteBackResult =
   | { status: 'skipped'; reason: 'account-mismatch' }
   | { status: 'pending'; code: string; advice: string | undefined }
   | { status: 'done'; attribute: 'written' | 'already'; note: 'written' | 'already'; noteId: number | undefined };
-
-export interface PendingWriteBack {
-  accountId: number | undefined;
-  conversationId: number;
-  ticketId: number;
-  code: string;
-  advice: string | undefined;
-  at: string;
-}
 
 /** GLPI's web root from the API URL: https://glpi.example.com/apirest.php/ -> https://glpi.example.com/ */
 export function glpiRootUrl(apiBaseUrl: string): string {
@@ -233,17 +218,16 @@ export function createWriteBack(deps: WriteBackDeps): WriteBack {
     return true;
   }
 
-  /** The stored entry of a pending field; a corrupt one is dropped (nothing could deliver it). */
+  /** The stored entry of a pending field; an unreadable one is dropped (nothing could deliver it). */
   async function readEntry(hook: HookConfig, field: string): Promise<{ raw: string; value: PendingWriteBack } | undefined> {
     const raw = await deps.redis.hget(keys.pending(hook.id), field);
     if (raw === null) return undefined;
-    try {
-      return { raw, value: JSON.parse(raw) as PendingWriteBack };
-    } catch {
-      deps.logger?.warn({ hookId: hook.id, field }, 'dropped an unreadable parked write-back');
-      await deps.redis.eval(DELETE_IF_SAME, 1, keys.pending(hook.id), field, raw);
-      return undefined;
-    }
+    const value = parsePendingWriteBack(raw);
+    if (value !== undefined) return { raw, value };
+    // The field is ours ("<accountId|?>:<conversationId>"); the value is not logged (it may be anything).
+    deps.logger?.warn({ hookId: hook.id, field, bytes: raw.length }, 'dropped an unreadable pending write-back (not JSON, or not an entry this bridge writes)');
+    await deps.redis.eval(DELETE_IF_SAME, 1, keys.pending(hook.id), field, raw);
+    return undefined;
   }
 
   /**
@@ -276,8 +260,7 @@ export function createWriteBack(deps: WriteBackDeps): WriteBack {
   }
 
   async function pending(hookId: string): Promise<PendingWriteBack[]> {
-    const all = await deps.redis.hgetall(keys.pending(hookId));
-    return Object.values(all).map((v) => JSON.parse(v) as PendingWriteBack);
+    return readPendingWriteBacks(await deps.redis.hgetall(keys.pending(hookId))).entries;
   }
 
   async function writeTicket(hook: HookConfig, conversation: WriteBackConversation, ticketId: number, signal?: AbortSignal): Promise<WriteBackResult> {

@@ -191,6 +191,15 @@ describe('doctor: configuration, Redis and reachability', () => {
       await redis.hdel(pendingKey, '3:3');
       await redis.hset(pendingKey, '3:4', entry(4, new Date(Date.now() + DEFAULTS.writeBack.queuedClockSkewMaxMs + 60_000).toISOString()));
       expect(check((await doctor(env)).report, 'chatwoot.write-back')).toMatchObject({ status: 'warn', detail: expect.stringMatching(/conversation 4 /) as unknown });
+
+      // An entry nothing can deliver (not JSON; JSON of another shape) is named, not a failed read.
+      await redis.hdel(pendingKey, '3:4');
+      await redis.hset(pendingKey, '3:5', '{"conversationId":');
+      await redis.hset(pendingKey, '3:6', JSON.stringify({ conversationId: '<script>', ticketId: -1 }));
+      const unreadable = check((await doctor(env)).report, 'chatwoot.write-back');
+      expect(unreadable).toMatchObject({ status: 'warn', detail: expect.stringMatching(/^2 unreadable entries \(account:conversation 3:[56], 3:[56]\)/) as unknown });
+      expect(unreadable.detail).not.toMatch(/could not read|script/);
+      expect(unreadable.fix).toMatch(/worker/);
     } finally {
       await redis.del(pendingKey);
       redis.disconnect();

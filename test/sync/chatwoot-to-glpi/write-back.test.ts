@@ -11,6 +11,7 @@ import { timingOutChatwoot } from '../../support/chatwoot-api/timing-out.js';
 import { loadFixture } from '../../support/fixtures.js';
 import { deletePrefix, testPrefix, testRedis } from '../../support/redis.js';
 import { redisKeys } from '../../../src/redis/keys.js';
+import { writeBackKeys } from '../../../src/sync/chatwoot-account.js';
 import { createEchoCheck } from '../../../src/sync/glpi-to-chatwoot/echo.js';
 
 const TOKEN = 'chatwoot-admin-token';
@@ -155,6 +156,27 @@ describe('write-back of the GLPI ticket to Chatwoot', () => {
 
     expect(await writeBack.retryPending(hook)).toEqual({ done: 1, left: 0 });
     expect(double.conversation(3, conversationId)!.custom_attributes.glpi_ticket_id).toBe(51);
+  });
+
+  it('drops pending entries nothing can deliver (not JSON, another shape, hostile values) without a Chatwoot call, and still delivers the readable one', async () => {
+    double.addConversation({ id: conversationId, account_id: 3 });
+    const pendingKey = writeBackKeys(prefix).pending('acme');
+    try {
+      await redis.hset(pendingKey, '3:9001', '{"conversationId":', '3:9002', JSON.stringify({ conversationId: '../../accounts/1', ticketId: 5, code: 'X', at: 'now' }));
+      await redis.hset(pendingKey, '3:9003', JSON.stringify({ accountId: 3, conversationId: 9003, ticketId: -4, code: 'X', at: 'now' }), '3:9004', 'null');
+      await writeBack.queue(hook, { id: conversationId, accountId: 3 }, 61);
+      expect(await writeBack.pending('acme')).toEqual([expect.objectContaining({ conversationId, ticketId: 61 })]);
+
+      expect(await writeBack.retryPending(hook)).toEqual({ done: 1, left: 0 });
+      expect(double.conversation(3, conversationId)!.custom_attributes.glpi_ticket_id).toBe(61);
+      // Only the readable entry's conversation was asked for.
+      const conversationCalls = double.calls.filter((c) => c.path.includes('/conversations/'));
+      expect(conversationCalls.length).toBeGreaterThan(0);
+      expect(conversationCalls.every((c) => c.path.includes(`/conversations/${conversationId}`))).toBe(true);
+      expect(await redis.hlen(pendingKey)).toBe(0);
+    } finally {
+      await redis.del(pendingKey); // a failure here leaves nothing for the next test's retry
+    }
   });
 
   it('two workers retrying the same parked write-back at once post the note once', async () => {
