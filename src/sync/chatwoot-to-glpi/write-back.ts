@@ -63,12 +63,6 @@ interface WriteBackDeps {
 
 export interface WriteBack {
   /**
-   * `queue` then the delivery, at once, for a caller that holds no lock. Never throws for Chatwoot: transient
-   * errors are retried in place, and a write-back that still fails is parked as pending (with its
-   * code and advice) for `retryPending`.
-   */
-  onTicketCreated(hook: HookConfig, conversation: WriteBackConversation, ticketId: number): Promise<WriteBackResult>;
-  /**
    * Stores that the conversation is owed its ticket's write-back (one Redis write, no Chatwoot
    * call: made under the hook's lock). False when the hook has no write-back.
    */
@@ -99,7 +93,7 @@ export interface WriteBack {
   isStoredNote(event: ChatwootEvent, hookId: string): Promise<boolean>;
 }
 
-type WriteBackResult =
+export type WriteBackResult =
   | { status: 'disabled' }
   | { status: 'claimed-elsewhere' }
   /** Nothing owed (any more) for the conversation: delivered by another process. */
@@ -316,11 +310,6 @@ export function createWriteBack(deps: WriteBackDeps): WriteBack {
   }
 
   return {
-    async onTicketCreated(hook, conversation, ticketId) {
-      if (!(await queue(hook, conversation, ticketId))) return { status: 'disabled' };
-      // Now, even while Chatwoot was failing: the caller asked for this write-back in particular.
-      return (await deliverField(hook, pendingField(conversation.accountId, conversation.id))) ?? { status: 'nothing-owed' };
-    },
     queue,
     deliver,
     writeTicket,

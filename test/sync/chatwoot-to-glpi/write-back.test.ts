@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createChatwootApiClient, type ChatwootApiClient } from '../../../src/chatwoot/api-client.js';
 import { parseChatwootEvent, type ChatwootEvent } from '../../../src/chatwoot/events.js';
-import { createWriteBack, glpiRootUrl, ticketUrl, writeBackSeams, type WriteBack } from '../../../src/sync/chatwoot-to-glpi/write-back.js';
+import { createWriteBack, glpiRootUrl, ticketUrl, writeBackSeams, type WriteBack, type WriteBackResult } from '../../../src/sync/chatwoot-to-glpi/write-back.js';
 import { loadConfig } from '../../../src/config/load.js';
 import type { HookConfig } from '../../../src/config/schema.js';
 import { ChatwootError, isTransient } from '../../../src/errors/index.js';
@@ -44,11 +44,19 @@ function parse(payload: unknown): ChatwootEvent {
   return parsed.event;
 }
 
+/**
+ * A new ticket's write-back as the sync makes it (writeBackSeams): queued, then delivered. Each
+ * test gets a fresh write-back, so no earlier test's Chatwoot failure defers it.
+ */
+async function onTicketCreated(of: WriteBack, target: HookConfig, conversation: { id: number; accountId?: number }, ticketId: number): Promise<WriteBackResult> {
+  if (!(await of.queue(target, conversation, ticketId))) return { status: 'disabled' };
+  return of.deliver(target, conversation);
+}
+
 beforeAll(async () => {
   double = await startChatwootApi();
   hook = hookWith({ CHATWOOT_BASE_URL: double.url, CHATWOOT_API_TOKEN: TOKEN });
   client = createChatwootApiClient(hook.chatwoot.api!);
-  writeBack = createWriteBack({ redis, keyPrefix: prefix, clientFor: (id) => (id === 'acme' ? client : undefined), sleep: async () => undefined });
 });
 
 afterAll(async () => {
@@ -60,6 +68,7 @@ afterAll(async () => {
 
 let conversationId = 100;
 beforeEach(() => {
+  writeBack = createWriteBack({ redis, keyPrefix: prefix, clientFor: (id) => (id === 'acme' ? client : undefined), sleep: async () => undefined });
   conversationId += 1;
   double.emitted.length = 0;
 });
@@ -76,7 +85,7 @@ describe('write-back of the GLPI ticket to Chatwoot', () => {
 
   it('adds glpi_ticket_id to the attributes already there and posts a private note with the link', async () => {
     double.addConversation({ id: conversationId, account_id: 3, custom_attributes: { contract: 'gold', priority_level: 2 } });
-    const result = await writeBack.onTicketCreated(hook, { id: conversationId, accountId: 3 }, 4521);
+    const result = await onTicketCreated(writeBack, hook, { id: conversationId, accountId: 3 }, 4521);
 
     expect(result).toMatchObject({ status: 'done', attribute: 'written', note: 'written' });
     const conversation = double.conversation(3, conversationId)!;
@@ -90,9 +99,9 @@ describe('write-back of the GLPI ticket to Chatwoot', () => {
 
   it('writes nothing the second time (job retry or replay after success)', async () => {
     double.addConversation({ id: conversationId, account_id: 3 });
-    await writeBack.onTicketCreated(hook, { id: conversationId, accountId: 3 }, 77);
+    await onTicketCreated(writeBack, hook, { id: conversationId, accountId: 3 }, 77);
     const writes = double.calls.filter((c) => c.method === 'POST').length;
-    const again = await writeBack.onTicketCreated(hook, { id: conversationId, accountId: 3 }, 77);
+    const again = await onTicketCreated(writeBack, hook, { id: conversationId, accountId: 3 }, 77);
     expect(again).toMatchObject({ status: 'done', attribute: 'already', note: 'already' });
     expect(double.calls.filter((c) => c.method === 'POST').length).toBe(writes);
     expect(double.conversation(3, conversationId)!.messages.filter((m) => m.private)).toHaveLength(1);
@@ -100,13 +109,13 @@ describe('write-back of the GLPI ticket to Chatwoot', () => {
 
   it('reads the account from the token profile when the event did not carry it', async () => {
     double.addConversation({ id: conversationId, account_id: 3 });
-    await writeBack.onTicketCreated(hook, { id: conversationId }, 12);
+    await onTicketCreated(writeBack, hook, { id: conversationId }, 12);
     expect(double.conversation(3, conversationId)!.custom_attributes.glpi_ticket_id).toBe(12);
   });
 
   it('is off for a hook without CHATWOOT_BASE_URL/CHATWOOT_API_TOKEN', async () => {
     const plain = hookWith({});
-    expect(await writeBack.onTicketCreated(plain, { id: conversationId, accountId: 3 }, 1)).toEqual({ status: 'disabled' });
+    expect(await onTicketCreated(writeBack, plain, { id: conversationId, accountId: 3 }, 1)).toEqual({ status: 'disabled' });
   });
 
   it('fails transiently on a Chatwoot 503 and, retried, writes only the missing note', async () => {
@@ -129,7 +138,7 @@ describe('write-back of the GLPI ticket to Chatwoot', () => {
   it('retries a transient failure in place, never throwing into the sync', async () => {
     double.addConversation({ id: conversationId, account_id: 3 });
     double.failNext(502, 2, `/conversations/${conversationId}`);
-    const result = await writeBack.onTicketCreated(hook, { id: conversationId, accountId: 3 }, 41);
+    const result = await onTicketCreated(writeBack, hook, { id: conversationId, accountId: 3 }, 41);
     expect(result).toMatchObject({ status: 'done', attribute: 'written', note: 'written' });
     expect(await writeBack.pending('acme')).toEqual([]);
   });
@@ -138,7 +147,7 @@ describe('write-back of the GLPI ticket to Chatwoot', () => {
     double.addConversation({ id: conversationId, account_id: 3 });
     const hanging = timingOutChatwoot(client);
     const slow = createWriteBack({ redis, keyPrefix: prefix, clientFor: () => hanging.client, sleep: async () => undefined });
-    expect(await slow.onTicketCreated(hook, { id: conversationId, accountId: 3 }, 71)).toMatchObject({ status: 'pending', code: 'CHATWOOT_TIMEOUT' });
+    expect(await onTicketCreated(slow, hook, { id: conversationId, accountId: 3 }, 71)).toMatchObject({ status: 'pending', code: 'CHATWOOT_TIMEOUT' });
     expect(hanging.calls()).toBe(1);
     // The timer's retry, once Chatwoot answers again, writes it.
     expect(await writeBack.retryPending(hook)).toEqual({ done: 1, left: 0 });
@@ -148,7 +157,7 @@ describe('write-back of the GLPI ticket to Chatwoot', () => {
   it('parks a write-back Chatwoot keeps refusing, with code and advice, and completes it later', async () => {
     double.addConversation({ id: conversationId, account_id: 3 });
     double.failNext(503, 3, `/conversations/${conversationId}`);
-    const result = await writeBack.onTicketCreated(hook, { id: conversationId, accountId: 3 }, 51);
+    const result = await onTicketCreated(writeBack, hook, { id: conversationId, accountId: 3 }, 51);
     expect(result).toMatchObject({ status: 'pending', code: 'CHATWOOT_SERVER_ERROR' });
     const parked = await writeBack.pending('acme');
     expect(parked).toEqual([expect.objectContaining({ conversationId, ticketId: 51, code: 'CHATWOOT_SERVER_ERROR' })]);
@@ -182,7 +191,7 @@ describe('write-back of the GLPI ticket to Chatwoot', () => {
   it('two workers retrying the same parked write-back at once post the note once', async () => {
     double.addConversation({ id: conversationId, account_id: 3 });
     double.failNext(503, 3, `/conversations/${conversationId}`);
-    expect(await writeBack.onTicketCreated(hook, { id: conversationId, accountId: 3 }, 61)).toMatchObject({ status: 'pending' });
+    expect(await onTicketCreated(writeBack, hook, { id: conversationId, accountId: 3 }, 61)).toMatchObject({ status: 'pending' });
 
     // Each worker's retry waits before its first Chatwoot call until the other one got there too,
     // or has finished without calling Chatwoot: both orders of events are then played out.
@@ -218,7 +227,7 @@ describe('write-back of the GLPI ticket to Chatwoot', () => {
     double.addConversation({ id: conversationId, account_id: 3 });
     const error = (await bad.writeTicket(badHook, { id: conversationId, accountId: 3 }, 5).catch((err: unknown) => err)) as ChatwootError;
     // Through the seam: not retried (permanent), parked with the advice.
-    const parked = await bad.onTicketCreated(badHook, { id: conversationId, accountId: 3 }, 5);
+    const parked = await onTicketCreated(bad, badHook, { id: conversationId, accountId: 3 }, 5);
     expect(parked).toMatchObject({ status: 'pending', code: 'CHATWOOT_UNAUTHORIZED' });
     expect(double.calls.filter((c) => c.token === 'revoked-token-value').length).toBe(2);
     await redis.del(`${prefix}:writeback:acme:pending`);
@@ -233,7 +242,7 @@ describe('write-back of the GLPI ticket to Chatwoot', () => {
 describe('recognising the echoes of our own writes', () => {
   it('recognises the conversation_updated and message_created webhooks the write-back causes', async () => {
     double.addConversation({ id: conversationId, account_id: 3, custom_attributes: { contract: 'gold' } });
-    await writeBack.onTicketCreated(hook, { id: conversationId, accountId: 3 }, 4521);
+    await onTicketCreated(writeBack, hook, { id: conversationId, accountId: 3 }, 4521);
     expect(double.emitted.map((e) => e.event)).toEqual(['conversation_updated', 'message_created']);
     for (const payload of double.emitted) {
       const event = parse(payload);
@@ -244,7 +253,7 @@ describe('recognising the echoes of our own writes', () => {
 
   it('recognises our note by its remembered id when source_id did not survive, also in another process', async () => {
     double.addConversation({ id: conversationId, account_id: 3 });
-    await writeBack.onTicketCreated(hook, { id: conversationId, accountId: 3 }, 88);
+    await onTicketCreated(writeBack, hook, { id: conversationId, accountId: 3 }, 88);
     const echo = parse({ ...double.emitted.find((e) => e.event === 'message_created')!, source_id: null });
     expect(writeBack.isOwnEcho(echo, 'acme')).toBe(true);
     // Another worker process: no memory of it, but Redis has the id.
