@@ -7,7 +7,7 @@ import { Redis } from 'ioredis';
 import { redisKeys } from '../src/redis/keys.js';
 import { SYNC_QUEUE_NAME } from '../src/queue/job.js';
 import { freePort, type RedisChild, startBridgeProcess } from '../test/reliability/support.js';
-import { commandsPer, cpuTimeUs, redisCommandCalls, redisCpuUs, ROOT, runTsxJson, sampleMemory, spawnTsxServer, stopChild } from './proc.js';
+import { commandsPer, cpuTimeUs, emptyBenchRedis, redisCommandCalls, redisCpuUs, ROOT, runTsxJson, sampleMemory, spawnTsxServer, stopChild } from './proc.js';
 
 export interface LoadResult {
   requests: number;
@@ -127,7 +127,18 @@ export async function runIngest(redis: RedisChild, options: { connections: numbe
   };
 
   const stages: StageResult[] = [];
-  for (const stage of options.stages ? (['auth', 'check', 'enqueue'] as const) : []) {
+  const control = new Redis(redis.url, { maxRetriesPerRequest: 3 });
+  try {
+    for (const stage of options.stages ? (['auth', 'check', 'enqueue'] as const) : []) {
+      await emptyBenchRedis(control);
+      stages.push(await measureStage(stage));
+    }
+    await emptyBenchRedis(control);
+  } finally {
+    control.disconnect();
+  }
+
+  async function measureStage(stage: StageResult['stage']): Promise<StageResult> {
     const port = await freePort();
     const server = await spawnTsxServer('bench/stage-server.ts', { ...bridgeEnv, REDIS_KEY_PREFIX: `${prefix}stage`, STAGE: stage, PORT: String(port) }, 'listening');
     try {
@@ -138,7 +149,7 @@ export async function runIngest(redis: RedisChild, options: { connections: numbe
       // A 202 from the disk spool (Redis not answering) would measure fsync, not Redis.
       const spooledByStage = readdirSync(spoolDir).filter((f) => f.endsWith('.json')).length;
       if (spooledByStage > 0) throw new Error(`stage ${stage}: ${spooledByStage} events went to the disk spool, so its figures are not Redis's`);
-      stages.push({ stage, requestsPerS: result.requestsPerS, latencyMs: { p50: result.latencyMs.p50, p99: result.latencyMs.p99 }, cpuUsPerRequest, ratio: Math.round((result.requestsPerS / bareResult.requestsPerS) * 1000) / 1000 });
+      return { stage, requestsPerS: result.requestsPerS, latencyMs: { p50: result.latencyMs.p50, p99: result.latencyMs.p99 }, cpuUsPerRequest, ratio: Math.round((result.requestsPerS / bareResult.requestsPerS) * 1000) / 1000 };
     } finally {
       await stopChild(server);
     }

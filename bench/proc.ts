@@ -133,6 +133,25 @@ export async function redisCommandCalls(redis: Redis): Promise<Map<string, numbe
   return calls;
 }
 
+/**
+ * Empties the bench's private Redis and rewrites its AOF, so every measured target starts from the
+ * same state: otherwise a target measured later in the run writes next to the jobs of the ones
+ * before it, and pays for AOF rewrites (fork and copy of a larger dataset) they did not.
+ */
+export async function emptyBenchRedis(redis: Redis): Promise<void> {
+  await redis.flushdb();
+  const rewriting = async () => /^aof_rewrite_in_progress:1/m.test(await redis.info('persistence'));
+  // A rewrite already running refuses a second one: wait for it first (bounded, 60 s each).
+  for (let i = 0; i < 600 && (await rewriting()); i += 1) await new Promise((resolve) => setTimeout(resolve, 100));
+  await redis.bgrewriteaof();
+  for (let i = 0; i < 600; i += 1) {
+    const info = await redis.info('persistence');
+    if (/^aof_rewrite_in_progress:0/m.test(info) && !/^aof_rewrite_scheduled:1/m.test(info)) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error('the bench Redis did not finish rewriting its AOF within 60 s');
+}
+
 /** CPU time (user + system) the Redis server has used since it started, in microseconds (INFO cpu). */
 export async function redisCpuUs(redis: Redis): Promise<number> {
   const info = await redis.info('cpu');
