@@ -18,6 +18,8 @@ export interface LoadResult {
   timeouts: number;
   statusCodes: Record<string, { count: number }>;
   durationS: number;
+  /** CPU time the load generator itself used per request (it runs on the same cores as the server). */
+  loaderCpuUsPerRequest: number | null;
 }
 
 export interface IngestResult {

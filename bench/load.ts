@@ -35,6 +35,8 @@ function nextBody(): string {
   return JSON.stringify(template);
 }
 
+// The generator's own CPU over the run (it shares the machine with the server it measures).
+const cpuAtStart = process.cpuUsage();
 const instance = autocannon({
   url: options.url,
   connections: options.connections,
@@ -62,6 +64,7 @@ const instance = autocannon({
 });
 
 instance.on('done', (result) => {
+  const cpu = process.cpuUsage(cpuAtStart);
   process.stdout.write(
     `${JSON.stringify({
       requests: result.requests.total,
@@ -72,6 +75,7 @@ instance.on('done', (result) => {
       timeouts: result.timeouts,
       statusCodes: result.statusCodeStats,
       durationS: result.duration,
+      loaderCpuUsPerRequest: result.requests.total === 0 ? null : Math.round((cpu.user + cpu.system) / result.requests.total),
     })}\n`,
   );
 });

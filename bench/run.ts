@@ -55,7 +55,7 @@ function printIngest(ingest: IngestResult): void {
     console.log(`| the bridge (+ log line, metrics, the app's hooks) | ${f(ingest.bridge.requestsPerS)} | ${f(ingest.bridge.latencyMs.p50)} | ${f(ingest.bridge.latencyMs.p99)} | ${f(ingest.cpuUsPerRequest.bridge)} | ${ingest.ratio} |`);
   }
   const cpu = ingest.cpuUsPerRequest;
-  console.log(`api CPU per request: bare ${f(cpu.bare)} us, bridge ${f(cpu.bridge)} us (ratio bare/bridge ${f(cpu.ratio, 3)}); Redis CPU per request ${f(ingest.redisCpuUsPerRequest)} us; Redis commands per request ${ingest.redisCommandsPerRequest.total} ${JSON.stringify(ingest.redisCommandsPerRequest.byCommand)}`);
+  console.log(`api CPU per request: bare ${f(cpu.bare)} us, bridge ${f(cpu.bridge)} us (ratio bare/bridge ${f(cpu.ratio, 3)}); Redis CPU per request ${f(ingest.redisCpuUsPerRequest)} us; load generator CPU per request: bare ${f(ingest.bare.loaderCpuUsPerRequest)} us, bridge ${f(ingest.bridge.loaderCpuUsPerRequest)} us; Redis commands per request ${ingest.redisCommandsPerRequest.total} ${JSON.stringify(ingest.redisCommandsPerRequest.byCommand)}`);
 }
 
 /** What the results keep of each drain besides the median one. */
