@@ -170,25 +170,20 @@ export class EnqueueBatcher {
     // One add per job, not addBulk: the jobs need no transaction between them (a job that failed
     // to store is spooled with its id, and adding an existing id is a no-op), and addBulk's
     // pipeline costs more api CPU than the adds. Each caller is answered when ITS job is stored.
-    const failed: Pending[] = [];
-    let firstError: unknown;
+    const failed: { item: Pending; err: unknown }[] = [];
     await Promise.all(
       won.map((item) =>
         withTimeout(this.queue.add(item.data.event, item.data, { jobId: item.jobId }), this.options.timeoutMs, 'enqueue').then(
           () => item.resolve({ status: 'queued' }),
-          (err: unknown) => {
-            firstError ??= err;
-            failed.push(item);
-          },
+          (err: unknown) => failed.push({ item, err }),
         ),
       ),
     );
     if (failed.length === 0) return;
     // A failed (or timed-out) add may still land: release its claims so nothing blocks a
     // legitimate later copy; each caller then spools (a spooled event keeps its job id, and
-    // adding an existing job id is a no-op, so nothing is doubled).
-    await withTimeout(this.redis.del(...failed.flatMap((item) => item.dedupeKeys)), this.options.timeoutMs, 'release claims').catch(() => undefined);
-    const error = firstError instanceof Error ? firstError : new Error(String(firstError));
-    for (const item of failed) item.reject(error);
+    // adding an existing job id is a no-op, so nothing is doubled). Each is told its own error.
+    await withTimeout(this.redis.del(...failed.flatMap(({ item }) => item.dedupeKeys)), this.options.timeoutMs, 'release claims').catch(() => undefined);
+    for (const { item, err } of failed) item.reject(err instanceof Error ? err : new Error(String(err)));
   }
 }

@@ -130,19 +130,18 @@ export async function writeBackCheck(hook: HookConfig, redis: RedisConnection, c
       return;
     }
     const last = parked.at(-1);
+    const beingMadeCount = all.length - parked.length;
     const details = [
       ...(last === undefined ? [] : [`${parked.length} ticket link(s) not written to Chatwoot yet; last: conversation ${last.conversationId} ticket ${last.ticketId} (${last.code})`]),
       // Not JSON, or not an entry this bridge writes (another version, a hand edit): nothing can deliver it.
-      ...(unreadable.length === 0 ? [] : [`${unreadable.length} unreadable entr${unreadable.length === 1 ? 'y' : 'ies'} (account:conversation ${unreadable.slice(0, 3).join(', ')}) that a running worker drops within a minute`]),
+      ...(unreadable.length === 0 ? [] : [`${unreadable.length} unreadable entr${unreadable.length === 1 ? 'y' : 'ies'} (account:conversation ${unreadable.slice(0, 3).join(', ')})`]),
+      ...(beingMadeCount === 0 ? [] : [`${beingMadeCount} being written for new tickets`]),
     ];
-    add({
-      id: 'chatwoot.write-back',
-      hookId: hook.id,
-      title,
-      status: 'warn',
-      detail: details.join('; '),
-      fix: last?.advice ?? (last === undefined ? 'nothing to do while a worker runs; if it stays, start one (its retry timer drops it)' : 'see the worker logs; parked write-backs are retried'),
-    });
+    const fixes = [
+      ...(last === undefined ? [] : [last.advice ?? 'see the worker logs; parked write-backs are retried']),
+      ...(unreadable.length === 0 ? [] : ["unreadable entries are dropped by a running worker's retry timer within a minute; if they stay, start a worker"]),
+    ];
+    add({ id: 'chatwoot.write-back', hookId: hook.id, title, status: 'warn', detail: details.join('; '), fix: fixes.join('; ') });
   } catch (err) {
     add({ id: 'chatwoot.write-back', hookId: hook.id, title, status: 'warn', detail: `could not read: ${(err as Error).message}` });
   }

@@ -13,11 +13,16 @@ export const QUEUED = {
     'the job that created the ticket writes it to Chatwoot once it has passed the hook lock on; one that stays queued was left by a worker that stopped, or deferred while Chatwoot was failing: a running worker makes it within a minute (check that one runs)',
 } as const;
 
-const pendingWriteBackSchema = z.object({
-  accountId: z.number().int().positive().optional(),
-  conversationId: z.number().int().positive(),
+/**
+ * What this bridge writes, and no narrower: an entry it wrote itself is never dropped. Ids as the
+ * event schema takes them, any error code. Loose: keys a newer version adds (a rolling deploy)
+ * survive this version re-parking the entry.
+ */
+const pendingWriteBackSchema = z.looseObject({
+  accountId: z.number().int().nonnegative().optional(),
+  conversationId: z.number().int().nonnegative(),
   ticketId: z.number().int().positive(),
-  code: z.string().min(1),
+  code: z.string(),
   advice: z.string().optional(),
   /** ISO time it was queued or last tried; doctor tells a fresh queued entry from a stale one by it. */
   at: z.string(),

@@ -197,9 +197,16 @@ describe('doctor: configuration, Redis and reachability', () => {
       await redis.hset(pendingKey, '3:5', '{"conversationId":');
       await redis.hset(pendingKey, '3:6', JSON.stringify({ conversationId: '<script>', ticketId: -1 }));
       const unreadable = check((await doctor(env)).report, 'chatwoot.write-back');
-      expect(unreadable).toMatchObject({ status: 'warn', detail: expect.stringMatching(/^2 unreadable entries \(account:conversation 3:[56], 3:[56]\)/) as unknown });
+      expect(unreadable).toMatchObject({ status: 'warn', detail: expect.stringMatching(/^2 unreadable entries \(account:conversation 3:[56], 3:[56]\); 1 being written for new tickets$/) as unknown });
       expect(unreadable.detail).not.toMatch(/could not read|script/);
-      expect(unreadable.fix).toMatch(/worker/);
+      expect(unreadable.fix).toBe("unreadable entries are dropped by a running worker's retry timer within a minute; if they stay, start a worker");
+
+      // With a parked entry and another one being made (3:1 still is): all named, both fixes given.
+      await redis.hset(pendingKey, '3:7', entry(7, new Date(Date.now() - DEFAULTS.writeBack.queuedStaleAfterMs - 60_000).toISOString()));
+      await redis.hset(pendingKey, '3:8', entry(8, new Date().toISOString()));
+      const mixed = check((await doctor(env)).report, 'chatwoot.write-back');
+      expect(mixed.detail).toMatch(/^1 ticket link\(s\) not written to Chatwoot yet; last: conversation 7 ticket 1007 \(WRITE_BACK_QUEUED\); 2 unreadable entries \(account:conversation 3:[56], 3:[56]\); 2 being written for new tickets$/);
+      expect(mixed.fix).toBe("queued; unreadable entries are dropped by a running worker's retry timer within a minute; if they stay, start a worker");
     } finally {
       await redis.del(pendingKey);
       redis.disconnect();
