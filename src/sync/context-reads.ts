@@ -98,7 +98,7 @@ export class ContextReads {
     }
     this.counted(ours === undefined ? 'at_turn' : 'again');
     const intent = intentAt === undefined ? undefined : intentValue(intentAt, {});
-    const raw = await this.sendContextRead(conversationId, { id: messageId, intent }, contactId, agentEmail);
+    const raw = await this.sendContextRead(conversationId, { id: messageId, intent }, contactId, agentEmail).result;
     // The intent the early read wrote is this job's: posting needs no look in GLPI first.
     if (ours !== undefined && !raw.intentWritten && raw.slotRaw === ours.intent) return this.messageContext({ ...raw, slotRaw: null, intentWritten: true });
     return this.messageContext(raw);
@@ -111,16 +111,14 @@ export class ContextReads {
    */
   messageAhead(lease: object, conversationId: number, messageId: number, contactId: number | undefined, agentEmail: string | undefined, intentAt: number): void {
     if (this.board === undefined || this.early !== undefined) return;
-    const reads: KeyRef[] = [{ key: this.keys.conv(conversationId) }, { key: this.keys.msgs(conversationId), field: String(messageId) }, { key: this.keys.tz() }];
-    if (contactId !== undefined) reads.push({ key: this.keys.contact(contactId) });
-    if (agentEmail !== undefined) reads.push({ key: this.keys.agent(agentEmail) });
     // Its own intent is a write other early reads of the message must not trust past; the
     // random part makes the value this job's alone.
     const intent = intentValue(intentAt, {}, randomUUID());
-    const result = this.sendContextRead(conversationId, { id: messageId, intent }, contactId, agentEmail).catch(() => undefined);
+    const sent = this.sendContextRead(conversationId, { id: messageId, intent }, contactId, agentEmail);
+    const result = sent.result.catch(() => undefined);
     // On the board right after the read went out (synchronously: no write can come in between),
     // so that its own intent, reported as sent, does not mark it.
-    const watch = this.board.watch(reads);
+    const watch = this.board.watch(sent.reads);
     this.early = { args: [conversationId, messageId, contactId, agentEmail], lease, watch, intent, result };
   }
 
@@ -140,7 +138,7 @@ export class ContextReads {
     conversationId: number,
     contactId: number | undefined,
   ): Promise<{ conversation: ConversationRecord; customer: CustomerRecord | undefined }> {
-    const raw = await this.sendContextRead(conversationId, undefined, contactId, undefined);
+    const raw = await this.sendContextRead(conversationId, undefined, contactId, undefined).result;
     this.timezone?.remember(raw.tzOffsetMin);
     return { conversation: raw.conversation, customer: raw.customer };
   }
@@ -150,40 +148,52 @@ export class ContextReads {
     return { conversation: raw.conversation, slot: parseSlot(raw.slotRaw), customer: raw.customer, agentUserId: raw.agentUserId, intentWritten: raw.intentWritten };
   }
 
-  /** The one pipeline behind every context read; without a message, no slot is read. */
-  private async sendContextRead(
+  /**
+   * The one pipeline behind every context read, sent before this returns; without a message, no
+   * slot is read. `reads` names what it reads, for the board.
+   */
+  private sendContextRead(
     conversationId: number,
     message: { id: number; intent: string | undefined } | undefined,
     contactId: number | undefined,
     agentEmail: string | undefined,
-  ): Promise<RawContext> {
+  ): { reads: KeyRef[]; result: Promise<RawContext> } {
     const pipeline = this.redis.pipeline();
-    pipeline.hgetall(this.keys.conv(conversationId));
-    if (message !== undefined) pipeline.hget(this.keys.msgs(conversationId), String(message.id));
-    if (contactId !== undefined) pipeline.hgetall(this.keys.contact(contactId));
-    if (agentEmail !== undefined) pipeline.get(this.keys.agent(agentEmail));
-    pipeline.get(this.keys.tz());
+    const reads: KeyRef[] = [];
+    const read = (ref: KeyRef, queue: (p: typeof pipeline) => unknown) => {
+      reads.push(ref);
+      queue(pipeline);
+    };
+    const conv = this.keys.conv(conversationId);
+    const msgs = this.keys.msgs(conversationId);
+    read({ key: conv }, (p) => p.hgetall(conv));
+    if (message !== undefined) read({ key: msgs, field: String(message.id) }, (p) => p.hget(msgs, String(message.id)));
+    if (contactId !== undefined) read({ key: this.keys.contact(contactId) }, (p) => p.hgetall(this.keys.contact(contactId)));
+    if (agentEmail !== undefined) read({ key: this.keys.agent(agentEmail) }, (p) => p.get(this.keys.agent(agentEmail)));
+    read({ key: this.keys.tz() }, (p) => p.get(this.keys.tz()));
     const intent = message?.intent;
     if (message !== undefined && intent !== undefined) {
-      this.board?.wrote(this.keys.msgs(conversationId), String(message.id));
-      pipeline.hsetnx(this.keys.msgs(conversationId), String(message.id), intent);
+      this.board?.wrote(msgs, String(message.id));
+      pipeline.hsetnx(msgs, String(message.id), intent);
     }
-    const results = await execPipeline(pipeline);
-    let i = 0;
-    const conversation = parseConversation(results[i++] as Record<string, string>);
-    const slotRaw = message === undefined ? null : (results[i++] as string | null);
-    const customer = contactId === undefined ? undefined : parseCustomer(results[i++] as Record<string, string>);
-    const agentRaw = agentEmail === undefined ? null : (results[i++] as string | null);
-    const tzRaw = results[i++] as string | null;
-    const intentWritten = intent !== undefined && results[i++] === 1;
-    return {
-      conversation,
-      slotRaw,
-      customer,
-      agentUserId: agentRaw === null ? undefined : Number(agentRaw),
-      tzOffsetMin: tzRaw === null ? undefined : Number(tzRaw),
-      intentWritten,
-    };
+    const result = execPipeline(pipeline).then((results): RawContext => {
+      let i = 0;
+      const conversation = parseConversation(results[i++] as Record<string, string>);
+      const slotRaw = message === undefined ? null : (results[i++] as string | null);
+      const customer = contactId === undefined ? undefined : parseCustomer(results[i++] as Record<string, string>);
+      const agentRaw = agentEmail === undefined ? null : (results[i++] as string | null);
+      const tzRaw = results[i++] as string | null;
+      const intentWritten = intent !== undefined && results[i++] === 1;
+      return {
+        conversation,
+        slotRaw,
+        customer,
+        agentUserId: agentRaw === null ? undefined : Number(agentRaw),
+        tzOffsetMin: tzRaw === null ? undefined : Number(tzRaw),
+        intentWritten,
+      };
+    });
+    return { reads, result };
   }
 }
 
