@@ -10,6 +10,7 @@ import { Agent, type Dispatcher } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkGlpiApiUrl } from '../../src/config/glpi-url.js';
 import { createGlpiClient, type GlpiClientHandle, type GlpiClientHook } from '../../src/glpi/client.js';
+import { GlpiError, isGlpiNotFound } from '../../src/errors/index.js';
 import { glpiMajor } from '../../src/glpi/glpi-version.js';
 import { findUserByEmail, findUserByPhone } from '../../src/glpi/finders.js';
 import { exactMatch } from '../../src/glpi/search.js';
@@ -124,6 +125,18 @@ function contract(start: () => Promise<Target>): void {
     if (target.appToken !== undefined) headers['app-token'] = target.appToken;
     const res = await agent.request({ origin: new URL(target.baseUrl).origin, path: `${new URL('killSession', target.baseUrl).pathname}`, method: 'GET', headers });
     await res.body.text();
+  }
+
+  /** Purges an item as an admin would in GLPI's UI (DELETE with force_purge), on the client's own session. */
+  async function purgeBehindClientsBack(itemtype: string, id: number): Promise<void> {
+    const token = lastSessionToken;
+    if (token === undefined) throw new Error('no session seen yet');
+    const headers: Record<string, string> = { 'session-token': token, 'content-type': 'application/json' };
+    if (target.appToken !== undefined) headers['app-token'] = target.appToken;
+    const url = new URL(`${itemtype}/${id}?force_purge=true`, target.baseUrl);
+    const res = await agent.request({ origin: url.origin, path: `${url.pathname}${url.search}`, method: 'DELETE', headers });
+    const body = await res.body.text();
+    if (res.statusCode >= 300) throw new Error(`purging ${itemtype} ${id}: HTTP ${res.statusCode} ${body.slice(0, 200)}`);
   }
 
   function randomMobile(): { e164: string; storedFr: string } {
@@ -253,6 +266,26 @@ function contract(start: () => Promise<Target>): void {
     await client.addItem('ITILSolution', { itemtype: 'Ticket', items_id: ticketId, content: '<p>Put it out.</p>' });
     const ticket = await client.getItem('Ticket', ticketId);
     expect([5, 6]).toContain(ticket.status);
+  });
+
+  it("never gives a purged ticket's id again, and refuses a followup on it (permission) while GET answers 404", async () => {
+    const { id: purgedId } = await client.addItem('Ticket', { name: `${run} purged`, content: '<p>to be purged</p>', type: 1 });
+    await purgeBehindClientsBack('Ticket', purgedId);
+    // AUTO_INCREMENT: the next ticket does not take the purged one's id (a stale mapping would point at it).
+    const { id: nextId } = await client.addItem('Ticket', { name: `${run} after purge`, content: '<p>next</p>', type: 1 });
+    expect(nextId).toBeGreaterThan(purgedId);
+
+    const late = await client.addSubItem('Ticket', purgedId, 'ITILFollowup', { content: '<p>late</p>', is_private: 0 }).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(late).toBeInstanceOf(GlpiError);
+    expect(late).toMatchObject({ code: 'ERROR_GLPI_ADD', status: 400, category: 'permission' });
+    const read = await client.getItem('Ticket', purgedId).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(isGlpiNotFound(read)).toBe(true);
   });
 
   it('creates a ticket whose requester is only an e-mail address', async () => {
