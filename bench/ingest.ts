@@ -65,10 +65,13 @@ export interface IngestResult {
 }
 
 export interface StageResult {
-  stage: 'auth' | 'check' | 'enqueue';
+  /** `xadd` is a what-if, not the bridge's path: see bench/stage-server.ts. */
+  stage: 'auth' | 'check' | 'enqueue' | 'xadd';
   requestsPerS: number;
   latencyMs: { p50: number; p99: number };
   cpuUsPerRequest: number | null;
+  /** Redis's CPU per request during the stage's measured run (0 for the stages that do not reach Redis). */
+  redisCpuUsPerRequest: number;
   /** requests/s against the bare endpoint's. */
   ratio: number;
 }
@@ -131,27 +134,29 @@ export async function runIngest(redis: RedisChild, options: { connections: numbe
   const stages: StageResult[] = [];
   const control = new Redis(redis.url, { maxRetriesPerRequest: 3 });
   try {
-    for (const stage of options.stages ? (['auth', 'check', 'enqueue'] as const) : []) {
+    for (const stage of options.stages ? (['auth', 'check', 'enqueue', 'xadd'] as const) : []) {
       await emptyBenchRedis(control);
-      stages.push(await measureStage(stage));
+      stages.push(await measureStage(stage, control));
     }
     await emptyBenchRedis(control);
   } finally {
     control.disconnect();
   }
 
-  async function measureStage(stage: StageResult['stage']): Promise<StageResult> {
+  async function measureStage(stage: StageResult['stage'], control: Redis): Promise<StageResult> {
     const port = await freePort();
     const server = await spawnTsxServer('bench/stage-server.ts', { ...bridgeEnv, REDIS_KEY_PREFIX: `${prefix}stage`, STAGE: stage, PORT: String(port) }, 'listening');
     try {
       const url = `http://127.0.0.1:${port}/webhooks/chatwoot/acme`;
       if (warmupS > 0) await load(url, connections, warmupS);
+      const redisCpuBefore = await redisCpuUs(control);
       const { result, cpuUsPerRequest } = await measured(url, server.pid, connections, durationS);
+      const redisCpuUsPerRequest = result.requests === 0 ? 0 : Math.round(((await redisCpuUs(control)) - redisCpuBefore) / result.requests);
       if (result.non2xx > 0) throw new Error(`stage ${stage}: ${result.non2xx} answers were not 2xx`);
       // A 202 from the disk spool (Redis not answering) would measure fsync, not Redis.
       const spooledByStage = readdirSync(spoolDir).filter((f) => f.endsWith('.json')).length;
       if (spooledByStage > 0) throw new Error(`stage ${stage}: ${spooledByStage} events went to the disk spool, so its figures are not Redis's`);
-      return { stage, requestsPerS: result.requestsPerS, latencyMs: { p50: result.latencyMs.p50, p99: result.latencyMs.p99 }, cpuUsPerRequest, ratio: Math.round((result.requestsPerS / bareResult.requestsPerS) * 1000) / 1000 };
+      return { stage, requestsPerS: result.requestsPerS, latencyMs: { p50: result.latencyMs.p50, p99: result.latencyMs.p99 }, cpuUsPerRequest, redisCpuUsPerRequest, ratio: Math.round((result.requestsPerS / bareResult.requestsPerS) * 1000) / 1000 };
     } finally {
       await stopChild(server);
     }

@@ -11,7 +11,7 @@ import type { SyncJobData } from '../sync/job.js';
  * ARGV: ttl, then per delivery its key count and job id; KEYS: every delivery's keys in order.
  * Returns per delivery 0 (claimed) or the first claimant's job id.
  */
-const CLAIM_SCRIPT = `
+export const CLAIM_SCRIPT = `
 local out = {}
 local k = 1
 local a = 2
