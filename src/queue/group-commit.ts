@@ -1,4 +1,3 @@
-import type { Queue } from 'bullmq';
 import type { RedisConnection } from '../redis/connection.js';
 import { withTimeout } from '../util/timeout.js';
 import type { SyncJobData } from '../sync/job.js';
@@ -11,7 +10,7 @@ import type { SyncJobData } from '../sync/job.js';
  * ARGV: ttl, then per delivery its key count and job id; KEYS: every delivery's keys in order.
  * Returns per delivery 0 (claimed) or the first claimant's job id.
  */
-export const CLAIM_SCRIPT = `
+const CLAIM_SCRIPT = `
 local out = {}
 local k = 1
 local a = 2
@@ -31,6 +30,14 @@ while a <= #ARGV do
   a = a + 2
 end
 return out`;
+
+/**
+ * Where the intake stores a job: the sync queue (BullMQ's `Queue` is one). An existing job id must
+ * be a no-op, which the spool's drain relies on.
+ */
+export interface JobStore {
+  add(name: string, data: SyncJobData, opts: { jobId: string }): Promise<unknown>;
+}
 
 interface EnqueueRequest {
   jobId: string;
@@ -77,7 +84,7 @@ export class EnqueueBatcher {
 
   constructor(
     private readonly redis: RedisConnection,
-    private readonly queue: Queue<SyncJobData>,
+    private readonly queue: JobStore,
     private readonly options: { timeoutMs: number; dedupeTtlS: number; maxBatchJobs: number; maxWaitMs: number },
   ) {
     redis.defineCommand('cgbClaimDedupeGroup', { lua: CLAIM_SCRIPT });

@@ -6,7 +6,7 @@ import type { Metrics } from '../metrics/metrics.js';
 import { jobIdFor, SYNC_QUEUE_NAME } from './job.js';
 import { type RedisKeys } from '../redis/keys.js';
 import { type SyncJobData } from '../sync/job.js';
-import { EnqueueBatcher } from './group-commit.js';
+import { EnqueueBatcher, type JobStore } from './group-commit.js';
 import type { DiskSpool } from './spool.js';
 import { withTimeout } from '../util/timeout.js';
 import { ReplicationLagError } from '../errors/index.js';
@@ -35,7 +35,8 @@ type IngestOutcome =
   | { status: 'duplicate'; jobId: string };
 
 interface IngestDeps {
-  queue: Queue<SyncJobData>;
+  /** The sync queue (the bench's what-if passes another store). */
+  queue: JobStore;
   /** The producer connection (fails fast). */
   redis: RedisConnection;
   keys: RedisKeys;
