@@ -1,6 +1,10 @@
 import type { DoctorCheck, DoctorReport } from '../ops/doctor/types.js';
 import type { FailedEvent, QueueStatus, ReplayResult } from '../ops/queue-ops.js';
 import type { ResyncResult } from '../ops/resync.js';
+import { terminalLine } from '../util/text.js';
+
+/** Every report shows data from outside (GLPI answers, Redis, failed jobs' reasons): each line goes out printable. */
+const printed = (lines: string[]): string => lines.map(terminalLine).join('\n');
 
 const MARK: Record<DoctorCheck['status'], string> = { pass: ' ok ', warn: 'WARN', fail: 'FAIL', skip: 'skip' };
 
@@ -20,7 +24,7 @@ export function formatDoctor(report: DoctorReport): string {
   const warnings = report.checks.filter((c) => c.status === 'warn').length;
   lines.push('');
   lines.push(report.ok ? `all checks passed${warnings > 0 ? ` (${warnings} warning(s))` : ''}` : `${failures} check(s) failed${warnings > 0 ? `, ${warnings} warning(s)` : ''}`);
-  return lines.join('\n');
+  return printed(lines);
 }
 
 export function formatFailed(result: { total: number; events: FailedEvent[] }): string {
@@ -34,14 +38,14 @@ export function formatFailed(result: { total: number; events: FailedEvent[] }): 
   }
   lines.push('');
   lines.push('fix the cause, then: chatwoot-glpi-bridge replay --job ID | --hook ID | --all');
-  return lines.join('\n');
+  return printed(lines);
 }
 
 export function formatReplay(result: ReplayResult): string {
   const lines = [`replayed ${result.replayed.length} event(s)`];
   for (const id of result.replayed) lines.push(`  ${id}`);
   for (const s of result.skipped) lines.push(`  skipped ${s.jobId}: ${s.reason}`);
-  return lines.join('\n');
+  return printed(lines);
 }
 
 export function formatStatus(status: QueueStatus): string {
@@ -53,7 +57,7 @@ export function formatStatus(status: QueueStatus): string {
   const body = rows.map(
     ([name, c]) => `${name.padEnd(width)}  ${String(c.waiting).padStart(7)}  ${String(c.active).padStart(6)}  ${String(c.delayed).padStart(7)}  ${String(c.failed).padStart(6)}`,
   );
-  return [header, ...body].join('\n');
+  return printed([header, ...body]);
 }
 
 export function formatResync(result: ResyncResult): string {
@@ -62,5 +66,5 @@ export function formatResync(result: ResyncResult): string {
     lines.push(`  conversation ${c.conversationId}: ${c.queued} event(s) queued, ${c.existing} already queued or done, ${c.skipped} skipped`);
     for (const problem of c.invalid) lines.push(`    not queued: ${problem}`);
   }
-  return lines.join('\n');
+  return printed(lines);
 }

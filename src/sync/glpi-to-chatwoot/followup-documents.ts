@@ -6,7 +6,8 @@ import { humanBytes } from '../../util/bytes.js';
 import { attachmentBudget } from '../attachment-budget.js';
 import { throwIfAborted } from '../context.js';
 import type { G2cContext } from './context.js';
-import { escapeMarkdown, oneLine } from './glpi-text.js';
+import { oneLine } from '../../util/text.js';
+import { escapeMarkdown } from './glpi-text.js';
 
 /** Longest file name passed on (Chatwoot and the customer's channel show it). */
 const FILE_NAME_MAX_CHARS = 120;

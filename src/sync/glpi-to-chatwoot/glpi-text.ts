@@ -1,4 +1,5 @@
 import { decodeEntities, safeHref } from '../../util/html.js';
+import { oneLine, withoutInvisible } from '../../util/text.js';
 
 /**
  * GLPI rich text (HTML, as the client reads it on 10 and 11) -> the plain text of a Chatwoot
@@ -16,9 +17,6 @@ const LIST_ITEM = /<li(\s[^>]*)?>/gi;
 const DROPPED = /<(script|style|head|template|iframe|object|svg|math)\b[\s\S]*?<\/\1\s*>/gi;
 const ANCHOR = /<a\b([^>]*)>([\s\S]*?)<\/a\s*>/gi;
 const HREF = /\bhref\s*=\s*("([^"]*)"|'([^']*)'|([^\s>]+))/i;
-// C0/C1 controls except tab and newline, and bidi overrides that can disguise text direction.
-// eslint-disable-next-line no-control-regex
-const INVISIBLE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
 
 export function glpiHtmlToText(html: string, maxChars: number): { text: string; truncated: boolean } {
   let s = html.replace(/\r\n?/g, '\n');
@@ -36,7 +34,7 @@ export function glpiHtmlToText(html: string, maxChars: number): { text: string; 
   s = s.replace(/\n/g, ' ');
   s = s.replace(BREAK, '\n').replace(BLOCK_END, '\n').replace(LIST_ITEM, '\n- ');
   s = stripTags(s);
-  s = decodeEntities(s).replace(/\u00a0/g, ' ').replace(INVISIBLE, '');
+  s = withoutInvisible(decodeEntities(s).replace(/\u00a0/g, ' '));
   s = s
     .split('\n')
     .map((line) => line.replace(/[ \t]+/g, ' ').trim())
@@ -60,11 +58,6 @@ function stripTags(s: string): string {
 export function authorLabel(format: string, name: string): string {
   const clean = escapeMarkdown(oneLine(name).slice(0, 100));
   return format.split('{name}').join(clean === '' ? 'GLPI' : clean);
-}
-
-/** GLPI data shown on one line: no controls or direction overrides, spaces collapsed. */
-export function oneLine(text: string): string {
-  return text.replace(INVISIBLE, '').replace(/\s+/g, ' ').trim();
 }
 
 /** `[` and `]` escaped, so GLPI data cannot become a disguised Markdown link or image. */
